@@ -1,0 +1,87 @@
+//! Why the room refused an action. Every refusal leaves the room exactly as it was.
+
+use std::time::Duration;
+
+use crate::ids::ParticipantId;
+use crate::protocol::ErrorCode;
+
+/// A refused action, with the reason a person can read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoomError {
+    /// Only facilitators may do this.
+    #[error("only a facilitator can {0}")]
+    Forbidden(&'static str),
+    /// No such participant in this room.
+    #[error("{0} is not in this room")]
+    UnknownParticipant(ParticipantId),
+    /// The room is at capacity.
+    #[error("the room is full ({0} participants)")]
+    RoomFull(usize),
+    /// Your hand is already up.
+    #[error("your hand is already raised")]
+    HandAlreadyRaised,
+    /// That hand is not in the queue.
+    #[error("{0} has no raised hand")]
+    NoHand(ParticipantId),
+    /// The private note is too long.
+    #[error("the note has {0} characters; the limit is 280")]
+    NoteTooLong(usize),
+    /// You hold the floor; a hand makes no sense.
+    #[error("you already hold the floor")]
+    AlreadyHoldingFloor,
+    /// Only the holder can do this.
+    #[error("you do not hold the floor")]
+    NotHolder,
+    /// There is no offer for you to answer.
+    #[error("the floor is not being offered to you")]
+    NoOffer,
+    /// Someone holds the floor; revoke or use next first.
+    #[error("the floor is held by {0}; revoke it or use next")]
+    FloorBusy(ParticipantId),
+    /// Nothing to revoke.
+    #[error("nobody holds or is offered the floor")]
+    FloorFree,
+    /// Nobody to hand the floor to.
+    #[error("the queue is empty")]
+    QueueEmpty,
+    /// Position outside 1..=n.
+    #[error("position {0} is outside the queue (1..={1})")]
+    InvalidPosition(u32, usize),
+    /// Too many reactions too fast.
+    #[error("too many reactions; try again in {} ms", .0.as_millis())]
+    RateLimited(Duration),
+    /// A setting outside its range.
+    #[error("invalid setting {0}: {1}")]
+    InvalidSetting(&'static str, String),
+    /// A facilitator muted you; only they can lift it.
+    #[error("a facilitator muted you; ask them to unmute you")]
+    ForceMuted,
+    /// Join sent twice on one connection.
+    #[error("already joined")]
+    AlreadyJoined,
+}
+
+impl RoomError {
+    /// The wire code for this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            RoomError::Forbidden(_) => ErrorCode::Forbidden,
+            RoomError::UnknownParticipant(_) => ErrorCode::UnknownParticipant,
+            RoomError::RoomFull(_) => ErrorCode::RoomFull,
+            RoomError::HandAlreadyRaised => ErrorCode::HandAlreadyRaised,
+            RoomError::NoHand(_) => ErrorCode::NoHand,
+            RoomError::NoteTooLong(_) => ErrorCode::NoteTooLong,
+            RoomError::AlreadyHoldingFloor => ErrorCode::AlreadyHoldingFloor,
+            RoomError::NotHolder => ErrorCode::NotHolder,
+            RoomError::NoOffer => ErrorCode::NoOffer,
+            RoomError::FloorBusy(_) => ErrorCode::FloorBusy,
+            RoomError::FloorFree => ErrorCode::FloorFree,
+            RoomError::QueueEmpty => ErrorCode::QueueEmpty,
+            RoomError::InvalidPosition(..) => ErrorCode::InvalidPosition,
+            RoomError::RateLimited(_) => ErrorCode::RateLimited,
+            RoomError::InvalidSetting(..) => ErrorCode::InvalidSetting,
+            RoomError::ForceMuted => ErrorCode::ForceMuted,
+            RoomError::AlreadyJoined => ErrorCode::AlreadyJoined,
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! # talkstick-signaling
+//!
+//! Talkstick's floor control, with no IO: who is in a room, the ordered hand queue, who
+//! holds the floor, reactions and statistics. The server and every test drive the same
+//! [`Room`] with passed-in time, so every client sees the same decisions.
+//!
+//! ```text
+//!  edge (WebSocket)  ──Room::join / Room::handle(now, Input)──►  Room
+//!  media (speech)    ──Input::Speaking─────────────────────────►   │
+//!  timer             ──Input::Timeout at Room::poll_timeout()──►   │
+//!                    ◄──Room::poll_output(): Send / Gate / Close───┘
+//! ```
+//!
+//! # Layout
+//! - [`protocol`]: the wire contract (client and server messages, error codes,
+//!   [`protocol::decode`] / [`protocol::encode`]); the views live in `views`.
+//! - [`room`]: [`Room`], its inputs and outputs; handlers and floor transitions inside.
+//! - [`floor`]: floor states, turns and their deadlines.
+//! - [`queue`]: the hand queue and its order policies.
+//! - [`reactions`]: per-person reaction rate limits.
+//! - [`stats`]: talk-time balance (Gini).
+//! - [`colour`]: initials and room-distinct colours.
+//! - [`ids`]: typed identifiers.
+//! - [`error`]: [`RoomError`], why an action was refused.
+
+pub mod colour;
+pub mod error;
+pub mod floor;
+pub mod ids;
+mod participant;
+pub mod protocol;
+pub mod queue;
+pub mod reactions;
+pub mod room;
+pub mod stats;
+mod views;
+
+pub use error::RoomError;
+pub use ids::{ParticipantId, ResumeToken, RoomId, TurnId};
+pub use room::{Audience, Input, JoinRequest, Joined, Output, Room};

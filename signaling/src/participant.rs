@@ -1,0 +1,120 @@
+//! One person in a room: identity, state, and their running statistics.
+
+use std::time::{Duration, Instant};
+
+use crate::ids::{ParticipantId, ResumeToken};
+use crate::protocol::{ParticipantView, PersonStats, Presence, Role};
+use crate::reactions::Bucket;
+
+/// A participant, present or within the reconnect grace period.
+#[derive(Debug, Clone)]
+pub(crate) struct Participant {
+    pub(crate) id: ParticipantId,
+    pub(crate) name: String,
+    pub(crate) initials: String,
+    pub(crate) colour: String,
+    pub(crate) role: Role,
+    pub(crate) presence: Presence,
+    pub(crate) resume: ResumeToken,
+    /// `Some` while the connection is down.
+    pub(crate) disconnected_at: Option<Instant>,
+    pub(crate) mic_on: bool,
+    pub(crate) force_muted: bool,
+    pub(crate) push_to_talk: bool,
+    pub(crate) speaking: bool,
+    /// The media gate last told to the media plane.
+    pub(crate) gate: bool,
+    pub(crate) bucket: Bucket,
+    /// Since when they have been talking (holding the floor or speaking).
+    pub(crate) talking_since: Option<Instant>,
+    pub(crate) talk: Duration,
+    pub(crate) turns: u32,
+    pub(crate) reactions_given: u32,
+    pub(crate) reactions_received: u32,
+    pub(crate) wait: Duration,
+}
+
+impl Participant {
+    pub(crate) fn new(
+        id: ParticipantId,
+        name: String,
+        colour: String,
+        role: Role,
+        resume: ResumeToken,
+        now: Instant,
+    ) -> Self {
+        Participant {
+            id,
+            initials: crate::colour::initials(&name),
+            name,
+            colour,
+            role,
+            presence: Presence::Present,
+            resume,
+            disconnected_at: None,
+            mic_on: false,
+            force_muted: false,
+            push_to_talk: false,
+            speaking: false,
+            gate: false,
+            bucket: Bucket::new(now),
+            talking_since: None,
+            talk: Duration::ZERO,
+            turns: 0,
+            reactions_given: 0,
+            reactions_received: 0,
+            wait: Duration::ZERO,
+        }
+    }
+
+    /// Talk time up to `now`.
+    pub(crate) fn talk_at(&self, now: Instant) -> Duration {
+        self.talk
+            + self
+                .talking_since
+                .map_or(Duration::ZERO, |s| now.saturating_duration_since(s))
+    }
+
+    /// Starts or stops the talk clock. Talking means holding the floor or speaking; the
+    /// clock runs over the union of both, so it never exceeds time in the room.
+    pub(crate) fn set_talking(&mut self, talking: bool, now: Instant) {
+        match (talking, self.talking_since) {
+            (true, None) => self.talking_since = Some(now),
+            (false, Some(since)) => {
+                self.talk += now.saturating_duration_since(since);
+                self.talking_since = None;
+            }
+            _ => {}
+        }
+    }
+
+    pub(crate) fn view(&self) -> ParticipantView {
+        ParticipantView {
+            id: self.id,
+            name: self.name.clone(),
+            initials: self.initials.clone(),
+            colour: self.colour.clone(),
+            role: self.role,
+            presence: self.presence,
+            connected: self.disconnected_at.is_none(),
+            mic_on: self.mic_on,
+            force_muted: self.force_muted,
+            push_to_talk: self.push_to_talk,
+            speaking: self.speaking,
+        }
+    }
+
+    pub(crate) fn stats(&self, now: Instant, present: bool) -> PersonStats {
+        PersonStats {
+            participant: self.id,
+            name: self.name.clone(),
+            colour: self.colour.clone(),
+            present,
+            talk_ms: self.talk_at(now).as_millis() as u64,
+            turns: self.turns,
+            reactions_given: self.reactions_given,
+            reactions_received: self.reactions_received,
+            wait_ms: self.wait.as_millis() as u64,
+        }
+    }
+}

@@ -1,0 +1,547 @@
+//! The wire contract: JSON messages over WebSocket, documented in `docs/protocol.md`.
+//!
+//! Client messages are objects tagged by `"type"` (snake_case) with an optional numeric
+//! `"id"` that the server echoes as `"re"` in errors. Server messages are tagged the same
+//! way and always carry the room's sequence number `"seq"` (see [`encode`]).
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::ids::{ParticipantId, ResumeToken};
+pub use crate::views::*;
+
+/// The protocol version this crate speaks; a `join` with another `v` is refused.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Largest text frame the server reads; larger frames get [`ErrorCode::TooLarge`].
+pub const MAX_FRAME_BYTES: usize = 16 * 1024;
+/// Longest private note on a raised hand, in characters.
+pub const MAX_NOTE_CHARS: usize = 280;
+
+/// What a participant may do in a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Runs the queue: grants, revokes, reorders, mutes, changes settings.
+    Facilitator,
+    /// Takes part: raises hands, speaks when given the floor, reacts.
+    Learner,
+}
+
+/// The two kinds of raised hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandKind {
+    /// A reply to the current speaker; ordered before new points under `fifo`.
+    Reply,
+    /// A new point.
+    NewPoint,
+}
+
+/// Whether someone is at their desk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    /// Present and listening.
+    Present,
+    /// Away or interrupted (an open office, a colleague at the desk).
+    Away,
+}
+
+/// How the room forwards audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Everyone is forwarded; the queue is advisory.
+    Open,
+    /// Only the floor holder and facilitators are forwarded (everyone during free
+    /// discussion).
+    Moderated,
+}
+
+/// How new hands are placed in the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueuePolicy {
+    /// Replies before new points, then by time raised.
+    Fifo,
+    /// Least talk time first, ties by time raised.
+    Balanced,
+}
+
+/// What happens when a turn's time limit runs out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitAction {
+    /// Everyone is told the time is up; the holder keeps the floor.
+    Soft,
+    /// The floor is revoked.
+    Hard,
+}
+
+/// A reaction: never takes the floor, tallied per turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReactionKind {
+    /// 👍 agree
+    Agree,
+    /// 👎 disagree
+    Disagree,
+    /// ❓ I have a question
+    Question,
+    /// 👏 applause
+    Applause,
+    /// 🐢 slower, please
+    Slower,
+    /// 🔇 I can't hear you
+    CantHear,
+}
+
+impl ReactionKind {
+    /// Every reaction, in display order.
+    pub const ALL: [ReactionKind; 6] = [
+        ReactionKind::Agree,
+        ReactionKind::Disagree,
+        ReactionKind::Question,
+        ReactionKind::Applause,
+        ReactionKind::Slower,
+        ReactionKind::CantHear,
+    ];
+}
+
+/// Per-turn reaction counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct Tally {
+    pub agree: u32,
+    pub disagree: u32,
+    pub question: u32,
+    pub applause: u32,
+    pub slower: u32,
+    pub cant_hear: u32,
+}
+
+impl Tally {
+    /// Counts one more reaction of `kind`.
+    pub fn add(&mut self, kind: ReactionKind) {
+        let slot = match kind {
+            ReactionKind::Agree => &mut self.agree,
+            ReactionKind::Disagree => &mut self.disagree,
+            ReactionKind::Question => &mut self.question,
+            ReactionKind::Applause => &mut self.applause,
+            ReactionKind::Slower => &mut self.slower,
+            ReactionKind::CantHear => &mut self.cant_hear,
+        };
+        *slot += 1;
+    }
+
+    /// All reactions counted.
+    pub fn total(&self) -> u32 {
+        self.agree + self.disagree + self.question + self.applause + self.slower + self.cant_hear
+    }
+}
+
+/// How a turn ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnEnd {
+    /// The holder said "I'm done".
+    Yielded,
+    /// A facilitator revoked the floor.
+    Revoked,
+    /// A facilitator moved on to the next hand.
+    Next,
+    /// The hard time limit ran out.
+    TimeLimit,
+    /// The holder was silent past the auto-advance delay.
+    Silence,
+    /// The holder left the room.
+    Left,
+    /// A facilitator opened free discussion.
+    Discussion,
+}
+
+/// Why a participant left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveReason {
+    /// They left.
+    Left,
+    /// Their connection dropped and they did not come back within the grace period.
+    TimedOut,
+}
+
+/// Room settings; only facilitators change them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Who is forwarded.
+    pub mode: Mode,
+    /// Where new hands go.
+    pub policy: QueuePolicy,
+    /// When the floor frees, offer it to the head of the queue at once.
+    pub auto_offer: bool,
+    /// How long a "you're up" offer waits for acceptance.
+    pub offer_timeout_ms: u64,
+    /// Speaking-time limit per turn; `null` for none.
+    pub time_limit_ms: Option<u64>,
+    /// How long before the limit everyone is warned.
+    pub warning_ms: u64,
+    /// What the end of the limit does.
+    pub limit_action: LimitAction,
+    /// Holder's silence after which the room shows "floor open".
+    pub pause_ms: u64,
+    /// Holder's silence after which the floor passes on; `null` for never.
+    pub auto_advance_ms: Option<u64>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            mode: Mode::Open,
+            policy: QueuePolicy::Fifo,
+            auto_offer: true,
+            offer_timeout_ms: 10_000,
+            time_limit_ms: None,
+            warning_ms: 15_000,
+            limit_action: LimitAction::Soft,
+            pause_ms: 2_000,
+            auto_advance_ms: None,
+        }
+    }
+}
+
+/// A partial update of [`Settings`]: absent fields stay as they are; `null` turns an
+/// optional setting off.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct SettingsPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<QueuePolicy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_offer: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer_timeout_ms: Option<u64>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub time_limit_ms: Option<Option<u64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_action: Option<LimitAction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_ms: Option<u64>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub auto_advance_ms: Option<Option<u64>>,
+}
+
+/// Tells a present `null` (`Some(None)`) from an absent field (`None`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A message from a client, with its optional request id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientFrame {
+    /// Echoed as `re` in an error caused by this message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u32>,
+    /// The message itself.
+    #[serde(flatten)]
+    pub msg: ClientMsg,
+}
+
+/// Everything a client can ask for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    /// First message on a connection: protocol version, signed token, and optionally the
+    /// resume token from an earlier snapshot.
+    Join {
+        /// Protocol version; must be [`PROTOCOL_VERSION`].
+        v: u32,
+        /// HS256 JWT naming room, name, role and expiry.
+        token: String,
+        /// Resume token from an earlier `welcome`, to keep identity and queue place.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<ResumeToken>,
+    },
+    /// Raise a hand (a reply to the current speaker or a new point), with a private note.
+    RaiseHand {
+        /// Reply or new point.
+        kind: HandKind,
+        /// Seen only by its owner and facilitators; at most [`MAX_NOTE_CHARS`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// Lower your own hand.
+    LowerHand,
+    /// Accept a "you're up" offer.
+    AcceptFloor,
+    /// Decline a "you're up" offer; your hand is dropped.
+    DeclineFloor,
+    /// "I'm done": give the floor back.
+    Yield,
+    /// React without taking a turn.
+    React {
+        /// Which reaction.
+        reaction: ReactionKind,
+    },
+    /// Report your microphone state.
+    SetMic {
+        /// Microphone open.
+        on: bool,
+    },
+    /// Mark yourself away or back.
+    SetAway {
+        /// Away or interrupted.
+        away: bool,
+    },
+    /// Report whether you use push-to-talk.
+    SetPushToTalk {
+        /// Push-to-talk in use.
+        enabled: bool,
+    },
+    /// Leave the room for good (no resume).
+    Leave,
+    /// Liveness check; answered with `pong`.
+    Ping,
+    /// Facilitator: offer the floor to a participant.
+    Grant {
+        /// Who gets the offer.
+        participant: ParticipantId,
+    },
+    /// Facilitator: end the current turn and offer the floor to the head of the queue.
+    Next,
+    /// Facilitator: take the floor from its holder (or withdraw an offer).
+    Revoke,
+    /// Facilitator: open free discussion (no holder).
+    OpenDiscussion,
+    /// Facilitator: move a hand to a 1-based position.
+    MoveHand {
+        /// Whose hand.
+        participant: ParticipantId,
+        /// New position, 1..=n.
+        position: u32,
+    },
+    /// Facilitator: remove someone's hand.
+    RemoveHand {
+        /// Whose hand.
+        participant: ParticipantId,
+    },
+    /// Facilitator: lower every hand.
+    ClearHands,
+    /// Facilitator: mute someone at the server.
+    Mute {
+        /// Who.
+        participant: ParticipantId,
+    },
+    /// Facilitator: lift a server mute.
+    Unmute {
+        /// Who.
+        participant: ParticipantId,
+    },
+    /// Facilitator: mute every learner.
+    MuteAll,
+    /// Facilitator: change settings.
+    UpdateSettings {
+        /// Fields to change.
+        settings: SettingsPatch,
+    },
+    /// Facilitator: ask for the session statistics.
+    GetStats,
+}
+
+impl ClientMsg {
+    /// The `type` tags a client may send, for telling an unknown type from a bad field.
+    pub const TYPES: &'static [&'static str] = &[
+        "join",
+        "raise_hand",
+        "lower_hand",
+        "accept_floor",
+        "decline_floor",
+        "yield",
+        "react",
+        "set_mic",
+        "set_away",
+        "set_push_to_talk",
+        "leave",
+        "ping",
+        "grant",
+        "next",
+        "revoke",
+        "open_discussion",
+        "move_hand",
+        "remove_hand",
+        "clear_hands",
+        "mute",
+        "unmute",
+        "mute_all",
+        "update_settings",
+        "get_stats",
+    ];
+}
+
+/// Why a client frame could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Larger than [`MAX_FRAME_BYTES`].
+    #[error("frame of {0} bytes exceeds the {MAX_FRAME_BYTES}-byte limit")]
+    TooLarge(usize),
+    /// Not a JSON object with a string `type`.
+    #[error("not a JSON message object: {0}")]
+    Malformed(String),
+    /// A `type` this server does not know.
+    #[error("unknown message type {0:?}")]
+    UnknownType(String),
+    /// A known type with missing or wrong fields.
+    #[error("invalid {kind} message: {reason}")]
+    Invalid {
+        /// The message type.
+        kind: String,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+impl DecodeError {
+    /// The wire code for this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            DecodeError::TooLarge(_) => ErrorCode::TooLarge,
+            DecodeError::Malformed(_) => ErrorCode::Malformed,
+            DecodeError::UnknownType(_) => ErrorCode::UnknownType,
+            DecodeError::Invalid { .. } => ErrorCode::InvalidMessage,
+        }
+    }
+}
+
+/// Reads one client text frame.
+///
+/// The `type` is checked on its own first (a cheap borrowed parse), so that a number in
+/// `type` is never taken for a variant index and an unknown type is told apart from a
+/// known one with bad fields.
+pub fn decode(text: &str) -> Result<ClientFrame, DecodeError> {
+    #[derive(Deserialize)]
+    struct Peek<'a> {
+        #[serde(rename = "type", borrow, default)]
+        kind: Option<std::borrow::Cow<'a, str>>,
+    }
+    if text.len() > MAX_FRAME_BYTES {
+        return Err(DecodeError::TooLarge(text.len()));
+    }
+    let peek: Peek<'_> = serde_json::from_str(text).map_err(|e| {
+        DecodeError::Malformed(if e.is_data() {
+            "\"type\" must be a string".to_owned()
+        } else {
+            e.to_string()
+        })
+    })?;
+    let kind = peek
+        .kind
+        .ok_or_else(|| DecodeError::Malformed("missing \"type\"".into()))?;
+    if !ClientMsg::TYPES.contains(&kind.as_ref()) {
+        return Err(DecodeError::UnknownType(kind.into_owned()));
+    }
+    serde_json::from_str::<ClientFrame>(text).map_err(|e| DecodeError::Invalid {
+        kind: kind.into_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// Writes one server message as JSON with the room's sequence number first:
+/// `{"seq":42,"type":"floor",...}`.
+pub fn encode(seq: u64, msg: &ServerMsg) -> String {
+    let body = serde_json::to_string(msg).expect("server messages always serialize");
+    let mut out = String::with_capacity(body.len() + 24);
+    out.push_str("{\"seq\":");
+    out.push_str(itoa(seq).as_str());
+    out.push(',');
+    out.push_str(&body[1..]);
+    out
+}
+
+fn itoa(n: u64) -> String {
+    n.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_tells_bad_input_apart() {
+        assert_eq!(
+            decode("{\"type\":\"yield\"}").unwrap().msg,
+            ClientMsg::Yield
+        );
+        let f = decode("{\"type\":\"react\",\"reaction\":\"agree\",\"id\":4}").unwrap();
+        assert_eq!(f.id, Some(4));
+        assert_eq!(decode("nope").unwrap_err().code(), ErrorCode::Malformed);
+        assert_eq!(
+            decode("{\"x\":1}").unwrap_err().code(),
+            ErrorCode::Malformed
+        );
+        assert_eq!(
+            decode("{\"type\":3}").unwrap_err().code(),
+            ErrorCode::Malformed
+        );
+        assert_eq!(
+            decode("{\"type\":\"dance\"}").unwrap_err().code(),
+            ErrorCode::UnknownType
+        );
+        assert_eq!(
+            decode("{\"type\":\"react\",\"reaction\":\"boo\"}")
+                .unwrap_err()
+                .code(),
+            ErrorCode::InvalidMessage
+        );
+        let big = format!(
+            "{{\"type\":\"ping\",\"pad\":\"{}\"}}",
+            "x".repeat(MAX_FRAME_BYTES)
+        );
+        assert_eq!(decode(&big).unwrap_err().code(), ErrorCode::TooLarge);
+    }
+
+    #[test]
+    fn every_listed_type_is_a_real_variant() {
+        for t in ClientMsg::TYPES {
+            let err = decode(&format!("{{\"type\":\"{t}\",\"zzz\":1}}")).err();
+            assert!(!matches!(err, Some(DecodeError::UnknownType(_))), "{t}");
+        }
+    }
+
+    #[test]
+    fn settings_patch_tells_null_from_absent() {
+        let p: SettingsPatch = serde_json::from_str("{\"time_limit_ms\":null}").unwrap();
+        assert_eq!(p.time_limit_ms, Some(None));
+        assert_eq!(p.auto_advance_ms, None);
+        let p: SettingsPatch = serde_json::from_str("{\"time_limit_ms\":60000}").unwrap();
+        assert_eq!(p.time_limit_ms, Some(Some(60_000)));
+    }
+
+    #[test]
+    fn encode_puts_seq_first() {
+        assert_eq!(encode(9, &ServerMsg::Pong), "{\"seq\":9,\"type\":\"pong\"}");
+        let back: serde_json::Value = serde_json::from_str(&encode(
+            3,
+            &ServerMsg::Error {
+                code: ErrorCode::NoHand,
+                message: "x".into(),
+                re: Some(2),
+            },
+        ))
+        .unwrap();
+        assert_eq!(back["seq"], 3);
+        assert_eq!(back["code"], "no_hand");
+        assert_eq!(back["re"], 2);
+    }
+}

@@ -1,0 +1,237 @@
+//! The hand queue: one ordered list the server owns; every client sees the same
+//! positions 1..n.
+//!
+//! The order policy decides where a new hand goes (and re-sorts the whole queue when a
+//! facilitator switches policy); a facilitator's move places a hand explicitly and is
+//! kept until the next policy switch.
+
+use std::time::{Duration, Instant};
+
+use crate::ids::ParticipantId;
+use crate::protocol::{HandKind, HandView, QueuePolicy};
+
+/// One raised hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hand {
+    /// Whose hand.
+    pub participant: ParticipantId,
+    /// Reply or new point.
+    pub kind: HandKind,
+    /// Private note.
+    pub note: Option<String>,
+    /// When it was raised.
+    pub raised_at: Instant,
+}
+
+/// The ordered queue of raised hands.
+#[derive(Debug, Clone, Default)]
+pub struct Queue {
+    hands: Vec<Hand>,
+}
+
+impl Queue {
+    /// Number of hands.
+    pub fn len(&self) -> usize {
+        self.hands.len()
+    }
+
+    /// True when nobody has a hand up.
+    pub fn is_empty(&self) -> bool {
+        self.hands.is_empty()
+    }
+
+    /// The hand at position 1.
+    pub fn head(&self) -> Option<&Hand> {
+        self.hands.first()
+    }
+
+    /// 1-based position of a participant's hand.
+    pub fn position(&self, who: ParticipantId) -> Option<usize> {
+        self.hands
+            .iter()
+            .position(|h| h.participant == who)
+            .map(|i| i + 1)
+    }
+
+    /// The hand of a participant.
+    pub fn get(&self, who: ParticipantId) -> Option<&Hand> {
+        self.hands.iter().find(|h| h.participant == who)
+    }
+
+    /// Hands in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Hand> {
+        self.hands.iter()
+    }
+
+    /// Inserts a hand where `policy` puts it. `talk` gives a participant's talk time so
+    /// far (used by `balanced`). The caller has checked the participant has no hand.
+    pub fn insert(
+        &mut self,
+        hand: Hand,
+        policy: QueuePolicy,
+        talk: impl Fn(ParticipantId) -> Duration,
+    ) {
+        debug_assert!(self.position(hand.participant).is_none());
+        let key = |h: &Hand| sort_key(h, policy, &talk);
+        let mine = key(&hand);
+        // After every hand that sorts before or equal to the new one: ties keep raise order.
+        let at = self
+            .hands
+            .iter()
+            .position(|h| key(h) > mine)
+            .unwrap_or(self.hands.len());
+        self.hands.insert(at, hand);
+    }
+
+    /// Removes and returns a participant's hand.
+    pub fn remove(&mut self, who: ParticipantId) -> Option<Hand> {
+        let i = self.hands.iter().position(|h| h.participant == who)?;
+        Some(self.hands.remove(i))
+    }
+
+    /// Removes every hand.
+    pub fn clear(&mut self) -> Vec<Hand> {
+        std::mem::take(&mut self.hands)
+    }
+
+    /// Moves a hand to a 1-based position. The caller has validated both.
+    pub fn move_to(&mut self, who: ParticipantId, position: usize) {
+        if let Some(hand) = self.remove(who) {
+            let at = (position - 1).min(self.hands.len());
+            self.hands.insert(at, hand);
+        }
+    }
+
+    /// Re-sorts the whole queue by `policy` (stable: equal keys keep their order).
+    pub fn resort(&mut self, policy: QueuePolicy, talk: impl Fn(ParticipantId) -> Duration) {
+        self.hands.sort_by_key(|h| sort_key(h, policy, &talk));
+    }
+
+    /// The queue as one recipient sees it: notes only for `reveal_all` or their owner.
+    pub fn views(
+        &self,
+        ms: impl Fn(Instant) -> u64,
+        reveal_all: bool,
+        viewer: Option<ParticipantId>,
+    ) -> Vec<HandView> {
+        self.hands
+            .iter()
+            .enumerate()
+            .map(|(i, h)| HandView {
+                participant: h.participant,
+                position: i as u32 + 1,
+                kind: h.kind,
+                raised_ms: ms(h.raised_at),
+                note: if reveal_all || viewer == Some(h.participant) {
+                    h.note.clone()
+                } else {
+                    None
+                },
+            })
+            .collect()
+    }
+}
+
+/// Sort key: smaller goes first.
+fn sort_key(
+    h: &Hand,
+    policy: QueuePolicy,
+    talk: &impl Fn(ParticipantId) -> Duration,
+) -> (u8, Duration, Instant) {
+    match policy {
+        QueuePolicy::Fifo => {
+            let class = match h.kind {
+                HandKind::Reply => 0,
+                HandKind::NewPoint => 1,
+            };
+            (class, Duration::ZERO, h.raised_at)
+        }
+        QueuePolicy::Balanced => (0, talk(h.participant), h.raised_at),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hand(p: u32, kind: HandKind, at: Instant) -> Hand {
+        Hand {
+            participant: ParticipantId(p),
+            kind,
+            note: None,
+            raised_at: at,
+        }
+    }
+
+    fn order(q: &Queue) -> Vec<u32> {
+        q.iter().map(|h| h.participant.0).collect()
+    }
+
+    #[test]
+    fn fifo_puts_replies_before_new_points() {
+        let t = Instant::now();
+        let s = Duration::from_secs;
+        let mut q = Queue::default();
+        let none = |_| Duration::ZERO;
+        q.insert(hand(1, HandKind::NewPoint, t), QueuePolicy::Fifo, none);
+        q.insert(
+            hand(2, HandKind::NewPoint, t + s(1)),
+            QueuePolicy::Fifo,
+            none,
+        );
+        q.insert(hand(3, HandKind::Reply, t + s(2)), QueuePolicy::Fifo, none);
+        q.insert(hand(4, HandKind::Reply, t + s(3)), QueuePolicy::Fifo, none);
+        assert_eq!(order(&q), [3, 4, 1, 2]);
+        assert_eq!(q.position(ParticipantId(1)), Some(3));
+    }
+
+    #[test]
+    fn balanced_puts_least_talk_first_and_ties_by_time() {
+        let t = Instant::now();
+        let talk = |p: ParticipantId| {
+            Duration::from_secs(match p.0 {
+                1 => 60,
+                2 => 5,
+                _ => 5,
+            })
+        };
+        let mut q = Queue::default();
+        q.insert(hand(1, HandKind::Reply, t), QueuePolicy::Balanced, talk);
+        q.insert(hand(2, HandKind::NewPoint, t), QueuePolicy::Balanced, talk);
+        q.insert(
+            hand(3, HandKind::NewPoint, t + Duration::from_secs(1)),
+            QueuePolicy::Balanced,
+            talk,
+        );
+        assert_eq!(order(&q), [2, 3, 1]);
+        q.resort(QueuePolicy::Fifo, talk);
+        assert_eq!(order(&q), [1, 2, 3]);
+    }
+
+    #[test]
+    fn moves_and_notes() {
+        let t = Instant::now();
+        let mut q = Queue::default();
+        for p in 1..=4 {
+            let mut h = hand(p, HandKind::NewPoint, t + Duration::from_secs(p.into()));
+            h.note = Some(format!("note {p}"));
+            q.insert(h, QueuePolicy::Fifo, |_| Duration::ZERO);
+        }
+        q.move_to(ParticipantId(4), 1);
+        q.move_to(ParticipantId(1), 4);
+        assert_eq!(order(&q), [4, 2, 3, 1]);
+        let views = q.views(|_| 0, false, Some(ParticipantId(2)));
+        assert_eq!(
+            views.iter().map(|v| v.position).collect::<Vec<_>>(),
+            [1, 2, 3, 4]
+        );
+        assert_eq!(views[1].note.as_deref(), Some("note 2"));
+        assert!(
+            views
+                .iter()
+                .filter(|v| v.participant.0 != 2)
+                .all(|v| v.note.is_none())
+        );
+        assert!(q.views(|_| 0, true, None).iter().all(|v| v.note.is_some()));
+    }
+}

@@ -1,0 +1,563 @@
+//! The room: everyone's shared truth about who is here, who has a hand up and who holds
+//! the floor. Sans-IO: feed it with [`Room::join`] and [`Room::handle`], then drain
+//! [`Room::poll_output`] until it returns `None`, and call `handle(now, Input::Timeout)`
+//! at [`Room::poll_timeout`].
+//!
+//! Methods are grouped as: construction, getters, inputs (`join`, `handle`), polling.
+//! Handlers for client messages live in `room/handlers.rs`; transitions of the floor in
+//! `room/transitions.rs`.
+
+mod handlers;
+mod transitions;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::colour;
+use crate::error::RoomError;
+use crate::floor::Floor;
+use crate::ids::{ParticipantId, ResumeToken, RoomId, TurnId};
+use crate::participant::Participant;
+use crate::protocol::{
+    ClientMsg, FloorView, HandView, LeaveReason, Mode, PROTOCOL_VERSION, ParticipantView,
+    PersonStats, Role, RoomSnapshot, ServerMsg, Settings, StatsView, TurnRecord, YouView,
+};
+use crate::queue::Queue;
+use crate::stats::gini;
+
+/// How long a dropped connection keeps its identity, colour and queue place.
+pub const RESUME_GRACE: Duration = Duration::from_secs(30);
+/// Default most participants in one room (present or within grace).
+pub const DEFAULT_CAPACITY: usize = 100;
+/// Longest display name kept, in characters.
+pub const MAX_NAME_CHARS: usize = 64;
+
+/// Something that happened to the room.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// A decoded message from a joined participant.
+    Client {
+        /// Sender.
+        from: ParticipantId,
+        /// The message.
+        msg: ClientMsg,
+    },
+    /// A participant's connection dropped; they have [`RESUME_GRACE`] to come back.
+    Disconnected {
+        /// Who.
+        participant: ParticipantId,
+    },
+    /// Speech detection from the media plane.
+    Speaking {
+        /// Who.
+        participant: ParticipantId,
+        /// Speaking now.
+        speaking: bool,
+    },
+    /// The time from [`Room::poll_timeout`] has come.
+    Timeout,
+}
+
+/// A request to join, made by the edge after it verified the token.
+#[derive(Debug, Clone)]
+pub struct JoinRequest {
+    /// Display name from the token.
+    pub name: String,
+    /// Role from the token.
+    pub role: Role,
+    /// Resume token from an earlier snapshot, if the client has one.
+    pub resume: Option<ResumeToken>,
+    /// A fresh random token to hand out if this becomes a new participant.
+    pub new_resume: ResumeToken,
+}
+
+/// The outcome of a join.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Joined {
+    /// The participant's id (the old one when resumed).
+    pub participant: ParticipantId,
+    /// True when an earlier identity was resumed.
+    pub resumed: bool,
+}
+
+/// Who a message is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Everyone connected.
+    All,
+    /// Everyone connected but one.
+    Others(ParticipantId),
+    /// Facilitators only.
+    Facilitators,
+    /// Learners only.
+    Learners,
+    /// One participant.
+    One(ParticipantId),
+}
+
+impl Audience {
+    /// Whether a participant with this id and role is in the audience.
+    pub fn includes(self, who: ParticipantId, role: Role) -> bool {
+        match self {
+            Audience::All => true,
+            Audience::Others(p) => p != who,
+            Audience::Facilitators => role == Role::Facilitator,
+            Audience::Learners => role == Role::Learner,
+            Audience::One(p) => p == who,
+        }
+    }
+}
+
+/// Something the room wants done.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Send a message. `seq` is the room's sequence number to stamp it with.
+    Send {
+        /// Recipients.
+        to: Audience,
+        /// Room sequence number.
+        seq: u64,
+        /// The message.
+        msg: ServerMsg,
+    },
+    /// Tell the media plane whether to forward a participant's audio.
+    Gate {
+        /// Whose audio.
+        participant: ParticipantId,
+        /// Forward it.
+        forward: bool,
+    },
+    /// Close a participant's connection (after a `goodbye` already sent).
+    Close {
+        /// Whose.
+        participant: ParticipantId,
+    },
+}
+
+/// One room's floor control.
+#[derive(Debug)]
+pub struct Room {
+    id: RoomId,
+    epoch: Instant,
+    last_now: Instant,
+    settings: Settings,
+    capacity: usize,
+    seq: u64,
+    next_participant: u32,
+    next_turn: u32,
+    participants: BTreeMap<ParticipantId, Participant>,
+    /// Statistics of those who left, for the session report.
+    departed: Vec<PersonStats>,
+    /// Colours by name, so someone who leaves and rejoins keeps theirs when it is free.
+    remembered_colours: HashMap<String, String>,
+    queue: Queue,
+    floor: Floor,
+    history: Vec<TurnRecord>,
+    outputs: VecDeque<Output>,
+    queue_dirty: bool,
+    floor_dirty: bool,
+    new_offer: Option<ParticipantId>,
+}
+
+impl Room {
+    // ----- construction -------------------------------------------------------------
+
+    /// A new empty room; `now` starts the room clock (all `*_ms` fields count from it).
+    pub fn new(id: RoomId, settings: Settings, now: Instant) -> Self {
+        Room {
+            id,
+            epoch: now,
+            last_now: now,
+            settings,
+            capacity: DEFAULT_CAPACITY,
+            seq: 0,
+            next_participant: 1,
+            next_turn: 1,
+            participants: BTreeMap::new(),
+            departed: Vec::new(),
+            remembered_colours: HashMap::new(),
+            queue: Queue::default(),
+            floor: Floor::Free { since: now },
+            history: Vec::new(),
+            outputs: VecDeque::new(),
+            queue_dirty: false,
+            floor_dirty: false,
+            new_offer: None,
+        }
+    }
+
+    /// Sets the most participants the room admits.
+    pub fn set_capacity(&mut self, capacity: usize) {
+        self.capacity = capacity;
+    }
+
+    // ----- getters ------------------------------------------------------------------
+
+    /// The room's id.
+    pub fn id(&self) -> &RoomId {
+        &self.id
+    }
+
+    /// Current settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The last sequence number used.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Participants present or within the grace period.
+    pub fn len(&self) -> usize {
+        self.participants.len()
+    }
+
+    /// True when nobody is in the room, not even within the grace period.
+    pub fn is_empty(&self) -> bool {
+        self.participants.is_empty()
+    }
+
+    /// A participant as everyone sees them.
+    pub fn participant(&self, who: ParticipantId) -> Option<ParticipantView> {
+        self.participants.get(&who).map(Participant::view)
+    }
+
+    /// Every participant's id, in id order.
+    pub fn participant_ids(&self) -> Vec<ParticipantId> {
+        self.participants.keys().copied().collect()
+    }
+
+    /// The role of a participant.
+    pub fn role(&self, who: ParticipantId) -> Option<Role> {
+        self.participants.get(&who).map(|p| p.role)
+    }
+
+    /// Whose hands are up, in queue order.
+    pub fn queue_order(&self) -> Vec<ParticipantId> {
+        self.queue.iter().map(|h| h.participant).collect()
+    }
+
+    /// The queue as a recipient sees it (notes for facilitators and their owners).
+    pub fn queue_view(&self, viewer: Option<ParticipantId>) -> Vec<HandView> {
+        let reveal = viewer.and_then(|v| self.role(v)) == Some(Role::Facilitator);
+        self.queue.views(|t| self.ms(t), reveal, viewer)
+    }
+
+    /// The floor holder.
+    pub fn holder(&self) -> Option<ParticipantId> {
+        self.floor.holder()
+    }
+
+    /// The floor as clients see it at `now`.
+    pub fn floor_view(&self, now: Instant) -> FloorView {
+        self.floor.view(&self.settings, |t| self.ms(t), now)
+    }
+
+    /// Whether the media plane should forward a participant (the last gate emitted).
+    pub fn gate(&self, who: ParticipantId) -> bool {
+        self.participants.get(&who).is_some_and(|p| p.gate)
+    }
+
+    /// Session statistics at `now`: present and departed participants, every turn.
+    pub fn stats(&self, now: Instant) -> StatsView {
+        let mut people: Vec<PersonStats> = self
+            .participants
+            .values()
+            .map(|p| p.stats(now, true))
+            .collect();
+        let talk: Vec<u64> = people.iter().map(|p| p.talk_ms).collect();
+        people.extend(self.departed.iter().cloned());
+        let mut turns = self.history.clone();
+        if let Some(t) = self.floor.turn() {
+            turns.push(t.record(|i| self.ms(i), None));
+        }
+        StatsView {
+            now_ms: self.ms(now),
+            gini: gini(&talk),
+            people,
+            turns,
+        }
+    }
+
+    /// The full snapshot a participant gets on join or resume.
+    pub fn snapshot(&self, viewer: ParticipantId, now: Instant) -> RoomSnapshot {
+        RoomSnapshot {
+            id: self.id.clone(),
+            now_ms: self.ms(now),
+            settings: self.settings.clone(),
+            participants: self.participants.values().map(Participant::view).collect(),
+            queue: self.queue_view(Some(viewer)),
+            floor: self.floor_view(now),
+        }
+    }
+
+    /// Milliseconds on the room clock.
+    fn ms(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.epoch).as_millis() as u64
+    }
+
+    // ----- inputs -------------------------------------------------------------------
+
+    /// Admits a participant, or resumes one whose resume token matches (same name and
+    /// role) within the grace period. An unknown or lapsed resume token joins afresh.
+    pub fn join(&mut self, now: Instant, req: JoinRequest) -> Result<Joined, RoomError> {
+        let now = self.clock(now);
+        let found = req.resume.as_ref().and_then(|tok| {
+            self.participants
+                .values()
+                .find(|p| &p.resume == tok && p.role == req.role && p.name == req.name)
+                .map(|p| p.id)
+        });
+        let joined = match found {
+            Some(id) => {
+                if let Some(p) = self.participants.get_mut(&id) {
+                    p.disconnected_at = None;
+                }
+                Joined {
+                    participant: id,
+                    resumed: true,
+                }
+            }
+            None => self.admit(now, req)?,
+        };
+        let id = joined.participant;
+        let view = self.participants[&id].view();
+        let seq = self.next_seq();
+        let you = YouView {
+            id,
+            role: self.participants[&id].role,
+            resume_token: self.participants[&id].resume.clone(),
+            resumed: joined.resumed,
+        };
+        let room = self.snapshot(id, now);
+        self.push(
+            Audience::One(id),
+            seq,
+            ServerMsg::Welcome {
+                protocol: PROTOCOL_VERSION,
+                you,
+                room,
+            },
+        );
+        let msg = if joined.resumed {
+            ServerMsg::ParticipantUpdated { participant: view }
+        } else {
+            ServerMsg::ParticipantJoined { participant: view }
+        };
+        self.push(Audience::Others(id), seq, msg);
+        self.finish(now);
+        Ok(joined)
+    }
+
+    fn admit(&mut self, now: Instant, req: JoinRequest) -> Result<Joined, RoomError> {
+        if self.participants.len() >= self.capacity {
+            return Err(RoomError::RoomFull(self.capacity));
+        }
+        let name: String = req.name.trim().chars().take(MAX_NAME_CHARS).collect();
+        let name = if name.is_empty() {
+            "Guest".to_owned()
+        } else {
+            name
+        };
+        let taken: Vec<&str> = self
+            .participants
+            .values()
+            .map(|p| p.colour.as_str())
+            .collect();
+        let colour = colour::pick(
+            &taken,
+            self.remembered_colours.get(&name).map(String::as_str),
+        );
+        let id = ParticipantId(self.next_participant);
+        self.next_participant += 1;
+        let p = Participant::new(id, name, colour, req.role, req.new_resume, now);
+        self.participants.insert(id, p);
+        Ok(Joined {
+            participant: id,
+            resumed: false,
+        })
+    }
+
+    /// Handles one input. On `Err` nothing in the room changed; the caller tells the
+    /// sender (the error's [`RoomError::code`] and text).
+    pub fn handle(&mut self, now: Instant, input: Input) -> Result<(), RoomError> {
+        let now = self.clock(now);
+        let result = match input {
+            Input::Client { from, msg } => self.on_client(now, from, msg),
+            Input::Disconnected { participant } => self.on_disconnected(now, participant),
+            Input::Speaking {
+                participant,
+                speaking,
+            } => self.on_speaking(now, participant, speaking),
+            Input::Timeout => {
+                self.on_timeout(now);
+                Ok(())
+            }
+        };
+        self.finish(now);
+        result
+    }
+
+    fn clock(&mut self, now: Instant) -> Instant {
+        self.last_now = self.last_now.max(now);
+        self.last_now
+    }
+
+    // ----- polling ------------------------------------------------------------------
+
+    /// The next output, in order. Drain until `None` after every input.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When the room next needs `handle(now, Input::Timeout)`, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let grace = self
+            .participants
+            .values()
+            .filter_map(|p| p.disconnected_at.map(|t| t + RESUME_GRACE))
+            .min();
+        [grace, self.floor.next_deadline(&self.settings)]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    // ----- output helpers -----------------------------------------------------------
+
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    fn push(&mut self, to: Audience, seq: u64, msg: ServerMsg) {
+        self.outputs.push_back(Output::Send { to, seq, msg });
+    }
+
+    /// Sends an event that changes what clients show: it takes a new sequence number.
+    fn broadcast(&mut self, to: Audience, msg: ServerMsg) {
+        let seq = self.next_seq();
+        self.push(to, seq, msg);
+    }
+
+    /// Sends a reply or notice to one participant under the current sequence number.
+    fn tell(&mut self, who: ParticipantId, msg: ServerMsg) {
+        self.push(Audience::One(who), self.seq, msg);
+    }
+
+    fn participant_updated(&mut self, who: ParticipantId) {
+        if let Some(view) = self.participant(who) {
+            self.broadcast(
+                Audience::All,
+                ServerMsg::ParticipantUpdated { participant: view },
+            );
+        }
+    }
+
+    /// Emits what an input left dirty: the queue (notes for facilitators only), the
+    /// floor, a new offer, and changed media gates.
+    fn finish(&mut self, now: Instant) {
+        if std::mem::take(&mut self.queue_dirty) {
+            let seq = self.next_seq();
+            let learners = self.queue.views(|t| self.ms(t), false, None);
+            let facilitators = self.queue.views(|t| self.ms(t), true, None);
+            self.push(
+                Audience::Learners,
+                seq,
+                ServerMsg::Queue { hands: learners },
+            );
+            self.push(
+                Audience::Facilitators,
+                seq,
+                ServerMsg::Queue {
+                    hands: facilitators,
+                },
+            );
+        }
+        if std::mem::take(&mut self.floor_dirty) {
+            let floor = self.floor_view(now);
+            self.broadcast(Audience::All, ServerMsg::Floor { floor });
+        }
+        if let Some(who) = self.new_offer.take() {
+            if self.floor.offered_to() == Some(who) {
+                let expires_in_ms = self.settings.offer_timeout_ms;
+                self.tell(who, ServerMsg::YoureUp { expires_in_ms });
+            }
+        }
+        self.update_gates();
+    }
+
+    /// Forwarding rule: never when force-muted; otherwise in open mode, for
+    /// facilitators, for the holder, and for everyone during free discussion.
+    fn should_forward(&self, p: &Participant) -> bool {
+        !p.force_muted
+            && (self.settings.mode == Mode::Open
+                || p.role == Role::Facilitator
+                || self.floor.holder() == Some(p.id)
+                || matches!(self.floor, Floor::Discussion { .. }))
+    }
+
+    fn update_gates(&mut self) {
+        let changes: Vec<(ParticipantId, bool)> = self
+            .participants
+            .values()
+            .filter_map(|p| {
+                let want = self.should_forward(p);
+                (want != p.gate).then_some((p.id, want))
+            })
+            .collect();
+        for (id, forward) in changes {
+            if let Some(p) = self.participants.get_mut(&id) {
+                p.gate = forward;
+            }
+            self.outputs.push_back(Output::Gate {
+                participant: id,
+                forward,
+            });
+        }
+    }
+
+    /// Takes a participant out of the room: hand, offer and floor released, statistics
+    /// kept for the report, everyone told.
+    fn remove(&mut self, now: Instant, who: ParticipantId, reason: LeaveReason) {
+        if !self.participants.contains_key(&who) {
+            return;
+        }
+        self.drop_hand(now, who);
+        if self.floor.holder() == Some(who) {
+            self.end_turn(now, crate::protocol::TurnEnd::Left);
+        }
+        if self.floor.offered_to() == Some(who) {
+            self.free_floor(now);
+        }
+        let Some(mut p) = self.participants.remove(&who) else {
+            return;
+        };
+        p.set_talking(false, now);
+        self.departed.push(p.stats(now, false));
+        self.remembered_colours
+            .insert(p.name.clone(), p.colour.clone());
+        if p.gate {
+            self.outputs.push_back(Output::Gate {
+                participant: who,
+                forward: false,
+            });
+        }
+        self.broadcast(
+            Audience::All,
+            ServerMsg::ParticipantLeft {
+                participant: who,
+                reason,
+            },
+        );
+        self.maybe_offer(now);
+    }
+
+    /// The next turn id.
+    fn take_turn_id(&mut self) -> TurnId {
+        let id = TurnId(self.next_turn);
+        self.next_turn += 1;
+        id
+    }
+}

@@ -1,0 +1,441 @@
+//! Client messages. Each handler checks everything first and mutates only once the
+//! action is sure to succeed, so a refusal changes nothing.
+
+use std::time::{Duration, Instant};
+
+use super::{Audience, Room};
+use crate::error::RoomError;
+use crate::floor::Floor;
+use crate::ids::ParticipantId;
+use crate::protocol::{
+    ClientMsg, HandKind, LeaveReason, MAX_NOTE_CHARS, Presence, ReactionKind, Role, ServerMsg,
+    Settings, SettingsPatch, TurnEnd,
+};
+use crate::queue::Hand;
+
+impl Room {
+    pub(super) fn on_client(
+        &mut self,
+        now: Instant,
+        from: ParticipantId,
+        msg: ClientMsg,
+    ) -> Result<(), RoomError> {
+        let role = self.role(from).ok_or(RoomError::UnknownParticipant(from))?;
+        if let Some(what) = facilitator_only(&msg) {
+            if role != Role::Facilitator {
+                return Err(RoomError::Forbidden(what));
+            }
+        }
+        match msg {
+            ClientMsg::Join { .. } => Err(RoomError::AlreadyJoined),
+            ClientMsg::Ping => {
+                self.tell(from, ServerMsg::Pong);
+                Ok(())
+            }
+            ClientMsg::RaiseHand { kind, note } => self.raise_hand(now, from, kind, note),
+            ClientMsg::LowerHand => self.lower_hand(now, from),
+            ClientMsg::AcceptFloor => self.accept(now, from),
+            ClientMsg::DeclineFloor => self.decline(now, from),
+            ClientMsg::Yield => self.yield_floor(now, from),
+            ClientMsg::React { reaction } => self.react(now, from, reaction),
+            ClientMsg::SetMic { on } => self.set_mic(from, on),
+            ClientMsg::SetAway { away } => {
+                let presence = if away {
+                    Presence::Away
+                } else {
+                    Presence::Present
+                };
+                self.update(from, |p| p.presence = presence)
+            }
+            ClientMsg::SetPushToTalk { enabled } => self.update(from, |p| p.push_to_talk = enabled),
+            ClientMsg::Leave => {
+                self.tell(
+                    from,
+                    ServerMsg::Goodbye {
+                        reason: "you left the room".into(),
+                    },
+                );
+                self.outputs
+                    .push_back(super::Output::Close { participant: from });
+                self.remove(now, from, LeaveReason::Left);
+                Ok(())
+            }
+            ClientMsg::Grant { participant } => self.grant(now, participant),
+            ClientMsg::Next => self.next(now),
+            ClientMsg::Revoke => self.revoke(now),
+            ClientMsg::OpenDiscussion => self.open_discussion(now),
+            ClientMsg::MoveHand {
+                participant,
+                position,
+            } => self.move_hand(participant, position),
+            ClientMsg::RemoveHand { participant } => self.remove_hand(now, participant),
+            ClientMsg::ClearHands => self.clear_hands(now),
+            ClientMsg::Mute { participant } => self.force_mute(participant, true),
+            ClientMsg::Unmute { participant } => self.force_mute(participant, false),
+            ClientMsg::MuteAll => self.mute_all(),
+            ClientMsg::UpdateSettings { settings } => self.update_settings(now, settings),
+            ClientMsg::GetStats => {
+                let stats = self.stats(now);
+                self.tell(from, ServerMsg::Stats { stats });
+                Ok(())
+            }
+        }
+    }
+
+    fn raise_hand(
+        &mut self,
+        now: Instant,
+        who: ParticipantId,
+        kind: HandKind,
+        note: Option<String>,
+    ) -> Result<(), RoomError> {
+        if self.queue.position(who).is_some() {
+            return Err(RoomError::HandAlreadyRaised);
+        }
+        if self.floor.holder() == Some(who) {
+            return Err(RoomError::AlreadyHoldingFloor);
+        }
+        let note = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+        if let Some(n) = &note {
+            let chars = n.chars().count();
+            if chars > MAX_NOTE_CHARS {
+                return Err(RoomError::NoteTooLong(chars));
+            }
+        }
+        let hand = Hand {
+            participant: who,
+            kind,
+            note,
+            raised_at: now,
+        };
+        let talk = |p: ParticipantId| {
+            self.participants
+                .get(&p)
+                .map_or(Duration::ZERO, |p| p.talk_at(now))
+        };
+        let policy = self.settings.policy;
+        let mut queue = std::mem::take(&mut self.queue);
+        queue.insert(hand, policy, talk);
+        self.queue = queue;
+        self.queue_dirty = true;
+        self.maybe_offer(now);
+        Ok(())
+    }
+
+    fn lower_hand(&mut self, now: Instant, who: ParticipantId) -> Result<(), RoomError> {
+        self.remove_hand(now, who)
+    }
+
+    fn remove_hand(&mut self, now: Instant, who: ParticipantId) -> Result<(), RoomError> {
+        if !self.drop_hand(now, who) {
+            return Err(RoomError::NoHand(who));
+        }
+        if self.floor.offered_to() == Some(who) {
+            self.free_floor(now);
+            self.maybe_offer(now);
+        }
+        Ok(())
+    }
+
+    fn clear_hands(&mut self, now: Instant) -> Result<(), RoomError> {
+        let everyone: Vec<ParticipantId> = self.queue_order();
+        for who in everyone {
+            self.drop_hand(now, who);
+        }
+        if matches!(self.floor, Floor::Offered { .. }) {
+            self.free_floor(now);
+        }
+        Ok(())
+    }
+
+    fn move_hand(&mut self, who: ParticipantId, position: u32) -> Result<(), RoomError> {
+        let n = self.queue.len();
+        if self.queue.position(who).is_none() {
+            return Err(RoomError::NoHand(who));
+        }
+        if position == 0 || position as usize > n {
+            return Err(RoomError::InvalidPosition(position, n));
+        }
+        self.queue.move_to(who, position as usize);
+        self.queue_dirty = true;
+        Ok(())
+    }
+
+    fn accept(&mut self, now: Instant, who: ParticipantId) -> Result<(), RoomError> {
+        if self.floor.offered_to() != Some(who) {
+            return Err(RoomError::NoOffer);
+        }
+        self.start_turn(now, who);
+        Ok(())
+    }
+
+    fn decline(&mut self, now: Instant, who: ParticipantId) -> Result<(), RoomError> {
+        if self.floor.offered_to() != Some(who) {
+            return Err(RoomError::NoOffer);
+        }
+        self.drop_hand(now, who);
+        self.free_floor(now);
+        self.maybe_offer(now);
+        Ok(())
+    }
+
+    fn yield_floor(&mut self, now: Instant, who: ParticipantId) -> Result<(), RoomError> {
+        if self.floor.holder() != Some(who) {
+            return Err(RoomError::NotHolder);
+        }
+        self.finish_turn(now, TurnEnd::Yielded);
+        Ok(())
+    }
+
+    fn grant(&mut self, now: Instant, to: ParticipantId) -> Result<(), RoomError> {
+        if !self.participants.contains_key(&to) {
+            return Err(RoomError::UnknownParticipant(to));
+        }
+        if let Some(holder) = self.floor.holder() {
+            return Err(RoomError::FloorBusy(holder));
+        }
+        self.offer(now, to);
+        Ok(())
+    }
+
+    fn next(&mut self, now: Instant) -> Result<(), RoomError> {
+        let skipped = self.floor.offered_to();
+        let has_next = self.queue.iter().any(|h| Some(h.participant) != skipped);
+        if matches!(self.floor, Floor::Free { .. } | Floor::Discussion { .. }) && !has_next {
+            return Err(RoomError::QueueEmpty);
+        }
+        if let Some(skipped) = skipped {
+            self.drop_hand(now, skipped);
+        }
+        self.end_turn(now, TurnEnd::Next);
+        self.free_floor(now);
+        if let Some(head) = self.queue.head().map(|h| h.participant) {
+            self.offer(now, head);
+        }
+        Ok(())
+    }
+
+    fn revoke(&mut self, now: Instant) -> Result<(), RoomError> {
+        match &self.floor {
+            Floor::Free { .. } => return Err(RoomError::FloorFree),
+            Floor::Held(_) => self.end_turn(now, TurnEnd::Revoked),
+            Floor::Offered { to, .. } => {
+                let to = *to;
+                self.drop_hand(now, to);
+                self.free_floor(now);
+            }
+            Floor::Discussion { .. } => self.free_floor(now),
+        }
+        self.maybe_offer(now);
+        Ok(())
+    }
+
+    fn open_discussion(&mut self, now: Instant) -> Result<(), RoomError> {
+        if matches!(self.floor, Floor::Discussion { .. }) {
+            return Ok(());
+        }
+        self.end_turn(now, TurnEnd::Discussion);
+        self.floor = Floor::Discussion { since: now };
+        self.floor_dirty = true;
+        Ok(())
+    }
+
+    fn react(
+        &mut self,
+        now: Instant,
+        who: ParticipantId,
+        reaction: ReactionKind,
+    ) -> Result<(), RoomError> {
+        let p = self
+            .participants
+            .get_mut(&who)
+            .ok_or(RoomError::UnknownParticipant(who))?;
+        p.bucket.take(now).map_err(RoomError::RateLimited)?;
+        p.reactions_given += 1;
+        let (turn, tally, holder) = match self.floor.turn_mut() {
+            Some(t) => {
+                t.tally.add(reaction);
+                (Some(t.id), Some(t.tally), Some(t.holder))
+            }
+            None => (None, None, None),
+        };
+        if let Some(h) = holder.filter(|h| *h != who) {
+            if let Some(hp) = self.participants.get_mut(&h) {
+                hp.reactions_received += 1;
+            }
+        }
+        self.broadcast(
+            Audience::All,
+            ServerMsg::Reaction {
+                from: who,
+                reaction,
+                turn,
+                tally,
+            },
+        );
+        Ok(())
+    }
+
+    fn set_mic(&mut self, who: ParticipantId, on: bool) -> Result<(), RoomError> {
+        if on && self.participants.get(&who).is_some_and(|p| p.force_muted) {
+            return Err(RoomError::ForceMuted);
+        }
+        self.update(who, |p| p.mic_on = on)
+    }
+
+    fn force_mute(&mut self, who: ParticipantId, muted: bool) -> Result<(), RoomError> {
+        if !self.participants.contains_key(&who) {
+            return Err(RoomError::UnknownParticipant(who));
+        }
+        self.update(who, |p| {
+            p.force_muted = muted;
+            if muted {
+                p.mic_on = false;
+            }
+        })
+    }
+
+    fn mute_all(&mut self) -> Result<(), RoomError> {
+        let learners: Vec<ParticipantId> = self
+            .participants
+            .values()
+            .filter(|p| p.role == Role::Learner && !p.force_muted)
+            .map(|p| p.id)
+            .collect();
+        for who in learners {
+            self.force_mute(who, true)?;
+        }
+        Ok(())
+    }
+
+    /// Changes one participant and tells everyone, if anything changed.
+    fn update(
+        &mut self,
+        who: ParticipantId,
+        change: impl FnOnce(&mut crate::participant::Participant),
+    ) -> Result<(), RoomError> {
+        let p = self
+            .participants
+            .get_mut(&who)
+            .ok_or(RoomError::UnknownParticipant(who))?;
+        let before = p.view();
+        change(p);
+        if p.view() != before {
+            self.participant_updated(who);
+        }
+        Ok(())
+    }
+
+    fn update_settings(&mut self, now: Instant, patch: SettingsPatch) -> Result<(), RoomError> {
+        let new = apply(&self.settings, &patch)?;
+        if new == self.settings {
+            return Ok(());
+        }
+        let resort = new.policy != self.settings.policy;
+        let limit_changed = new.time_limit_ms != self.settings.time_limit_ms;
+        let auto_offer_on = new.auto_offer && !self.settings.auto_offer;
+        self.settings = new;
+        if resort {
+            let talk: Vec<(ParticipantId, Duration)> = self
+                .participants
+                .values()
+                .map(|p| (p.id, p.talk_at(now)))
+                .collect();
+            let lookup = |who: ParticipantId| {
+                talk.iter()
+                    .find(|(p, _)| *p == who)
+                    .map_or(Duration::ZERO, |(_, t)| *t)
+            };
+            self.queue.resort(self.settings.policy, lookup);
+            self.queue_dirty = true;
+        }
+        if limit_changed {
+            if let Some(turn) = self.floor.turn_mut() {
+                turn.warned = false;
+                turn.time_up = false;
+                self.floor_dirty = true;
+            }
+        }
+        let settings = self.settings.clone();
+        self.broadcast(Audience::All, ServerMsg::Settings { settings });
+        if auto_offer_on {
+            self.maybe_offer(now);
+        }
+        Ok(())
+    }
+}
+
+/// Applies a settings patch, checking every range; the current settings stay as they
+/// are on error.
+fn apply(current: &Settings, patch: &SettingsPatch) -> Result<Settings, RoomError> {
+    fn range(name: &'static str, v: u64, lo: u64, hi: u64) -> Result<u64, RoomError> {
+        if (lo..=hi).contains(&v) {
+            Ok(v)
+        } else {
+            Err(RoomError::InvalidSetting(
+                name,
+                format!("{v} is outside {lo}..={hi}"),
+            ))
+        }
+    }
+    let mut s = current.clone();
+    if let Some(m) = patch.mode {
+        s.mode = m;
+    }
+    if let Some(p) = patch.policy {
+        s.policy = p;
+    }
+    if let Some(a) = patch.auto_offer {
+        s.auto_offer = a;
+    }
+    if let Some(v) = patch.offer_timeout_ms {
+        s.offer_timeout_ms = range("offer_timeout_ms", v, 1_000, 120_000)?;
+    }
+    if let Some(v) = patch.time_limit_ms {
+        s.time_limit_ms = v
+            .map(|v| range("time_limit_ms", v, 5_000, 3_600_000))
+            .transpose()?;
+    }
+    if let Some(v) = patch.warning_ms {
+        s.warning_ms = range("warning_ms", v, 0, 600_000)?;
+    }
+    if let Some(a) = patch.limit_action {
+        s.limit_action = a;
+    }
+    if let Some(v) = patch.pause_ms {
+        s.pause_ms = range("pause_ms", v, 300, 60_000)?;
+    }
+    if let Some(v) = patch.auto_advance_ms {
+        s.auto_advance_ms = v
+            .map(|v| range("auto_advance_ms", v, 1_000, 600_000))
+            .transpose()?;
+    }
+    if let Some(adv) = s.auto_advance_ms {
+        if adv <= s.pause_ms {
+            return Err(RoomError::InvalidSetting(
+                "auto_advance_ms",
+                format!("{adv} must be longer than pause_ms ({})", s.pause_ms),
+            ));
+        }
+    }
+    Ok(s)
+}
+
+/// What a facilitator-only message does, for the error text; `None` for everyone's.
+fn facilitator_only(msg: &ClientMsg) -> Option<&'static str> {
+    Some(match msg {
+        ClientMsg::Grant { .. } => "grant the floor",
+        ClientMsg::Next => "move to the next speaker",
+        ClientMsg::Revoke => "revoke the floor",
+        ClientMsg::OpenDiscussion => "open free discussion",
+        ClientMsg::MoveHand { .. } => "move hands",
+        ClientMsg::RemoveHand { .. } => "remove someone's hand",
+        ClientMsg::ClearHands => "clear all hands",
+        ClientMsg::Mute { .. } => "mute others",
+        ClientMsg::Unmute { .. } => "unmute others",
+        ClientMsg::MuteAll => "mute everyone",
+        ClientMsg::UpdateSettings { .. } => "change settings",
+        ClientMsg::GetStats => "see the session statistics",
+        _ => return None,
+    })
+}

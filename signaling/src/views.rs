@@ -1,0 +1,319 @@
+//! Server-to-client messages and the views of room state they carry. Part of the wire
+//! contract; re-exported from [`crate::protocol`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ParticipantId, ResumeToken, RoomId, TurnId};
+use crate::protocol::{
+    HandKind, LeaveReason, Presence, ReactionKind, Role, Settings, Tally, TurnEnd,
+};
+
+/// One participant as everyone sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParticipantView {
+    /// Stable id.
+    pub id: ParticipantId,
+    /// Display name from the token.
+    pub name: String,
+    /// One to three letters from the name.
+    pub initials: String,
+    /// `#rrggbb`, distinct within the room.
+    pub colour: String,
+    /// Facilitator or learner.
+    pub role: Role,
+    /// Present or away.
+    pub presence: Presence,
+    /// False while their connection is down (within the grace period).
+    pub connected: bool,
+    /// Microphone open, as reported by the client.
+    pub mic_on: bool,
+    /// Muted by a facilitator; never forwarded while set.
+    pub force_muted: bool,
+    /// Uses push-to-talk.
+    pub push_to_talk: bool,
+    /// Currently speaking, from the media plane.
+    pub speaking: bool,
+}
+
+/// One raised hand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandView {
+    /// Whose hand.
+    pub participant: ParticipantId,
+    /// 1-based place in the queue; the same for every client.
+    pub position: u32,
+    /// Reply or new point.
+    pub kind: HandKind,
+    /// When it was raised, in ms on the room clock.
+    pub raised_ms: u64,
+    /// The private note; present only for its owner and facilitators.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The state of the floor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FloorState {
+    /// Nobody holds it and nobody is offered it.
+    Free,
+    /// Offered to someone ("you're up"), waiting for acceptance.
+    Offered,
+    /// Held by one participant.
+    Held,
+    /// Free discussion opened by a facilitator: no holder.
+    Discussion,
+}
+
+/// The floor as everyone sees it. Times are ms on the room clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FloorView {
+    /// Free, offered, held or discussion.
+    pub state: FloorState,
+    /// The holder, when held.
+    pub holder: Option<ParticipantId>,
+    /// Who has the offer, when offered.
+    pub offered_to: Option<ParticipantId>,
+    /// When the offer lapses.
+    pub offer_expires_ms: Option<u64>,
+    /// The current turn, when held.
+    pub turn: Option<TurnId>,
+    /// When the current state began.
+    pub since_ms: u64,
+    /// When the time limit ends, if one is set and the floor is held.
+    pub ends_ms: Option<u64>,
+    /// True when the holder has paused past `pause_ms` or the floor is free: "floor open".
+    pub open: bool,
+    /// Reactions during the current turn.
+    pub tally: Tally,
+    /// The room clock when this view was made.
+    pub now_ms: u64,
+}
+
+/// One turn in the history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TurnRecord {
+    /// Turn number.
+    pub turn: TurnId,
+    /// Who held the floor.
+    pub holder: ParticipantId,
+    /// Start, ms on the room clock.
+    pub start_ms: u64,
+    /// End, if ended.
+    pub end_ms: Option<u64>,
+    /// How it ended, if ended.
+    pub ended: Option<TurnEnd>,
+    /// Reactions during the turn.
+    pub tally: Tally,
+}
+
+/// One person's statistics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonStats {
+    /// Who.
+    pub participant: ParticipantId,
+    /// Their name.
+    pub name: String,
+    /// Their colour.
+    pub colour: String,
+    /// Still in the room.
+    pub present: bool,
+    /// Time holding the floor or speaking, in ms.
+    pub talk_ms: u64,
+    /// Turns taken.
+    pub turns: u32,
+    /// Reactions sent.
+    pub reactions_given: u32,
+    /// Reactions received during their turns.
+    pub reactions_received: u32,
+    /// Total time spent with a raised hand, in ms.
+    pub wait_ms: u64,
+}
+
+/// The session's statistics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatsView {
+    /// Room clock now.
+    pub now_ms: u64,
+    /// Gini coefficient of talk time among present participants: 0 equal, 1 one person.
+    pub gini: f64,
+    /// Everyone who has been in the room.
+    pub people: Vec<PersonStats>,
+    /// Every turn so far.
+    pub turns: Vec<TurnRecord>,
+}
+
+/// What a joining client learns about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct YouView {
+    /// Your participant id.
+    pub id: ParticipantId,
+    /// Your role.
+    pub role: Role,
+    /// Present this on a new connection within the grace period to resume.
+    pub resume_token: ResumeToken,
+    /// True when this join resumed an earlier identity.
+    pub resumed: bool,
+}
+
+/// Everything about a room, sent on join and reconnect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSnapshot {
+    /// The room.
+    pub id: RoomId,
+    /// Room clock now.
+    pub now_ms: u64,
+    /// Current settings.
+    pub settings: Settings,
+    /// Everyone present or within the grace period.
+    pub participants: Vec<ParticipantView>,
+    /// The queue in order (notes as for the recipient).
+    pub queue: Vec<HandView>,
+    /// The floor.
+    pub floor: FloorView,
+}
+
+/// Everything the server sends. Each is wrapped by [`encode`] with `seq`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// Full snapshot after join or resume.
+    Welcome {
+        /// Protocol version.
+        protocol: u32,
+        /// Who you are.
+        you: YouView,
+        /// The room.
+        room: RoomSnapshot,
+    },
+    /// Someone joined.
+    ParticipantJoined {
+        /// Who.
+        participant: ParticipantView,
+    },
+    /// Someone's state changed (mic, presence, connection, mute, speaking).
+    ParticipantUpdated {
+        /// Their new state.
+        participant: ParticipantView,
+    },
+    /// Someone started or stopped speaking (from the media plane's speech detection).
+    Speaking {
+        /// Who.
+        participant: ParticipantId,
+        /// Speaking now.
+        speaking: bool,
+    },
+    /// Someone left.
+    ParticipantLeft {
+        /// Who.
+        participant: ParticipantId,
+        /// Why.
+        reason: LeaveReason,
+    },
+    /// The queue changed; the whole queue in order.
+    Queue {
+        /// Hands, position 1 first.
+        hands: Vec<HandView>,
+    },
+    /// The floor changed.
+    Floor {
+        /// The new floor.
+        floor: FloorView,
+    },
+    /// To one participant: the floor is offered to you.
+    YoureUp {
+        /// Time left to accept.
+        expires_in_ms: u64,
+    },
+    /// To one participant: your offer lapsed and your hand was dropped.
+    OfferExpired,
+    /// The holder's time is nearly up.
+    TimeWarning {
+        /// Turn concerned.
+        turn: TurnId,
+        /// Time left.
+        remaining_ms: u64,
+    },
+    /// The holder's time is up (soft limit: they keep the floor).
+    TimeUp {
+        /// Turn concerned.
+        turn: TurnId,
+    },
+    /// Someone reacted.
+    Reaction {
+        /// Who reacted.
+        from: ParticipantId,
+        /// What.
+        reaction: ReactionKind,
+        /// The turn it counts toward, if the floor is held.
+        turn: Option<TurnId>,
+        /// That turn's tally after this reaction.
+        tally: Option<Tally>,
+    },
+    /// Settings changed.
+    Settings {
+        /// All settings.
+        settings: Settings,
+    },
+    /// A turn ended.
+    TurnEnded {
+        /// The finished turn.
+        turn: TurnRecord,
+    },
+    /// Statistics, to facilitators.
+    Stats {
+        /// The numbers.
+        stats: StatsView,
+    },
+    /// A request was refused; nothing changed.
+    Error {
+        /// Machine-readable reason.
+        code: ErrorCode,
+        /// Human-readable reason.
+        message: String,
+        /// The `id` of the request, if it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        re: Option<u32>,
+    },
+    /// Answer to `ping`.
+    Pong,
+    /// The server is closing this connection.
+    Goodbye {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Every error code a client can receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum ErrorCode {
+    Malformed,
+    UnknownType,
+    InvalidMessage,
+    TooLarge,
+    UnsupportedVersion,
+    BadToken,
+    TokenExpired,
+    NotJoined,
+    AlreadyJoined,
+    RoomFull,
+    ResumeFailed,
+    Forbidden,
+    UnknownParticipant,
+    HandAlreadyRaised,
+    NoHand,
+    NoteTooLong,
+    AlreadyHoldingFloor,
+    NotHolder,
+    NoOffer,
+    FloorBusy,
+    FloorFree,
+    QueueEmpty,
+    InvalidPosition,
+    RateLimited,
+    InvalidSetting,
+    ForceMuted,
+    Internal,
+}
