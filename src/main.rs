@@ -1,1 +1,161 @@
-fn main() {}
+//! The `talkstick` command: `serve` runs the server, `token` mints join tokens.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use talkstick::config::ServeConfig;
+use talkstick::http::{AppState, serve};
+use talkstick::room::Registry;
+use talkstick::token::{Claims, Secret, mint, unix_now};
+use talkstick_signaling::RoomId;
+use talkstick_signaling::protocol::{Role, Settings};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "talkstick",
+    version,
+    about = "Voice rooms with turn-taking for small-group learning"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (HTTP, WebSocket signaling, the web client).
+    Serve(ServeConfig),
+    /// Print a signed join token (and a link when --url is given).
+    Token(TokenArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct TokenArgs {
+    /// Room to join.
+    #[arg(long)]
+    room: String,
+    /// Display name.
+    #[arg(long)]
+    name: String,
+    /// Role in the room.
+    #[arg(long, value_enum, default_value = "learner")]
+    role: RoleArg,
+    /// Hours until the token expires.
+    #[arg(long, default_value_t = 24)]
+    hours: u64,
+    /// The server's signing secret.
+    #[arg(long, env = "TALKSTICK_SECRET", hide_env_values = true)]
+    secret: String,
+    /// Server base URL; prints a ready-to-open link instead of the bare token.
+    #[arg(long)]
+    url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Facilitator,
+    Learner,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,talkstick=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve(cfg) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(run_server(cfg)),
+        Command::Token(args) => {
+            let room: RoomId = args
+                .room
+                .parse()
+                .context("room names use A-Z a-z 0-9 - _ (1-64)")?;
+            let role = match args.role {
+                RoleArg::Facilitator => Role::Facilitator,
+                RoleArg::Learner => Role::Learner,
+            };
+            let claims = Claims {
+                room,
+                name: args.name,
+                role,
+                exp: unix_now() + args.hours * 3600,
+            };
+            let token = mint(&Secret::new(args.secret), &claims);
+            match args.url {
+                Some(base) => println!("{}/?token={token}", base.trim_end_matches('/')),
+                None => println!("{token}"),
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn run_server(cfg: ServeConfig) -> anyhow::Result<()> {
+    let (secret, generated) = match &cfg.secret {
+        Some(s) if s.len() >= 16 => (Secret::new(s.clone()), None),
+        Some(_) => anyhow::bail!("--secret must be at least 16 characters"),
+        None => {
+            let (s, text) = Secret::generate();
+            (s, Some(text))
+        }
+    };
+    let listener = tokio::net::TcpListener::bind(cfg.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.bind))?;
+    let addr = listener.local_addr()?;
+    let base = cfg
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let room: RoomId = cfg.demo_room.parse().context("--demo-room")?;
+    println!("Talkstick is listening on http://{addr}\n");
+    if let Some(text) = &generated {
+        println!("Development signing secret (random, valid until restart):");
+        println!("  TALKSTICK_SECRET={text}");
+        println!("Set TALKSTICK_SECRET or --secret to keep links valid across restarts.\n");
+    }
+    println!("Demo room \"{room}\" — open each link in its own browser tab or window:");
+    for link in talkstick::demo::links(&secret, &base, &room, cfg.demo_learners, cfg.demo_hours) {
+        let role = match link.role {
+            Role::Facilitator => "facilitator",
+            Role::Learner => "learner",
+        };
+        println!("  {:<12} {:<11} {}", link.name, role, link.url);
+    }
+    println!();
+    let state = AppState::new(secret, Registry::new(Settings::default()));
+    serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
+    // Let rooms say goodbye before the runtime stops.
+    tokio::time::sleep(Duration::from_millis(10)).await;
+}

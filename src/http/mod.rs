@@ -1,0 +1,81 @@
+//! The thin axum edge: the WebSocket endpoint, health, and the embedded browser client.
+
+mod assets;
+mod ws;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Json};
+use axum::routing::get;
+use tokio::net::TcpListener;
+
+use crate::room::Registry;
+use crate::token::Secret;
+
+/// Shared state of the HTTP edge.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Verifies join tokens.
+    pub secret: Secret,
+    /// Running rooms.
+    pub registry: Arc<Registry>,
+    next_conn: Arc<AtomicU64>,
+}
+
+impl AppState {
+    /// State for a server with this secret and registry.
+    pub fn new(secret: Secret, registry: Arc<Registry>) -> Self {
+        AppState {
+            secret,
+            registry,
+            next_conn: Arc::new(AtomicU64::new(1)),
+        }
+    }
+
+    fn conn_id(&self) -> crate::room::ConnId {
+        crate::room::ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// Every route: `/ws`, `/healthz`, and the web client at `/`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/ws", get(ws::upgrade))
+        .route("/healthz", get(healthz))
+        .route("/", get(assets::index))
+        .route("/{*path}", get(assets::file))
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    Json(serde_json::json!({ "status": "ok", "rooms": state.registry.room_count() }))
+}
+
+/// Serves until `shutdown` resolves, then tells every room to say goodbye.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let registry = Arc::clone(&state.registry);
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let rooms = async move {
+        let mut stop_rx = stop_rx;
+        let _ = stop_rx.wait_for(|stop| *stop).await;
+        // WebSockets are upgraded connections: close them through their rooms.
+        registry.shutdown(Duration::from_secs(3)).await;
+    };
+    let (served, ()) = tokio::join!(server, rooms);
+    served?;
+    Ok(())
+}

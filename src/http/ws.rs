@@ -1,0 +1,228 @@
+//! One WebSocket session: wait for a valid `join`, then relay frames between the socket
+//! and the room task. Generic over the socket's `Sink`/`Stream` halves.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use talkstick_signaling::protocol::{
+    self, ClientMsg, DecodeError, ErrorCode, PROTOCOL_VERSION, ServerMsg,
+};
+use talkstick_signaling::{JoinRequest, ParticipantId, ResumeToken, RoomId};
+use tokio::sync::mpsc;
+
+use super::AppState;
+use crate::room::{Conn, ConnId, JoinError, Outbound, RoomCmd, RoomHandle};
+use crate::token::{self, TokenError};
+
+/// Time a new connection has to send a valid `join`.
+pub(crate) const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Hard cap on a WebSocket message; larger ones close the connection. Frames between
+/// [`protocol::MAX_FRAME_BYTES`] and this get a `too_large` error and stay open.
+pub(crate) const HARD_MAX_MESSAGE: usize = 1 << 20;
+/// Close code for a refused token.
+pub(crate) const CLOSE_BAD_TOKEN: u16 = 4001;
+
+pub(super) async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    ws.max_message_size(HARD_MAX_MESSAGE)
+        .max_frame_size(HARD_MAX_MESSAGE)
+        .on_upgrade(move |socket: WebSocket| {
+            let (sink, stream) = socket.split();
+            session(sink, stream, state)
+        })
+}
+
+/// Who the connection became after a successful join.
+struct Session {
+    room: RoomHandle,
+    participant: ParticipantId,
+    conn: ConnId,
+    rx: mpsc::Receiver<Outbound>,
+}
+
+/// Runs one connection to its end.
+pub(crate) async fn session<S, R>(mut sink: S, mut stream: R, state: AppState)
+where
+    S: Sink<Message> + Unpin,
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    let joined =
+        tokio::time::timeout(JOIN_TIMEOUT, handshake(&mut sink, &mut stream, &state)).await;
+    let Ok(Some(mut s)) = joined else {
+        if joined.is_err() {
+            let msg = error_text(0, ErrorCode::NotJoined, "no join within 10 seconds", None);
+            let _ = sink.send(Message::Text(msg.into())).await;
+            let _ = sink.send(close(1008, "join timeout")).await;
+        }
+        return;
+    };
+    let mut left = false;
+    loop {
+        tokio::select! {
+            out = s.rx.recv() => match out {
+                Some(Outbound::Text(t)) => {
+                    if sink.send(Message::Text(t)).await.is_err() { break; }
+                }
+                Some(Outbound::Close(code, reason)) => {
+                    let _ = sink.send(close(code, reason)).await;
+                    left = true;
+                    break;
+                }
+                None => break,
+            },
+            frame = stream.next() => {
+                let frame = match frame {
+                    Some(Ok(Message::Text(t))) => protocol::decode(t.as_str()),
+                    Some(Ok(Message::Binary(b))) => Err(DecodeError::Malformed(format!(
+                        "binary frames ({} bytes) are not part of the protocol; send JSON text",
+                        b.len()
+                    ))),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                };
+                let cmd = RoomCmd::Client { from: s.participant, conn: s.conn, frame };
+                if s.room.tx.send(cmd).await.is_err() { break; }
+            }
+        }
+    }
+    if !left {
+        let _ = s
+            .room
+            .tx
+            .send(RoomCmd::Disconnected {
+                participant: s.participant,
+                conn: s.conn,
+            })
+            .await;
+    }
+}
+
+/// Reads frames until a valid join. Bad frames get an error and the connection stays
+/// open; a bad token closes it. `None` when the connection ended without joining.
+async fn handshake<S, R>(sink: &mut S, stream: &mut R, state: &AppState) -> Option<Session>
+where
+    S: Sink<Message> + Unpin,
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    loop {
+        let text = match stream.next().await? {
+            Ok(Message::Text(t)) => t,
+            Ok(Message::Binary(_)) => {
+                let e = error_text(0, ErrorCode::Malformed, "send JSON text frames", None);
+                sink.send(Message::Text(e.into())).await.ok()?;
+                continue;
+            }
+            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+            Ok(Message::Close(_)) | Err(_) => return None,
+        };
+        let refusal = match protocol::decode(text.as_str()) {
+            Err(e) => (e.code(), e.to_string(), None),
+            Ok(frame) => match frame.msg {
+                ClientMsg::Join { v, token, resume } if v == PROTOCOL_VERSION => {
+                    match try_join(state, &token, resume, frame.id).await {
+                        Ok(session) => return Some(session),
+                        Err(Refusal {
+                            code,
+                            message,
+                            fatal,
+                        }) => {
+                            let e = error_text(0, code, &message, frame.id);
+                            sink.send(Message::Text(e.into())).await.ok()?;
+                            if fatal {
+                                let _ = sink.send(close(CLOSE_BAD_TOKEN, "bad token")).await;
+                                return None;
+                            }
+                            continue;
+                        }
+                    }
+                }
+                ClientMsg::Join { v, .. } => (
+                    ErrorCode::UnsupportedVersion,
+                    format!(
+                        "protocol version {v} is not supported; this server speaks {PROTOCOL_VERSION}"
+                    ),
+                    frame.id,
+                ),
+                _ => (ErrorCode::NotJoined, "send join first".to_owned(), frame.id),
+            },
+        };
+        let e = error_text(0, refusal.0, &refusal.1, refusal.2);
+        sink.send(Message::Text(e.into())).await.ok()?;
+    }
+}
+
+struct Refusal {
+    code: ErrorCode,
+    message: String,
+    fatal: bool,
+}
+
+async fn try_join(
+    state: &AppState,
+    token: &str,
+    resume: Option<ResumeToken>,
+    _id: Option<u32>,
+) -> Result<Session, Refusal> {
+    let claims = token::verify(&state.secret, token, token::unix_now()).map_err(|e| Refusal {
+        code: match e {
+            TokenError::Expired => ErrorCode::TokenExpired,
+            _ => ErrorCode::BadToken,
+        },
+        message: e.to_string(),
+        fatal: true,
+    })?;
+    let room: RoomId = claims.room;
+    let conn_id = state.conn_id();
+    let (tx, rx) = mpsc::channel(crate::room::task::CONN_BUFFER);
+    let req = JoinRequest {
+        name: claims.name,
+        role: claims.role,
+        resume,
+        new_resume: ResumeToken(new_resume_token()),
+    };
+    let conn = Conn { id: conn_id, tx };
+    match state.registry.join(&room, req, conn).await {
+        Ok((joined, handle)) => Ok(Session {
+            room: handle,
+            participant: joined.participant,
+            conn: conn_id,
+            rx,
+        }),
+        Err(JoinError::Room(e)) => Err(Refusal {
+            code: e.code(),
+            message: e.to_string(),
+            fatal: false,
+        }),
+        Err(e @ JoinError::Unavailable) => Err(Refusal {
+            code: ErrorCode::Internal,
+            message: e.to_string(),
+            fatal: false,
+        }),
+    }
+}
+
+fn new_resume_token() -> String {
+    use base64::Engine as _;
+    let bytes: [u8; 18] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn error_text(seq: u64, code: ErrorCode, message: &str, re: Option<u32>) -> String {
+    protocol::encode(
+        seq,
+        &ServerMsg::Error {
+            code,
+            message: message.to_owned(),
+            re,
+        },
+    )
+}
+
+fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}

@@ -1,0 +1,112 @@
+//! Which rooms exist: room id → the task that owns it. Rooms start on first join and
+//! end after lingering empty.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use talkstick_signaling::protocol::Settings;
+use talkstick_signaling::{JoinRequest, Joined, Room, RoomError, RoomId};
+use tokio::sync::{mpsc, oneshot};
+
+use super::task::{self, Conn, ROOM_BUFFER, RoomCmd, RoomHandle};
+
+/// Why a join did not reach a room.
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    /// The room refused (e.g. full).
+    #[error(transparent)]
+    Room(#[from] RoomError),
+    /// The room's task kept ending under us; the server is likely shutting down.
+    #[error("the room is not available right now")]
+    Unavailable,
+}
+
+/// The map of running rooms.
+#[derive(Debug)]
+pub struct Registry {
+    rooms: DashMap<RoomId, RoomHandle>,
+    generation: AtomicU64,
+    defaults: Settings,
+}
+
+impl Registry {
+    /// An empty registry whose new rooms start with `defaults`.
+    pub fn new(defaults: Settings) -> Arc<Self> {
+        Arc::new(Registry {
+            rooms: DashMap::new(),
+            generation: AtomicU64::new(1),
+            defaults,
+        })
+    }
+
+    /// Rooms running now.
+    pub fn room_count(&self) -> usize {
+        self.rooms.len()
+    }
+
+    /// The running room's handle, starting its task if it has none.
+    pub fn get_or_start(self: &Arc<Self>, id: &RoomId) -> RoomHandle {
+        if let Some(h) = self.rooms.get(id) {
+            return h.clone();
+        }
+        self.rooms
+            .entry(id.clone())
+            .or_insert_with(|| {
+                let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+                let (tx, rx) = mpsc::channel(ROOM_BUFFER);
+                let room = Room::new(id.clone(), self.defaults.clone(), std::time::Instant::now());
+                tokio::spawn(task::run(room, rx, Arc::clone(self), generation));
+                tracing::info!(room = %id, "room started");
+                RoomHandle { tx, generation }
+            })
+            .clone()
+    }
+
+    /// Joins a room, starting it if needed. Retries when the room's task ended between
+    /// lookup and join (it lingered empty and just stopped).
+    pub async fn join(
+        self: &Arc<Self>,
+        id: &RoomId,
+        req: JoinRequest,
+        conn: Conn,
+    ) -> Result<(Joined, RoomHandle), JoinError> {
+        for _ in 0..3 {
+            let handle = self.get_or_start(id);
+            let (reply, answer) = oneshot::channel();
+            let cmd = RoomCmd::Join {
+                req: req.clone(),
+                conn: conn.clone(),
+                reply,
+            };
+            if handle.tx.send(cmd).await.is_ok() {
+                if let Ok(result) = answer.await {
+                    return Ok((result?, handle));
+                }
+            }
+            self.forget(id, handle.generation);
+        }
+        Err(JoinError::Unavailable)
+    }
+
+    /// Drops a room's entry if it still belongs to the task of `generation`.
+    pub fn forget(&self, id: &RoomId, generation: u64) {
+        self.rooms.remove_if(id, |_, h| h.generation == generation);
+    }
+
+    /// Tells every room to say goodbye and end; waits up to `grace` for them.
+    pub async fn shutdown(&self, grace: Duration) {
+        let handles: Vec<RoomHandle> = self.rooms.iter().map(|e| e.value().clone()).collect();
+        for h in &handles {
+            let _ = h.tx.send(RoomCmd::Shutdown).await;
+        }
+        let deadline = tokio::time::Instant::now() + grace;
+        for h in handles {
+            tokio::select! {
+                () = h.tx.closed() => {}
+                () = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+    }
+}
