@@ -1,0 +1,7 @@
+//! Integration tests: a real server on 127.0.0.1:0 and real WebSocket clients.
+#![allow(unreachable_pub, missing_docs)]
+
+mod bad_input;
+mod common;
+mod session;
+mod timers;
