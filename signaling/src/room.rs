@@ -330,7 +330,7 @@ impl Room {
             resume_token: self.participants[&id].resume.clone(),
             resumed: joined.resumed,
         };
-        let room = self.snapshot(id, now);
+        let room = Box::new(self.snapshot(id, now));
         self.push(
             Audience::One(id),
             seq,

@@ -183,8 +183,8 @@ pub enum ServerMsg {
         protocol: u32,
         /// Who you are.
         you: YouView,
-        /// The room.
-        room: RoomSnapshot,
+        /// The room (boxed: by far the largest message).
+        room: Box<RoomSnapshot>,
     },
     /// Someone joined.
     ParticipantJoined {
