@@ -6,9 +6,8 @@ use talkstick_signaling::protocol::Role;
 use crate::token::{Claims, Secret, mint, unix_now};
 
 /// Learner names used for demo links, in order.
-pub const LEARNERS: [&str; 8] = [
-    "Aino", "Bertil", "Chen", "Dalia", "Emil", "Farah", "Gustav", "Helmi",
-];
+pub const LEARNERS: [&str; 8] =
+    ["Aino", "Bertil", "Chen", "Dalia", "Emil", "Farah", "Gustav", "Helmi"];
 
 /// One printed link.
 #[derive(Debug, Clone)]
@@ -32,24 +31,14 @@ pub fn links(
     let exp = unix_now() + hours * 3600;
     let facilitator = ("Facilitator".to_owned(), Role::Facilitator);
     let people = std::iter::once(facilitator).chain((0..learners).map(|i| {
-        let name = LEARNERS
-            .get(i)
-            .map_or_else(|| format!("Learner {}", i + 1), |n| (*n).to_owned());
+        let name =
+            LEARNERS.get(i).map_or_else(|| format!("Learner {}", i + 1), |n| (*n).to_owned());
         (name, Role::Learner)
     }));
     people
         .map(|(name, role)| {
-            let claims = Claims {
-                room: room.clone(),
-                name: name.clone(),
-                role,
-                exp,
-            };
-            let url = format!(
-                "{}/?token={}",
-                base.trim_end_matches('/'),
-                mint(secret, &claims)
-            );
+            let claims = Claims { room: room.clone(), name: name.clone(), role, exp };
+            let url = format!("{}/?token={}", base.trim_end_matches('/'), mint(secret, &claims));
             DemoLink { name, role, url }
         })
         .collect()

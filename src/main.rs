@@ -72,20 +72,14 @@ fn main() -> anyhow::Result<()> {
             .build()?
             .block_on(run_server(cfg)),
         Command::Token(args) => {
-            let room: RoomId = args
-                .room
-                .parse()
-                .context("room names use A-Z a-z 0-9 - _ (1-64)")?;
+            let room: RoomId =
+                args.room.parse().context("room names use A-Z a-z 0-9 - _ (1-64)")?;
             let role = match args.role {
                 RoleArg::Facilitator => Role::Facilitator,
                 RoleArg::Learner => Role::Learner,
             };
-            let claims = Claims {
-                room,
-                name: args.name,
-                role,
-                exp: unix_now() + args.hours * 3600,
-            };
+            let claims =
+                Claims { room, name: args.name, role, exp: unix_now() + args.hours * 3600 };
             let token = mint(&Secret::new(args.secret), &claims);
             match args.url {
                 Some(base) => println!("{}/?token={token}", base.trim_end_matches('/')),
@@ -109,10 +103,7 @@ async fn run_server(cfg: ServeConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", cfg.bind))?;
     let addr = listener.local_addr()?;
-    let base = cfg
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{addr}"));
+    let base = cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let room: RoomId = cfg.demo_room.parse().context("--demo-room")?;
     println!("Talkstick is listening on http://{addr}\n");
     if let Some(text) = &generated {

@@ -101,15 +101,12 @@ pub fn verify(secret: &Secret, token: &str, now_unix: u64) -> Result<Claims, Tok
     if header.alg != "HS256" {
         return Err(TokenError::Malformed("only HS256 is accepted"));
     }
-    let sig = B64
-        .decode(s)
-        .map_err(|_| TokenError::Malformed("unreadable signature"))?;
+    let sig = B64.decode(s).map_err(|_| TokenError::Malformed("unreadable signature"))?;
     let mut mac = secret.mac();
     mac.update(h.as_bytes());
     mac.update(b".");
     mac.update(p.as_bytes());
-    mac.verify_slice(&sig)
-        .map_err(|_| TokenError::BadSignature)?;
+    mac.verify_slice(&sig).map_err(|_| TokenError::BadSignature)?;
     let claims: Claims = B64
         .decode(p)
         .ok()
@@ -123,9 +120,7 @@ pub fn verify(secret: &Secret, token: &str, now_unix: u64) -> Result<Claims, Tok
 
 /// Seconds since the Unix epoch, from the system clock.
 pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]
@@ -133,12 +128,7 @@ mod tests {
     use super::*;
 
     fn claims(exp: u64) -> Claims {
-        Claims {
-            room: "demo".parse().unwrap(),
-            name: "Aino".into(),
-            role: Role::Learner,
-            exp,
-        }
+        Claims { room: "demo".parse().unwrap(), name: "Aino".into(), role: Role::Learner, exp }
     }
 
     #[test]
@@ -152,35 +142,16 @@ mod tests {
     fn refuses_bad_tokens() {
         let s = Secret::new("k".repeat(32));
         let t = mint(&s, &claims(1_000));
-        assert_eq!(
-            verify(&s, &t, 1_000 + LEEWAY_SECS + 1),
-            Err(TokenError::Expired)
-        );
-        assert_eq!(
-            verify(&Secret::new("other"), &t, 0),
-            Err(TokenError::BadSignature)
-        );
-        assert!(matches!(
-            verify(&s, "a.b", 0),
-            Err(TokenError::Malformed(_))
-        ));
+        assert_eq!(verify(&s, &t, 1_000 + LEEWAY_SECS + 1), Err(TokenError::Expired));
+        assert_eq!(verify(&Secret::new("other"), &t, 0), Err(TokenError::BadSignature));
+        assert!(matches!(verify(&s, "a.b", 0), Err(TokenError::Malformed(_))));
         // A forged payload with the original signature.
         let mut forged: Vec<&str> = t.split('.').collect();
         let evil = B64.encode(r#"{"room":"demo","name":"x","role":"facilitator","exp":9999}"#);
         forged[1] = &evil;
-        assert_eq!(
-            verify(&s, &forged.join("."), 0),
-            Err(TokenError::BadSignature)
-        );
+        assert_eq!(verify(&s, &forged.join("."), 0), Err(TokenError::BadSignature));
         // alg=none is never accepted.
-        let none = format!(
-            "{}.{}.",
-            B64.encode(r#"{"alg":"none"}"#),
-            t.split('.').nth(1).unwrap()
-        );
-        assert!(matches!(
-            verify(&s, &none, 0),
-            Err(TokenError::Malformed(_))
-        ));
+        let none = format!("{}.{}.", B64.encode(r#"{"alg":"none"}"#), t.split('.').nth(1).unwrap());
+        assert!(matches!(verify(&s, &none, 0), Err(TokenError::Malformed(_))));
     }
 }

@@ -54,19 +54,11 @@ pub fn initials(name: &str) -> String {
         .split(|c: char| c.is_whitespace() || c == '-' || c == '_' || c == '.')
         .filter(|w| !w.is_empty())
         .collect();
-    let first = |w: &str| {
-        w.chars()
-            .next()
-            .map(|c| c.to_uppercase().collect::<String>())
-    };
+    let first = |w: &str| w.chars().next().map(|c| c.to_uppercase().collect::<String>());
     match words.as_slice() {
         [] => "?".to_owned(),
         [one] => first(one).unwrap_or_default(),
-        [a, .., z] => format!(
-            "{}{}",
-            first(a).unwrap_or_default(),
-            first(z).unwrap_or_default()
-        ),
+        [a, .., z] => format!("{}{}", first(a).unwrap_or_default(), first(z).unwrap_or_default()),
     }
 }
 

@@ -62,6 +62,14 @@ pub enum RoomError {
 }
 
 impl RoomError {
+    /// For [`RoomError::RateLimited`]: milliseconds until the action is allowed again.
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        match self {
+            RoomError::RateLimited(d) => Some(d.as_millis().max(1) as u64),
+            _ => None,
+        }
+    }
+
     /// The wire code for this error.
     pub fn code(&self) -> ErrorCode {
         match self {

@@ -46,8 +46,7 @@ impl Turn {
 
     /// When the time limit ends, if one is set.
     pub fn ends_at(&self, s: &Settings) -> Option<Instant> {
-        s.time_limit_ms
-            .map(|l| self.start + Duration::from_millis(l))
+        s.time_limit_ms.map(|l| self.start + Duration::from_millis(l))
     }
 
     /// When the limit warning is due, if one is set and not yet sent.
@@ -72,15 +71,10 @@ impl Turn {
     /// The earliest deadline of this turn.
     pub fn next_deadline(&self, s: &Settings) -> Option<Instant> {
         let limit = if self.time_up { None } else { self.ends_at(s) };
-        [
-            self.warning_at(s),
-            limit,
-            self.pause_at(s),
-            self.advance_at(s),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        [self.warning_at(s), limit, self.pause_at(s), self.advance_at(s)]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }
 

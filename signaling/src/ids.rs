@@ -76,15 +76,11 @@ impl FromStr for RoomId {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let ok = !s.is_empty()
             && s.len() <= 64
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if ok {
             Ok(RoomId(s.to_owned()))
         } else {
-            Err(IdParseError {
-                kind: "RoomId",
-                input: s.to_owned(),
-            })
+            Err(IdParseError { kind: "RoomId", input: s.to_owned() })
         }
     }
 }

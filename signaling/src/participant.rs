@@ -69,10 +69,7 @@ impl Participant {
 
     /// Talk time up to `now`.
     pub(crate) fn talk_at(&self, now: Instant) -> Duration {
-        self.talk
-            + self
-                .talking_since
-                .map_or(Duration::ZERO, |s| now.saturating_duration_since(s))
+        self.talk + self.talking_since.map_or(Duration::ZERO, |s| now.saturating_duration_since(s))
     }
 
     /// Starts or stops the talk clock. Talking means holding the floor or speaking; the

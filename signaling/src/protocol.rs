@@ -211,6 +211,7 @@ impl Default for Settings {
 /// A partial update of [`Settings`]: absent fields stay as they are; `null` turns an
 /// optional setting off.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct SettingsPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -221,11 +222,7 @@ pub struct SettingsPatch {
     pub auto_offer: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offer_timeout_ms: Option<u64>,
-    #[serde(
-        default,
-        deserialize_with = "present",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub time_limit_ms: Option<Option<u64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warning_ms: Option<u64>,
@@ -233,11 +230,7 @@ pub struct SettingsPatch {
     pub limit_action: Option<LimitAction>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pause_ms: Option<u64>,
-    #[serde(
-        default,
-        deserialize_with = "present",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub auto_advance_ms: Option<Option<u64>>,
 }
 
@@ -438,6 +431,9 @@ pub fn decode(text: &str) -> Result<ClientFrame, DecodeError> {
     if text.len() > MAX_FRAME_BYTES {
         return Err(DecodeError::TooLarge(text.len()));
     }
+    if !text.trim_start().starts_with('{') {
+        return Err(DecodeError::Malformed("expected a JSON object".into()));
+    }
     let peek: Peek<'_> = serde_json::from_str(text).map_err(|e| {
         DecodeError::Malformed(if e.is_data() {
             "\"type\" must be a string".to_owned()
@@ -445,16 +441,12 @@ pub fn decode(text: &str) -> Result<ClientFrame, DecodeError> {
             e.to_string()
         })
     })?;
-    let kind = peek
-        .kind
-        .ok_or_else(|| DecodeError::Malformed("missing \"type\"".into()))?;
+    let kind = peek.kind.ok_or_else(|| DecodeError::Malformed("missing \"type\"".into()))?;
     if !ClientMsg::TYPES.contains(&kind.as_ref()) {
         return Err(DecodeError::UnknownType(kind.into_owned()));
     }
-    serde_json::from_str::<ClientFrame>(text).map_err(|e| DecodeError::Invalid {
-        kind: kind.into_owned(),
-        reason: e.to_string(),
-    })
+    serde_json::from_str::<ClientFrame>(text)
+        .map_err(|e| DecodeError::Invalid { kind: kind.into_owned(), reason: e.to_string() })
 }
 
 /// Writes one server message as JSON with the room's sequence number first:
@@ -479,35 +471,25 @@ mod tests {
 
     #[test]
     fn decode_tells_bad_input_apart() {
-        assert_eq!(
-            decode("{\"type\":\"yield\"}").unwrap().msg,
-            ClientMsg::Yield
-        );
+        assert_eq!(decode("{\"type\":\"yield\"}").unwrap().msg, ClientMsg::Yield);
         let f = decode("{\"type\":\"react\",\"reaction\":\"agree\",\"id\":4}").unwrap();
         assert_eq!(f.id, Some(4));
         assert_eq!(decode("nope").unwrap_err().code(), ErrorCode::Malformed);
+        assert_eq!(decode("[\"ping\"]").unwrap_err().code(), ErrorCode::Malformed);
         assert_eq!(
-            decode("{\"x\":1}").unwrap_err().code(),
-            ErrorCode::Malformed
-        );
-        assert_eq!(
-            decode("{\"type\":3}").unwrap_err().code(),
-            ErrorCode::Malformed
-        );
-        assert_eq!(
-            decode("{\"type\":\"dance\"}").unwrap_err().code(),
-            ErrorCode::UnknownType
-        );
-        assert_eq!(
-            decode("{\"type\":\"react\",\"reaction\":\"boo\"}")
+            decode("{\"type\":\"update_settings\",\"settings\":{\"time_limit\":5}}")
                 .unwrap_err()
                 .code(),
             ErrorCode::InvalidMessage
         );
-        let big = format!(
-            "{{\"type\":\"ping\",\"pad\":\"{}\"}}",
-            "x".repeat(MAX_FRAME_BYTES)
+        assert_eq!(decode("{\"x\":1}").unwrap_err().code(), ErrorCode::Malformed);
+        assert_eq!(decode("{\"type\":3}").unwrap_err().code(), ErrorCode::Malformed);
+        assert_eq!(decode("{\"type\":\"dance\"}").unwrap_err().code(), ErrorCode::UnknownType);
+        assert_eq!(
+            decode("{\"type\":\"react\",\"reaction\":\"boo\"}").unwrap_err().code(),
+            ErrorCode::InvalidMessage
         );
+        let big = format!("{{\"type\":\"ping\",\"pad\":\"{}\"}}", "x".repeat(MAX_FRAME_BYTES));
         assert_eq!(decode(&big).unwrap_err().code(), ErrorCode::TooLarge);
     }
 
@@ -537,6 +519,7 @@ mod tests {
                 code: ErrorCode::NoHand,
                 message: "x".into(),
                 re: Some(2),
+                retry_after_ms: None,
             },
         ))
         .unwrap();

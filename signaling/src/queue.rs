@@ -47,10 +47,7 @@ impl Queue {
 
     /// 1-based position of a participant's hand.
     pub fn position(&self, who: ParticipantId) -> Option<usize> {
-        self.hands
-            .iter()
-            .position(|h| h.participant == who)
-            .map(|i| i + 1)
+        self.hands.iter().position(|h| h.participant == who).map(|i| i + 1)
     }
 
     /// The hand of a participant.
@@ -75,11 +72,7 @@ impl Queue {
         let key = |h: &Hand| sort_key(h, policy, &talk);
         let mine = key(&hand);
         // After every hand that sorts before or equal to the new one: ties keep raise order.
-        let at = self
-            .hands
-            .iter()
-            .position(|h| key(h) > mine)
-            .unwrap_or(self.hands.len());
+        let at = self.hands.iter().position(|h| key(h) > mine).unwrap_or(self.hands.len());
         self.hands.insert(at, hand);
     }
 
@@ -155,12 +148,7 @@ mod tests {
     use super::*;
 
     fn hand(p: u32, kind: HandKind, at: Instant) -> Hand {
-        Hand {
-            participant: ParticipantId(p),
-            kind,
-            note: None,
-            raised_at: at,
-        }
+        Hand { participant: ParticipantId(p), kind, note: None, raised_at: at }
     }
 
     fn order(q: &Queue) -> Vec<u32> {
@@ -174,11 +162,7 @@ mod tests {
         let mut q = Queue::default();
         let none = |_| Duration::ZERO;
         q.insert(hand(1, HandKind::NewPoint, t), QueuePolicy::Fifo, none);
-        q.insert(
-            hand(2, HandKind::NewPoint, t + s(1)),
-            QueuePolicy::Fifo,
-            none,
-        );
+        q.insert(hand(2, HandKind::NewPoint, t + s(1)), QueuePolicy::Fifo, none);
         q.insert(hand(3, HandKind::Reply, t + s(2)), QueuePolicy::Fifo, none);
         q.insert(hand(4, HandKind::Reply, t + s(3)), QueuePolicy::Fifo, none);
         assert_eq!(order(&q), [3, 4, 1, 2]);
@@ -221,17 +205,9 @@ mod tests {
         q.move_to(ParticipantId(1), 4);
         assert_eq!(order(&q), [4, 2, 3, 1]);
         let views = q.views(|_| 0, false, Some(ParticipantId(2)));
-        assert_eq!(
-            views.iter().map(|v| v.position).collect::<Vec<_>>(),
-            [1, 2, 3, 4]
-        );
+        assert_eq!(views.iter().map(|v| v.position).collect::<Vec<_>>(), [1, 2, 3, 4]);
         assert_eq!(views[1].note.as_deref(), Some("note 2"));
-        assert!(
-            views
-                .iter()
-                .filter(|v| v.participant.0 != 2)
-                .all(|v| v.note.is_none())
-        );
+        assert!(views.iter().filter(|v| v.participant.0 != 2).all(|v| v.note.is_none()));
         assert!(q.views(|_| 0, true, None).iter().all(|v| v.note.is_some()));
     }
 }

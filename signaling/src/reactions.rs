@@ -17,10 +17,7 @@ pub struct Bucket {
 impl Bucket {
     /// A full bucket.
     pub fn new(now: Instant) -> Self {
-        Bucket {
-            tokens: BURST,
-            last: now,
-        }
+        Bucket { tokens: BURST, last: now }
     }
 
     fn refill(&mut self, now: Instant) {
@@ -28,11 +25,7 @@ impl Bucket {
         let earned = (since.as_nanos() / REFILL.as_nanos()) as u32;
         if earned > 0 {
             self.tokens = (self.tokens + earned).min(BURST);
-            self.last = if self.tokens == BURST {
-                now
-            } else {
-                self.last + REFILL * earned
-            };
+            self.last = if self.tokens == BURST { now } else { self.last + REFILL * earned };
         }
     }
 

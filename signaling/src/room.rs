@@ -261,23 +261,15 @@ impl Room {
 
     /// Session statistics at `now`: present and departed participants, every turn.
     pub fn stats(&self, now: Instant) -> StatsView {
-        let mut people: Vec<PersonStats> = self
-            .participants
-            .values()
-            .map(|p| p.stats(now, true))
-            .collect();
+        let mut people: Vec<PersonStats> =
+            self.participants.values().map(|p| p.stats(now, true)).collect();
         let talk: Vec<u64> = people.iter().map(|p| p.talk_ms).collect();
         people.extend(self.departed.iter().cloned());
         let mut turns = self.history.clone();
         if let Some(t) = self.floor.turn() {
             turns.push(t.record(|i| self.ms(i), None));
         }
-        StatsView {
-            now_ms: self.ms(now),
-            gini: gini(&talk),
-            people,
-            turns,
-        }
+        StatsView { now_ms: self.ms(now), gini: gini(&talk), people, turns }
     }
 
     /// The full snapshot a participant gets on join or resume.
@@ -303,6 +295,7 @@ impl Room {
     /// role) within the grace period. An unknown or lapsed resume token joins afresh.
     pub fn join(&mut self, now: Instant, req: JoinRequest) -> Result<Joined, RoomError> {
         let now = self.clock(now);
+        let req = JoinRequest { name: display_name(&req.name), ..req };
         let found = req.resume.as_ref().and_then(|tok| {
             self.participants
                 .values()
@@ -314,10 +307,7 @@ impl Room {
                 if let Some(p) = self.participants.get_mut(&id) {
                     p.disconnected_at = None;
                 }
-                Joined {
-                    participant: id,
-                    resumed: true,
-                }
+                Joined { participant: id, resumed: true }
             }
             None => self.admit(now, req)?,
         };
@@ -334,11 +324,7 @@ impl Room {
         self.push(
             Audience::One(id),
             seq,
-            ServerMsg::Welcome {
-                protocol: PROTOCOL_VERSION,
-                you,
-                room,
-            },
+            ServerMsg::Welcome { protocol: PROTOCOL_VERSION, you, room },
         );
         let msg = if joined.resumed {
             ServerMsg::ParticipantUpdated { participant: view }
@@ -354,29 +340,14 @@ impl Room {
         if self.participants.len() >= self.capacity {
             return Err(RoomError::RoomFull(self.capacity));
         }
-        let name: String = req.name.trim().chars().take(MAX_NAME_CHARS).collect();
-        let name = if name.is_empty() {
-            "Guest".to_owned()
-        } else {
-            name
-        };
-        let taken: Vec<&str> = self
-            .participants
-            .values()
-            .map(|p| p.colour.as_str())
-            .collect();
-        let colour = colour::pick(
-            &taken,
-            self.remembered_colours.get(&name).map(String::as_str),
-        );
+        let name = req.name;
+        let taken: Vec<&str> = self.participants.values().map(|p| p.colour.as_str()).collect();
+        let colour = colour::pick(&taken, self.remembered_colours.get(&name).map(String::as_str));
         let id = ParticipantId(self.next_participant);
         self.next_participant += 1;
         let p = Participant::new(id, name, colour, req.role, req.new_resume, now);
         self.participants.insert(id, p);
-        Ok(Joined {
-            participant: id,
-            resumed: false,
-        })
+        Ok(Joined { participant: id, resumed: false })
     }
 
     /// Handles one input. On `Err` nothing in the room changed; the caller tells the
@@ -386,10 +357,9 @@ impl Room {
         let result = match input {
             Input::Client { from, msg } => self.on_client(now, from, msg),
             Input::Disconnected { participant } => self.on_disconnected(now, participant),
-            Input::Speaking {
-                participant,
-                speaking,
-            } => self.on_speaking(now, participant, speaking),
+            Input::Speaking { participant, speaking } => {
+                self.on_speaking(now, participant, speaking)
+            }
             Input::Timeout => {
                 self.on_timeout(now);
                 Ok(())
@@ -418,10 +388,7 @@ impl Room {
             .values()
             .filter_map(|p| p.disconnected_at.map(|t| t + RESUME_GRACE))
             .min();
-        [grace, self.floor.next_deadline(&self.settings)]
-            .into_iter()
-            .flatten()
-            .min()
+        [grace, self.floor.next_deadline(&self.settings)].into_iter().flatten().min()
     }
 
     // ----- output helpers -----------------------------------------------------------
@@ -448,10 +415,7 @@ impl Room {
 
     fn participant_updated(&mut self, who: ParticipantId) {
         if let Some(view) = self.participant(who) {
-            self.broadcast(
-                Audience::All,
-                ServerMsg::ParticipantUpdated { participant: view },
-            );
+            self.broadcast(Audience::All, ServerMsg::ParticipantUpdated { participant: view });
         }
     }
 
@@ -462,18 +426,8 @@ impl Room {
             let seq = self.next_seq();
             let learners = self.queue.views(|t| self.ms(t), false, None);
             let facilitators = self.queue.views(|t| self.ms(t), true, None);
-            self.push(
-                Audience::Learners,
-                seq,
-                ServerMsg::Queue { hands: learners },
-            );
-            self.push(
-                Audience::Facilitators,
-                seq,
-                ServerMsg::Queue {
-                    hands: facilitators,
-                },
-            );
+            self.push(Audience::Learners, seq, ServerMsg::Queue { hands: learners });
+            self.push(Audience::Facilitators, seq, ServerMsg::Queue { hands: facilitators });
         }
         if std::mem::take(&mut self.floor_dirty) {
             let floor = self.floor_view(now);
@@ -511,10 +465,7 @@ impl Room {
             if let Some(p) = self.participants.get_mut(&id) {
                 p.gate = forward;
             }
-            self.outputs.push_back(Output::Gate {
-                participant: id,
-                forward,
-            });
+            self.outputs.push_back(Output::Gate { participant: id, forward });
         }
     }
 
@@ -536,21 +487,11 @@ impl Room {
         };
         p.set_talking(false, now);
         self.departed.push(p.stats(now, false));
-        self.remembered_colours
-            .insert(p.name.clone(), p.colour.clone());
+        self.remembered_colours.insert(p.name.clone(), p.colour.clone());
         if p.gate {
-            self.outputs.push_back(Output::Gate {
-                participant: who,
-                forward: false,
-            });
+            self.outputs.push_back(Output::Gate { participant: who, forward: false });
         }
-        self.broadcast(
-            Audience::All,
-            ServerMsg::ParticipantLeft {
-                participant: who,
-                reason,
-            },
-        );
+        self.broadcast(Audience::All, ServerMsg::ParticipantLeft { participant: who, reason });
         self.maybe_offer(now);
     }
 
@@ -560,4 +501,10 @@ impl Room {
         self.next_turn += 1;
         id
     }
+}
+
+/// The name as shown: trimmed, at most [`MAX_NAME_CHARS`], "Guest" when empty.
+fn display_name(raw: &str) -> String {
+    let name: String = raw.trim().chars().take(MAX_NAME_CHARS).collect();
+    if name.is_empty() { "Guest".to_owned() } else { name }
 }

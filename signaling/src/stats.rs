@@ -11,11 +11,8 @@ pub fn gini(values: &[u64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_unstable();
     // G = (2 Σ i·x_i) / (n Σ x_i) − (n + 1) / n, with i from 1 over ascending x.
-    let weighted: u128 = sorted
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| (i as u128 + 1) * u128::from(v))
-        .sum();
+    let weighted: u128 =
+        sorted.iter().enumerate().map(|(i, &v)| (i as u128 + 1) * u128::from(v)).sum();
     let n = n as f64;
     (2.0 * weighted as f64) / (n * total as f64) - (n + 1.0) / n
 }

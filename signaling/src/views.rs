@@ -15,9 +15,9 @@ pub struct ParticipantView {
     pub id: ParticipantId,
     /// Display name from the token.
     pub name: String,
-    /// One to three letters from the name.
+    /// One or two capital letters from the name (`?` when it has none).
     pub initials: String,
-    /// `#rrggbb`, distinct within the room.
+    /// `#RRGGBB` (upper-case hex), distinct within the room.
     pub colour: String,
     /// Facilitator or learner.
     pub role: Role,
@@ -82,7 +82,8 @@ pub struct FloorView {
     pub since_ms: u64,
     /// When the time limit ends, if one is set and the floor is held.
     pub ends_ms: Option<u64>,
-    /// True when the holder has paused past `pause_ms` or the floor is free: "floor open".
+    /// "Floor open": the holder has paused past `pause_ms`, or nobody holds the floor
+    /// (free or discussion). False while an offer is pending.
     pub open: bool,
     /// Reactions during the current turn.
     pub tally: Tally,
@@ -191,7 +192,8 @@ pub enum ServerMsg {
         /// Who.
         participant: ParticipantView,
     },
-    /// Someone's state changed (mic, presence, connection, mute, speaking).
+    /// Someone's state changed (mic, presence, connection, mute, push-to-talk). Speech
+    /// comes as `speaking` messages.
     ParticipantUpdated {
         /// Their new state.
         participant: ParticipantView,
@@ -274,6 +276,9 @@ pub enum ServerMsg {
         /// The `id` of the request, if it had one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         re: Option<u32>,
+        /// For `rate_limited`: how long until the action is allowed again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
     /// Answer to `ping`.
     Pong,
@@ -299,7 +304,6 @@ pub enum ErrorCode {
     NotJoined,
     AlreadyJoined,
     RoomFull,
-    ResumeFailed,
     Forbidden,
     UnknownParticipant,
     HandAlreadyRaised,

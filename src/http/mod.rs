@@ -30,11 +30,7 @@ pub struct AppState {
 impl AppState {
     /// State for a server with this secret and registry.
     pub fn new(secret: Secret, registry: Arc<Registry>) -> Self {
-        AppState {
-            secret,
-            registry,
-            next_conn: Arc::new(AtomicU64::new(1)),
-        }
+        AppState { secret, registry, next_conn: Arc::new(AtomicU64::new(1)) }
     }
 
     fn conn_id(&self) -> crate::room::ConnId {

@@ -26,12 +26,12 @@ pub(crate) const HARD_MAX_MESSAGE: usize = 1 << 20;
 pub(crate) const CLOSE_BAD_TOKEN: u16 = 4001;
 
 pub(super) async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
-    ws.max_message_size(HARD_MAX_MESSAGE)
-        .max_frame_size(HARD_MAX_MESSAGE)
-        .on_upgrade(move |socket: WebSocket| {
+    ws.max_message_size(HARD_MAX_MESSAGE).max_frame_size(HARD_MAX_MESSAGE).on_upgrade(
+        move |socket: WebSocket| {
             let (sink, stream) = socket.split();
             session(sink, stream, state)
-        })
+        },
+    )
 }
 
 /// Who the connection became after a successful join.
@@ -91,10 +91,7 @@ where
         let _ = s
             .room
             .tx
-            .send(RoomCmd::Disconnected {
-                participant: s.participant,
-                conn: s.conn,
-            })
+            .send(RoomCmd::Disconnected { participant: s.participant, conn: s.conn })
             .await;
     }
 }
@@ -123,11 +120,7 @@ where
                 ClientMsg::Join { v, token, resume } if v == PROTOCOL_VERSION => {
                     match try_join(state, &token, resume, frame.id).await {
                         Ok(session) => return Some(session),
-                        Err(Refusal {
-                            code,
-                            message,
-                            fatal,
-                        }) => {
+                        Err(Refusal { code, message, fatal }) => {
                             let e = error_text(0, code, &message, frame.id);
                             sink.send(Message::Text(e.into())).await.ok()?;
                             if fatal {
@@ -184,22 +177,15 @@ async fn try_join(
     };
     let conn = Conn { id: conn_id, tx };
     match state.registry.join(&room, req, conn).await {
-        Ok((joined, handle)) => Ok(Session {
-            room: handle,
-            participant: joined.participant,
-            conn: conn_id,
-            rx,
-        }),
-        Err(JoinError::Room(e)) => Err(Refusal {
-            code: e.code(),
-            message: e.to_string(),
-            fatal: false,
-        }),
-        Err(e @ JoinError::Unavailable) => Err(Refusal {
-            code: ErrorCode::Internal,
-            message: e.to_string(),
-            fatal: false,
-        }),
+        Ok((joined, handle)) => {
+            Ok(Session { room: handle, participant: joined.participant, conn: conn_id, rx })
+        }
+        Err(JoinError::Room(e)) => {
+            Err(Refusal { code: e.code(), message: e.to_string(), fatal: false })
+        }
+        Err(e @ JoinError::Unavailable) => {
+            Err(Refusal { code: ErrorCode::Internal, message: e.to_string(), fatal: false })
+        }
     }
 }
 
@@ -212,17 +198,10 @@ fn new_resume_token() -> String {
 fn error_text(seq: u64, code: ErrorCode, message: &str, re: Option<u32>) -> String {
     protocol::encode(
         seq,
-        &ServerMsg::Error {
-            code,
-            message: message.to_owned(),
-            re,
-        },
+        &ServerMsg::Error { code, message: message.to_owned(), re, retry_after_ms: None },
     )
 }
 
 fn close(code: u16, reason: &'static str) -> Message {
-    Message::Close(Some(CloseFrame {
-        code,
-        reason: reason.into(),
-    }))
+    Message::Close(Some(CloseFrame { code, reason: reason.into() }))
 }

@@ -34,11 +34,7 @@ pub struct Registry {
 impl Registry {
     /// An empty registry whose new rooms start with `defaults`.
     pub fn new(defaults: Settings) -> Arc<Self> {
-        Arc::new(Registry {
-            rooms: DashMap::new(),
-            generation: AtomicU64::new(1),
-            defaults,
-        })
+        Arc::new(Registry { rooms: DashMap::new(), generation: AtomicU64::new(1), defaults })
     }
 
     /// Rooms running now.
@@ -75,11 +71,7 @@ impl Registry {
         for _ in 0..3 {
             let handle = self.get_or_start(id);
             let (reply, answer) = oneshot::channel();
-            let cmd = RoomCmd::Join {
-                req: req.clone(),
-                conn: conn.clone(),
-                reply,
-            };
+            let cmd = RoomCmd::Join { req: req.clone(), conn: conn.clone(), reply };
             if handle.tx.send(cmd).await.is_ok() {
                 if let Ok(result) = answer.await {
                     return Ok((result?, handle));

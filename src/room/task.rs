@@ -132,11 +132,7 @@ pub async fn run(
         }
         apply(&mut room, &mut members, cmd);
         deliver(&mut room, &mut members);
-        empty_since = if room.is_empty() {
-            empty_since.or(Some(Instant::now()))
-        } else {
-            None
-        };
+        empty_since = if room.is_empty() { empty_since.or(Some(Instant::now())) } else { None };
     }
     registry.forget(room.id(), generation);
     tracing::debug!(room = %room.id(), "room task ended");
@@ -170,19 +166,13 @@ fn apply(room: &mut Room, members: &mut HashMap<ParticipantId, Member>, cmd: Roo
             let (re, outcome) = match frame {
                 Ok(frame) => (
                     frame.id,
-                    room.handle(
-                        now,
-                        Input::Client {
-                            from,
-                            msg: frame.msg,
-                        },
-                    )
-                    .map_err(|e| (e.code(), e.to_string())),
+                    room.handle(now, Input::Client { from, msg: frame.msg })
+                        .map_err(|e| (e.code(), e.to_string(), e.retry_after_ms())),
                 ),
-                Err(e) => (None, Err((e.code(), e.to_string()))),
+                Err(e) => (None, Err((e.code(), e.to_string(), None))),
             };
-            if let Err((code, message)) = outcome {
-                let msg = ServerMsg::Error { code, message, re };
+            if let Err((code, message, retry_after_ms)) = outcome {
+                let msg = ServerMsg::Error { code, message, re, retry_after_ms };
                 send(members, from, &protocol::encode(room.seq(), &msg));
             }
         }
@@ -192,17 +182,8 @@ fn apply(room: &mut Room, members: &mut HashMap<ParticipantId, Member>, cmd: Roo
                 let _ = room.handle(now, Input::Disconnected { participant });
             }
         }
-        RoomCmd::Speaking {
-            participant,
-            speaking,
-        } => {
-            let _ = room.handle(
-                now,
-                Input::Speaking {
-                    participant,
-                    speaking,
-                },
-            );
+        RoomCmd::Speaking { participant, speaking } => {
+            let _ = room.handle(now, Input::Speaking { participant, speaking });
         }
         RoomCmd::Shutdown => {}
     }
@@ -210,28 +191,16 @@ fn apply(room: &mut Room, members: &mut HashMap<ParticipantId, Member>, cmd: Roo
 
 /// Tells a connection that a newer one took over its identity, and closes it.
 fn replaced(room: &Room, old: &Conn) {
-    let bye = ServerMsg::Goodbye {
-        reason: "you joined again from another connection".into(),
-    };
-    let _ = old
-        .tx
-        .try_send(Outbound::Text(protocol::encode(room.seq(), &bye).into()));
+    let bye = ServerMsg::Goodbye { reason: "you joined again from another connection".into() };
+    let _ = old.tx.try_send(Outbound::Text(protocol::encode(room.seq(), &bye).into()));
     let _ = old.tx.try_send(Outbound::Close(4002, "replaced"));
 }
 
 fn goodbye_all(room: &Room, members: &mut HashMap<ParticipantId, Member>, reason: &str) {
-    let bye = protocol::encode(
-        room.seq(),
-        &ServerMsg::Goodbye {
-            reason: reason.into(),
-        },
-    );
+    let bye = protocol::encode(room.seq(), &ServerMsg::Goodbye { reason: reason.into() });
     for m in members.values() {
         let _ = m.conn.tx.try_send(Outbound::Text(bye.as_str().into()));
-        let _ = m
-            .conn
-            .tx
-            .try_send(Outbound::Close(1001, "server shutting down"));
+        let _ = m.conn.tx.try_send(Outbound::Close(1001, "server shutting down"));
     }
     members.clear();
 }
@@ -260,10 +229,7 @@ fn deliver(room: &mut Room, members: &mut HashMap<ParticipantId, Member>) {
                         }
                     }
                 }
-                Output::Gate {
-                    participant,
-                    forward,
-                } => {
+                Output::Gate { participant, forward } => {
                     tracing::debug!(room = %room.id(), %participant, forward, "media gate");
                 }
                 Output::Close { participant } => {

@@ -11,11 +11,7 @@ use crate::common::{Client, Server, WAIT, connect, token_for};
 
 /// A server whose pause cue stays out of the way (no media plane here says who speaks).
 async fn quiet_server() -> Server {
-    Server::with_settings(Settings {
-        pause_ms: 60_000,
-        ..Settings::default()
-    })
-    .await
+    Server::with_settings(Settings { pause_ms: 60_000, ..Settings::default() }).await
 }
 
 /// A facilitator who has granted the floor, a learner with a hand up, and an observer.
@@ -26,8 +22,7 @@ async fn busy_room(server: &Server) -> (Client, Client, Client) {
     f.send(json!({"type": "grant", "participant": o.id})).await;
     o.next_of("youre_up").await;
     o.send(json!({"type": "accept_floor"})).await;
-    a.send(json!({"type": "raise_hand", "kind": "new_point"}))
-        .await;
+    a.send(json!({"type": "raise_hand", "kind": "new_point"})).await;
     let (aid, oid) = (a.id, o.id);
     for c in [&mut f, &mut a, &mut o] {
         c.until("settled", |v| {
@@ -69,25 +64,10 @@ async fn every_kind_of_bad_frame_gets_a_clear_error_and_changes_nothing() {
         ("[1,2,3]".to_owned(), "malformed"),
         (r#"{"type":7}"#.to_owned(), "malformed"),
         (r#"{"type":"teleport"}"#.to_owned(), "unknown_type"),
-        (
-            r#"{"type":"raise_hand","kind":"shout"}"#.to_owned(),
-            "invalid_message",
-        ),
-        (
-            format!(
-                r#"{{"type":"ping","pad":"{}"}}"#,
-                "x".repeat(MAX_FRAME_BYTES)
-            ),
-            "too_large",
-        ),
-        (
-            r#"{"type":"join","v":1,"token":"x"}"#.to_owned(),
-            "already_joined",
-        ),
-        (
-            r#"{"type":"raise_hand","kind":"reply"}"#.to_owned(),
-            "hand_already_raised",
-        ),
+        (r#"{"type":"raise_hand","kind":"shout"}"#.to_owned(), "invalid_message"),
+        (format!(r#"{{"type":"ping","pad":"{}"}}"#, "x".repeat(MAX_FRAME_BYTES)), "too_large"),
+        (r#"{"type":"join","v":1,"token":"x"}"#.to_owned(), "already_joined"),
+        (r#"{"type":"raise_hand","kind":"reply"}"#.to_owned(), "hand_already_raised"),
         (r#"{"type":"yield"}"#.to_owned(), "not_holder"),
     ];
     for (text, code) in cases {
@@ -132,12 +112,7 @@ async fn a_learner_cannot_do_what_only_facilitators_do() {
     ];
     for msg in attempts {
         let err = refused(&mut a, &mut [&mut f, &mut o], msg.to_string(), "forbidden").await;
-        assert!(
-            err["message"]
-                .as_str()
-                .unwrap()
-                .starts_with("only a facilitator")
-        );
+        assert!(err["message"].as_str().unwrap().starts_with("only a facilitator"));
     }
 }
 
@@ -146,23 +121,13 @@ async fn a_wrong_protocol_version_is_refused_and_the_connection_stays_open() {
     let server = Server::start().await;
     let mut ws = connect(server.addr).await;
     let token = server.token("v1", "Aino", Role::Learner);
-    ws.send(Message::text(
-        json!({"type":"join","v":2,"token":token}).to_string(),
-    ))
-    .await
-    .unwrap();
+    ws.send(Message::text(json!({"type":"join","v":2,"token":token}).to_string())).await.unwrap();
     let err = read_json(&mut ws).await;
     assert_eq!(err["code"], "unsupported_version");
     // Messages before a join are refused too, and the socket still works.
-    ws.send(Message::text(r#"{"type":"raise_hand","kind":"reply"}"#))
-        .await
-        .unwrap();
+    ws.send(Message::text(r#"{"type":"raise_hand","kind":"reply"}"#)).await.unwrap();
     assert_eq!(read_json(&mut ws).await["code"], "not_joined");
-    ws.send(Message::text(
-        json!({"type":"join","v":1,"token":token}).to_string(),
-    ))
-    .await
-    .unwrap();
+    ws.send(Message::text(json!({"type":"join","v":1,"token":token}).to_string())).await.unwrap();
     assert_eq!(read_json(&mut ws).await["type"], "welcome");
 }
 
@@ -177,17 +142,13 @@ async fn bad_and_expired_tokens_get_an_error_then_the_connection_closes() {
         parts.join(".")
     };
     let expired = token_for("k1", "Late", Role::Learner, unix_now() - 3600);
-    for (token, code) in [
-        (forged, "bad_token"),
-        ("garbage".to_owned(), "bad_token"),
-        (expired, "token_expired"),
-    ] {
+    for (token, code) in
+        [(forged, "bad_token"), ("garbage".to_owned(), "bad_token"), (expired, "token_expired")]
+    {
         let mut ws = connect(server.addr).await;
-        ws.send(Message::text(
-            json!({"type":"join","v":1,"token":token}).to_string(),
-        ))
-        .await
-        .unwrap();
+        ws.send(Message::text(json!({"type":"join","v":1,"token":token}).to_string()))
+            .await
+            .unwrap();
         let err = read_json(&mut ws).await;
         assert_eq!(err["code"], code);
         let close = tokio::time::timeout(WAIT, ws.next()).await.unwrap();
@@ -217,20 +178,13 @@ async fn health_and_the_web_client_are_served() {
     let body = http_get(server.addr, "/healthz").await;
     assert!(body.contains("\"status\":\"ok\""), "{body}");
     let page = http_get(server.addr, "/").await;
-    assert!(
-        page.contains("200 OK") && page.to_lowercase().contains("<!doctype html"),
-        "{page}"
-    );
+    assert!(page.contains("200 OK") && page.to_lowercase().contains("<!doctype html"), "{page}");
     assert!(http_get(server.addr, "/nope.js").await.contains("404"));
 }
 
 async fn read_json(ws: &mut crate::common::WsStream) -> Value {
     loop {
-        let msg = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+        let msg = tokio::time::timeout(WAIT, ws.next()).await.unwrap().unwrap().unwrap();
         if let Message::Text(t) = msg {
             return serde_json::from_str(t.as_str()).unwrap();
         }
@@ -243,9 +197,6 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.unwrap();
     let mut out = String::new();
-    tokio::time::timeout(WAIT, s.read_to_string(&mut out))
-        .await
-        .unwrap()
-        .unwrap();
+    tokio::time::timeout(WAIT, s.read_to_string(&mut out)).await.unwrap().unwrap();
     out
 }

@@ -42,10 +42,7 @@ impl Server {
             .await
             .unwrap();
         });
-        Server {
-            addr,
-            stop: Some(stop),
-        }
+        Server { addr, stop: Some(stop) }
     }
 
     pub fn token(&self, room: &str, name: &str, role: Role) -> String {
@@ -62,12 +59,7 @@ impl Drop for Server {
 }
 
 pub fn token_for(room: &str, name: &str, role: Role, exp: u64) -> String {
-    let claims = Claims {
-        room: room.parse().unwrap(),
-        name: name.into(),
-        role,
-        exp,
-    };
+    let claims = Claims { room: room.parse().unwrap(), name: name.into(), role, exp };
     mint(&Secret::new(SECRET), &claims)
 }
 
@@ -108,9 +100,7 @@ pub struct Client {
 }
 
 pub async fn connect(addr: SocketAddr) -> Ws {
-    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
-        .await
-        .unwrap();
+    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await.unwrap();
     ws
 }
 
@@ -238,12 +228,10 @@ impl Client {
             }
             "participant_joined" | "participant_updated" => {
                 let p = &v["participant"];
-                view.participants
-                    .insert(p["id"].as_u64().unwrap(), p.clone());
+                view.participants.insert(p["id"].as_u64().unwrap(), p.clone());
             }
             "participant_left" => {
-                view.participants
-                    .remove(&v["participant"].as_u64().unwrap());
+                view.participants.remove(&v["participant"].as_u64().unwrap());
             }
             "speaking" => {
                 let id = v["participant"].as_u64().unwrap();
@@ -267,16 +255,9 @@ impl Client {
 fn set_queue(view: &mut View, hands: &Value) {
     let hands = hands.as_array().unwrap();
     for (i, h) in hands.iter().enumerate() {
-        assert_eq!(
-            h["position"].as_u64().unwrap(),
-            i as u64 + 1,
-            "positions are 1..n"
-        );
+        assert_eq!(h["position"].as_u64().unwrap(), i as u64 + 1, "positions are 1..n");
     }
-    view.queue = hands
-        .iter()
-        .map(|h| h["participant"].as_u64().unwrap())
-        .collect();
+    view.queue = hands.iter().map(|h| h["participant"].as_u64().unwrap()).collect();
     view.notes = hands
         .iter()
         .filter_map(|h| Some((h["participant"].as_u64()?, h["note"].as_str()?.to_owned())))

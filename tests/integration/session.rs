@@ -29,18 +29,13 @@ async fn six_clients_run_a_whole_session_and_always_agree() {
 
     // Everyone sees everyone, with distinct colours and initials from names.
     all_see(&mut c, "six participants", |v| v.participants.len() == 6).await;
-    let colours: std::collections::BTreeSet<String> = c[F]
-        .view
-        .participants
-        .values()
-        .map(|p| p["colour"].as_str().unwrap().to_owned())
-        .collect();
+    let colours: std::collections::BTreeSet<String> =
+        c[F].view.participants.values().map(|p| p["colour"].as_str().unwrap().to_owned()).collect();
     assert_eq!(colours.len(), 6, "colours are distinct");
     assert_eq!(c[F].view.participants[&ids[L3]]["initials"], "CL");
 
     // The facilitator grants L3: "you're up", accept, the floor is held everywhere.
-    c[F].send(json!({"type": "grant", "participant": ids[L3]}))
-        .await;
+    c[F].send(json!({"type": "grant", "participant": ids[L3]})).await;
     let up = c[L3].next_of("youre_up").await;
     assert_eq!(up["expires_in_ms"], 10_000);
     all_see(&mut c, "offer to L3", |v| v.offered_to() == Some(ids[L3])).await;
@@ -49,34 +44,19 @@ async fn six_clients_run_a_whole_session_and_always_agree() {
 
     // Both kinds of hand: L1 a new point (with a private note), then L2 a reply. Replies
     // go first; the note is seen by its owner's client and the facilitator only.
-    c[L1]
-        .send(json!({"type": "raise_hand", "kind": "new_point", "note": "ask about GDPR"}))
-        .await;
+    c[L1].send(json!({"type": "raise_hand", "kind": "new_point", "note": "ask about GDPR"})).await;
     all_see(&mut c, "L1 queued", |v| v.queue.len() == 1).await;
-    c[L2]
-        .send(json!({"type": "raise_hand", "kind": "reply"}))
-        .await;
+    c[L2].send(json!({"type": "raise_hand", "kind": "reply"})).await;
     let (q1, q2) = (ids[L1], ids[L2]);
     all_see(&mut c, "reply first", |v| v.queue == [q2, q1]).await;
-    assert_eq!(
-        c[F].view.notes.get(&q1).map(String::as_str),
-        Some("ask about GDPR")
-    );
+    assert_eq!(c[F].view.notes.get(&q1).map(String::as_str), Some("ask about GDPR"));
     for i in [L2, L3, L4, L5] {
-        assert!(
-            c[i].view.notes.is_empty(),
-            "{} must not see the note",
-            c[i].name
-        );
+        assert!(c[i].view.notes.is_empty(), "{} must not see the note", c[i].name);
     }
 
     // Reactions: broadcast at once, tallied on the turn, the floor and queue untouched.
-    c[L4]
-        .send(json!({"type": "react", "reaction": "agree"}))
-        .await;
-    c[L5]
-        .send(json!({"type": "react", "reaction": "disagree"}))
-        .await;
+    c[L4].send(json!({"type": "react", "reaction": "agree"})).await;
+    c[L5].send(json!({"type": "react", "reaction": "disagree"})).await;
     all_see(&mut c, "tally 1/1", |v| {
         v.floor["tally"]["agree"] == 1 && v.floor["tally"]["disagree"] == 1
     })
@@ -94,73 +74,51 @@ async fn six_clients_run_a_whole_session_and_always_agree() {
     c[L2].next_of("youre_up").await;
     all_see(&mut c, "offer to L2", |v| v.offered_to() == Some(q2)).await;
     c[L2].send(json!({"type": "accept_floor"})).await;
-    all_see(&mut c, "L2 holds, L1 waits", |v| {
-        v.holder() == Some(q2) && v.queue == [q1]
-    })
-    .await;
+    all_see(&mut c, "L2 holds, L1 waits", |v| v.holder() == Some(q2) && v.queue == [q1]).await;
 
     // Revoke: the turn ends and L1 is offered, accepts.
     c[F].send(json!({"type": "revoke"})).await;
     c[L1].next_of("youre_up").await;
     c[L1].send(json!({"type": "accept_floor"})).await;
-    all_see(&mut c, "L1 holds, queue empty", |v| {
-        v.holder() == Some(q1) && v.queue.is_empty()
-    })
-    .await;
+    all_see(&mut c, "L1 holds, queue empty", |v| v.holder() == Some(q1) && v.queue.is_empty())
+        .await;
 
     // Reorder: L4 and L5 raise new points; the facilitator moves L5 first.
     let (q4, q5) = (ids[L4], ids[L5]);
-    c[L4]
-        .send(json!({"type": "raise_hand", "kind": "new_point"}))
-        .await;
+    c[L4].send(json!({"type": "raise_hand", "kind": "new_point"})).await;
     all_see(&mut c, "L4 queued", |v| v.queue == [q4]).await;
-    c[L5]
-        .send(json!({"type": "raise_hand", "kind": "new_point"}))
-        .await;
+    c[L5].send(json!({"type": "raise_hand", "kind": "new_point"})).await;
     all_see(&mut c, "L4, L5", |v| v.queue == [q4, q5]).await;
-    c[F].send(json!({"type": "move_hand", "participant": q5, "position": 1}))
-        .await;
+    c[F].send(json!({"type": "move_hand", "participant": q5, "position": 1})).await;
     all_see(&mut c, "L5, L4", |v| v.queue == [q5, q4]).await;
 
     // Moderated mode: everyone sees the new settings.
-    c[F].send(json!({"type": "update_settings", "settings": {"mode": "moderated"}}))
-        .await;
+    c[F].send(json!({"type": "update_settings", "settings": {"mode": "moderated"}})).await;
     all_see(&mut c, "moderated", |v| v.settings["mode"] == "moderated").await;
 
     // L4 leaves: gone from everyone's list and the queue.
     c[L4].send(json!({"type": "leave"})).await;
     let bye = c[L4].next_of("goodbye").await;
     assert!(bye["reason"].as_str().unwrap().contains("left"));
-    let mut rest: Vec<Client> = c.drain(..).collect();
+    let mut rest: Vec<Client> = std::mem::take(&mut c);
     let l4 = rest.remove(L4);
     drop(l4);
-    all_see(&mut rest, "L4 gone", |v| {
-        !v.participants.contains_key(&q4) && v.queue == [q5]
-    })
-    .await;
+    all_see(&mut rest, "L4 gone", |v| !v.participants.contains_key(&q4) && v.queue == [q5]).await;
 
     // L5 loses its connection and comes back with the resume token: same id, colour and
     // queue place; others saw the connection drop.
     let l5 = rest.remove(L5 - 1);
-    let (resume, colour) = (
-        l5.resume.clone(),
-        l5.view.participants[&q5]["colour"].clone(),
-    );
+    let (resume, colour) = (l5.resume.clone(), l5.view.participants[&q5]["colour"].clone());
     drop(l5); // TCP closes without a leave
-    all_see(&mut rest, "L5 disconnected", |v| {
-        v.participants[&q5]["connected"] == false
-    })
-    .await;
+    all_see(&mut rest, "L5 disconnected", |v| v.participants[&q5]["connected"] == false).await;
     let token = server.token("s1", "Emil", Role::Learner);
     let back = Client::join_with(server.addr, &token, "Emil again", Some(&resume)).await;
     assert_eq!(back.id, q5);
     assert_eq!(back.view.participants[&q5]["colour"], colour);
     assert_eq!(back.view.queue, [q5]);
     rest.push(back);
-    all_see(&mut rest, "L5 back", |v| {
-        v.participants[&q5]["connected"] == true && v.queue == [q5]
-    })
-    .await;
+    all_see(&mut rest, "L5 back", |v| v.participants[&q5]["connected"] == true && v.queue == [q5])
+        .await;
 
     // Next: L1's turn ends and L5 is offered the floor.
     rest[0].send(json!({"type": "next"})).await;
@@ -186,20 +144,10 @@ async fn a_new_connection_with_the_same_resume_token_replaces_the_old_one() {
     let mut b = Client::join_with(server.addr, &token, "Aino 2", Some(&a.resume)).await;
     assert_eq!(b.id, a.id);
     let bye = a.next_of("goodbye").await;
-    assert!(
-        bye["reason"]
-            .as_str()
-            .unwrap()
-            .contains("another connection")
-    );
-    assert!(
-        a.try_next(crate::common::WAIT).await.is_none(),
-        "old connection closed"
-    );
+    assert!(bye["reason"].as_str().unwrap().contains("another connection"));
+    assert!(a.try_next(crate::common::WAIT).await.is_none(), "old connection closed");
     b.ping().await;
-    other
-        .until("Aino still connected", |v| v.participants.len() == 2)
-        .await;
+    other.until("Aino still connected", |v| v.participants.len() == 2).await;
     assert_eq!(other.view.participants[&b.id]["connected"], true);
 }
 
@@ -208,8 +156,7 @@ async fn rooms_are_separate() {
     let server = Server::start().await;
     let mut a = Client::join(&server, "room-a", "Aino", Role::Learner).await;
     let mut b = Client::join(&server, "room-b", "Bertil", Role::Learner).await;
-    a.send(json!({"type": "raise_hand", "kind": "new_point"}))
-        .await;
+    a.send(json!({"type": "raise_hand", "kind": "new_point"})).await;
     a.until("own hand", |v| v.queue.len() == 1).await;
     b.quiet().await;
     assert!(b.view.queue.is_empty());

@@ -7,29 +7,21 @@ use crate::common::{Client, Server};
 
 #[tokio::test]
 async fn an_unanswered_offer_expires_and_passes_on() {
-    let settings = Settings {
-        offer_timeout_ms: 400,
-        ..Settings::default()
-    };
+    let settings = Settings { offer_timeout_ms: 400, ..Settings::default() };
     let server = Server::with_settings(settings).await;
     let mut f = Client::join(&server, "t1", "Fiona", Role::Facilitator).await;
     let mut a = Client::join(&server, "t1", "Aino", Role::Learner).await;
     let mut b = Client::join(&server, "t1", "Bertil", Role::Learner).await;
     // The floor is free, so Aino's hand is offered the floor at once.
-    a.send(json!({"type": "raise_hand", "kind": "new_point"}))
-        .await;
+    a.send(json!({"type": "raise_hand", "kind": "new_point"})).await;
     a.next_of("youre_up").await;
-    b.send(json!({"type": "raise_hand", "kind": "new_point"}))
-        .await;
+    b.send(json!({"type": "raise_hand", "kind": "new_point"})).await;
     b.until("B queued second", |v| v.queue.len() == 2).await;
     // Aino does not answer: her hand drops and Bertil is up.
     a.next_of("offer_expired").await;
     b.next_of("youre_up").await;
     let (aid, bid) = (a.id, b.id);
-    f.until("offer moved to B", |v| {
-        v.offered_to() == Some(bid) && v.queue == [bid]
-    })
-    .await;
+    f.until("offer moved to B", |v| v.offered_to() == Some(bid) && v.queue == [bid]).await;
     a.until("A's hand gone", |v| !v.queue.contains(&aid)).await;
 }
 
@@ -61,11 +53,7 @@ async fn a_hard_time_limit_warns_then_revokes() {
 
 #[tokio::test]
 async fn a_soft_time_limit_tells_everyone_and_keeps_the_holder() {
-    let settings = Settings {
-        time_limit_ms: Some(500),
-        warning_ms: 0,
-        ..Settings::default()
-    };
+    let settings = Settings { time_limit_ms: Some(500), warning_ms: 0, ..Settings::default() };
     let server = Server::with_settings(settings).await;
     let mut f = Client::join(&server, "t3", "Fiona", Role::Facilitator).await;
     let mut a = Client::join(&server, "t3", "Aino", Role::Learner).await;

@@ -40,23 +40,13 @@ impl Room {
             ClientMsg::React { reaction } => self.react(now, from, reaction),
             ClientMsg::SetMic { on } => self.set_mic(from, on),
             ClientMsg::SetAway { away } => {
-                let presence = if away {
-                    Presence::Away
-                } else {
-                    Presence::Present
-                };
+                let presence = if away { Presence::Away } else { Presence::Present };
                 self.update(from, |p| p.presence = presence)
             }
             ClientMsg::SetPushToTalk { enabled } => self.update(from, |p| p.push_to_talk = enabled),
             ClientMsg::Leave => {
-                self.tell(
-                    from,
-                    ServerMsg::Goodbye {
-                        reason: "you left the room".into(),
-                    },
-                );
-                self.outputs
-                    .push_back(super::Output::Close { participant: from });
+                self.tell(from, ServerMsg::Goodbye { reason: "you left the room".into() });
+                self.outputs.push_back(super::Output::Close { participant: from });
                 self.remove(now, from, LeaveReason::Left);
                 Ok(())
             }
@@ -64,10 +54,7 @@ impl Room {
             ClientMsg::Next => self.next(now),
             ClientMsg::Revoke => self.revoke(now),
             ClientMsg::OpenDiscussion => self.open_discussion(now),
-            ClientMsg::MoveHand {
-                participant,
-                position,
-            } => self.move_hand(participant, position),
+            ClientMsg::MoveHand { participant, position } => self.move_hand(participant, position),
             ClientMsg::RemoveHand { participant } => self.remove_hand(now, participant),
             ClientMsg::ClearHands => self.clear_hands(now),
             ClientMsg::Mute { participant } => self.force_mute(participant, true),
@@ -102,17 +89,9 @@ impl Room {
                 return Err(RoomError::NoteTooLong(chars));
             }
         }
-        let hand = Hand {
-            participant: who,
-            kind,
-            note,
-            raised_at: now,
-        };
-        let talk = |p: ParticipantId| {
-            self.participants
-                .get(&p)
-                .map_or(Duration::ZERO, |p| p.talk_at(now))
-        };
+        let hand = Hand { participant: who, kind, note, raised_at: now };
+        let talk =
+            |p: ParticipantId| self.participants.get(&p).map_or(Duration::ZERO, |p| p.talk_at(now));
         let policy = self.settings.policy;
         let mut queue = std::mem::take(&mut self.queue);
         queue.insert(hand, policy, talk);
@@ -246,10 +225,7 @@ impl Room {
         who: ParticipantId,
         reaction: ReactionKind,
     ) -> Result<(), RoomError> {
-        let p = self
-            .participants
-            .get_mut(&who)
-            .ok_or(RoomError::UnknownParticipant(who))?;
+        let p = self.participants.get_mut(&who).ok_or(RoomError::UnknownParticipant(who))?;
         p.bucket.take(now).map_err(RoomError::RateLimited)?;
         p.reactions_given += 1;
         let (turn, tally, holder) = match self.floor.turn_mut() {
@@ -264,15 +240,7 @@ impl Room {
                 hp.reactions_received += 1;
             }
         }
-        self.broadcast(
-            Audience::All,
-            ServerMsg::Reaction {
-                from: who,
-                reaction,
-                turn,
-                tally,
-            },
-        );
+        self.broadcast(Audience::All, ServerMsg::Reaction { from: who, reaction, turn, tally });
         Ok(())
     }
 
@@ -314,10 +282,7 @@ impl Room {
         who: ParticipantId,
         change: impl FnOnce(&mut crate::participant::Participant),
     ) -> Result<(), RoomError> {
-        let p = self
-            .participants
-            .get_mut(&who)
-            .ok_or(RoomError::UnknownParticipant(who))?;
+        let p = self.participants.get_mut(&who).ok_or(RoomError::UnknownParticipant(who))?;
         let before = p.view();
         change(p);
         if p.view() != before {
@@ -336,15 +301,10 @@ impl Room {
         let auto_offer_on = new.auto_offer && !self.settings.auto_offer;
         self.settings = new;
         if resort {
-            let talk: Vec<(ParticipantId, Duration)> = self
-                .participants
-                .values()
-                .map(|p| (p.id, p.talk_at(now)))
-                .collect();
+            let talk: Vec<(ParticipantId, Duration)> =
+                self.participants.values().map(|p| (p.id, p.talk_at(now))).collect();
             let lookup = |who: ParticipantId| {
-                talk.iter()
-                    .find(|(p, _)| *p == who)
-                    .map_or(Duration::ZERO, |(_, t)| *t)
+                talk.iter().find(|(p, _)| *p == who).map_or(Duration::ZERO, |(_, t)| *t)
             };
             self.queue.resort(self.settings.policy, lookup);
             self.queue_dirty = true;
@@ -372,10 +332,7 @@ fn apply(current: &Settings, patch: &SettingsPatch) -> Result<Settings, RoomErro
         if (lo..=hi).contains(&v) {
             Ok(v)
         } else {
-            Err(RoomError::InvalidSetting(
-                name,
-                format!("{v} is outside {lo}..={hi}"),
-            ))
+            Err(RoomError::InvalidSetting(name, format!("{v} is outside {lo}..={hi}")))
         }
     }
     let mut s = current.clone();
@@ -392,9 +349,7 @@ fn apply(current: &Settings, patch: &SettingsPatch) -> Result<Settings, RoomErro
         s.offer_timeout_ms = range("offer_timeout_ms", v, 1_000, 120_000)?;
     }
     if let Some(v) = patch.time_limit_ms {
-        s.time_limit_ms = v
-            .map(|v| range("time_limit_ms", v, 5_000, 3_600_000))
-            .transpose()?;
+        s.time_limit_ms = v.map(|v| range("time_limit_ms", v, 5_000, 3_600_000)).transpose()?;
     }
     if let Some(v) = patch.warning_ms {
         s.warning_ms = range("warning_ms", v, 0, 600_000)?;
@@ -406,15 +361,14 @@ fn apply(current: &Settings, patch: &SettingsPatch) -> Result<Settings, RoomErro
         s.pause_ms = range("pause_ms", v, 300, 60_000)?;
     }
     if let Some(v) = patch.auto_advance_ms {
-        s.auto_advance_ms = v
-            .map(|v| range("auto_advance_ms", v, 1_000, 600_000))
-            .transpose()?;
+        s.auto_advance_ms = v.map(|v| range("auto_advance_ms", v, 1_000, 600_000)).transpose()?;
     }
     if let Some(adv) = s.auto_advance_ms {
         if adv <= s.pause_ms {
+            let name = if patch.auto_advance_ms.is_some() { "auto_advance_ms" } else { "pause_ms" };
             return Err(RoomError::InvalidSetting(
-                "auto_advance_ms",
-                format!("{adv} must be longer than pause_ms ({})", s.pause_ms),
+                name,
+                format!("auto_advance_ms ({adv}) must be longer than pause_ms ({})", s.pause_ms),
             ));
         }
     }

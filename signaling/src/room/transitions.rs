@@ -63,11 +63,7 @@ impl Room {
     /// Offers the floor: "you're up", with the acceptance window.
     pub(super) fn offer(&mut self, now: Instant, to: ParticipantId) {
         let expires = now + Duration::from_millis(self.settings.offer_timeout_ms);
-        self.floor = Floor::Offered {
-            to,
-            since: now,
-            expires,
-        };
+        self.floor = Floor::Offered { to, since: now, expires };
         self.floor_dirty = true;
         self.new_offer = Some(to);
     }
@@ -105,10 +101,7 @@ impl Room {
         now: Instant,
         who: ParticipantId,
     ) -> Result<(), RoomError> {
-        let p = self
-            .participants
-            .get_mut(&who)
-            .ok_or(RoomError::UnknownParticipant(who))?;
+        let p = self.participants.get_mut(&who).ok_or(RoomError::UnknownParticipant(who))?;
         if p.disconnected_at.is_some() {
             return Ok(());
         }
@@ -128,23 +121,14 @@ impl Room {
         who: ParticipantId,
         speaking: bool,
     ) -> Result<(), RoomError> {
-        let p = self
-            .participants
-            .get_mut(&who)
-            .ok_or(RoomError::UnknownParticipant(who))?;
+        let p = self.participants.get_mut(&who).ok_or(RoomError::UnknownParticipant(who))?;
         if p.speaking == speaking || (speaking && p.disconnected_at.is_some()) {
             return Ok(());
         }
         p.speaking = speaking;
         self.refresh_talking(now, who);
         self.holder_speech(now, who, speaking);
-        self.broadcast(
-            Audience::All,
-            ServerMsg::Speaking {
-                participant: who,
-                speaking,
-            },
-        );
+        self.broadcast(Audience::All, ServerMsg::Speaking { participant: who, speaking });
         Ok(())
     }
 
@@ -206,15 +190,12 @@ impl Room {
                 let id = turn.id;
                 if turn.warning_at(&settings).is_some_and(|t| t <= now) {
                     turn.warned = true;
-                    let remaining_ms = turn.ends_at(&settings).map_or(0, |end| {
-                        end.saturating_duration_since(now).as_millis() as u64
-                    });
+                    let remaining_ms = turn
+                        .ends_at(&settings)
+                        .map_or(0, |end| end.saturating_duration_since(now).as_millis() as u64);
                     self.broadcast(
                         Audience::All,
-                        ServerMsg::TimeWarning {
-                            turn: id,
-                            remaining_ms,
-                        },
+                        ServerMsg::TimeWarning { turn: id, remaining_ms },
                     );
                 } else if !turn.time_up && turn.ends_at(&settings).is_some_and(|t| t <= now) {
                     turn.time_up = true;
