@@ -1,7 +1,7 @@
 //! Server configuration: flags with environment fallbacks and embedded defaults, in one
 //! struct.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use clap::Args;
 
@@ -27,4 +27,21 @@ pub struct ServeConfig {
     /// Hours the printed demo links stay valid.
     #[arg(long, default_value_t = 24)]
     pub demo_hours: u64,
+    /// UDP port for all audio (every peer shares it); 0 picks a free port.
+    #[arg(long, env = "TALKSTICK_UDP_PORT", default_value_t = 50000)]
+    pub udp_port: u16,
+    /// Local address to receive audio on (repeatable). Default: every IPv4 address of
+    /// this machine, loopback included.
+    #[arg(long = "media-ip", env = "TALKSTICK_MEDIA_IP", value_delimiter = ',')]
+    pub media_ips: Vec<IpAddr>,
+    /// Address clients reach the UDP port at, when it differs from the local one (NAT);
+    /// repeatable (e.g. one IPv4 and one IPv6). Bind with --media-ip 0.0.0.0 then.
+    #[arg(long = "public-ip", env = "TALKSTICK_PUBLIC_IP", value_delimiter = ',')]
+    pub public_ips: Vec<IpAddr>,
+    /// Audio receive slots per listener: how many people one hears at once.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=8))]
+    pub audio_slots: u8,
+    /// Run signaling only, without the audio SFU.
+    #[arg(long)]
+    pub no_audio: bool,
 }

@@ -5,14 +5,18 @@
 //! them: an axum edge, one tokio task per room, and the embedded browser client.
 //!
 //! # Layout
+//! - [`client`]: a native participant (WebSocket + str0m), for the load tester and tests.
 //! - [`config`]: command-line and environment configuration.
 //! - [`token`]: HS256 join tokens (mint and verify).
 //! - [`http`]: the axum edge: `/ws`, `/healthz`, the web client.
-//! - [`room`]: the room task (owns one `Room`) and the registry of rooms.
+//! - [`media`]: the audio SFU: one UDP port, demux, str0m peers, slots, speech.
+//! - [`room`]: one task per room (signaling + media + members) and the registry.
 //! - [`demo`]: the links `serve` prints.
 
+pub mod client;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod media;
 pub mod room;
 pub mod token;

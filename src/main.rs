@@ -6,6 +6,8 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use talkstick::config::ServeConfig;
 use talkstick::http::{AppState, serve};
+use talkstick::media::MediaPlane;
+use talkstick::media::udp::local_ipv4s;
 use talkstick::room::Registry;
 use talkstick::token::{Claims, Secret, mint, unix_now};
 use talkstick_signaling::RoomId;
@@ -120,7 +122,18 @@ async fn run_server(cfg: ServeConfig) -> anyhow::Result<()> {
         println!("  {:<12} {:<11} {}", link.name, role, link.url);
     }
     println!();
-    let state = AppState::new(secret, Registry::new(Settings::default()));
+    let media = if cfg.no_audio {
+        None
+    } else {
+        let ips = if cfg.media_ips.is_empty() { local_ipv4s() } else { cfg.media_ips.clone() };
+        let plane =
+            MediaPlane::bind(&ips, cfg.udp_port, &cfg.public_ips, cfg.audio_slots.into()).await?;
+        let list: Vec<String> = plane.candidates().iter().map(ToString::to_string).collect();
+        println!("Audio (UDP) on {}\n", list.join(", "));
+        plane.spawn_receivers();
+        Some(plane)
+    };
+    let state = AppState::new(secret, Registry::with_media(Settings::default(), media));
     serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

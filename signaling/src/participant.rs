@@ -22,6 +22,8 @@ pub(crate) struct Participant {
     pub(crate) force_muted: bool,
     pub(crate) push_to_talk: bool,
     pub(crate) speaking: bool,
+    /// Has a live audio connection (from the media plane).
+    pub(crate) audio: bool,
     /// The media gate last told to the media plane.
     pub(crate) gate: bool,
     pub(crate) bucket: Bucket,
@@ -56,6 +58,7 @@ impl Participant {
             force_muted: false,
             push_to_talk: false,
             speaking: false,
+            audio: false,
             gate: false,
             bucket: Bucket::new(now),
             talking_since: None,
@@ -98,6 +101,7 @@ impl Participant {
             force_muted: self.force_muted,
             push_to_talk: self.push_to_talk,
             speaking: self.speaking,
+            audio: self.audio,
         }
     }
 

@@ -351,6 +351,13 @@ pub enum ClientMsg {
     },
     /// Facilitator: ask for the session statistics.
     GetStats,
+    /// Start (or restart) audio: a WebRTC SDP offer with one send-only audio m-line (the
+    /// microphone) followed by receive-only audio m-lines (the audio slots). Answered with
+    /// `rtc_answer`. Handled by the media plane, not the room.
+    RtcOffer {
+        /// The SDP offer.
+        sdp: String,
+    },
 }
 
 impl ClientMsg {
@@ -380,6 +387,7 @@ impl ClientMsg {
         "mute_all",
         "update_settings",
         "get_stats",
+        "rtc_offer",
     ];
 }
 

@@ -29,6 +29,8 @@ use crate::stats::gini;
 pub const RESUME_GRACE: Duration = Duration::from_secs(30);
 /// Default most participants in one room (present or within grace).
 pub const DEFAULT_CAPACITY: usize = 100;
+/// Default number of audio receive slots per listener.
+pub const DEFAULT_AUDIO_SLOTS: u8 = 3;
 /// Longest display name kept, in characters.
 pub const MAX_NAME_CHARS: usize = 64;
 
@@ -53,6 +55,13 @@ pub enum Input {
         participant: ParticipantId,
         /// Speaking now.
         speaking: bool,
+    },
+    /// The media plane's audio connection for a participant came up or went away.
+    Audio {
+        /// Who.
+        participant: ParticipantId,
+        /// Connected now.
+        connected: bool,
     },
     /// The time from [`Room::poll_timeout`] has come.
     Timeout,
@@ -132,6 +141,11 @@ pub enum Output {
         /// Whose.
         participant: ParticipantId,
     },
+    /// A participant is gone for good: release their media.
+    Left {
+        /// Who.
+        participant: ParticipantId,
+    },
 }
 
 /// One room's floor control.
@@ -142,6 +156,7 @@ pub struct Room {
     last_now: Instant,
     settings: Settings,
     capacity: usize,
+    audio_slots: u8,
     seq: u64,
     next_participant: u32,
     next_turn: u32,
@@ -170,6 +185,7 @@ impl Room {
             last_now: now,
             settings,
             capacity: DEFAULT_CAPACITY,
+            audio_slots: DEFAULT_AUDIO_SLOTS,
             seq: 0,
             next_participant: 1,
             next_turn: 1,
@@ -184,6 +200,11 @@ impl Room {
             floor_dirty: false,
             new_offer: None,
         }
+    }
+
+    /// Sets how many audio receive slots clients are told to offer.
+    pub fn set_audio_slots(&mut self, slots: u8) {
+        self.audio_slots = slots;
     }
 
     /// Sets the most participants the room admits.
@@ -281,6 +302,7 @@ impl Room {
             participants: self.participants.values().map(Participant::view).collect(),
             queue: self.queue_view(Some(viewer)),
             floor: self.floor_view(now),
+            audio_slots: self.audio_slots,
         }
     }
 
@@ -296,10 +318,16 @@ impl Room {
     pub fn join(&mut self, now: Instant, req: JoinRequest) -> Result<Joined, RoomError> {
         let now = self.clock(now);
         let req = JoinRequest { name: display_name(&req.name), ..req };
+        // A token whose grace period has run out joins afresh, even if the timeout that
+        // removes its old identity has not been handled yet.
+        let within_grace =
+            |p: &Participant| p.disconnected_at.is_none_or(|t| now < t + RESUME_GRACE);
         let found = req.resume.as_ref().and_then(|tok| {
             self.participants
                 .values()
-                .find(|p| &p.resume == tok && p.role == req.role && p.name == req.name)
+                .find(|p| {
+                    &p.resume == tok && p.role == req.role && p.name == req.name && within_grace(p)
+                })
                 .map(|p| p.id)
         });
         let joined = match found {
@@ -360,6 +388,7 @@ impl Room {
             Input::Speaking { participant, speaking } => {
                 self.on_speaking(now, participant, speaking)
             }
+            Input::Audio { participant, connected } => self.on_audio(participant, connected),
             Input::Timeout => {
                 self.on_timeout(now);
                 Ok(())
@@ -491,6 +520,7 @@ impl Room {
         if p.gate {
             self.outputs.push_back(Output::Gate { participant: who, forward: false });
         }
+        self.outputs.push_back(Output::Left { participant: who });
         self.broadcast(Audience::All, ServerMsg::ParticipantLeft { participant: who, reason });
         self.maybe_offer(now);
     }

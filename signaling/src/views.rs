@@ -33,6 +33,8 @@ pub struct ParticipantView {
     pub push_to_talk: bool,
     /// Currently speaking, from the media plane.
     pub speaking: bool,
+    /// Has a live audio connection to the server.
+    pub audio: bool,
 }
 
 /// One raised hand.
@@ -172,6 +174,8 @@ pub struct RoomSnapshot {
     pub queue: Vec<HandView>,
     /// The floor.
     pub floor: FloorView,
+    /// Receive slots the server fills per listener; offer this many receive-only m-lines.
+    pub audio_slots: u8,
 }
 
 /// Everything the server sends. Each is wrapped by [`encode`] with `seq`.
@@ -282,6 +286,16 @@ pub enum ServerMsg {
     },
     /// Answer to `ping`.
     Pong,
+    /// To one participant: the SDP answer to their `rtc_offer`.
+    RtcAnswer {
+        /// The SDP answer.
+        sdp: String,
+    },
+    /// To one participant: who is heard in each of their audio slots.
+    Slots {
+        /// One entry per receive slot, in m-line order.
+        slots: Vec<SlotView>,
+    },
     /// The server is closing this connection.
     Goodbye {
         /// Why.
@@ -320,4 +334,14 @@ pub enum ErrorCode {
     InvalidSetting,
     ForceMuted,
     Internal,
+    BadOffer,
+}
+
+/// One receive slot of a listener.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotView {
+    /// The slot's media id (`a=mid`) from the listener's offer.
+    pub mid: String,
+    /// Who is heard in it, if anyone.
+    pub participant: Option<ParticipantId>,
 }

@@ -49,7 +49,13 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    Json(serde_json::json!({ "status": "ok", "rooms": state.registry.room_count() }))
+    let media = state
+        .registry
+        .media()
+        .map(|m| serde_json::json!({ "peers": m.demux.peers(), "udp": m.counters.snapshot() }));
+    Json(
+        serde_json::json!({ "status": "ok", "rooms": state.registry.room_count(), "media": media }),
+    )
 }
 
 /// Serves until `shutdown` resolves, then tells every room to say goodbye.

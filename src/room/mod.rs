@@ -1,6 +1,8 @@
-//! Rooms at run time: one tokio task owns each [`talkstick_signaling::Room`]
-//! ([`task`]); the [`registry`] maps room ids to those tasks.
+//! Rooms at run time: [`core`] joins one signaling `Room` with its media `Forwarder` and
+//! members' connections; [`task`] drives a core on tokio; the [`registry`] maps room ids
+//! to running tasks.
 
+pub mod core;
 pub mod registry;
 pub mod task;
 

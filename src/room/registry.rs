@@ -10,7 +10,9 @@ use talkstick_signaling::protocol::Settings;
 use talkstick_signaling::{JoinRequest, Joined, Room, RoomError, RoomId};
 use tokio::sync::{mpsc, oneshot};
 
+use super::core::RoomCore;
 use super::task::{self, Conn, ROOM_BUFFER, RoomCmd, RoomHandle};
+use crate::media::MediaPlane;
 
 /// Why a join did not reach a room.
 #[derive(Debug, thiserror::Error)]
@@ -29,12 +31,23 @@ pub struct Registry {
     rooms: DashMap<RoomId, RoomHandle>,
     generation: AtomicU64,
     defaults: Settings,
+    media: Option<Arc<MediaPlane>>,
 }
 
 impl Registry {
-    /// An empty registry whose new rooms start with `defaults`.
+    /// An empty registry whose new rooms start with `defaults`, without audio.
     pub fn new(defaults: Settings) -> Arc<Self> {
-        Arc::new(Registry { rooms: DashMap::new(), generation: AtomicU64::new(1), defaults })
+        Registry::with_media(defaults, None)
+    }
+
+    /// An empty registry whose rooms forward audio through `media`.
+    pub fn with_media(defaults: Settings, media: Option<Arc<MediaPlane>>) -> Arc<Self> {
+        Arc::new(Registry { rooms: DashMap::new(), generation: AtomicU64::new(1), defaults, media })
+    }
+
+    /// The media plane, if audio is on.
+    pub fn media(&self) -> Option<&Arc<MediaPlane>> {
+        self.media.as_ref()
     }
 
     /// Rooms running now.
@@ -52,8 +65,13 @@ impl Registry {
             .or_insert_with(|| {
                 let generation = self.generation.fetch_add(1, Ordering::Relaxed);
                 let (tx, rx) = mpsc::channel(ROOM_BUFFER);
-                let room = Room::new(id.clone(), self.defaults.clone(), std::time::Instant::now());
-                tokio::spawn(task::run(room, rx, Arc::clone(self), generation));
+                let mut room =
+                    Room::new(id.clone(), self.defaults.clone(), std::time::Instant::now());
+                if let Some(m) = &self.media {
+                    room.set_audio_slots(m.slots as u8);
+                }
+                let core = RoomCore::new(room, self.media.clone(), tx.clone());
+                tokio::spawn(task::run(core, rx, Arc::clone(self), generation));
                 tracing::info!(room = %id, "room started");
                 RoomHandle { tx, generation }
             })

@@ -1,17 +1,19 @@
-//! The task that owns one room. It is the only place the room's state lives: inputs
-//! arrive on one channel, the room decides, and the task delivers the outputs to the
-//! connections it keeps. No locks.
+//! The task that owns one room: a thin async driver around [`RoomCore`]. Inputs arrive on
+//! one channel; the core decides and delivers; the task sleeps until the next deadline.
+//! No locks.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::net::SocketAddr;
+
 use axum::extract::ws::Utf8Bytes;
-use talkstick_signaling::protocol::{self, ClientFrame, DecodeError, Role, ServerMsg};
-use talkstick_signaling::{Input, JoinRequest, Joined, Output, ParticipantId, Room, RoomError};
+use talkstick_signaling::protocol::{ClientFrame, DecodeError};
+use talkstick_signaling::{JoinRequest, Joined, ParticipantId, RoomError};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::core::RoomCore;
 use super::registry::Registry;
 
 /// Messages queued for one connection before it counts as too slow and is dropped.
@@ -71,12 +73,20 @@ pub enum RoomCmd {
         /// Which (a resumed participant may already have a newer one).
         conn: ConnId,
     },
-    /// Speech detection from the media plane.
-    Speaking {
-        /// Who.
+    /// A datagram for one of the room's peers, routed by the media plane.
+    Datagram {
+        /// Whose peer.
         participant: ParticipantId,
-        /// Speaking now.
-        speaking: bool,
+        /// Which of their peers.
+        peer: u64,
+        /// Sender address.
+        source: SocketAddr,
+        /// Our candidate it was addressed to.
+        destination: SocketAddr,
+        /// The datagram.
+        data: Vec<u8>,
+        /// Arrival time.
+        at: std::time::Instant,
     },
     /// The server is stopping: say goodbye and end.
     Shutdown,
@@ -91,165 +101,43 @@ pub struct RoomHandle {
     pub generation: u64,
 }
 
-struct Member {
-    conn: Conn,
-    role: Role,
-}
-
 /// Runs one room until it has been empty for [`EMPTY_ROOM_LINGER`] or the server stops.
 pub async fn run(
-    mut room: Room,
+    mut core: RoomCore,
     mut rx: mpsc::Receiver<RoomCmd>,
     registry: Arc<Registry>,
     generation: u64,
 ) {
-    let mut members: HashMap<ParticipantId, Member> = HashMap::new();
     let mut empty_since: Option<Instant> = Some(Instant::now());
     loop {
-        let wake = [
-            room.poll_timeout().map(Instant::from_std),
-            empty_since.map(|t| t + EMPTY_ROOM_LINGER),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        let cmd = tokio::select! {
-            cmd = rx.recv() => cmd,
-            () = sleep_until(wake) => {
-                let now = Instant::now();
-                if empty_since.is_some_and(|t| t + EMPTY_ROOM_LINGER <= now) && room.is_empty() {
+        let linger = empty_since.map(|t| t + EMPTY_ROOM_LINGER);
+        let wake = [core.poll_timeout().map(Instant::from_std), linger].into_iter().flatten().min();
+        tokio::select! {
+            cmd = rx.recv() => match cmd {
+                None => break,
+                Some(RoomCmd::Shutdown) => {
+                    core.goodbye_all("the server is shutting down");
                     break;
                 }
-                let _ = room.handle(now.into_std(), Input::Timeout);
-                deliver(&mut room, &mut members);
-                continue;
+                Some(cmd) => core.apply(cmd),
+            },
+            () = sleep_until(wake) => {
+                if linger.is_some_and(|t| t <= Instant::now()) && core.is_empty() {
+                    break;
+                }
+                core.handle_timeout(Instant::now().into_std());
             }
-        };
-        let Some(cmd) = cmd else { break };
-        if matches!(cmd, RoomCmd::Shutdown) {
-            goodbye_all(&room, &mut members, "the server is shutting down");
-            break;
         }
-        apply(&mut room, &mut members, cmd);
-        deliver(&mut room, &mut members);
-        empty_since = if room.is_empty() { empty_since.or(Some(Instant::now())) } else { None };
+        empty_since = if core.is_empty() { empty_since.or(Some(Instant::now())) } else { None };
     }
-    registry.forget(room.id(), generation);
-    tracing::debug!(room = %room.id(), "room task ended");
+    core.release_media();
+    registry.forget(core.id(), generation);
+    tracing::debug!(room = %core.id(), "room task ended");
 }
 
 async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
-    }
-}
-
-fn apply(room: &mut Room, members: &mut HashMap<ParticipantId, Member>, cmd: RoomCmd) {
-    let now = Instant::now().into_std();
-    match cmd {
-        RoomCmd::Join { req, conn, reply } => {
-            let role = req.role;
-            let result = room.join(now, req);
-            if let Ok(joined) = &result {
-                let new = Member { conn, role };
-                if let Some(old) = members.insert(joined.participant, new) {
-                    replaced(room, &old.conn);
-                }
-            }
-            let _ = reply.send(result);
-        }
-        RoomCmd::Client { from, conn, frame } => {
-            if members.get(&from).is_none_or(|m| m.conn.id != conn) {
-                return; // a frame from a connection that was replaced
-            }
-            let (re, outcome) = match frame {
-                Ok(frame) => (
-                    frame.id,
-                    room.handle(now, Input::Client { from, msg: frame.msg })
-                        .map_err(|e| (e.code(), e.to_string(), e.retry_after_ms())),
-                ),
-                Err(e) => (None, Err((e.code(), e.to_string(), None))),
-            };
-            if let Err((code, message, retry_after_ms)) = outcome {
-                let msg = ServerMsg::Error { code, message, re, retry_after_ms };
-                send(members, from, &protocol::encode(room.seq(), &msg));
-            }
-        }
-        RoomCmd::Disconnected { participant, conn } => {
-            if members.get(&participant).is_some_and(|m| m.conn.id == conn) {
-                members.remove(&participant);
-                let _ = room.handle(now, Input::Disconnected { participant });
-            }
-        }
-        RoomCmd::Speaking { participant, speaking } => {
-            let _ = room.handle(now, Input::Speaking { participant, speaking });
-        }
-        RoomCmd::Shutdown => {}
-    }
-}
-
-/// Tells a connection that a newer one took over its identity, and closes it.
-fn replaced(room: &Room, old: &Conn) {
-    let bye = ServerMsg::Goodbye { reason: "you joined again from another connection".into() };
-    let _ = old.tx.try_send(Outbound::Text(protocol::encode(room.seq(), &bye).into()));
-    let _ = old.tx.try_send(Outbound::Close(4002, "replaced"));
-}
-
-fn goodbye_all(room: &Room, members: &mut HashMap<ParticipantId, Member>, reason: &str) {
-    let bye = protocol::encode(room.seq(), &ServerMsg::Goodbye { reason: reason.into() });
-    for m in members.values() {
-        let _ = m.conn.tx.try_send(Outbound::Text(bye.as_str().into()));
-        let _ = m.conn.tx.try_send(Outbound::Close(1001, "server shutting down"));
-    }
-    members.clear();
-}
-
-fn send(members: &mut HashMap<ParticipantId, Member>, to: ParticipantId, text: &str) {
-    if let Some(m) = members.get(&to) {
-        let _ = m.conn.tx.try_send(Outbound::Text(text.into()));
-    }
-}
-
-/// Drains the room's outputs: each message is encoded once and shared by every
-/// recipient. A connection whose queue is full is too slow to keep up; it is dropped
-/// (the participant can resume), and the updates that causes are delivered in turn.
-fn deliver(room: &mut Room, members: &mut HashMap<ParticipantId, Member>) {
-    loop {
-        let mut slow = Vec::new();
-        while let Some(out) = room.poll_output() {
-            match out {
-                Output::Send { to, seq, msg } => {
-                    let text: Utf8Bytes = protocol::encode(seq, &msg).into();
-                    for (pid, m) in members.iter() {
-                        if to.includes(*pid, m.role)
-                            && m.conn.tx.try_send(Outbound::Text(text.clone())).is_err()
-                        {
-                            slow.push(*pid);
-                        }
-                    }
-                }
-                Output::Gate { participant, forward } => {
-                    tracing::debug!(room = %room.id(), %participant, forward, "media gate");
-                }
-                Output::Close { participant } => {
-                    if let Some(m) = members.remove(&participant) {
-                        let _ = m.conn.tx.try_send(Outbound::Close(1000, "left"));
-                    }
-                }
-            }
-        }
-        if slow.is_empty() {
-            return;
-        }
-        // Bounded: every round removes at least one member.
-        for pid in slow {
-            if let Some(m) = members.remove(&pid) {
-                tracing::warn!(room = %room.id(), participant = %pid, "connection too slow; dropped");
-                let _ = m.conn.tx.try_send(Outbound::Close(4008, "too slow"));
-                let now = Instant::now().into_std();
-                let _ = room.handle(now, Input::Disconnected { participant: pid });
-            }
-        }
     }
 }

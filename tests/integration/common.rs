@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use talkstick::http::{AppState, serve};
+use talkstick::media::MediaPlane;
 use talkstick::room::Registry;
 use talkstick::token::{Claims, Secret, mint, unix_now};
 use talkstick_signaling::protocol::{Role, Settings};
@@ -22,6 +23,8 @@ pub const WAIT: Duration = Duration::from_secs(5);
 
 pub struct Server {
     pub addr: SocketAddr,
+    #[allow(dead_code)]
+    pub media: Option<std::sync::Arc<MediaPlane>>,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -31,9 +34,22 @@ impl Server {
     }
 
     pub async fn with_settings(settings: Settings) -> Server {
+        Server::build(settings, None).await
+    }
+
+    /// A server with the audio SFU on loopback (any free UDP port).
+    pub async fn with_media(settings: Settings) -> Server {
+        let ip = std::net::IpAddr::from([127, 0, 0, 1]);
+        let plane = MediaPlane::bind(&[ip], 0, &[], 3).await.unwrap();
+        plane.spawn_receivers();
+        Server::build(settings, Some(plane)).await
+    }
+
+    pub async fn build(settings: Settings, media: Option<std::sync::Arc<MediaPlane>>) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = AppState::new(Secret::new(SECRET), Registry::new(settings));
+        let registry = Registry::with_media(settings, media.clone());
+        let state = AppState::new(Secret::new(SECRET), registry);
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
             serve(listener, state, async {
@@ -42,7 +58,11 @@ impl Server {
             .await
             .unwrap();
         });
-        Server { addr, stop: Some(stop) }
+        Server { addr, media, stop: Some(stop) }
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     pub fn token(&self, room: &str, name: &str, role: Role) -> String {

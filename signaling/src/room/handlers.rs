@@ -61,6 +61,8 @@ impl Room {
             ClientMsg::Unmute { participant } => self.force_mute(participant, false),
             ClientMsg::MuteAll => self.mute_all(),
             ClientMsg::UpdateSettings { settings } => self.update_settings(now, settings),
+            // Audio negotiation belongs to the media plane; the server never passes it here.
+            ClientMsg::RtcOffer { .. } => Ok(()),
             ClientMsg::GetStats => {
                 let stats = self.stats(now);
                 self.tell(from, ServerMsg::Stats { stats });
@@ -242,6 +244,14 @@ impl Room {
         }
         self.broadcast(Audience::All, ServerMsg::Reaction { from: who, reaction, turn, tally });
         Ok(())
+    }
+
+    pub(super) fn on_audio(
+        &mut self,
+        who: ParticipantId,
+        connected: bool,
+    ) -> Result<(), RoomError> {
+        self.update(who, |p| p.audio = connected)
     }
 
     fn set_mic(&mut self, who: ParticipantId, on: bool) -> Result<(), RoomError> {

@@ -1,0 +1,12 @@
+//! A native Talkstick participant: the WebSocket protocol plus a str0m WebRTC peer on its
+//! own UDP socket. Shared by the load tester and the tests; the same core can back a
+//! future native client.
+//!
+//! - [`rtc`]: the client-side WebRTC peer (sans-IO around str0m): one microphone m-line
+//!   and N receive slots.
+//! - [`session`]: joining over WebSocket, negotiating audio, and the run loop task.
+
+pub mod rtc;
+pub mod session;
+
+pub use session::{ClientError, ClientEvent, Participant, ReceivedAudio};

@@ -1,0 +1,180 @@
+//! The client's WebRTC peer: it makes the offer (one send-only microphone m-line, then
+//! the receive-only slots), sends Opus packets and reports what it receives.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::format::Codec;
+use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, Pt};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+
+use super::session::{ClientError, ReceivedAudio};
+
+/// What the peer produced.
+#[derive(Debug)]
+pub enum RtcOutput {
+    /// Send this datagram.
+    Transmit {
+        /// Where to.
+        destination: SocketAddr,
+        /// What.
+        contents: Vec<u8>,
+    },
+    /// Audio arrived on a slot.
+    Audio(ReceivedAudio),
+    /// Connected.
+    Connected,
+    /// The connection ended.
+    Disconnected,
+}
+
+/// The client's peer.
+pub struct ClientRtc {
+    rtc: Rtc,
+    local: SocketAddr,
+    mic: Mid,
+    pending: Option<SdpPendingOffer>,
+    pt: Option<Pt>,
+    timeout: Instant,
+}
+
+impl ClientRtc {
+    /// A peer bound (logically) to `local`, with `slots` receive slots; returns the SDP
+    /// offer to send.
+    pub fn offer(
+        now: Instant,
+        local: SocketAddr,
+        slots: usize,
+    ) -> Result<(ClientRtc, String), ClientError> {
+        crate::media::install_crypto();
+        let mut rtc = Rtc::builder()
+            .clear_codecs()
+            .enable_opus(true, false)
+            .set_reordering_size_audio(0)
+            .set_rtcp_report_interval_audio(Duration::from_secs(1))
+            .build(now);
+        let candidate =
+            Candidate::host(local, "udp").map_err(|e| ClientError::Rtc(e.to_string()))?;
+        rtc.add_local_candidate(candidate);
+        let mut api = rtc.sdp_api();
+        let mic = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+        for _ in 0..slots {
+            api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
+        }
+        let (offer, pending) = api.apply().ok_or_else(|| ClientError::Rtc("empty offer".into()))?;
+        let peer = ClientRtc { rtc, local, mic, pending: Some(pending), pt: None, timeout: now };
+        Ok((peer, offer.to_sdp_string()))
+    }
+
+    /// Applies the server's answer.
+    pub fn accept_answer(
+        &mut self,
+        sdp: &str,
+        out: &mut Vec<RtcOutput>,
+    ) -> Result<(), ClientError> {
+        let answer =
+            SdpAnswer::from_sdp_string(sdp).map_err(|e| ClientError::Rtc(e.to_string()))?;
+        let pending =
+            self.pending.take().ok_or_else(|| ClientError::Rtc("no offer pending".into()))?;
+        self.rtc
+            .sdp_api()
+            .accept_answer(pending, answer)
+            .map_err(|e| ClientError::Rtc(e.to_string()))?;
+        self.pt = self.rtc.writer(self.mic).and_then(|w| {
+            w.payload_params().find(|p| p.spec().codec == Codec::Opus).map(|p| p.pt())
+        });
+        self.drain(out)
+    }
+
+    /// When [`ClientRtc::handle_timeout`] is next due.
+    pub fn timeout(&self) -> Instant {
+        self.timeout
+    }
+
+    /// Connected to the server.
+    pub fn is_connected(&self) -> bool {
+        self.rtc.is_connected()
+    }
+
+    /// Feeds a datagram from the server.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        data: &[u8],
+        out: &mut Vec<RtcOutput>,
+    ) -> Result<(), ClientError> {
+        let contents = data.try_into().map_err(|_| ClientError::Rtc("bad datagram".into()))?;
+        let input = Input::Receive(
+            now,
+            Receive { proto: Protocol::Udp, source, destination: self.local, contents },
+        );
+        if self.rtc.accepts(&input) {
+            self.rtc.handle_input(input).map_err(|e| ClientError::Rtc(e.to_string()))?;
+        }
+        self.drain(out)
+    }
+
+    /// Advances time.
+    pub fn handle_timeout(
+        &mut self,
+        now: Instant,
+        out: &mut Vec<RtcOutput>,
+    ) -> Result<(), ClientError> {
+        self.rtc.handle_input(Input::Timeout(now)).map_err(|e| ClientError::Rtc(e.to_string()))?;
+        self.drain(out)
+    }
+
+    /// Sends one Opus packet from the microphone. `level` is RFC 6464 -dBov.
+    pub fn send_audio(
+        &mut self,
+        now: Instant,
+        rtp_time: u64,
+        level: i8,
+        data: &[u8],
+        out: &mut Vec<RtcOutput>,
+    ) -> Result<(), ClientError> {
+        let Some(pt) = self.pt else { return Ok(()) };
+        if let Some(w) = self.rtc.writer(self.mic) {
+            let time = MediaTime::new(rtp_time, Frequency::FORTY_EIGHT_KHZ);
+            w.audio_level(level, level <= 45)
+                .write(pt, now, time, data.to_vec())
+                .map_err(|e| ClientError::Rtc(e.to_string()))?;
+        }
+        self.drain(out)
+    }
+
+    fn drain(&mut self, out: &mut Vec<RtcOutput>) -> Result<(), ClientError> {
+        loop {
+            match self.rtc.poll_output().map_err(|e| ClientError::Rtc(e.to_string()))? {
+                Output::Timeout(t) => {
+                    self.timeout = t;
+                    return Ok(());
+                }
+                Output::Transmit(t) => {
+                    out.push(RtcOutput::Transmit {
+                        destination: t.destination,
+                        contents: t.contents.into(),
+                    });
+                }
+                Output::Event(Event::Connected) => out.push(RtcOutput::Connected),
+                Output::Event(Event::IceConnectionStateChange(
+                    IceConnectionState::Disconnected,
+                )) => {
+                    out.push(RtcOutput::Disconnected);
+                }
+                Output::Event(Event::MediaData(d)) => out.push(RtcOutput::Audio(ReceivedAudio {
+                    mid: d.mid.to_string(),
+                    rtp_time: d.time.numer(),
+                    seq: **d.seq_range.start(),
+                    level: d.ext_vals.audio_level,
+                    data: d.data.to_vec(),
+                    at: d.network_time,
+                })),
+                Output::Event(_) => {}
+            }
+        }
+    }
+}

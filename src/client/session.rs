@@ -1,0 +1,238 @@
+//! A participant session: join over WebSocket, negotiate audio, then one task runs the
+//! WebSocket, the UDP socket and the WebRTC peer together.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::rtc::{ClientRtc, RtcOutput};
+
+/// Why a session failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server could not be reached.
+    #[error("cannot reach the server at {url}: {reason}")]
+    Unreachable {
+        /// The WebSocket URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The server refused (bad token, full room, …).
+    #[error("the server refused: {code}: {message}")]
+    Refused {
+        /// Error code.
+        code: String,
+        /// Its text.
+        message: String,
+    },
+    /// The connection closed early.
+    #[error("the connection closed before {0}")]
+    Closed(&'static str),
+    /// WebRTC failed.
+    #[error("webrtc: {0}")]
+    Rtc(String),
+    /// Socket error.
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// One received Opus packet.
+#[derive(Debug, Clone)]
+pub struct ReceivedAudio {
+    /// The slot's media id.
+    pub mid: String,
+    /// RTP time (48 kHz).
+    pub rtp_time: u64,
+    /// RTP sequence number (extended).
+    pub seq: u64,
+    /// Audio level, if sent.
+    pub level: Option<i8>,
+    /// The Opus payload.
+    pub data: Vec<u8>,
+    /// Arrival time.
+    pub at: Instant,
+}
+
+/// What the session reports.
+#[derive(Debug, Clone)]
+pub enum ClientEvent {
+    /// A server message, and when it arrived.
+    Signal(Value, Instant),
+    /// Audio on a slot.
+    Audio(ReceivedAudio),
+    /// Audio connected.
+    AudioConnected,
+    /// Audio or WebSocket ended.
+    Closed,
+}
+
+enum Command {
+    Send(Value),
+    Audio { rtp_time: u64, level: i8, data: Vec<u8> },
+}
+
+/// A joined participant with audio.
+#[derive(Debug)]
+pub struct Participant {
+    /// Participant id.
+    pub id: u64,
+    /// The `welcome` message.
+    pub welcome: Value,
+    commands: mpsc::Sender<Command>,
+    /// Everything the session reports, in order.
+    pub events: mpsc::Receiver<ClientEvent>,
+}
+
+impl Participant {
+    /// Joins `base` (http://host:port) with `token`; with `audio`, negotiates a WebRTC
+    /// peer on a UDP socket bound to `bind_ip`.
+    pub async fn join(
+        base: &str,
+        token: &str,
+        audio: Option<IpAddr>,
+    ) -> Result<Participant, ClientError> {
+        let url = format!("{}/ws", base.replacen("http", "ws", 1));
+        let unreachable = |e: &dyn std::fmt::Display| ClientError::Unreachable {
+            url: url.clone(),
+            reason: e.to_string(),
+        };
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async(&url).await.map_err(|e| unreachable(&e))?;
+        let join = json!({"type": "join", "v": 1, "token": token});
+        ws.send(Message::text(join.to_string())).await.map_err(|e| unreachable(&e))?;
+        let welcome = next_json(&mut ws, "welcome").await?;
+        let id = welcome["you"]["id"].as_u64().unwrap_or_default();
+        let (ev_tx, events) = mpsc::channel(4096);
+        let (commands, cmd_rx) = mpsc::channel(256);
+        let peer = match audio {
+            Some(ip) => {
+                let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
+                let slots = welcome["room"]["audio_slots"].as_u64().unwrap_or(3) as usize;
+                let (rtc, offer) = ClientRtc::offer(Instant::now(), socket.local_addr()?, slots)?;
+                ws.send(Message::text(json!({"type": "rtc_offer", "sdp": offer}).to_string()))
+                    .await
+                    .map_err(|e| unreachable(&e))?;
+                Some((rtc, socket))
+            }
+            None => None,
+        };
+        tokio::spawn(run(ws, peer, cmd_rx, ev_tx));
+        Ok(Participant { id, welcome, commands, events })
+    }
+
+    /// Sends a protocol message.
+    pub async fn send(&self, msg: Value) {
+        let _ = self.commands.send(Command::Send(msg)).await;
+    }
+
+    /// Sends one Opus packet from the microphone.
+    pub async fn send_audio(&self, rtp_time: u64, level: i8, data: Vec<u8>) {
+        let _ = self.commands.send(Command::Audio { rtp_time, level, data }).await;
+    }
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn next_json(ws: &mut Ws, kind: &'static str) -> Result<Value, ClientError> {
+    while let Some(msg) = ws.next().await {
+        let Ok(Message::Text(t)) = msg else { continue };
+        let v: Value = serde_json::from_str(t.as_str()).unwrap_or(Value::Null);
+        if v["type"] == kind {
+            return Ok(v);
+        }
+        if v["type"] == "error" {
+            return Err(ClientError::Refused {
+                code: v["code"].as_str().unwrap_or("").into(),
+                message: v["message"].as_str().unwrap_or("").into(),
+            });
+        }
+    }
+    Err(ClientError::Closed(kind))
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The session's run loop: WebSocket, UDP and WebRTC together.
+async fn run(
+    mut ws: Ws,
+    mut peer: Option<(ClientRtc, UdpSocket)>,
+    mut commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<ClientEvent>,
+) {
+    let mut buf = vec![0u8; 2048];
+    let mut out = Vec::new();
+    loop {
+        let wake = peer.as_ref().map(|(r, _)| r.timeout());
+        let result = tokio::select! {
+            msg = ws.next() => {
+                let Some(Ok(msg)) = msg else { break };
+                let Message::Text(t) = msg else { continue };
+                let v: Value = serde_json::from_str(t.as_str()).unwrap_or(Value::Null);
+                if v["type"] == "rtc_answer" {
+                    if let (Some((rtc, _)), Some(sdp)) = (peer.as_mut(), v["sdp"].as_str()) {
+                        rtc.accept_answer(sdp, &mut out)
+                    } else { Ok(()) }
+                } else {
+                    if events.send(ClientEvent::Signal(v, Instant::now())).await.is_err() { break; }
+                    Ok(())
+                }
+            }
+            cmd = commands.recv() => match cmd {
+                None => break,
+                Some(Command::Send(v)) => {
+                    if ws.send(Message::text(v.to_string())).await.is_err() { break; }
+                    Ok(())
+                }
+                Some(Command::Audio { rtp_time, level, data }) => match peer.as_mut() {
+                    Some((rtc, _)) => rtc.send_audio(Instant::now(), rtp_time, level, &data, &mut out),
+                    None => Ok(()),
+                },
+            },
+            got = async {
+                match peer.as_ref() {
+                    Some((_, s)) => s.recv_from(&mut buf).await,
+                    None => std::future::pending().await,
+                }
+            } => match (got, peer.as_mut()) {
+                (Ok((n, from)), Some((rtc, _))) => {
+                    rtc.handle_datagram(Instant::now(), from, &buf[..n], &mut out)
+                }
+                _ => Ok(()),
+            },
+            () = sleep_until(wake) => match peer.as_mut() {
+                Some((rtc, _)) => rtc.handle_timeout(Instant::now(), &mut out),
+                None => Ok(()),
+            },
+        };
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "client peer error");
+        }
+        for o in out.drain(..) {
+            let ev = match o {
+                RtcOutput::Transmit { destination, contents } => {
+                    if let Some((_, s)) = peer.as_ref() {
+                        let _ = s.try_send_to(&contents, destination);
+                    }
+                    continue;
+                }
+                RtcOutput::Audio(a) => ClientEvent::Audio(a),
+                RtcOutput::Connected => ClientEvent::AudioConnected,
+                RtcOutput::Disconnected => ClientEvent::Closed,
+            };
+            let _ = events.try_send(ev);
+        }
+    }
+    let _ = events.send(ClientEvent::Closed).await;
+}

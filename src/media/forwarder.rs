@@ -1,0 +1,428 @@
+//! The selective forwarding core of one room, sans-IO: the room's peers, their audio
+//! slots, speech detection and the media gates decided by signaling.
+//!
+//! Each listener has a fixed number of receive slots. The slots are filled with the floor
+//! holder first, then the loudest other speakers; a listener never hears themself. Each
+//! slot is one continuous stream: str0m numbers its packets in sequence, and the RTP
+//! timestamp is rewritten so that a change of speaker continues the slot's clock instead
+//! of jumping to the new speaker's.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use talkstick_signaling::ParticipantId;
+use talkstick_signaling::protocol::SlotView;
+
+use super::peer::{IncomingAudio, Peer, PeerError, PeerOutput};
+use super::speech::SpeechDetector;
+
+/// RTP ticks per 20 ms Opus frame at 48 kHz.
+const FRAME_TICKS: u64 = 960;
+/// How often an active sender who found no free slot tries again.
+const PLACEMENT_RETRY: Duration = Duration::from_millis(100);
+
+/// What the forwarder wants done.
+#[derive(Debug)]
+pub enum MediaOutput {
+    /// Send a datagram.
+    Transmit {
+        /// Our local candidate address (which socket).
+        source: SocketAddr,
+        /// The remote address.
+        destination: SocketAddr,
+        /// The datagram.
+        contents: Vec<u8>,
+    },
+    /// Speech detection changed.
+    Speaking {
+        /// Who.
+        participant: ParticipantId,
+        /// Speaking now.
+        speaking: bool,
+    },
+    /// A listener's slots changed (also sent once when their audio connects).
+    Slots {
+        /// The listener.
+        participant: ParticipantId,
+        /// Their slots.
+        slots: Vec<SlotView>,
+    },
+    /// A participant's audio connection came up or went away.
+    Audio {
+        /// Who.
+        participant: ParticipantId,
+        /// Connected now.
+        connected: bool,
+        /// The ICE username fragment to unregister when it went away.
+        ufrag: Option<String>,
+    },
+}
+
+/// Counters of one forwarder.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ForwarderCounters {
+    /// Opus packets received from microphones.
+    pub packets_in: u64,
+    /// Packets written to listeners' slots.
+    pub packets_forwarded: u64,
+    /// Packets not forwarded because the sender's gate is closed.
+    pub packets_gated: u64,
+    /// Datagrams for a peer that no longer exists.
+    pub stale_datagrams: u64,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Slot {
+    source: Option<ParticipantId>,
+    /// Added to the source's RTP time to give the slot's.
+    offset: u64,
+    last_out: Option<(u64, Instant)>,
+    /// The source changed: the next packet re-bases the timestamp.
+    fresh: bool,
+}
+
+#[derive(Debug)]
+struct Listener {
+    peer: Peer,
+    generation: u64,
+    slots: Vec<Slot>,
+}
+
+/// One room's media.
+#[derive(Debug)]
+pub struct Forwarder {
+    candidates: Vec<SocketAddr>,
+    max_slots: usize,
+    peers: HashMap<ParticipantId, Listener>,
+    gates: HashMap<ParticipantId, bool>,
+    holder: Option<ParticipantId>,
+    speech: HashMap<ParticipantId, SpeechDetector>,
+    /// When an active but unplaced sender may next trigger a reselection.
+    retry_at: HashMap<ParticipantId, Instant>,
+    next_generation: u64,
+    outputs: VecDeque<MediaOutput>,
+    scratch: Vec<PeerOutput>,
+    counters: ForwarderCounters,
+}
+
+/// A new peer's answer and routing facts.
+#[derive(Debug)]
+pub struct Accepted {
+    /// The SDP answer for the client.
+    pub answer: String,
+    /// The new peer's ICE username fragment (register it for routing).
+    pub ufrag: String,
+    /// Tells this peer apart from the participant's earlier ones.
+    pub generation: u64,
+    /// The replaced peer's fragment, to unregister.
+    pub replaced: Option<String>,
+}
+
+impl Forwarder {
+    /// A forwarder advertising `candidates` and giving each listener up to `max_slots`.
+    pub fn new(candidates: Vec<SocketAddr>, max_slots: usize) -> Self {
+        Forwarder {
+            candidates,
+            max_slots,
+            peers: HashMap::new(),
+            gates: HashMap::new(),
+            holder: None,
+            speech: HashMap::new(),
+            retry_at: HashMap::new(),
+            next_generation: 1,
+            outputs: VecDeque::new(),
+            scratch: Vec::new(),
+            counters: ForwarderCounters::default(),
+        }
+    }
+
+    // ----- getters ------------------------------------------------------------------
+
+    /// Counters so far.
+    pub fn counters(&self) -> ForwarderCounters {
+        self.counters
+    }
+
+    /// Peers (connected or connecting).
+    pub fn peer_count(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// Who is in a listener's slots.
+    pub fn slots_of(&self, listener: ParticipantId) -> Vec<Option<ParticipantId>> {
+        self.peers
+            .get(&listener)
+            .map_or_else(Vec::new, |l| l.slots.iter().map(|s| s.source).collect())
+    }
+
+    // ----- inputs -------------------------------------------------------------------
+
+    /// Accepts a participant's SDP offer, replacing any earlier peer of theirs.
+    pub fn add_peer(
+        &mut self,
+        now: Instant,
+        who: ParticipantId,
+        offer: &str,
+    ) -> Result<Accepted, PeerError> {
+        let (peer, answer) = Peer::accept(now, offer, &self.candidates, self.max_slots)?;
+        let ufrag = peer.ufrag().to_owned();
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        let slots = vec![Slot::default(); peer.slot_mids().len()];
+        let replaced = self.peers.insert(who, Listener { peer, generation, slots });
+        let replaced = replaced.map(|old| old.peer.ufrag().to_owned());
+        self.reselect();
+        Ok(Accepted { answer, ufrag, generation, replaced })
+    }
+
+    /// Drops a participant's peer (they left). Returns its ufrag to unregister.
+    pub fn remove_peer(&mut self, who: ParticipantId) -> Option<String> {
+        let gone = self.peers.remove(&who)?;
+        if self.speech.remove(&who).is_some_and(|s| s.speaking()) {
+            self.outputs.push_back(MediaOutput::Speaking { participant: who, speaking: false });
+        }
+        self.gates.remove(&who);
+        self.retry_at.remove(&who);
+        self.reselect();
+        Some(gone.peer.ufrag().to_owned())
+    }
+
+    /// Opens or closes a participant's gate (from signaling). Takes effect on the next
+    /// packet.
+    pub fn set_gate(&mut self, who: ParticipantId, forward: bool) {
+        if self.gates.insert(who, forward) != Some(forward) {
+            self.reselect();
+        }
+    }
+
+    /// Tells who holds the floor (they get the first slot).
+    pub fn set_holder(&mut self, holder: Option<ParticipantId>) {
+        if self.holder != holder {
+            self.holder = holder;
+            self.reselect();
+        }
+    }
+
+    /// Feeds a datagram routed to `who`'s peer of `generation`.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        who: ParticipantId,
+        generation: u64,
+        source: SocketAddr,
+        destination: SocketAddr,
+        data: &[u8],
+    ) {
+        let Some(l) = self.peers.get_mut(&who).filter(|l| l.generation == generation) else {
+            self.counters.stale_datagrams += 1;
+            return;
+        };
+        let mut out = std::mem::take(&mut self.scratch);
+        let result = l.peer.handle_datagram(now, source, destination, data, &mut out);
+        if let Err(e) = result {
+            tracing::debug!(participant = %who, error = %e, "datagram refused");
+        }
+        self.process(now, who, &mut out);
+        self.scratch = out;
+    }
+
+    /// Advances every peer and speech detector to `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let due: Vec<ParticipantId> =
+            self.peers.iter().filter(|(_, l)| l.peer.timeout() <= now).map(|(p, _)| *p).collect();
+        let mut out = std::mem::take(&mut self.scratch);
+        for who in due {
+            if let Some(l) = self.peers.get_mut(&who) {
+                if let Err(e) = l.peer.handle_timeout(now, &mut out) {
+                    tracing::debug!(participant = %who, error = %e, "peer timeout failed");
+                }
+                self.process(now, who, &mut out);
+            }
+        }
+        self.scratch = out;
+        let mut changed = false;
+        for (who, s) in &mut self.speech {
+            if s.on_timeout(now) == Some(false) {
+                self.outputs
+                    .push_back(MediaOutput::Speaking { participant: *who, speaking: false });
+                changed = true;
+            }
+        }
+        let dead: Vec<ParticipantId> =
+            self.peers.iter().filter(|(_, l)| !l.peer.is_alive()).map(|(p, _)| *p).collect();
+        for who in dead {
+            self.peer_gone(who);
+        }
+        if changed {
+            self.reselect();
+        }
+    }
+
+    // ----- polling ------------------------------------------------------------------
+
+    /// The next output.
+    pub fn poll_output(&mut self) -> Option<MediaOutput> {
+        self.outputs.pop_front()
+    }
+
+    /// When [`Forwarder::handle_timeout`] is next needed.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let peers = self.peers.values().map(|l| l.peer.timeout());
+        let speech = self.speech.values().filter_map(SpeechDetector::deadline);
+        peers.chain(speech).min()
+    }
+
+    // ----- internals ----------------------------------------------------------------
+
+    fn process(&mut self, now: Instant, who: ParticipantId, out: &mut Vec<PeerOutput>) {
+        for o in out.drain(..) {
+            match o {
+                PeerOutput::Transmit { source, destination, contents } => {
+                    self.outputs.push_back(MediaOutput::Transmit { source, destination, contents });
+                }
+                PeerOutput::Audio(audio) => self.on_audio(now, who, audio),
+                PeerOutput::Connected => {
+                    self.outputs.push_back(MediaOutput::Audio {
+                        participant: who,
+                        connected: true,
+                        ufrag: None,
+                    });
+                    self.emit_slots(who);
+                }
+                PeerOutput::Disconnected => self.peer_gone(who),
+            }
+        }
+    }
+
+    fn peer_gone(&mut self, who: ParticipantId) {
+        if let Some(ufrag) = self.remove_peer(who) {
+            self.outputs.push_back(MediaOutput::Audio {
+                participant: who,
+                connected: false,
+                ufrag: Some(ufrag),
+            });
+        }
+    }
+
+    fn on_audio(&mut self, now: Instant, from: ParticipantId, audio: IncomingAudio) {
+        self.counters.packets_in += 1;
+        let detector = self.speech.entry(from).or_default();
+        let change = detector.on_packet(now, audio.level);
+        let active = detector.active();
+        if let Some(speaking) = change {
+            self.outputs.push_back(MediaOutput::Speaking { participant: from, speaking });
+            self.reselect();
+        } else if active && !self.placed(from) && self.retry_at.get(&from).is_none_or(|t| *t <= now)
+        {
+            // A first loud packet: place the sender now (at most every 100 ms while the
+            // slots are taken by others).
+            self.retry_at.insert(from, now + PLACEMENT_RETRY);
+            self.reselect();
+        }
+        if !self.gates.get(&from).copied().unwrap_or(false) {
+            self.counters.packets_gated += 1;
+            return;
+        }
+        let mut out = Vec::new();
+        for (who, l) in self.peers.iter_mut().filter(|(who, _)| **who != from) {
+            for (k, slot) in l.slots.iter_mut().enumerate() {
+                if slot.source != Some(from) {
+                    continue;
+                }
+                let talkspurt = std::mem::take(&mut slot.fresh);
+                if talkspurt {
+                    // Continue the slot's clock: the new source starts where the slot
+                    // left off, plus the wall time since.
+                    let next = slot.last_out.map_or(audio.rtp_time, |(ts, at)| {
+                        let gap = now.saturating_duration_since(at).as_micros() as u64 * 48 / 1000;
+                        ts + gap.max(FRAME_TICKS)
+                    });
+                    slot.offset = next.wrapping_sub(audio.rtp_time);
+                }
+                let ts = audio.rtp_time.wrapping_add(slot.offset);
+                slot.last_out = Some((ts, now));
+                if let Err(e) = l.peer.write_audio(k, ts, &audio, talkspurt, &mut out) {
+                    tracing::debug!(listener = %who, error = %e, "write failed");
+                    continue;
+                }
+                self.counters.packets_forwarded += 1;
+            }
+        }
+        for o in out {
+            if let PeerOutput::Transmit { source, destination, contents } = o {
+                self.outputs.push_back(MediaOutput::Transmit { source, destination, contents });
+            }
+        }
+    }
+
+    /// Whether anyone hears `who` in a slot.
+    fn placed(&self, who: ParticipantId) -> bool {
+        self.peers.values().any(|l| l.slots.iter().any(|s| s.source == Some(who)))
+    }
+
+    /// Who may fill slots, best first: the holder, then speakers by loudness.
+    fn ranking(&self) -> Vec<ParticipantId> {
+        let mut eligible: Vec<(ParticipantId, bool, f32)> = self
+            .peers
+            .iter()
+            .filter(|(who, l)| {
+                l.peer.is_connected() && self.gates.get(who).copied().unwrap_or(false)
+            })
+            .filter_map(|(who, _)| {
+                let holder = self.holder == Some(*who);
+                let s = self.speech.get(who);
+                let speaking = s.is_some_and(SpeechDetector::active);
+                (holder || speaking)
+                    .then(|| (*who, holder, s.map_or(0.0, SpeechDetector::loudness)))
+            })
+            .collect();
+        eligible.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.total_cmp(&a.2)).then(a.0.cmp(&b.0)));
+        eligible.into_iter().map(|(who, ..)| who).collect()
+    }
+
+    /// Recomputes every listener's slots, keeping people in the slot they already have.
+    fn reselect(&mut self) {
+        let ranking = self.ranking();
+        let mut changed = Vec::new();
+        for (who, l) in &mut self.peers {
+            let wanted: Vec<ParticipantId> =
+                ranking.iter().copied().filter(|p| p != who).take(l.slots.len()).collect();
+            let mut dirty = false;
+            for slot in &mut l.slots {
+                if slot.source.is_some_and(|s| !wanted.contains(&s)) {
+                    slot.source = None;
+                    dirty = true;
+                }
+            }
+            for p in wanted {
+                if l.slots.iter().any(|s| s.source == Some(p)) {
+                    continue;
+                }
+                if let Some(free) = l.slots.iter_mut().find(|s| s.source.is_none()) {
+                    free.source = Some(p);
+                    free.fresh = true;
+                    dirty = true;
+                }
+            }
+            if dirty && l.peer.is_connected() {
+                changed.push(*who);
+            }
+        }
+        for who in changed {
+            self.emit_slots(who);
+        }
+    }
+
+    fn emit_slots(&mut self, who: ParticipantId) {
+        let Some(l) = self.peers.get(&who) else { return };
+        let slots = l
+            .peer
+            .slot_mids()
+            .iter()
+            .zip(&l.slots)
+            .map(|(mid, s)| SlotView { mid: mid.to_string(), participant: s.source })
+            .collect();
+        self.outputs.push_back(MediaOutput::Slots { participant: who, slots });
+    }
+}

@@ -1,0 +1,317 @@
+//! The synchronous heart of a room task: the signaling [`Room`], the media
+//! [`Forwarder`], and the connections of the room's members. Every input is handled to
+//! completion here — room outputs feed the forwarder (gates, holder), forwarder outputs
+//! feed the room (speech, audio state) — with no awaits and no locks.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::ws::Utf8Bytes;
+use talkstick_signaling::protocol::{self, ClientMsg, ErrorCode, Role, ServerMsg};
+use talkstick_signaling::{Input, Output, ParticipantId, Room, RoomId};
+use tokio::sync::mpsc;
+
+use super::task::{Conn, Outbound, RoomCmd};
+use crate::media::demux::Route;
+use crate::media::{Forwarder, MediaOutput, MediaPlane};
+
+/// Rounds of room ⇄ forwarder exchange per input; each round only follows up on the
+/// previous one, so this bounds a bug, not normal work.
+const MAX_ROUNDS: usize = 8;
+
+struct Member {
+    conn: Conn,
+    role: Role,
+}
+
+/// The room's media: the forwarder and what it registered with the shared plane.
+struct Media {
+    plane: Arc<MediaPlane>,
+    forwarder: Forwarder,
+    /// This room's own inbox, for datagram routes.
+    inbox: mpsc::Sender<RoomCmd>,
+    /// Registered ICE username fragments by participant.
+    ufrags: HashMap<ParticipantId, String>,
+}
+
+/// One room: signaling, media and members.
+pub struct RoomCore {
+    room: Room,
+    members: HashMap<ParticipantId, Member>,
+    media: Option<Media>,
+    /// Set when the media code panicked: the room goes on without audio.
+    media_failed: bool,
+}
+
+impl RoomCore {
+    /// A room, with media when a plane is given.
+    pub fn new(room: Room, plane: Option<Arc<MediaPlane>>, inbox: mpsc::Sender<RoomCmd>) -> Self {
+        let media = plane.map(|plane| Media {
+            forwarder: Forwarder::new(plane.candidates(), plane.slots),
+            plane,
+            inbox,
+            ufrags: HashMap::new(),
+        });
+        RoomCore { room, members: HashMap::new(), media, media_failed: false }
+    }
+
+    /// The room's id.
+    pub fn id(&self) -> &RoomId {
+        self.room.id()
+    }
+
+    /// Nobody in the room, not even within the grace period.
+    pub fn is_empty(&self) -> bool {
+        self.room.is_empty()
+    }
+
+    /// The earliest deadline of the room and its media.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let media = self.media.as_ref().and_then(|m| m.forwarder.poll_timeout());
+        [self.room.poll_timeout(), media].into_iter().flatten().min()
+    }
+
+    /// Handles one command to completion.
+    pub fn apply(&mut self, cmd: RoomCmd) {
+        let now = Instant::now();
+        match cmd {
+            RoomCmd::Join { req, conn, reply } => {
+                let role = req.role;
+                let result = self.room.join(now, req);
+                if let Ok(joined) = &result {
+                    if let Some(old) =
+                        self.members.insert(joined.participant, Member { conn, role })
+                    {
+                        self.replaced(&old.conn);
+                    }
+                }
+                let _ = reply.send(result);
+            }
+            RoomCmd::Client { from, conn, frame } => {
+                if self.members.get(&from).is_none_or(|m| m.conn.id != conn) {
+                    return; // a frame from a connection that was replaced
+                }
+                match frame {
+                    Ok(f) => match f.msg {
+                        ClientMsg::RtcOffer { sdp } => self.offer(now, from, &sdp, f.id),
+                        msg => {
+                            if let Err(e) = self.room.handle(now, Input::Client { from, msg }) {
+                                let (code, text, retry) =
+                                    (e.code(), e.to_string(), e.retry_after_ms());
+                                self.error(from, code, text, f.id, retry);
+                            }
+                        }
+                    },
+                    Err(e) => self.error(from, e.code(), e.to_string(), None, None),
+                }
+            }
+            RoomCmd::Disconnected { participant, conn } => {
+                if self.members.get(&participant).is_some_and(|m| m.conn.id == conn) {
+                    self.members.remove(&participant);
+                    let _ = self.room.handle(now, Input::Disconnected { participant });
+                }
+            }
+            RoomCmd::Datagram { participant, peer, source, destination, data, at } => {
+                self.with_media(|m| {
+                    m.forwarder.handle_datagram(at, participant, peer, source, destination, &data)
+                });
+            }
+            RoomCmd::Shutdown => {}
+        }
+        self.settle(now);
+    }
+
+    /// Advances the room and its media to `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.room.poll_timeout().is_some_and(|t| t <= now) {
+            let _ = self.room.handle(now, Input::Timeout);
+        }
+        self.with_media(|m| m.forwarder.handle_timeout(now));
+        self.settle(now);
+    }
+
+    /// Says goodbye to every member and closes their connections.
+    pub fn goodbye_all(&mut self, reason: &str) {
+        let bye = protocol::encode(self.room.seq(), &ServerMsg::Goodbye { reason: reason.into() });
+        for m in self.members.values() {
+            let _ = m.conn.tx.try_send(Outbound::Text(bye.as_str().into()));
+            let _ = m.conn.tx.try_send(Outbound::Close(1001, "server shutting down"));
+        }
+        self.members.clear();
+    }
+
+    /// Unregisters every peer of this room from the shared demux.
+    pub fn release_media(&mut self) {
+        if let Some(m) = self.media.take() {
+            for ufrag in m.ufrags.values() {
+                m.plane.demux.unregister(ufrag);
+            }
+        }
+    }
+
+    // ----- media --------------------------------------------------------------------
+
+    fn offer(&mut self, now: Instant, from: ParticipantId, sdp: &str, re: Option<u32>) {
+        if self.media.is_none() {
+            let why = if self.media_failed {
+                "audio failed in this room"
+            } else {
+                "audio is off on this server"
+            };
+            return self.error(from, ErrorCode::BadOffer, why.into(), re, None);
+        }
+        let accepted = self.with_media(|m| {
+            let acc = m.forwarder.add_peer(now, from, sdp)?;
+            let route = Route { room: m.inbox.clone(), participant: from, peer: acc.generation };
+            m.plane.demux.register(acc.ufrag.clone(), route);
+            if let Some(old) = m.ufrags.insert(from, acc.ufrag) {
+                m.plane.demux.unregister(&old);
+            }
+            Ok::<_, crate::media::peer::PeerError>(acc.answer)
+        });
+        match accepted {
+            Some(Ok(sdp)) => self.tell(from, &ServerMsg::RtcAnswer { sdp }),
+            Some(Err(e)) => self.error(from, ErrorCode::BadOffer, e.to_string(), re, None),
+            None => {
+                self.error(from, ErrorCode::BadOffer, "audio failed in this room".into(), re, None)
+            }
+        }
+    }
+
+    /// Runs media code; a panic in it ends this room's media (logged), never the room
+    /// or the server.
+    fn with_media<T>(&mut self, f: impl FnOnce(&mut Media) -> T) -> Option<T> {
+        let m = self.media.as_mut()?;
+        match catch_unwind(AssertUnwindSafe(|| f(m))) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                tracing::error!(room = %self.room.id(), "media code panicked; audio stops in this room");
+                self.release_media();
+                self.media_failed = true;
+                None
+            }
+        }
+    }
+
+    // ----- delivery -----------------------------------------------------------------
+
+    /// Exchanges outputs between room and forwarder until both are drained.
+    fn settle(&mut self, now: Instant) {
+        for _ in 0..MAX_ROUNDS {
+            let room_work = self.deliver_room(now);
+            let holder = self.room.holder();
+            self.with_media(|m| m.forwarder.set_holder(holder));
+            let media_work = self.deliver_media(now);
+            if !room_work && !media_work {
+                return;
+            }
+        }
+    }
+
+    /// Delivers the room's outputs; true if there were any.
+    fn deliver_room(&mut self, now: Instant) -> bool {
+        let mut any = false;
+        let mut slow = Vec::new();
+        while let Some(out) = self.room.poll_output() {
+            any = true;
+            match out {
+                Output::Send { to, seq, msg } => {
+                    let text: Utf8Bytes = protocol::encode(seq, &msg).into();
+                    for (pid, m) in &self.members {
+                        if to.includes(*pid, m.role)
+                            && m.conn.tx.try_send(Outbound::Text(text.clone())).is_err()
+                        {
+                            slow.push(*pid);
+                        }
+                    }
+                }
+                Output::Gate { participant, forward } => {
+                    self.with_media(|m| m.forwarder.set_gate(participant, forward));
+                }
+                Output::Close { participant } => {
+                    if let Some(m) = self.members.remove(&participant) {
+                        let _ = m.conn.tx.try_send(Outbound::Close(1000, "left"));
+                    }
+                }
+                Output::Left { participant } => {
+                    self.with_media(|m| {
+                        m.forwarder.remove_peer(participant);
+                        if let Some(ufrag) = m.ufrags.remove(&participant) {
+                            m.plane.demux.unregister(&ufrag);
+                        }
+                    });
+                }
+            }
+        }
+        // A connection whose queue is full cannot keep up: drop it (it can resume).
+        for pid in slow {
+            if let Some(m) = self.members.remove(&pid) {
+                tracing::warn!(room = %self.room.id(), participant = %pid, "connection too slow; dropped");
+                let _ = m.conn.tx.try_send(Outbound::Close(4008, "too slow"));
+                let _ = self.room.handle(now, Input::Disconnected { participant: pid });
+            }
+        }
+        any
+    }
+
+    /// Delivers the forwarder's outputs; true if any fed the room.
+    fn deliver_media(&mut self, now: Instant) -> bool {
+        let mut fed_room = false;
+        loop {
+            let Some(out) = self.with_media(|m| m.forwarder.poll_output()).flatten() else {
+                return fed_room;
+            };
+            match out {
+                MediaOutput::Transmit { source, destination, contents } => {
+                    if let Some(m) = &self.media {
+                        m.plane.send(source, destination, &contents);
+                    }
+                }
+                MediaOutput::Speaking { participant, speaking } => {
+                    let _ = self.room.handle(now, Input::Speaking { participant, speaking });
+                    fed_room = true;
+                }
+                MediaOutput::Audio { participant, connected, ufrag } => {
+                    if let (Some(m), Some(u)) = (self.media.as_mut(), ufrag) {
+                        m.plane.demux.unregister(&u);
+                        if m.ufrags.get(&participant) == Some(&u) {
+                            m.ufrags.remove(&participant);
+                        }
+                    }
+                    let _ = self.room.handle(now, Input::Audio { participant, connected });
+                    fed_room = true;
+                }
+                MediaOutput::Slots { participant, slots } => {
+                    self.tell(participant, &ServerMsg::Slots { slots })
+                }
+            }
+        }
+    }
+
+    fn tell(&self, to: ParticipantId, msg: &ServerMsg) {
+        if let Some(m) = self.members.get(&to) {
+            let _ =
+                m.conn.tx.try_send(Outbound::Text(protocol::encode(self.room.seq(), msg).into()));
+        }
+    }
+
+    fn error(
+        &self,
+        to: ParticipantId,
+        code: ErrorCode,
+        message: String,
+        re: Option<u32>,
+        retry_after_ms: Option<u64>,
+    ) {
+        self.tell(to, &ServerMsg::Error { code, message, re, retry_after_ms });
+    }
+
+    /// Tells a connection that a newer one took over its identity, and closes it.
+    fn replaced(&self, old: &Conn) {
+        let bye = ServerMsg::Goodbye { reason: "you joined again from another connection".into() };
+        let _ = old.tx.try_send(Outbound::Text(protocol::encode(self.room.seq(), &bye).into()));
+        let _ = old.tx.try_send(Outbound::Close(4002, "replaced"));
+    }
+}

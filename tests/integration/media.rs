@@ -1,0 +1,229 @@
+//! Audio through the SFU with real clients on loopback: str0m-based participants with
+//! real Opus packets.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use talkstick::client::{ClientEvent, Participant, ReceivedAudio};
+use talkstick_signaling::protocol::{Role, Settings};
+
+use crate::common::{Server, WAIT};
+
+const LOOPBACK: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+/// `n` frames of 20 ms of a voice-like signal (a gliding, amplitude-modulated harmonic
+/// tone), encoded with libopus. Every packet is distinct.
+pub fn opus_packets(n: usize, seed: f32) -> Vec<Vec<u8>> {
+    let mut enc =
+        opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
+    let mut out = Vec::new();
+    let mut phase = 0f32;
+    for i in 0..n {
+        let mut pcm = vec![0i16; 960];
+        for (j, s) in pcm.iter_mut().enumerate() {
+            let t = (i * 960 + j) as f32 / 48_000.0;
+            let f0 = 140.0 + seed + 40.0 * (t * 1.3).sin();
+            phase += 2.0 * std::f32::consts::PI * f0 / 48_000.0;
+            let am = 0.6 + 0.4 * (2.0 * std::f32::consts::PI * 4.0 * t).sin();
+            let v = (phase.sin() + 0.5 * (2.0 * phase).sin() + 0.25 * (3.0 * phase).sin()) * am;
+            *s = (v * 9_000.0) as i16;
+        }
+        out.push(enc.encode_vec(&pcm, 4000).unwrap());
+    }
+    out
+}
+
+struct Listener {
+    p: Participant,
+    audio: Vec<ReceivedAudio>,
+    signals: Vec<(Instant, Value)>,
+    connected: bool,
+}
+
+impl Listener {
+    async fn join(server: &Server, room: &str, name: &str, role: Role) -> Listener {
+        let token = server.token(room, name, role);
+        let p = Participant::join(&server.base(), &token, Some(LOOPBACK)).await.unwrap();
+        Listener { p, audio: Vec::new(), signals: Vec::new(), connected: false }
+    }
+
+    /// Reads events until `done` holds or [`WAIT`] passes.
+    async fn pump_until(&mut self, what: &str, done: impl Fn(&Listener) -> bool) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !done(self) {
+            match tokio::time::timeout_at(deadline, self.p.events.recv()).await {
+                Ok(Some(ev)) => self.take(ev),
+                _ => panic!(
+                    "participant {}: never saw {what}; signals: {:?}",
+                    self.p.id,
+                    self.signals.iter().map(|(_, v)| v.to_string()).collect::<Vec<_>>()
+                ),
+            }
+        }
+    }
+
+    /// Reads whatever arrives within `d`.
+    async fn pump_for(&mut self, d: Duration) {
+        let deadline = tokio::time::Instant::now() + d;
+        while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, self.p.events.recv()).await {
+            self.take(ev);
+        }
+    }
+
+    fn take(&mut self, ev: ClientEvent) {
+        match ev {
+            ClientEvent::Audio(a) => self.audio.push(a),
+            ClientEvent::Signal(v, at) => self.signals.push((at, v)),
+            ClientEvent::AudioConnected => self.connected = true,
+            ClientEvent::Closed => {}
+        }
+    }
+
+    fn saw(&self, pred: impl Fn(&Value) -> bool) -> Option<Instant> {
+        self.signals.iter().find(|(_, v)| pred(v)).map(|(t, _)| *t)
+    }
+
+    /// The mid of the slot that last carried `who`.
+    fn slot_of(&self, who: u64) -> Option<String> {
+        self.signals.iter().rev().filter(|(_, v)| v["type"] == "slots").find_map(|(_, v)| {
+            v["slots"]
+                .as_array()?
+                .iter()
+                .find(|s| s["participant"] == who)
+                .map(|s| s["mid"].as_str().unwrap().to_owned())
+        })
+    }
+}
+
+async fn speak(p: &Participant, packets: &[Vec<u8>]) -> Instant {
+    let start = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    for (i, pkt) in packets.iter().enumerate() {
+        tick.tick().await;
+        p.send_audio(1_000 + i as u64 * 960, 20, pkt.clone()).await;
+    }
+    start
+}
+
+async fn everyone_connected(people: &mut [Listener]) {
+    for l in people.iter_mut() {
+        l.pump_until("audio connected", |l| l.connected).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn six_clients_hear_the_speaker_every_packet_once_and_in_order() {
+    let server = Server::with_media(Settings::default()).await;
+    let mut people = vec![Listener::join(&server, "m1", "Fiona", Role::Facilitator).await];
+    for name in ["Aino", "Bertil", "Chen", "Dalia", "Emil"] {
+        people.push(Listener::join(&server, "m1", name, Role::Learner).await);
+    }
+    everyone_connected(&mut people).await;
+    let speaker = people[2].p.id;
+    let packets = opus_packets(50, 0.0);
+    let started = speak(&people[2].p, &packets).await;
+    for l in people.iter_mut().filter(|l| l.p.id != speaker) {
+        l.pump_until("all packets", |l| l.audio.len() >= packets.len()).await;
+        l.pump_for(Duration::from_millis(100)).await;
+        let mid = l.slot_of(speaker).expect("the speaker was put in a slot");
+        let got: Vec<&Vec<u8>> = l.audio.iter().map(|a| &a.data).collect();
+        assert_eq!(got.len(), packets.len(), "each packet exactly once");
+        assert!(got.iter().zip(&packets).all(|(a, b)| *a == b), "in order, intact");
+        assert!(l.audio.iter().all(|a| a.mid == mid), "all on the speaker's slot");
+        let seqs: Vec<u64> = l.audio.iter().map(|a| a.seq).collect();
+        assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "one continuous stream");
+        let onset = l
+            .saw(|v| {
+                v["type"] == "speaking" && v["participant"] == speaker && v["speaking"] == true
+            })
+            .expect("speaking indicator");
+        eprintln!(
+            "listener {}: speaking shown {:?} after the first packet",
+            l.p.id,
+            onset - started
+        );
+    }
+    // Nobody hears themself.
+    assert!(people[2].audio.is_empty());
+    // Silence: the indicator drops.
+    for l in people.iter_mut() {
+        l.pump_until("speaking stopped", |l| {
+            l.saw(|v| {
+                v["type"] == "speaking" && v["participant"] == speaker && v["speaking"] == false
+            })
+            .is_some()
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moderated_mode_forwards_only_the_floor_holder() {
+    let server = Server::with_media(Settings::default()).await;
+    let mut f = Listener::join(&server, "m2", "Fiona", Role::Facilitator).await;
+    let mut a = Listener::join(&server, "m2", "Aino", Role::Learner).await;
+    let mut b = Listener::join(&server, "m2", "Bertil", Role::Learner).await;
+    for l in [&mut f, &mut a, &mut b] {
+        l.pump_until("audio connected", |l| l.connected).await;
+    }
+    f.p.send(json!({"type": "update_settings", "settings": {"mode": "moderated"}})).await;
+    b.pump_until("moderated", |l| l.saw(|v| v["settings"]["mode"] == "moderated").is_some()).await;
+    // Aino speaks without the floor: the server forwards nothing.
+    speak(&a.p, &opus_packets(25, 3.0)).await;
+    b.pump_for(Duration::from_millis(300)).await;
+    f.pump_for(Duration::from_millis(10)).await;
+    assert!(b.audio.is_empty() && f.audio.is_empty(), "a non-holder is not forwarded");
+    // Given the floor, she is heard.
+    f.p.send(json!({"type": "grant", "participant": a.p.id})).await;
+    a.pump_until("offer", |l| l.saw(|v| v["type"] == "youre_up").is_some()).await;
+    a.p.send(json!({"type": "accept_floor"})).await;
+    let aid = a.p.id;
+    b.pump_until("A holds", |l| {
+        l.saw(|v| v["type"] == "floor" && v["floor"]["holder"] == aid).is_some()
+    })
+    .await;
+    let packets = opus_packets(25, 7.0);
+    speak(&a.p, &packets).await;
+    b.pump_until("holder audio", |l| l.audio.len() >= packets.len()).await;
+    assert!(b.audio.iter().zip(&packets).all(|(x, y)| &x.data == y));
+    // Muted by the facilitator: never forwarded, whatever the client does.
+    f.p.send(json!({"type": "mute", "participant": aid})).await;
+    b.pump_until("mute", |l| {
+        l.saw(|v| v["type"] == "participant_updated" && v["participant"]["force_muted"] == true)
+            .is_some()
+    })
+    .await;
+    let before = b.audio.len();
+    speak(&a.p, &opus_packets(10, 9.0)).await;
+    b.pump_for(Duration::from_millis(300)).await;
+    assert_eq!(b.audio.len(), before, "a muted participant is never forwarded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slots_map_matches_who_is_heard_and_listeners_have_three_slots() {
+    let server = Server::with_media(Settings::default()).await;
+    let mut people = Vec::new();
+    for name in ["Aino", "Bertil", "Chen", "Dalia"] {
+        people.push(Listener::join(&server, "m3", name, Role::Learner).await);
+    }
+    everyone_connected(&mut people).await;
+    let (p0, p1) = (people[0].p.id, people[1].p.id);
+    // Two speak at once.
+    let (x, y) = (opus_packets(30, 1.0), opus_packets(30, 60.0));
+    let (s0, s1) = (&people[0].p, &people[1].p);
+    tokio::join!(speak(s0, &x), speak(s1, &y));
+    let l = &mut people[3];
+    l.pump_until("both", |l| l.audio.len() >= 60).await;
+    let (m0, m1) = (l.slot_of(p0).unwrap(), l.slot_of(p1).unwrap());
+    assert_ne!(m0, m1, "two speakers, two slots");
+    let by_mid: BTreeMap<&str, Vec<&Vec<u8>>> = l.audio.iter().fold(BTreeMap::new(), |mut m, a| {
+        m.entry(a.mid.as_str()).or_default().push(&a.data);
+        m
+    });
+    assert_eq!(by_mid[m0.as_str()], x.iter().collect::<Vec<_>>());
+    assert_eq!(by_mid[m1.as_str()], y.iter().collect::<Vec<_>>());
+    let slots = l.signals.iter().rev().find(|(_, v)| v["type"] == "slots").unwrap();
+    assert_eq!(slots.1["slots"].as_array().unwrap().len(), 3);
+}
