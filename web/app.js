@@ -1,0 +1,325 @@
+// Talkstick browser client: the learner and facilitator page.
+//
+// Flow: read the link's token → mic check (views/prejoin.js) → connect
+// (connection.js) → keep a local copy of the room (state.js) → views render it.
+//
+// Media seam: if `web/media.js` exists it is loaded after the first welcome and called as
+//   media.start({ connection, store, stream, listenOnly, micOn })  once joined
+//   media.setMic?.(on)                                              when the mic opens/closes
+//   media.stop()                                                    on leave or page exit
+// `connection.on(type, fn)` delivers any server message type and
+// `connection.send(type, fields)` sends any type, for the media's own signalling.
+
+import { Connection } from './connection.js';
+import { Store } from './state.js';
+import { tokenFromUrl, decodeClaims, looksExpired } from './token.js';
+import { MicCheck } from './micCheck.js';
+import { errorText, REACTIONS } from './labels.js';
+import { registerShortcut, installShortcuts } from './shortcuts.js';
+import { initToasts, toast, announce } from './views/toast.js';
+import { showPrejoin } from './views/prejoin.js';
+import { showNotice, connectionBanner } from './views/status.js';
+import { floorView } from './views/floor.js';
+import { peopleView } from './views/people.js';
+import { queueView } from './views/queue.js';
+import { controlsView } from './views/controls.js';
+import { facilitatorView } from './views/facilitator.js';
+import { statsView } from './views/stats.js';
+import { helpView } from './views/help.js';
+
+const deviceKey = (token) => `talkstick:device:${token}`;
+
+function storageGet(key) {
+  try { return sessionStorage.getItem(key); } catch { return null; }
+}
+function storageSet(key, value) {
+  try { sessionStorage.setItem(key, value); } catch { /* private mode: fine */ }
+}
+
+async function main() {
+  initToasts();
+  const token = tokenFromUrl();
+  const claims = decodeClaims(token);
+  document.getElementById('boot').hidden = true;
+  if (!token) {
+    showNotice('This link is incomplete', 'Open the full link your facilitator sent you — it ends with a long code after "?token=".');
+    return;
+  }
+  if (!claims) {
+    showNotice('This link is not valid', errorText('bad_token'));
+    return;
+  }
+  if (looksExpired(claims)) {
+    const go = await new Promise((resolve) => showNotice('This link has expired', errorText('token_expired'), [
+      { label: 'Try anyway', run: () => resolve(true) },
+    ]));
+    if (!go) return;
+    document.getElementById('notice-page').hidden = true;
+  }
+  document.title = `${claims.name} · Talkstick`;
+  const mic = new MicCheck();
+  const resuming = !!storageGet(`talkstick:resume:${token}`);
+  let choice;
+  if (resuming) {
+    // A reload inside a session: go straight back in to keep the queue place.
+    const saved = storageGet(deviceKey(token)) || '';
+    if (saved === 'listen-only') {
+      choice = { listenOnly: true, micOn: false };
+    } else {
+      const res = await mic.open(saved || null);
+      choice = { listenOnly: !res.ok, deviceId: res.deviceId, micOn: false };
+      if (!res.ok) toast('Your microphone could not be opened again, so you are listening only. Reload to try again.', 'warn');
+    }
+  } else {
+    const pre = document.getElementById('prejoin');
+    pre.hidden = false;
+    document.body.dataset.screen = 'prejoin';
+    choice = await showPrejoin(pre, { claims, mic });
+    pre.hidden = true;
+  }
+  storageSet(deviceKey(token), choice.listenOnly ? 'listen-only' : choice.deviceId || '');
+  enterRoom({ token, claims, mic, choice });
+}
+
+function enterRoom({ token, mic, choice }) {
+  const conn = new Connection({ token });
+  const store = new Store();
+  store.attach(conn);
+  const local = { listenOnly: choice.listenOnly, wantMicOnJoin: choice.micOn, media: null, hadHand: false };
+  document.getElementById('room').hidden = false;
+  document.body.dataset.screen = 'room';
+  document.body.classList.toggle('listen-only', local.listenOnly);
+
+  const send = (type, fields, { quiet = false } = {}) => {
+    const id = conn.send(type, fields);
+    if (id === null && !quiet) toast('You are offline right now — wait for the connection to come back, then try again.', 'error');
+    return id !== null;
+  };
+
+  function setMic(on) {
+    if (local.listenOnly) return false;
+    mic.setEnabled(on);
+    local.media?.setMic?.(on);
+    return send('set_mic', { on });
+  }
+
+  const twice = new WeakMap();
+  function confirmTwice(button, question, run) {
+    if (button && !twice.get(button)) {
+      const label = button.innerHTML;
+      twice.set(button, true);
+      button.textContent = question;
+      button.classList.add('confirming');
+      setTimeout(() => {
+        if (!button.isConnected) return;
+        twice.delete(button);
+        button.innerHTML = label;
+        button.classList.remove('confirming');
+      }, 4000);
+      return;
+    }
+    run();
+  }
+
+  const help = helpView();
+  const actions = {
+    raise(kind, note) {
+      const trimmed = (note || '').trim();
+      store.rememberNote(trimmed);
+      return send('raise_hand', trimmed ? { kind, note: trimmed } : { kind });
+    },
+    lower: () => send('lower_hand'),
+    done: () => send('yield'),
+    accept() {
+      if (!send('accept_floor')) return;
+      const me = store.self;
+      if (me && !me.mic_on && !me.force_muted && !me.push_to_talk && !local.listenOnly) {
+        setMic(true);
+        toast('Your microphone is on — go ahead.');
+      }
+    },
+    decline: () => send('decline_floor'),
+    react: (reaction) => send('react', { reaction }),
+    toggleMic() {
+      const me = store.self;
+      if (!me) return;
+      if (local.listenOnly) return toast('You joined listen-only, without a microphone. Reload the page to set one up.', 'warn');
+      if (me.force_muted) return toast(errorText('force_muted'), 'warn');
+      if (me.push_to_talk) return toast('Push-to-talk is on: hold Space to talk, or press P to turn it off.');
+      setMic(!me.mic_on);
+    },
+    togglePtt() {
+      const me = store.self;
+      if (!me || local.listenOnly) return;
+      const enabled = !me.push_to_talk;
+      if (send('set_push_to_talk', { enabled }) && enabled && me.mic_on) setMic(false);
+      if (enabled) toast('Push-to-talk is on: hold Space to talk.');
+    },
+    toggleAway() {
+      const me = store.self;
+      if (!me) return;
+      const away = me.presence !== 'away';
+      if (send('set_away', { away }) && away && me.mic_on) setMic(false);
+    },
+    help: () => help.toggle(),
+    leave: (e) => confirmTwice(e?.currentTarget, 'Really leave?', () => {
+      local.media?.stop?.();
+      conn.leave();
+    }),
+    problem: (text) => toast(text, 'error'),
+    grant: (participant) => send('grant', { participant }),
+    next: () => send('next'),
+    revoke: () => send('revoke'),
+    openDiscussion: () => send('open_discussion'),
+    moveHand(participant, position) {
+      if (position < 1 || position > store.queue.length) return;
+      send('move_hand', { participant, position });
+    },
+    removeHand: (participant) => send('remove_hand', { participant }),
+    clearHands: (button) => confirmTwice(button, `Really clear ${store.queue.length}?`, () => send('clear_hands')),
+    mute: (participant) => send('mute', { participant }),
+    unmute: (participant) => send('unmute', { participant }),
+    muteAll: () => send('mute_all'),
+    updateSettings: (settings) => send('update_settings', { settings }),
+    getStats: () => send('get_stats', {}, { quiet: true }),
+    freshStats: () => new Promise((resolve) => {
+      if (!send('get_stats')) return resolve(store.stats);
+      const timer = setTimeout(() => { off(); resolve(store.stats); }, 2000);
+      const off = store.on('stats', () => { clearTimeout(timer); off(); resolve(store.stats); });
+    }),
+  };
+
+  const floor = floorView(store, actions);
+  peopleView(store, actions);
+  const queue = queueView(store, actions);
+  const controls = controlsView(store, actions, local);
+  facilitatorView(store, actions);
+  const stats = statsView(store, actions);
+  document.getElementById('settings-form').addEventListener('submit', (e) => e.preventDefault());
+
+  registerShortcuts(store, actions, help, controls);
+  installShortcuts({
+    blocked: () => help.isOpen(),
+    ptt: {
+      active: () => !!store.self?.push_to_talk && !local.listenOnly,
+      down: () => { if (!store.self?.force_muted) setMic(true); },
+      up: () => setMic(false),
+    },
+  });
+
+  store.on('error', (e) => {
+    const wait = e.code === 'rate_limited' && e.retry_after_ms ? ` Try again in ${Math.ceil(e.retry_after_ms / 1000)} s.` : '';
+    toast(errorText(e.code, e.message) + wait, 'error');
+    if (e.code === 'force_muted') mic.setEnabled(false);
+  });
+  store.on('notice', (n) => {
+    if (n.quiet) { if (!n.silent) announce(n.text); return; }
+    toast(n.text, n.kind || 'info');
+  });
+  store.on('floor', (d) => { if (d?.announce) announce(d.announce, store.offeredToMe()); });
+  store.on('offer', (d) => { if (d?.youreUp) announce("You're up! Press A to accept or Escape to decline.", true); });
+  store.on('people', (d) => {
+    const me = store.self;
+    if (me && d?.updated === me.id) mic.setEnabled(!!me.mic_on && !me.force_muted && !local.listenOnly);
+  });
+
+  store.on('joined', ({ first, resumed }) => {
+    const me = store.self;
+    if (first && !resumed && local.wantMicOnJoin && !me.force_muted) setMic(true);
+    else if (me.mic_on && (local.listenOnly || me.push_to_talk)) setMic(false);
+    else mic.setEnabled(!!me.mic_on && !me.force_muted && !local.listenOnly);
+    if (!first) toast(resumed ? 'Reconnected — you kept your place.' : (local.hadHand ? 'Reconnected as a new participant — your raised hand was lost. Raise it again if you still want to speak.' : 'Reconnected.'), resumed ? 'info' : 'warn');
+    if (first) loadMedia();
+  });
+  store.on('queue', () => { local.hadHand = !!store.myHand(); });
+
+  async function loadMedia() {
+    let mod;
+    try {
+      mod = await import('./media.js');
+    } catch {
+      return; // no audio module yet: the page works as a floor and queue client
+    }
+    try {
+      local.media = mod;
+      await mod.start?.({ connection: conn, store, stream: mic.stream, listenOnly: local.listenOnly, micOn: !!store.self?.mic_on });
+    } catch (e) {
+      console.error('media failed to start:', e);
+      toast('Audio could not start. The queue and floor still work; try reloading.', 'error');
+    }
+  }
+
+  const drawBanner = connectionBanner(conn, {
+    onStopped(s) {
+      local.media?.stop?.();
+      mic.release();
+      if (s.reason === 'fatal') {
+        const title = s.code === 'token_expired' ? 'This link has expired' : s.code === 'unsupported_version' ? 'Please reload' : 'This link is not valid';
+        showNotice(title, errorText(s.code, s.message));
+      } else if (s.reason === 'replaced') {
+        showNotice('Open in another window', 'You joined this room from another tab or window, so this one was disconnected.', [
+          { label: 'Use this window instead', primary: true, run: () => location.reload() },
+        ]);
+      } else if (s.reason === 'left') {
+        showNotice('You left the room', 'Thanks for taking part.', [
+          { label: 'Join again', primary: true, run: () => location.reload() },
+        ]);
+      } else {
+        showNotice("Can't reach the Talkstick server", 'We tried for a long time without success. Check your network connection, then try again.', [
+          { label: 'Try again', primary: true, run: () => location.reload() },
+        ]);
+      }
+    },
+  });
+  conn.onStatus((s) => controls.setConnected(s.state === 'joined'));
+
+  // Clocks: banner times, waiting times, live chart, reconnect countdown.
+  setInterval(() => { floor.tick(); queue.tick(); drawBanner(); }, 250);
+  setInterval(() => stats.tick(), 1000);
+  const meter = () => {
+    if (store.self?.mic_on && !local.listenOnly) controls.level(mic.level());
+    requestAnimationFrame(meter);
+  };
+  requestAnimationFrame(meter);
+  window.addEventListener('pagehide', () => local.media?.stop?.());
+
+  // Toasts sit just above the control bar, whatever its height.
+  new ResizeObserver(([entry]) => {
+    document.documentElement.style.setProperty('--footer-h', `${Math.ceil(entry.target.getBoundingClientRect().height)}px`);
+  }).observe(document.getElementById('controls'));
+
+  // For tests and debugging in the console.
+  window.talkstick = { store, connection: conn };
+  conn.start();
+}
+
+function registerShortcuts(store, actions, help, controls) {
+  const inRoom = () => store.joined;
+  const fac = () => store.isFacilitator;
+  const hand = 'Your hand';
+  registerShortcut({ key: 'h', label: 'Raise your hand: new point', group: hand, when: inRoom, run: () => !store.myHand() && controls.raise('new_point') });
+  registerShortcut({ key: 'r', label: 'Raise your hand: reply to the speaker', group: hand, when: inRoom, run: () => !store.myHand() && controls.raise('reply') });
+  registerShortcut({ key: 'e', label: 'Write a private note for your hand', group: hand, when: inRoom, run: () => !store.myHand() && controls.focusNote() });
+  registerShortcut({ key: 'l', label: 'Lower your hand', group: hand, when: inRoom, run: actions.lower });
+  registerShortcut({ key: 'a', label: "Accept when you're up", group: hand, when: inRoom, run: () => store.offeredToMe() && actions.accept() });
+  registerShortcut({ key: 'Escape', label: "Decline when you're up (or close help)", group: hand, when: inRoom, run: () => { if (help.isOpen()) help.close(); else if (store.offeredToMe()) actions.decline(); } });
+  registerShortcut({ key: 'd', label: "I'm done: give the floor back", group: hand, when: inRoom, run: () => store.iHoldFloor() && actions.done() });
+  for (const r of REACTIONS) {
+    registerShortcut({ key: r.key, label: `React: ${r.emoji} ${r.label}`, group: 'Reactions', when: inRoom, run: () => actions.react(r.kind) });
+  }
+  registerShortcut({ key: 'm', label: 'Microphone on or off', group: 'You', when: inRoom, run: actions.toggleMic });
+  registerShortcut({ key: 'p', label: 'Push-to-talk on or off (then hold Space to talk)', group: 'You', when: inRoom, run: actions.togglePtt });
+  registerShortcut({ key: 'w', label: 'Away / back at my desk', group: 'You', when: inRoom, run: actions.toggleAway });
+  registerShortcut({ key: '?', label: 'Show or hide this help', group: 'You', when: inRoom, run: actions.help });
+  registerShortcut({ key: 'n', label: 'Next in queue', group: 'Facilitator', when: fac, run: actions.next });
+  registerShortcut({ key: 'x', label: 'Take back the floor (or end discussion)', group: 'Facilitator', when: fac, run: actions.revoke });
+  registerShortcut({ key: 'o', label: 'Open discussion', group: 'Facilitator', when: fac, run: actions.openDiscussion });
+  registerShortcut({ key: 'm', shift: true, label: 'Mute all learners', group: 'Facilitator', when: fac, run: actions.muteAll });
+}
+
+main().catch((e) => {
+  console.error(e);
+  showNotice('Something went wrong', 'The page could not start. Reload it; if that does not help, tell your facilitator.', [
+    { label: 'Reload', primary: true, run: () => location.reload() },
+  ]);
+});

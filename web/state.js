@@ -1,0 +1,250 @@
+// The local copy of the room, built from `welcome` and kept current by each event
+// (protocol §11). Views subscribe to topics and re-render; nothing here touches the DOM.
+//
+// Topics: joined, people, queue, floor, settings, reaction, stats, offer, notice, error.
+
+import { reactionByKind } from './labels.js';
+
+export const REACTION_SHOW_MS = 4000;
+
+export class Store {
+  constructor() {
+    this.listeners = new Map();
+    this.me = null; // {id, role}
+    this.roomId = '';
+    this.settings = null;
+    this.people = new Map();
+    this.queue = [];
+    this.floor = null;
+    this.offset = 0; // room clock minus performance.now()
+    this.myNote = null;
+    this.pendingNote = null;
+    this.recent = new Map(); // participant id -> {kind, until}
+    this.stats = null;
+    this.offerDeadline = null; // performance.now() time when an offer to me lapses
+  }
+
+  on(topic, fn) {
+    if (!this.listeners.has(topic)) this.listeners.set(topic, new Set());
+    this.listeners.get(topic).add(fn);
+    return () => this.listeners.get(topic).delete(fn);
+  }
+
+  emit(topic, detail) {
+    for (const fn of this.listeners.get(topic) || []) {
+      try { fn(detail); } catch (e) { console.error(`view for ${topic} failed:`, e); }
+    }
+  }
+
+  /** Wires the store to a connection's messages. */
+  attach(conn) {
+    conn.on('*', (msg) => this.apply(msg));
+  }
+
+  // ---- derived ----
+
+  get joined() { return this.me !== null; }
+  get isFacilitator() { return this.me?.role === 'facilitator'; }
+  get self() { return this.me ? this.people.get(this.me.id) : undefined; }
+  person(id) { return this.people.get(id); }
+  nameOf(id) { return this.people.get(id)?.name ?? (id == null ? '' : `Participant ${id}`); }
+  roomNow() { return performance.now() + this.offset; }
+  myHand() { return this.me ? this.queue.find((h) => h.participant === this.me.id) : undefined; }
+  handOf(id) { return this.queue.find((h) => h.participant === id); }
+  offeredToMe() { return this.floor?.state === 'offered' && this.floor.offered_to === this.me?.id; }
+  iHoldFloor() { return this.floor?.state === 'held' && this.floor.holder === this.me?.id; }
+  /** `{kind, age}` of the reaction `id` sent in the last few seconds, or `null`. */
+  recentReaction(id) {
+    const r = this.recent.get(id);
+    const now = performance.now();
+    return r && r.until > now ? { kind: r.kind, age: now - (r.until - REACTION_SHOW_MS) } : null;
+  }
+
+  /** Remembers the note sent with a raise, since learners never get it back. */
+  rememberNote(note) {
+    const trimmed = (note || '').trim();
+    this.pendingNote = trimmed || null;
+  }
+
+  // ---- applying server messages ----
+
+  sync(nowMs) {
+    if (typeof nowMs === 'number') this.offset = nowMs - performance.now();
+  }
+
+  apply(msg) {
+    const fn = this[`on_${msg.type}`];
+    if (fn) fn.call(this, msg);
+  }
+
+  on_welcome({ you, room }) {
+    const first = !this.me;
+    this.me = { id: you.id, role: you.role };
+    this.roomId = room.id;
+    this.sync(room.now_ms);
+    this.settings = room.settings;
+    this.people = new Map(room.participants.map((p) => [p.id, p]));
+    this.queue = room.queue;
+    const mine = this.myHand();
+    this.myNote = mine ? (mine.note ?? (you.resumed ? this.myNote : null)) : null;
+    const prevFloor = first ? null : this.floor;
+    this.floor = room.floor;
+    this.offerDeadline = this.offeredToMe() ? this.toLocal(room.floor.offer_expires_ms) : null;
+    this.emit('joined', { first, resumed: you.resumed });
+    for (const t of ['settings', 'people', 'queue']) this.emit(t);
+    this.emit('floor', { announce: floorAnnouncement(prevFloor, this.floor, this) });
+    if (this.offerDeadline) this.emit('offer', { fresh: true });
+  }
+
+  on_participant_joined({ participant }) {
+    this.people.set(participant.id, participant);
+    this.emit('people', { joined: participant.id });
+    this.emit('notice', { text: `${participant.name} joined`, quiet: true });
+  }
+
+  on_participant_updated({ participant }) {
+    const before = this.people.get(participant.id);
+    this.people.set(participant.id, participant);
+    this.emit('people', { updated: participant.id });
+    if (participant.id !== this.me?.id || !before) return;
+    if (participant.force_muted && !before.force_muted) {
+      this.emit('notice', { text: 'A facilitator muted you.', kind: 'warn' });
+    } else if (!participant.force_muted && before.force_muted) {
+      this.emit('notice', { text: 'A facilitator unmuted you. Turn your mic on when you want to speak.' });
+    }
+  }
+
+  on_speaking({ participant, speaking }) {
+    const p = this.people.get(participant);
+    if (!p) return;
+    this.people.set(participant, { ...p, speaking });
+    this.emit('people', { speaking: participant });
+  }
+
+  on_participant_left({ participant, reason }) {
+    const p = this.people.get(participant);
+    this.people.delete(participant);
+    this.recent.delete(participant);
+    this.emit('people', { left: participant });
+    if (p) {
+      const why = reason === 'timed_out' ? ' (connection lost)' : '';
+      this.emit('notice', { text: `${p.name} left${why}`, quiet: true });
+    }
+  }
+
+  on_queue({ hands }) {
+    this.queue = hands;
+    const mine = this.myHand();
+    if (!mine) {
+      this.myNote = null; // a raise still on its way keeps its pending note
+    } else if (mine.note !== undefined) {
+      this.myNote = mine.note;
+      this.pendingNote = null;
+    } else if (this.pendingNote !== null) {
+      this.myNote = this.pendingNote;
+      this.pendingNote = null;
+    }
+    this.emit('queue');
+    this.emit('people', { queue: true });
+  }
+
+  on_floor({ floor }) {
+    const prev = this.floor;
+    this.floor = floor;
+    this.sync(floor.now_ms);
+    const wasOffered = this.offerDeadline !== null;
+    this.offerDeadline = this.offeredToMe() ? this.toLocal(floor.offer_expires_ms) : null;
+    this.emit('floor', { announce: floorAnnouncement(prev, floor, this) });
+    if (wasOffered !== (this.offerDeadline !== null)) this.emit('offer', { fresh: !wasOffered });
+    this.emit('people', { floor: true });
+  }
+
+  on_youre_up({ expires_in_ms }) {
+    this.offerDeadline = performance.now() + expires_in_ms;
+    this.emit('offer', { fresh: true, youreUp: true });
+  }
+
+  on_offer_expired() {
+    this.offerDeadline = null;
+    this.emit('offer', { expired: true });
+    this.emit('notice', { text: 'Your turn offer ran out, so your hand was lowered. Raise it again when you are ready.', kind: 'warn', announce: true });
+  }
+
+  on_time_warning({ remaining_ms }) {
+    const who = this.iHoldFloor() ? 'You have' : `${this.nameOf(this.floor?.holder)} has`;
+    const secs = Math.round(remaining_ms / 1000);
+    this.emit('notice', { text: `${who} ${secs} seconds left.`, kind: 'warn', announce: true });
+  }
+
+  on_time_up() {
+    const text = this.iHoldFloor() ? 'Your time is up — please wrap up.' : `Time is up for ${this.nameOf(this.floor?.holder)}.`;
+    this.emit('notice', { text, kind: 'warn', announce: true });
+  }
+
+  on_reaction({ from, reaction, turn, tally }) {
+    this.recent.set(from, { kind: reaction, until: performance.now() + REACTION_SHOW_MS });
+    if (tally && this.floor && turn === this.floor.turn) this.floor = { ...this.floor, tally };
+    this.emit('reaction', { from, reaction, turn });
+    this.emit('people', { reaction: from });
+    if (tally) this.emit('floor', {});
+    setTimeout(() => this.emit('people', { reactionEnded: from }), REACTION_SHOW_MS + 50);
+    const r = reactionByKind[reaction];
+    if (r && from !== this.me?.id) this.emit('notice', { text: `${this.nameOf(from)}: ${r.label}`, quiet: true, silent: true });
+  }
+
+  on_settings({ settings }) {
+    const prev = this.settings;
+    this.settings = settings;
+    this.emit('settings', { prev });
+    if (prev && prev.mode !== settings.mode) {
+      const text = settings.mode === 'moderated'
+        ? 'Moderated mode: only the person with the floor (and facilitators) can be heard.'
+        : 'Open mode: everyone can be heard.';
+      this.emit('notice', { text, announce: true });
+    }
+  }
+
+  on_turn_ended({ turn }) {
+    this.lastTurn = turn;
+    this.emit('turn', turn);
+  }
+
+  on_stats({ stats }) {
+    this.stats = stats;
+    this.statsAt = performance.now();
+    this.sync(stats.now_ms);
+    this.emit('stats');
+  }
+
+  on_error(msg) {
+    if (['hand_already_raised', 'note_too_long', 'already_holding_floor'].includes(msg.code)) this.pendingNote = null;
+    this.emit('error', msg);
+  }
+
+  toLocal(roomMs) {
+    return roomMs == null ? null : roomMs - this.offset;
+  }
+}
+
+/** What the live region says when the floor changes; `null` when nothing worth saying. */
+export function floorAnnouncement(prev, next, store) {
+  if (!next) return null;
+  const same = prev && prev.state === next.state && prev.holder === next.holder
+    && prev.offered_to === next.offered_to;
+  if (same) {
+    if (next.state === 'held' && next.open && !prev.open) return `Floor open: ${store.nameOf(next.holder)} has paused.`;
+    return null;
+  }
+  switch (next.state) {
+    case 'held':
+      return next.holder === store.me?.id ? 'You have the floor.' : `${store.nameOf(next.holder)} has the floor.`;
+    case 'offered':
+      return next.offered_to === store.me?.id
+        ? "You're up! Press A to accept or Escape to decline."
+        : `The floor is offered to ${store.nameOf(next.offered_to)}.`;
+    case 'discussion':
+      return 'Open discussion: everyone may speak.';
+    default:
+      return 'The floor is open. Nobody is speaking.';
+  }
+}

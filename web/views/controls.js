@@ -1,0 +1,127 @@
+// The control bar: raise a hand (reply or new point, with an optional private note),
+// lower it, "I'm done", reactions, microphone, push-to-talk, away, help and leave.
+// Every button names its shortcut.
+
+import { h, render, codePoints } from '../dom.js';
+import { HAND_KINDS, REACTIONS } from '../labels.js';
+
+export const NOTE_MAX = 280;
+
+export function controlsView(store, actions, local) {
+  const handBox = document.getElementById('hand-controls');
+  const reactBox = document.getElementById('reaction-controls');
+  const toggleBox = document.getElementById('toggle-controls');
+  let handKey = '';
+
+  const note = h('input', {
+    type: 'text', id: 'note', class: 'note-input', autocomplete: 'off', 'data-focus-key': 'note',
+    placeholder: 'My point (optional, private)', 'aria-describedby': 'note-help note-count',
+  });
+  const noteCount = h('span', { id: 'note-count', class: 'note-count', 'aria-live': 'off' }, `0/${NOTE_MAX}`);
+  note.addEventListener('input', () => {
+    const n = codePoints(note.value);
+    noteCount.textContent = `${n}/${NOTE_MAX}`;
+    noteCount.classList.toggle('over', n > NOTE_MAX);
+    note.setAttribute('aria-invalid', String(n > NOTE_MAX));
+  });
+  note.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') { e.preventDefault(); raise(e.shiftKey ? 'reply' : 'new_point'); }
+  });
+
+  function raise(kind) {
+    if (codePoints(note.value) > NOTE_MAX) {
+      actions.problem(`Your note has ${codePoints(note.value)} characters; keep it to ${NOTE_MAX}.`);
+      note.focus();
+      return;
+    }
+    if (actions.raise(kind, note.value)) {
+      note.value = '';
+      note.dispatchEvent(new Event('input'));
+    }
+  }
+
+  const kbd = (k) => h('kbd', {}, k);
+
+  function drawHand() {
+    const mine = store.myHand();
+    const holding = store.iHoldFloor();
+    const key = holding ? 'holding' : mine ? `raised-${mine.position}-${mine.kind}-${store.myNote ?? ''}` : 'none';
+    if (key === handKey) return;
+    handKey = key;
+    if (holding) {
+      render(handBox,
+        h('span', { class: 'hand-state' }, h('span', { 'aria-hidden': 'true' }, '🎤 '), 'You have the floor'),
+        h('button', { type: 'button', class: 'primary', id: 'done', 'data-focus-key': 'done', on: { click: actions.done } }, "I'm done", kbd('D')));
+    } else if (mine) {
+      const kind = HAND_KINDS[mine.kind];
+      render(handBox,
+        h('span', { class: 'hand-state', id: 'my-hand' },
+          h('span', { 'aria-hidden': 'true' }, `${kind.icon} `),
+          `Your hand is up: #${mine.position} of ${store.queue.length} · ${kind.label}`,
+          store.myNote ? h('span', { class: 'my-note', id: 'my-note' }, ` — “${store.myNote}”`) : null),
+        h('button', { type: 'button', id: 'lower', 'data-focus-key': 'lower', on: { click: actions.lower } }, 'Lower hand', kbd('L')));
+    } else {
+      render(handBox,
+        h('div', { class: 'note-wrap' },
+          h('label', { for: 'note', class: 'sr-only' }, 'My point, optional: only you and the facilitator see it'),
+          note,
+          noteCount,
+          h('span', { id: 'note-help', class: 'sr-only' }, 'Enter raises a new point, Shift+Enter a reply.')),
+        h('button', { type: 'button', class: 'primary', id: 'raise-new', 'data-focus-key': 'raise-new', on: { click: () => raise('new_point') } },
+          h('span', { 'aria-hidden': 'true' }, '✋ '), 'New point', kbd('H')),
+        h('button', { type: 'button', id: 'raise-reply', 'data-focus-key': 'raise-reply', title: 'Reply to the current speaker', on: { click: () => raise('reply') } },
+          h('span', { 'aria-hidden': 'true' }, '↩ '), 'Reply', kbd('R')));
+    }
+  }
+
+  render(reactBox, REACTIONS.map((r) => h('button', {
+    type: 'button', class: 'reaction', data: { reaction: r.kind }, title: `${r.label} (${r.key})`,
+    'aria-label': `${r.label} (key ${r.key})`, on: { click: () => actions.react(r.kind) },
+  }, h('span', { class: 'emoji', 'aria-hidden': 'true' }, r.emoji), h('span', { class: 'reaction-label' }, r.label), kbd(r.key))));
+
+  const micLevel = h('span', { class: 'mic-level', 'aria-hidden': 'true' }, h('span', {}));
+  const micBtn = h('button', { type: 'button', id: 'mic-toggle', 'aria-pressed': 'false', on: { click: actions.toggleMic } });
+  const pttBtn = h('button', { type: 'button', id: 'ptt-toggle', 'aria-pressed': 'false', on: { click: actions.togglePtt } });
+  const awayBtn = h('button', { type: 'button', id: 'away-toggle', 'aria-pressed': 'false', on: { click: actions.toggleAway } });
+  const pttHint = h('span', { class: 'ptt-hint', id: 'ptt-hint', hidden: true }, 'Hold Space to talk');
+  render(toggleBox,
+    micBtn, pttBtn, pttHint, awayBtn,
+    h('button', { type: 'button', id: 'help-button', 'aria-haspopup': 'dialog', on: { click: actions.help } }, h('span', { 'aria-hidden': 'true' }, '⌨ '), 'Help', kbd('?')),
+    h('button', { type: 'button', id: 'leave', class: 'danger', on: { click: actions.leave } }, 'Leave'));
+
+  function drawToggles() {
+    const me = store.self;
+    if (!me) return;
+    const micText = local.listenOnly ? 'Listen-only' : me.force_muted ? 'Muted by facilitator' : me.mic_on ? 'Mic on' : 'Mic off';
+    const micIcon = local.listenOnly ? '🎧' : me.force_muted ? '⛔' : me.mic_on ? '🎙' : '🔇';
+    render(micBtn, h('span', { 'aria-hidden': 'true' }, `${micIcon} `), micText, me.mic_on ? micLevel : null, kbd('M'));
+    micBtn.setAttribute('aria-pressed', String(!!me.mic_on));
+    micBtn.classList.toggle('on', !!me.mic_on);
+    micBtn.classList.toggle('blocked', !!(local.listenOnly || me.force_muted));
+    micBtn.title = local.listenOnly ? 'You joined without a microphone. Reload the page to set one up.' : '';
+    render(pttBtn, h('span', { 'aria-hidden': 'true' }, '⌨ '), 'Push-to-talk', me.push_to_talk ? ' on' : ' off', kbd('P'));
+    pttBtn.setAttribute('aria-pressed', String(!!me.push_to_talk));
+    pttBtn.disabled = local.listenOnly;
+    pttHint.hidden = !me.push_to_talk || local.listenOnly;
+    pttHint.classList.toggle('talking', !!(me.push_to_talk && me.mic_on));
+    pttHint.textContent = me.push_to_talk && me.mic_on ? 'Talking… release Space to stop' : 'Hold Space to talk';
+    const away = me.presence === 'away';
+    render(awayBtn, h('span', { 'aria-hidden': 'true' }, away ? '☕ ' : '🙋 '), away ? 'Away' : 'At my desk', kbd('W'));
+    awayBtn.setAttribute('aria-pressed', String(away));
+  }
+
+  /** Moves the small level bar inside the mic button (called per animation frame). */
+  function level(v) {
+    micLevel.firstChild.style.width = `${Math.round(v * 100)}%`;
+  }
+
+  function setConnected(ok) {
+    document.getElementById('controls').classList.toggle('offline', !ok);
+  }
+
+  store.on('queue', drawHand);
+  store.on('floor', drawHand);
+  store.on('joined', () => { handKey = ''; drawHand(); drawToggles(); });
+  store.on('people', (d) => { if (!d || d.updated === store.me?.id || d.joined === store.me?.id) drawToggles(); });
+  return { raise, drawToggles, level, setConnected, focusNote: () => note.focus() };
+}

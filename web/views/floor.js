@@ -1,0 +1,139 @@
+// The floor banner (the page's anchor: who has the floor, always in the same place,
+// with elapsed time, countdown, "floor open" and the turn's reactions) and the
+// "you're up" panel.
+
+import { h, render, avatar, fmtDuration } from '../dom.js';
+import { REACTIONS } from '../labels.js';
+
+export function floorView(store, actions) {
+  const banner = document.getElementById('floor-banner');
+  const upPanel = document.getElementById('youre-up');
+  let timeEls = {};
+
+  function holderBlock(f) {
+    const id = f.state === 'held' ? f.holder : f.state === 'offered' ? f.offered_to : null;
+    const p = id != null ? store.person(id) : null;
+    const me = id === store.me?.id;
+    let label;
+    let name;
+    switch (f.state) {
+      case 'held': label = 'Has the floor'; name = me ? `${p?.name ?? ''} (you)` : store.nameOf(id); break;
+      case 'offered': label = me ? "It's your turn" : 'Floor offered to'; name = me ? `${p?.name ?? ''} (you)` : store.nameOf(id); break;
+      case 'discussion': label = 'Open discussion'; name = 'Everyone may speak'; break;
+      default: label = 'Nobody has the floor'; name = 'Floor open';
+    }
+    const pic = p ? avatar(p, 'large') : h('span', { class: 'avatar large empty', 'aria-hidden': 'true' }, f.state === 'discussion' ? '💬' : '🎤');
+    const ring = p?.speaking ? ' speaking' : '';
+    return h('div', { class: `floor-who${ring}`, style: p ? { '--c': p.colour } : {} },
+      pic,
+      h('div', { class: 'floor-text' },
+        h('span', { class: 'floor-label', id: 'floor-label' }, label),
+        h('strong', { class: 'floor-name', id: 'floor-holder', 'data-holder': id ?? '' }, name)));
+  }
+
+  function tallyBlock(f) {
+    if (f.state !== 'held') return null;
+    const items = REACTIONS.map((r) => {
+      const n = f.tally?.[r.kind] ?? 0;
+      return h('li', { class: n ? 'has' : 'zero', title: r.label, data: { reaction: r.kind } },
+        h('span', { 'aria-hidden': 'true' }, r.emoji), h('span', { class: 'sr-only' }, `${r.label}:`), ` ${n}`);
+    });
+    return h('ul', { class: 'tally', id: 'floor-tally', 'aria-label': 'Reactions this turn' }, items);
+  }
+
+  function draw() {
+    const f = store.floor;
+    if (!f) return;
+    banner.dataset.state = f.state;
+    banner.dataset.open = String(!!f.open);
+    timeEls = {
+      elapsed: h('span', { class: 'elapsed', id: 'floor-elapsed' }),
+      countdown: h('span', { class: 'countdown', id: 'floor-countdown', hidden: true }),
+      bar: h('span', { class: 'limit-bar', hidden: true }, h('span', { class: 'limit-fill' })),
+    };
+    const openBadge = f.state === 'held' && f.open
+      ? h('span', { class: 'badge open-badge', id: 'floor-open' }, h('span', { 'aria-hidden': 'true' }, '⏸ '), 'Floor open — paused')
+      : f.state === 'discussion'
+        ? h('span', { class: 'badge open-badge', id: 'floor-open' }, h('span', { 'aria-hidden': 'true' }, '🟢 '), 'Floor open')
+        : null;
+    const done = store.iHoldFloor()
+      ? h('button', { type: 'button', class: 'primary', id: 'banner-done', 'data-focus-key': 'banner-done', on: { click: actions.done } }, "I'm done", h('kbd', {}, 'D'))
+      : null;
+    const modeBadge = store.settings?.mode === 'moderated'
+      ? h('span', { class: 'badge mode-badge', id: 'mode-badge', title: 'Only the person with the floor and facilitators are heard' }, h('span', { 'aria-hidden': 'true' }, '🎙 '), 'Moderated')
+      : h('span', { class: 'badge mode-badge open-mode', id: 'mode-badge', title: 'Everyone can be heard; the queue is advisory' }, 'Open mode');
+    render(banner,
+      holderBlock(f),
+      h('div', { class: 'floor-meta' },
+        h('div', { class: 'floor-times' }, timeEls.elapsed, timeEls.countdown),
+        timeEls.bar,
+        h('div', { class: 'floor-badges' }, openBadge, modeBadge)),
+      tallyBlock(f),
+      h('div', { class: 'floor-actions' }, done));
+    tick();
+  }
+
+  function drawOffer(fresh) {
+    const mine = store.offeredToMe() && store.offerDeadline !== null;
+    upPanel.hidden = !mine;
+    document.body.classList.toggle('offered-me', mine);
+    if (!mine) return;
+    if (upPanel.dataset.drawn === 'yes') return;
+    upPanel.dataset.drawn = 'yes';
+    render(upPanel,
+      h('div', { class: 'up-text' },
+        h('h2', { id: 'youre-up-title' }, h('span', { 'aria-hidden': 'true' }, '🎤 '), "You're up!"),
+        h('p', {}, 'The floor is yours when you accept. ', h('span', { id: 'offer-remaining', class: 'offer-remaining' }))),
+      h('span', { class: 'offer-bar', 'aria-hidden': 'true' }, h('span', { class: 'offer-fill' })),
+      h('div', { class: 'up-actions' },
+        h('button', { type: 'button', class: 'primary big', id: 'accept-floor', 'data-focus-key': 'accept', on: { click: actions.accept } }, 'Accept — start speaking', h('kbd', {}, 'A')),
+        h('button', { type: 'button', id: 'decline-floor', 'data-focus-key': 'decline', on: { click: actions.decline } }, 'Not now', h('kbd', {}, 'Esc'))));
+    if (!fresh) return;
+    const a = document.activeElement;
+    const typing = a && (a.tagName === 'INPUT' || a.tagName === 'TEXTAREA' || a.tagName === 'SELECT');
+    if (!typing) document.getElementById('accept-floor').focus();
+  }
+
+  function clearOffer() {
+    upPanel.dataset.drawn = '';
+  }
+
+  /** Updates the clocks; called a few times a second. */
+  function tick() {
+    const f = store.floor;
+    if (!f || !timeEls.elapsed) return;
+    const now = store.roomNow();
+    const elapsed = now - f.since_ms;
+    if (f.state === 'held') timeEls.elapsed.textContent = `Speaking for ${fmtDuration(elapsed)}`;
+    else if (f.state === 'discussion') timeEls.elapsed.textContent = `Discussion for ${fmtDuration(elapsed)}`;
+    else if (f.state === 'offered') timeEls.elapsed.textContent = `Waiting to accept · ${fmtDuration((f.offer_expires_ms ?? now) - now)} left`;
+    else timeEls.elapsed.textContent = store.queue.length ? `${store.queue.length} hand${store.queue.length === 1 ? '' : 's'} waiting` : 'Raise your hand to speak';
+    const limited = f.state === 'held' && f.ends_ms != null;
+    timeEls.countdown.hidden = !limited;
+    timeEls.bar.hidden = !limited;
+    if (limited) {
+      const left = f.ends_ms - now;
+      const warnAt = store.settings?.warning_ms ?? 15000;
+      timeEls.countdown.textContent = left > 0 ? `${fmtDuration(left)} left` : "Time's up";
+      timeEls.countdown.classList.toggle('warn', left <= warnAt);
+      timeEls.countdown.classList.toggle('over', left <= 0);
+      const total = Math.max(1, f.ends_ms - f.since_ms);
+      timeEls.bar.firstChild.style.width = `${Math.max(0, Math.min(100, (left / total) * 100))}%`;
+    }
+    if (!upPanel.hidden && store.offerDeadline !== null) {
+      const left = store.offerDeadline - performance.now();
+      const el = document.getElementById('offer-remaining');
+      if (el) el.textContent = `${Math.max(0, Math.ceil(left / 1000))} s left to accept.`;
+      const fill = upPanel.querySelector('.offer-fill');
+      const total = store.settings?.offer_timeout_ms || 10000;
+      if (fill) fill.style.width = `${Math.max(0, Math.min(100, (left / total) * 100))}%`;
+    }
+  }
+
+  store.on('floor', draw);
+  store.on('people', draw);
+  store.on('settings', draw);
+  store.on('queue', tick);
+  store.on('offer', (d) => { clearOffer(); drawOffer(!!d?.fresh); tick(); });
+  return { draw, tick };
+}

@@ -1,0 +1,44 @@
+// The in-page help: what the room shows and every keyboard shortcut (generated from
+// the shortcut registry, so it lists exactly what works for this person).
+
+import { h, render } from '../dom.js';
+import { activeShortcuts, keyLabel } from '../shortcuts.js';
+
+export function helpView() {
+  const dialog = document.getElementById('help');
+  const body = document.getElementById('help-body');
+  let opener = null;
+
+  function draw() {
+    const groups = new Map();
+    for (const s of activeShortcuts()) {
+      if (!groups.has(s.group)) groups.set(s.group, []);
+      groups.get(s.group).push(s);
+    }
+    render(body,
+      h('p', {}, 'The banner at the top always shows who has the floor. Raise your hand to join the queue: ',
+        h('strong', {}, 'Reply'), ' answers the current speaker, ', h('strong', {}, 'New point'),
+        ' brings something new. When it is your turn you will see “You\'re up” — accept to speak, and press “I\'m done” when you finish.'),
+      h('p', {}, 'Reactions never interrupt: they show briefly on your tile and are counted for the speaker. Your note on a raised hand is private: only you and the facilitator see it.'),
+      [...groups].map(([group, list]) => h('section', {},
+        h('h3', {}, group),
+        h('dl', { class: 'keys' }, list.flatMap((s) => [h('dt', {}, h('kbd', {}, keyLabel(s))), h('dd', {}, s.label)])))),
+      h('p', { class: 'hint' }, 'With push-to-talk on, hold Space to talk (buttons then take Enter instead of Space). Shortcuts are off while you type in a text box; press Esc to leave it.'));
+  }
+
+  function open() {
+    draw();
+    opener = document.activeElement;
+    if (!dialog.open) dialog.showModal();
+    document.getElementById('help-close').focus();
+  }
+
+  function close() {
+    if (dialog.open) dialog.close();
+  }
+
+  dialog.addEventListener('close', () => { if (opener?.isConnected) opener.focus(); });
+  document.getElementById('help-close').addEventListener('click', close);
+  dialog.addEventListener('click', (e) => { if (e.target === dialog) close(); });
+  return { open, close, toggle: () => (dialog.open ? close() : open()), isOpen: () => dialog.open };
+}

@@ -1,0 +1,75 @@
+// One tile per person: colour, initials, name, role, mic state, away, connection,
+// speaking ring, their place in the queue and their latest reaction. Facilitators also
+// get "give floor" and mute/unmute on each tile. Every state has words or an icon as
+// well as colour.
+
+import { h, render, avatar } from '../dom.js';
+import { HAND_KINDS, ROLE_LABEL, reactionByKind } from '../labels.js';
+
+export function peopleView(store, actions) {
+  const list = document.getElementById('people');
+  const count = document.getElementById('people-count');
+
+  function status(icon, text, cls = '') {
+    return h('li', { class: cls }, h('span', { 'aria-hidden': 'true' }, icon), ' ', text);
+  }
+
+  function micStatus(p) {
+    if (p.force_muted) return status('⛔', 'Muted by facilitator', 'mic muted');
+    if (p.push_to_talk && !p.mic_on) return status('🎙', 'Push-to-talk', 'mic ptt');
+    return p.mic_on ? status('🎙', 'Mic on', 'mic on') : status('🔇', 'Mic off', 'mic off');
+  }
+
+  function tile(p) {
+    const f = store.floor;
+    const me = p.id === store.me?.id;
+    const holds = f?.state === 'held' && f.holder === p.id;
+    const offered = f?.state === 'offered' && f.offered_to === p.id;
+    const hand = store.handOf(p.id);
+    const reaction = store.recentReaction(p.id);
+    const r = reaction ? reactionByKind[reaction.kind] : null;
+    const classes = ['tile',
+      p.speaking && 'speaking', holds && 'holder', me && 'me',
+      p.presence === 'away' && 'away', !p.connected && 'offline'].filter(Boolean).join(' ');
+    const bits = [
+      micStatus(p),
+      p.speaking && status('🔊', 'Speaking', 'speaking-label'),
+      holds && status('🎤', 'Has the floor', 'floor'),
+      offered && status('⏳', me ? "It's your turn" : "It's their turn", 'floor'),
+      hand && status(HAND_KINDS[hand.kind].icon, `#${hand.position} ${HAND_KINDS[hand.kind].label}`, `hand-status ${hand.kind}`),
+      p.presence === 'away' && status('☕', 'Away', 'away-label'),
+      !p.connected && status('📶', 'Reconnecting…', 'offline-label'),
+      p.push_to_talk && p.mic_on && status('⌨', 'Push-to-talk', 'ptt'),
+    ];
+    const tools = store.isFacilitator ? h('div', { class: 'tile-actions' },
+      h('button', {
+        type: 'button', class: 'small', 'data-focus-key': `grant-${p.id}`, 'data-action': 'grant',
+        'aria-label': `Give the floor to ${p.name}`, disabled: holds || offered,
+        on: { click: () => actions.grant(p.id) },
+      }, 'Give floor'),
+      p.force_muted
+        ? h('button', { type: 'button', class: 'small', 'data-focus-key': `unmute-${p.id}`, 'data-action': 'unmute', 'aria-label': `Unmute ${p.name}`, on: { click: () => actions.unmute(p.id) } }, 'Unmute')
+        : h('button', { type: 'button', class: 'small', 'data-focus-key': `mute-${p.id}`, 'data-action': 'mute', 'aria-label': `Mute ${p.name}`, on: { click: () => actions.mute(p.id) } }, 'Mute'))
+      : null;
+    return h('li', { class: classes, style: { '--c': p.colour }, data: { pid: p.id, name: p.name } },
+      h('div', { class: 'tile-top' },
+        avatar(p),
+        h('div', { class: 'tile-id' },
+          h('span', { class: 'tile-name' }, p.name, me ? h('span', { class: 'you' }, ' (you)') : null),
+          h('span', { class: 'tile-role' }, ROLE_LABEL[p.role])),
+        r ? h('span', { class: `tile-reaction${reaction.age < 400 ? ' fresh' : ''}`, data: { reaction: r.kind }, title: r.label },
+          h('span', { 'aria-hidden': 'true' }, r.emoji), h('span', { class: 'reaction-word' }, r.label)) : null),
+      h('ul', { class: 'tile-status', 'aria-label': `${p.name}: status` }, bits),
+      tools);
+  }
+
+  function draw() {
+    const people = [...store.people.values()];
+    render(list, people.map(tile));
+    if (count) count.textContent = String(people.length);
+  }
+
+  store.on('people', draw);
+  store.on('joined', draw);
+  return { draw };
+}

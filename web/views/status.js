@@ -1,0 +1,62 @@
+// Connection state for people: a slim banner while reconnecting, and a full notice
+// page when the page cannot go on (bad link, left, opened elsewhere).
+
+import { h, render } from '../dom.js';
+import { errorText } from '../labels.js';
+
+const banner = () => document.getElementById('conn-banner');
+
+/** Shows a full-page notice with optional buttons `[{label, run, primary}]`. */
+export function showNotice(title, text, buttons = []) {
+  for (const id of ['boot', 'prejoin', 'room']) document.getElementById(id).hidden = true;
+  banner().hidden = true;
+  document.getElementById('notice-title').textContent = title;
+  document.getElementById('notice-text').textContent = text;
+  render(document.getElementById('notice-actions'), buttons.map((b) => h('button', {
+    type: 'button', class: b.primary ? 'primary big' : 'big', on: { click: b.run },
+  }, b.label)));
+  const page = document.getElementById('notice-page');
+  page.hidden = false;
+  document.body.dataset.screen = 'notice';
+  (page.querySelector('button') || page.querySelector('h1')).focus?.();
+}
+
+/** Keeps the banner in step with the connection; returns a function for the clock. */
+export function connectionBanner(conn, { onStopped }) {
+  let status = conn.status;
+
+  function draw() {
+    const el = banner();
+    const s = status;
+    if (s.state === 'reconnecting') {
+      const secs = Math.max(0, Math.ceil((s.retryAt - performance.now()) / 1000));
+      const when = secs > 0 ? `Trying again in ${secs} s.` : 'Trying again now…';
+      let text;
+      if (s.reason === 'room_full') text = `${errorText('room_full')} ${when}`;
+      else if (!s.everJoined) text = `Can't reach the Talkstick server. Check your network connection. ${when}`;
+      else text = `Connection lost — reconnecting. Your place in the queue is kept for 30 seconds. ${when}`;
+      el.hidden = false;
+      el.dataset.kind = 'warn';
+      if (el.dataset.text !== text) {
+        el.dataset.text = text;
+        render(el, h('span', { id: 'conn-text' }, text), ' ',
+          h('button', { type: 'button', class: 'small', id: 'reconnect-now', on: { click: () => conn.retryNow() } }, 'Try now'));
+      }
+    } else if (s.state === 'connecting') {
+      el.hidden = false;
+      el.dataset.kind = 'info';
+      el.dataset.text = '';
+      render(el, 'Connecting…');
+    } else {
+      el.hidden = true;
+      el.dataset.text = '';
+    }
+  }
+
+  conn.onStatus((s) => {
+    status = s;
+    draw();
+    if (s.state === 'stopped') onStopped(s);
+  });
+  return draw;
+}
