@@ -1,0 +1,144 @@
+// Test harness: starts the real server binary on a free port, mints tokens with the
+// binary itself, and launches Debian's Chromium through playwright-core. Every wait
+// is bounded.
+
+import { spawn, execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const repo = path.resolve(here, '..', '..');
+export const binary = process.env.TALKSTICK_BIN || path.join(repo, 'target', 'debug', 'talkstick');
+export const screenshots = path.join(repo, 'target', 'screenshots');
+export const SECRET = 'browser-tests-secret-0123456789';
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+export const TIMED_OUT = Symbol('timed out');
+
+/** Resolves with `promise`'s value, or `TIMED_OUT` after `ms`, leaving no timer behind. */
+export async function bounded(promise, ms) {
+  let timer;
+  const limit = new Promise((r) => { timer = setTimeout(() => r(TIMED_OUT), ms); });
+  try {
+    return await Promise.race([promise, limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Starts `talkstick serve` on 127.0.0.1:0; resolves `{base, links, stop()}`. */
+export async function startServer({ room = 'demo', learners = 5, timeoutMs = 15_000 } = {}) {
+  const child = spawn(binary, ['serve', '--bind', '127.0.0.1:0', '--secret', SECRET, '--demo-room', room, '--demo-learners', String(learners)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
+  });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d) => { err += d; });
+  const ready = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not print its links within ${timeoutMs} ms:\n${out}\n${err}`)), timeoutMs);
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited (${code}):\n${out}\n${err}`)); });
+    child.stdout.on('data', (d) => {
+      out += d;
+      const addr = /Talkstick is listening on (http:\/\/[\d.:]+)/.exec(out);
+      const links = [...out.matchAll(/^\s+(\S.*?)\s+(facilitator|learner)\s+(http\S+)$/gm)]
+        .map((m) => ({ name: m[1].trim(), role: m[2], url: m[3] }));
+      if (addr && links.length === learners + 1) {
+        clearTimeout(timer);
+        resolve({ base: addr[1], links });
+      }
+    });
+  });
+  const info = await ready;
+  child.removeAllListeners('exit');
+  return {
+    ...info,
+    child,
+    logs: () => err,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      if ((await bounded(exited, 5000)) === TIMED_OUT) {
+        child.kill('SIGKILL');
+        await bounded(exited, 2000);
+      }
+    },
+  };
+}
+
+/** A join link minted by `talkstick token`. */
+export function mintLink(base, { room = 'demo', name, role = 'learner' }) {
+  return execFileSync(binary, ['token', '--secret', SECRET, '--room', room, '--name', name, '--role', role, '--url', base], { encoding: 'utf8' }).trim();
+}
+
+/** A correctly signed token whose `exp` is in the past (the CLI cannot mint one). */
+export function expiredToken({ room = 'demo', name = 'Late Learner', role = 'learner', secondsAgo = 3600 } = {}) {
+  const b64 = (s) => Buffer.from(s).toString('base64url');
+  const head = b64(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+  const body = b64(JSON.stringify({ room, name, role, exp: Math.floor(Date.now() / 1000) - secondsAgo }));
+  const sig = createHmac('sha256', SECRET).update(`${head}.${body}`).digest('base64url');
+  return `${head}.${body}.${sig}`;
+}
+
+/**
+ * Launches Chromium with a fresh profile and TMPDIR under one scratch folder; `close()`
+ * cleans up. playwright-core refuses `--user-data-dir` in `launch()` (several contexts
+ * need a plain launch), and it puts its own fresh profile under `os.tmpdir()`, so
+ * pointing TMPDIR at the scratch folder gives both.
+ */
+export async function launchBrowser() {
+  const scratch = mkdtempSync(path.join(tmpdir(), 'talkstick-browser-'));
+  const tmp = path.join(scratch, 'tmp');
+  mkdirSync(tmp);
+  const args = [
+    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--use-fake-device-for-media-stream',
+    '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required',
+    '--allow-loopback-in-peer-connection',
+  ];
+  const savedTmp = process.env.TMPDIR;
+  process.env.TMPDIR = tmp;
+  let browser;
+  try {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args, env: { ...process.env, TMPDIR: tmp }, timeout: 30_000 });
+  } finally {
+    if (savedTmp === undefined) delete process.env.TMPDIR; else process.env.TMPDIR = savedTmp;
+  }
+  return {
+    browser,
+    async close() {
+      await bounded(browser.close(), 10_000);
+      rmSync(scratch, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A new person: a context with microphone permission, at a given viewport. */
+export async function newPage(browser, url, { width = 1280, height = 720, grantMic = true } = {}) {
+  const context = await browser.newContext({ viewport: { width, height }, acceptDownloads: true });
+  if (grantMic) await context.grantPermissions(['microphone'], { origin: new URL(url).origin });
+  const page = await context.newPage();
+  page.setDefaultTimeout(8000);
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/Failed to load resource|media\.js/.test(m.text())) problems.push(`console: ${m.text()}`);
+  });
+  page.problems = problems;
+  await page.goto(url);
+  return page;
+}
+
+/** Goes through the pre-join screen with the microphone. */
+export async function join(page, { listenOnly = false } = {}) {
+  await page.locator('#join-listen').waitFor();
+  // Wait until the microphone is open (its list is filled) before joining with it.
+  if (!listenOnly) await page.locator('#mic-select option').first().waitFor({ state: 'attached' });
+  await page.click(listenOnly ? '#join-listen' : '#join');
+  await page.locator('#floor-holder').waitFor();
+}

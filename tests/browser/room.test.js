@@ -1,0 +1,281 @@
+// The web client in a real Chromium against the real server: one facilitator and
+// three learners (contexts in one browser) go through a session. The steps share one
+// room and run in order.
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { startServer, launchBrowser, newPage, join, screenshots } from './harness.js';
+
+/** Polls `check` (which throws or returns false while not yet true) for up to `ms`. */
+async function eventually(check, ms = 6000, what = 'condition') {
+  const until = Date.now() + ms;
+  let last;
+  while (Date.now() < until) {
+    try {
+      if ((await check()) !== false) return;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (last) throw last;
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const queueOf = (page) => page.$$eval('#queue > li', (els) => els.map((li) => ({
+  name: li.querySelector('.hand-name').textContent.replace(' (you)', ''),
+  kind: li.dataset.kind,
+  position: Number(li.dataset.position),
+})));
+const holderOf = (page) => page.textContent('#floor-holder');
+const tile = (page, name) => page.locator(`#people > li[data-name="${name}"]`);
+
+describe('the web client with a facilitator and three learners', () => {
+  let server;
+  let chrome;
+  let fac;
+  let aino;
+  let bertil;
+  let chen;
+  let all;
+
+  before(async () => {
+    mkdirSync(screenshots, { recursive: true });
+    server = await startServer();
+    chrome = await launchBrowser();
+  });
+
+  after(async () => {
+    for (const p of all || []) {
+      if (p.problems.length) console.error(`problems on a page: ${p.problems.join('\n')}`);
+    }
+    await chrome?.close();
+    await server?.stop();
+  });
+
+  it('shows who you are before joining, with a working microphone check', async () => {
+    const link = server.links.find((l) => l.role === 'facilitator');
+    fac = await newPage(chrome.browser, link.url);
+    await fac.locator('#prejoin-name').waitFor();
+    assert.equal(await fac.textContent('#prejoin-name'), 'Welcome, Facilitator');
+    await fac.locator('#mic-select option').first().waitFor({ state: 'attached' });
+    assert.match(await fac.textContent('#mic-select'), /Fake|Default|Microphone/i);
+    // The fake device plays a tone: the meter moves.
+    await eventually(async () => Number(await fac.getAttribute('#mic-meter', 'aria-valuenow')) > 5, 6000, 'the level meter to move');
+    await fac.click('#speaker-test');
+    await fac.screenshot({ path: path.join(screenshots, 'prejoin.png') });
+    await join(fac);
+  });
+
+  it('lets three learners in; everyone sees the same people, colours and initials', async () => {
+    const url = (name) => server.links.find((l) => l.name === name).url;
+    aino = await newPage(chrome.browser, url('Aino'));
+    await join(aino);
+    bertil = await newPage(chrome.browser, url('Bertil'));
+    await join(bertil);
+    chen = await newPage(chrome.browser, url('Chen'));
+    await join(chen, { listenOnly: true });
+    all = [fac, aino, bertil, chen];
+    for (const p of all) {
+      await eventually(async () => (await p.locator('#people > li').count()) === 4, 6000, 'four tiles');
+    }
+    const identity = (p) => p.$$eval('#people > li', (els) => els.map((li) => [
+      li.dataset.name, li.style.getPropertyValue('--c'), li.querySelector('.avatar').textContent,
+      li.querySelector('.tile-role').textContent]));
+    const expected = await identity(fac);
+    assert.deepEqual(expected.map((x) => x[0]), ['Facilitator', 'Aino', 'Bertil', 'Chen']);
+    assert.equal(new Set(expected.map((x) => x[1])).size, 4, 'four distinct colours');
+    for (const p of all) assert.deepEqual(await identity(p), expected);
+    assert.match(await chen.textContent('#mic-toggle'), /Listen-only/);
+    assert.equal(await fac.isVisible('#facilitator-panel'), true);
+    assert.equal(await aino.isVisible('#facilitator-panel'), false);
+  });
+
+  it('shows hands of both kinds in the same order on every page, notes only to their owner and the facilitator', async () => {
+    // Without auto-offer the first hand waits in the queue like the others.
+    await fac.uncheck('#set-auto_offer');
+    await eventually(async () => (await fac.isChecked('#set-auto_offer')) === false);
+    await aino.fill('#note', 'Ask about the second derivation');
+    await aino.click('#raise-new');
+    await aino.locator('#my-hand').waitFor();
+    await bertil.keyboard.press('r'); // keyboard shortcut: reply
+    await bertil.locator('#my-hand').waitFor();
+    await chen.keyboard.press('h'); // keyboard shortcut: new point
+    await chen.locator('#my-hand').waitFor();
+    const expected = [
+      { name: 'Bertil', kind: 'reply', position: 1 },
+      { name: 'Aino', kind: 'new_point', position: 2 },
+      { name: 'Chen', kind: 'new_point', position: 3 },
+    ];
+    for (const p of all) await eventually(async () => assert.deepEqual(await queueOf(p), expected));
+    assert.match(await aino.textContent('#queue'), /Ask about the second derivation/);
+    assert.match(await fac.textContent('#queue'), /Ask about the second derivation/);
+    assert.doesNotMatch(await bertil.textContent('#queue'), /second derivation/);
+    assert.doesNotMatch(await chen.textContent('#queue'), /second derivation/);
+    assert.match(await chen.textContent('#my-hand'), /#3 of 3/);
+    // The hand kind has an icon and a word, not only a colour.
+    assert.match(await bertil.textContent('#queue > li:first-child .kind'), /↩\s*Reply/);
+  });
+
+  it("offers the floor on grant; the learner sees \"you're up\", accepts, and every page names them", async () => {
+    await fac.click('#queue > li[data-position="2"] button[data-action="grant"]');
+    await aino.locator('#youre-up').waitFor();
+    await eventually(async () => assert.match(await aino.textContent('#offer-remaining'), /^\d+ s left to accept\.$/));
+    assert.match(await bertil.textContent('#floor-label'), /offered to/i);
+    await aino.click('#accept-floor');
+    for (const p of all) await eventually(async () => assert.match(await holderOf(p), /^Aino/));
+    assert.equal(await aino.isVisible('#youre-up'), false);
+    assert.equal(await aino.textContent('#floor-holder'), 'Aino (you)');
+    await eventually(async () => assert.match(await bertil.textContent('#live-polite'), /Aino has the floor/));
+    // Accepting switches the speaker's microphone on, and everyone sees it.
+    await eventually(async () => assert.match(await tile(bertil, 'Aino').textContent(), /Mic on/));
+    // Aino's hand came down; the others moved up.
+    for (const p of all) await eventually(async () => assert.deepEqual((await queueOf(p)).map((h) => h.name), ['Bertil', 'Chen']));
+  });
+
+  it('shows reactions on the sender\'s tile for everyone and tallies them beside the speaker', async () => {
+    await bertil.click('#reaction-controls button[data-reaction="agree"]');
+    await chen.keyboard.press('2'); // keyboard shortcut: disagree
+    for (const p of [fac, aino, chen]) {
+      await eventually(async () => assert.equal(await tile(p, 'Bertil').locator('.tile-reaction').getAttribute('data-reaction'), 'agree'));
+    }
+    await eventually(async () => assert.equal(await tile(aino, 'Chen').locator('.tile-reaction').getAttribute('data-reaction'), 'disagree'));
+    for (const p of all) {
+      await eventually(async () => {
+        assert.match(await p.textContent('#floor-tally li[data-reaction="agree"]'), /1/);
+        assert.match(await p.textContent('#floor-tally li[data-reaction="disagree"]'), /1/);
+      });
+    }
+    await eventually(async () => assert.match(await fac.textContent('#fac-tally'), /Agree: 1/));
+  });
+
+  it('shows a time limit countdown and moderated mode on every page', async () => {
+    await fac.check('#set-time_limit_ms-on');
+    await fac.fill('#set-time_limit_ms', '90');
+    await fac.press('#set-time_limit_ms', 'Enter');
+    await fac.check('#set-mode-moderated');
+    for (const p of all) {
+      await eventually(async () => assert.match(await p.textContent('#floor-countdown'), /^[01]:\d\d left$/));
+      await eventually(async () => assert.match(await p.textContent('#mode-badge'), /Moderated/));
+    }
+    await aino.screenshot({ path: path.join(screenshots, 'learner.png') });
+  });
+
+  it('keeps a learner\'s queue place when the page is reloaded', async () => {
+    const before = await chen.evaluate(() => window.talkstick.store.me.id);
+    await chen.reload();
+    // No mic check again: the stored resume token takes Chen straight back in.
+    await chen.locator('#my-hand').waitFor();
+    assert.equal(await chen.evaluate(() => window.talkstick.store.me.id), before);
+    assert.match(await chen.textContent('#my-hand'), /#2 of 2/);
+    for (const p of all) {
+      await eventually(async () => assert.deepEqual((await queueOf(p)).map((h) => h.name), ['Bertil', 'Chen']));
+      await eventually(async () => assert.equal(await p.locator('#people > li').count(), 4));
+    }
+    assert.match(await chen.textContent('#mode-badge'), /Moderated/);
+    assert.match(await chen.textContent('#floor-holder'), /^Aino/);
+  });
+
+  it('lets the facilitator reorder hands with buttons and drag-and-drop', async () => {
+    await fac.click('#queue > li[data-position="2"] button[data-action="up"]');
+    for (const p of all) await eventually(async () => assert.deepEqual((await queueOf(p)).map((h) => h.name), ['Chen', 'Bertil']));
+    await fac.dragAndDrop('#queue > li[data-position="2"]', '#queue > li[data-position="1"]');
+    for (const p of all) await eventually(async () => assert.deepEqual((await queueOf(p)).map((h) => h.name), ['Bertil', 'Chen']));
+  });
+
+  it('keeps the queue place through a dropped connection', async () => {
+    await bertil.evaluate(() => window.talkstick.connection.ws.close());
+    await eventually(async () => assert.match(await bertil.textContent('#toasts'), /Reconnected — you kept your place/));
+    assert.deepEqual((await queueOf(bertil)).map((h) => h.name), ['Bertil', 'Chen']);
+    assert.match(await bertil.textContent('#my-hand'), /#1 of 2/);
+  });
+
+  it('shows the talk-time balance and downloads the report', async () => {
+    await eventually(async () => assert.match(await fac.textContent('#balance-chart li[data-pid]:first-child'), /Aino/));
+    await fac.evaluate(() => { document.getElementById('facilitator-panel').scrollTop = 0; });
+    await fac.screenshot({ path: path.join(screenshots, 'facilitator.png') });
+    const [download] = await Promise.all([fac.waitForEvent('download'), fac.click('#report-csv')]);
+    const csv = readFileSync(await download.path(), 'utf8');
+    const [header, ...rows] = csv.trim().split(/\r\n/);
+    assert.match(header, /^participant,name,colour,present,talk_seconds,turns,/);
+    const ainoRow = rows.find((r) => r.split(',')[1] === 'Aino').split(',');
+    assert.ok(Number(ainoRow[4]) > 0, 'Aino has talk time');
+    assert.equal(ainoRow[5], '1');
+  });
+
+  it('ends the turn with "I\'m done" by key, and shows the floor open', async () => {
+    await aino.keyboard.press('d');
+    for (const p of all) await eventually(async () => assert.equal(await holderOf(p), 'Floor open'));
+  });
+
+  it('lets the facilitator mute a learner, and tells them', async () => {
+    await tile(fac, 'Bertil').locator('button[data-action="mute"]').click();
+    await eventually(async () => assert.match(await bertil.textContent('#mic-toggle'), /Muted by facilitator/));
+    await eventually(async () => assert.match(await aino.textContent('#people > li[data-name="Bertil"]'), /Muted by facilitator/));
+    await bertil.keyboard.press('m');
+    await eventually(async () => assert.match(await bertil.textContent('#toasts'), /facilitator muted you/i));
+  });
+
+  it('has push-to-talk (hold Space) and an away status, by keyboard', async () => {
+    await aino.keyboard.press('p');
+    await eventually(async () => assert.match(await tile(fac, 'Aino').textContent(), /Push-to-talk/));
+    assert.match(await aino.textContent('#ptt-hint'), /Hold Space to talk/);
+    await aino.keyboard.down(' ');
+    await eventually(async () => assert.match(await tile(fac, 'Aino').textContent(), /Mic on/));
+    await aino.keyboard.up(' ');
+    await eventually(async () => assert.doesNotMatch(await tile(fac, 'Aino').textContent(), /Mic on/));
+    await aino.keyboard.press('p');
+    await eventually(async () => assert.doesNotMatch(await tile(fac, 'Aino').textContent(), /Push-to-talk/));
+    await chen.keyboard.press('w');
+    for (const p of [fac, aino]) await eventually(async () => assert.match(await tile(p, 'Chen').textContent(), /Away/));
+    await chen.keyboard.press('w');
+    await eventually(async () => assert.doesNotMatch(await tile(fac, 'Chen').textContent(), /Away/));
+  });
+
+  it('opens a free discussion from the facilitator\'s keyboard', async () => {
+    await fac.keyboard.press('o');
+    for (const p of all) await eventually(async () => assert.equal(await holderOf(p), 'Everyone may speak'));
+    await fac.keyboard.press('x');
+    for (const p of all) await eventually(async () => assert.equal(await holderOf(p), 'Floor open'));
+  });
+
+  it('shows server errors as a brief toast (too many reactions)', async () => {
+    for (let i = 0; i < 8; i += 1) await aino.keyboard.press('4');
+    await eventually(async () => assert.match(await aino.textContent('#toasts'), /too many reactions/i));
+  });
+
+  it('lists every shortcut in the help panel', async () => {
+    await aino.keyboard.press('?');
+    await aino.locator('#help[open]').waitFor();
+    const text = await aino.textContent('#help-body');
+    for (const s of ['Raise your hand: new point', 'Lower your hand', "Accept when you're up", 'Microphone on or off', 'Away']) {
+      assert.ok(text.includes(s), `help mentions ${s}`);
+    }
+    assert.doesNotMatch(text, /Next in queue/, 'learners do not see facilitator shortcuts');
+    await aino.keyboard.press('Escape');
+    await eventually(async () => (await aino.locator('#help[open]').count()) === 0);
+    await fac.keyboard.press('?');
+    assert.match(await fac.textContent('#help-body'), /Next in queue/);
+    await fac.keyboard.press('Escape');
+  });
+
+  it('fits a phone-width screen', async () => {
+    await chen.setViewportSize({ width: 390, height: 844 });
+    await chen.waitForTimeout(200);
+    const overflow = await chen.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `no sideways scrolling (${overflow}px too wide)`);
+    await chen.screenshot({ path: path.join(screenshots, 'phone.png') });
+    await fac.setViewportSize({ width: 390, height: 844 });
+    await fac.waitForTimeout(200);
+    assert.ok(await fac.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'facilitator page fits too');
+    await fac.setViewportSize({ width: 1280, height: 720 });
+  });
+
+  it('says so when the connection is lost', async () => {
+    await server.stop();
+    await eventually(async () => assert.match(await aino.textContent('#conn-banner'), /Connection lost — reconnecting/));
+    for (const p of all) assert.deepEqual(p.problems, [], 'no script errors');
+  });
+});
