@@ -143,6 +143,9 @@ impl ClientRtc {
                 .write(pt, now, time, data.to_vec())
                 .map_err(|e| ClientError::Rtc(e.to_string()))?;
         }
+        // Written media leaves on the next time step; take it now.
+        self.drain(out)?;
+        self.rtc.handle_input(Input::Timeout(now)).map_err(|e| ClientError::Rtc(e.to_string()))?;
         self.drain(out)
     }
 

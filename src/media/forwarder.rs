@@ -19,6 +19,8 @@ use super::speech::SpeechDetector;
 
 /// RTP ticks per 20 ms Opus frame at 48 kHz.
 const FRAME_TICKS: u64 = 960;
+/// A peer that has not connected this long after its offer is dropped.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often an active sender who found no free slot tries again.
 const PLACEMENT_RETRY: Duration = Duration::from_millis(100);
 
@@ -87,6 +89,8 @@ struct Listener {
     peer: Peer,
     generation: u64,
     slots: Vec<Slot>,
+    /// A peer not connected by then is dropped.
+    connect_by: Instant,
 }
 
 /// One room's media.
@@ -170,7 +174,8 @@ impl Forwarder {
         let generation = self.next_generation;
         self.next_generation += 1;
         let slots = vec![Slot::default(); peer.slot_mids().len()];
-        let replaced = self.peers.insert(who, Listener { peer, generation, slots });
+        let listener = Listener { peer, generation, slots, connect_by: now + CONNECT_TIMEOUT };
+        let replaced = self.peers.insert(who, listener);
         let replaced = replaced.map(|old| old.peer.ufrag().to_owned());
         self.reselect();
         Ok(Accepted { answer, ufrag, generation, replaced })
@@ -229,8 +234,12 @@ impl Forwarder {
 
     /// Advances every peer and speech detector to `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<ParticipantId> =
-            self.peers.iter().filter(|(_, l)| l.peer.timeout() <= now).map(|(p, _)| *p).collect();
+        let due: Vec<ParticipantId> = self
+            .peers
+            .iter()
+            .filter(|(_, l)| l.peer.timeout() <= now || l.connect_by <= now)
+            .map(|(p, _)| *p)
+            .collect();
         let mut out = std::mem::take(&mut self.scratch);
         for who in due {
             if let Some(l) = self.peers.get_mut(&who) {
@@ -249,8 +258,12 @@ impl Forwarder {
                 changed = true;
             }
         }
-        let dead: Vec<ParticipantId> =
-            self.peers.iter().filter(|(_, l)| !l.peer.is_alive()).map(|(p, _)| *p).collect();
+        let dead: Vec<ParticipantId> = self
+            .peers
+            .iter()
+            .filter(|(_, l)| !l.peer.is_alive() || (!l.peer.is_connected() && l.connect_by <= now))
+            .map(|(p, _)| *p)
+            .collect();
         for who in dead {
             self.peer_gone(who);
         }
@@ -268,7 +281,10 @@ impl Forwarder {
 
     /// When [`Forwarder::handle_timeout`] is next needed.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let peers = self.peers.values().map(|l| l.peer.timeout());
+        let peers = self.peers.values().map(|l| {
+            let t = l.peer.timeout();
+            if l.peer.is_connected() { t } else { t.min(l.connect_by) }
+        });
         let speech = self.speech.values().filter_map(SpeechDetector::deadline);
         peers.chain(speech).min()
     }
@@ -342,7 +358,7 @@ impl Forwarder {
                 }
                 let ts = audio.rtp_time.wrapping_add(slot.offset);
                 slot.last_out = Some((ts, now));
-                if let Err(e) = l.peer.write_audio(k, ts, &audio, talkspurt, &mut out) {
+                if let Err(e) = l.peer.write_audio(now, k, ts, &audio, talkspurt, &mut out) {
                     tracing::debug!(listener = %who, error = %e, "write failed");
                     continue;
                 }

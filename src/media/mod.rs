@@ -5,10 +5,12 @@
 //! - [`peer`]: one participant's WebRTC connection (str0m, ICE-lite, DTLS-SRTP, Opus).
 //! - [`forwarder`]: one room's peers, audio slots, rewrite, gates (sans-IO).
 //! - [`speech`]: speaking / stopped from RFC 6464 levels (sans-IO).
+//! - [`sim`]: clients wired to a forwarder in memory on simulated time (tests, benches).
 
 pub mod demux;
 pub mod forwarder;
 pub mod peer;
+pub mod sim;
 pub mod speech;
 pub mod udp;
 

@@ -214,9 +214,10 @@ impl Peer {
     }
 
     /// Sends one Opus packet on receive slot `slot` with the given RTP time (48 kHz),
-    /// then drains outputs into `out`. Dropped silently before the connection is up.
+    /// then drains outputs into `out` (the packet itself included). Dropped silently before the connection is up.
     pub fn write_audio(
         &mut self,
+        now: Instant,
         slot: usize,
         rtp_time: u64,
         audio: &IncomingAudio,
@@ -234,6 +235,9 @@ impl Peer {
             let time = MediaTime::new(rtp_time, Frequency::FORTY_EIGHT_KHZ);
             w.start_of_talkspurt(talkspurt).write(pt, audio.arrived, time, audio.data.clone())?;
         }
+        // Written media leaves on the next time step; take it now rather than on a timer.
+        self.drain(out)?;
+        self.rtc.handle_input(Input::Timeout(now))?;
         self.drain(out)
     }
 

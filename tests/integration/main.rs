@@ -5,4 +5,5 @@ mod bad_input;
 mod common;
 mod media;
 mod session;
+mod sim;
 mod timers;

@@ -1,0 +1,86 @@
+//! The forwarder with in-memory clients on simulated time: real ICE, DTLS and SRTP,
+//! deterministic timing.
+
+use std::time::Duration;
+
+use talkstick::media::MediaOutput;
+use talkstick::media::sim::SimRoom;
+use talkstick_signaling::ParticipantId;
+
+use crate::media::opus_packets;
+
+fn speak_for(room: &mut SimRoom, i: usize, packets: &[Vec<u8>], first_ts: u64) {
+    for (k, p) in packets.iter().enumerate() {
+        room.speak(i, first_ts + k as u64 * 960, 20, p);
+        room.step(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_slot_stays_one_continuous_stream_when_the_speaker_changes() {
+    // One slot per listener: the second speaker takes over the first one's slot.
+    let mut room = SimRoom::connected(3, 1);
+    let (a, b) = (opus_packets(20, 0.0), opus_packets(20, 50.0));
+    speak_for(&mut room, 0, &a, 7_000_000);
+    // Silence until speech detection lets the slot go.
+    room.step(Duration::from_millis(600));
+    speak_for(&mut room, 1, &b, 123);
+    let got = &room.clients[2].received;
+    assert_eq!(got.len(), 40, "both speakers heard in full");
+    assert!(got.iter().all(|p| p.mid == got[0].mid), "on the one slot");
+    let seqs: Vec<u64> = got.iter().map(|p| p.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "sequence numbers continue: {seqs:?}");
+    let ts: Vec<u64> = got.iter().map(|p| p.rtp_time).collect();
+    for w in ts.windows(2) {
+        assert!(w[1] > w[0], "timestamps never go back: {ts:?}");
+    }
+    // Within a talk spurt, 20 ms apart; across the switch, about the wall-clock gap.
+    assert!(ts[..20].windows(2).all(|w| w[1] - w[0] == 960));
+    let gap_ms = (ts[20] - ts[19]) / 48;
+    assert!((600..=800).contains(&gap_ms), "switch gap {gap_ms} ms follows the silence");
+}
+
+#[test]
+fn a_vanished_client_is_removed_within_the_consent_window() {
+    let mut room = SimRoom::connected(3, 3);
+    room.clients[1].online = false;
+    let gone = room.run_until(Duration::from_secs(30), |r| {
+        r.events.iter().any(|e| {
+            matches!(e, MediaOutput::Audio { participant, connected: false, .. } if *participant == ParticipantId(2))
+        })
+    });
+    assert!(gone, "peer 2 removed and reported");
+    assert_eq!(room.forwarder.peer_count(), 2);
+}
+
+#[test]
+fn a_peer_that_never_connects_is_dropped() {
+    let mut room = SimRoom::connected(2, 3);
+    room.clients[0].online = false;
+    // A fresh offer whose datagrams never arrive.
+    room.add_client(ParticipantId(9), 3);
+    let last = room.clients.len() - 1;
+    room.clients[last].online = false;
+    let dropped = room.run_until(Duration::from_secs(31), |r| {
+        r.events.iter().any(|e| matches!(e, MediaOutput::Audio { participant, connected: false, .. } if participant.0 == 9))
+    });
+    assert!(dropped);
+}
+
+#[test]
+fn the_holder_keeps_a_slot_while_silent_and_gated_senders_are_not_forwarded() {
+    let mut room = SimRoom::connected(4, 1);
+    room.forwarder.set_holder(Some(ParticipantId(1)));
+    room.step(Duration::from_millis(20));
+    // Client 2 speaks loudly but the single slot belongs to the holder.
+    speak_for(&mut room, 1, &opus_packets(10, 5.0), 0);
+    assert!(room.clients[2].received.is_empty());
+    // The holder's first packet is heard at once.
+    speak_for(&mut room, 0, &opus_packets(3, 9.0), 0);
+    assert_eq!(room.clients[2].received.len(), 3);
+    // Gate closed: dropped at the server on the next packet.
+    room.forwarder.set_gate(ParticipantId(1), false);
+    speak_for(&mut room, 0, &opus_packets(5, 9.0), 10_000);
+    assert_eq!(room.clients[2].received.len(), 3);
+    assert!(room.forwarder.counters().packets_gated >= 5);
+}
