@@ -1,9 +1,9 @@
 //! The hand queue: one ordered list the server owns; every client sees the same
 //! positions 1..n.
 //!
-//! The order policy decides where a new hand goes (and re-sorts the whole queue when a
-//! facilitator switches policy); a facilitator's move places a hand explicitly and is
-//! kept until the next policy switch.
+//! The order policy sorts the queue whenever a hand is raised (talk times change while
+//! people wait, so `balanced` re-sorts everyone); a facilitator's move pins a hand to its
+//! place, and the others sort around it, until the next policy switch clears the pins.
 
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,8 @@ pub struct Hand {
 #[derive(Debug, Clone, Default)]
 pub struct Queue {
     hands: Vec<Hand>,
+    /// Hands a facilitator placed; sorting leaves them where they are.
+    pinned: Vec<ParticipantId>,
 }
 
 impl Queue {
@@ -60,8 +62,9 @@ impl Queue {
         self.hands.iter()
     }
 
-    /// Inserts a hand where `policy` puts it. `talk` gives a participant's talk time so
-    /// far (used by `balanced`). The caller has checked the participant has no hand.
+    /// Adds a hand and sorts the unpinned hands by `policy`. `talk` gives a participant's
+    /// talk time so far (used by `balanced`). The caller has checked the participant has
+    /// no hand.
     pub fn insert(
         &mut self,
         hand: Hand,
@@ -69,34 +72,60 @@ impl Queue {
         talk: impl Fn(ParticipantId) -> Duration,
     ) {
         debug_assert!(self.position(hand.participant).is_none());
-        let key = |h: &Hand| sort_key(h, policy, &talk);
-        let mine = key(&hand);
-        // After every hand that sorts before or equal to the new one: ties keep raise order.
-        let at = self.hands.iter().position(|h| key(h) > mine).unwrap_or(self.hands.len());
-        self.hands.insert(at, hand);
+        self.hands.push(hand);
+        self.sort_unpinned(policy, &talk);
+    }
+
+    /// Stable-sorts the unpinned hands into the places pinned hands leave free.
+    fn sort_unpinned(&mut self, policy: QueuePolicy, talk: &impl Fn(ParticipantId) -> Duration) {
+        let pinned = &self.pinned;
+        let (mut free, fixed): (Vec<(usize, Hand)>, Vec<(usize, Hand)>) =
+            std::mem::take(&mut self.hands)
+                .into_iter()
+                .enumerate()
+                .partition(|(_, h)| !pinned.contains(&h.participant));
+        free.sort_by_key(|(_, h)| sort_key(h, policy, talk));
+        let n = free.len() + fixed.len();
+        let mut fixed = fixed.into_iter().peekable();
+        let mut free = free.into_iter();
+        for i in 0..n {
+            let next = match fixed.peek() {
+                Some((at, _)) if *at == i => fixed.next(),
+                _ => free.next().or_else(|| fixed.next()),
+            };
+            if let Some((_, h)) = next {
+                self.hands.push(h);
+            }
+        }
     }
 
     /// Removes and returns a participant's hand.
     pub fn remove(&mut self, who: ParticipantId) -> Option<Hand> {
         let i = self.hands.iter().position(|h| h.participant == who)?;
+        self.pinned.retain(|p| *p != who);
         Some(self.hands.remove(i))
     }
 
     /// Removes every hand.
     pub fn clear(&mut self) -> Vec<Hand> {
+        self.pinned.clear();
         std::mem::take(&mut self.hands)
     }
 
-    /// Moves a hand to a 1-based position. The caller has validated both.
+    /// Moves a hand to a 1-based position and pins it there. The caller has validated
+    /// both.
     pub fn move_to(&mut self, who: ParticipantId, position: usize) {
         if let Some(hand) = self.remove(who) {
             let at = (position - 1).min(self.hands.len());
             self.hands.insert(at, hand);
+            self.pinned.push(who);
         }
     }
 
-    /// Re-sorts the whole queue by `policy` (stable: equal keys keep their order).
+    /// Re-sorts the whole queue by `policy` (stable: equal keys keep their order) and
+    /// clears every pin.
     pub fn resort(&mut self, policy: QueuePolicy, talk: impl Fn(ParticipantId) -> Duration) {
+        self.pinned.clear();
         self.hands.sort_by_key(|h| sort_key(h, policy, &talk));
     }
 
@@ -190,6 +219,26 @@ mod tests {
         assert_eq!(order(&q), [2, 3, 1]);
         q.resort(QueuePolicy::Fifo, talk);
         assert_eq!(order(&q), [1, 2, 3]);
+    }
+
+    #[test]
+    fn balanced_re_sorts_waiting_hands_but_keeps_pinned_ones() {
+        let t = Instant::now();
+        let talk = std::cell::Cell::new([0u64, 10, 50, 20, 5]);
+        let by = |p: ParticipantId| Duration::from_secs(talk.get()[p.0 as usize]);
+        let mut q = Queue::default();
+        q.insert(hand(1, HandKind::NewPoint, t), QueuePolicy::Balanced, by);
+        q.insert(hand(2, HandKind::NewPoint, t), QueuePolicy::Balanced, by);
+        assert_eq!(order(&q), [1, 2]);
+        // Participant 1 talked while waiting (open mode).
+        talk.set([0, 60, 50, 20, 5]);
+        q.insert(hand(3, HandKind::NewPoint, t), QueuePolicy::Balanced, by);
+        assert_eq!(order(&q), [3, 2, 1], "least talk first, everyone re-sorted");
+        q.move_to(ParticipantId(1), 1);
+        q.insert(hand(4, HandKind::NewPoint, t), QueuePolicy::Balanced, by);
+        assert_eq!(order(&q), [1, 4, 3, 2], "the pinned hand stays first");
+        q.resort(QueuePolicy::Balanced, by);
+        assert_eq!(order(&q), [4, 3, 2, 1], "a policy switch clears pins");
     }
 
     #[test]

@@ -282,8 +282,18 @@ impl Room {
 
     /// Session statistics at `now`: present and departed participants, every turn.
     pub fn stats(&self, now: Instant) -> StatsView {
-        let mut people: Vec<PersonStats> =
-            self.participants.values().map(|p| p.stats(now, true)).collect();
+        let mut people: Vec<PersonStats> = self
+            .participants
+            .values()
+            .map(|p| {
+                let mut s = p.stats(now, true);
+                // A hand still up counts its wait so far.
+                if let Some(h) = self.queue.get(p.id) {
+                    s.wait_ms += now.saturating_duration_since(h.raised_at).as_millis() as u64;
+                }
+                s
+            })
+            .collect();
         let talk: Vec<u64> = people.iter().map(|p| p.talk_ms).collect();
         people.extend(self.departed.iter().cloned());
         let mut turns = self.history.clone();
@@ -382,6 +392,11 @@ impl Room {
     /// sender (the error's [`RoomError::code`] and text).
     pub fn handle(&mut self, now: Instant, input: Input) -> Result<(), RoomError> {
         let now = self.clock(now);
+        // Deadlines that passed before this input take effect first (an offer that has
+        // lapsed cannot be accepted, whatever the driver's timer did).
+        if !matches!(input, Input::Timeout) && self.poll_timeout().is_some_and(|t| t <= now) {
+            self.on_timeout(now);
+        }
         let result = match input {
             Input::Client { from, msg } => self.on_client(now, from, msg),
             Input::Disconnected { participant } => self.on_disconnected(now, participant),

@@ -120,11 +120,13 @@ impl Room {
 
     fn clear_hands(&mut self, now: Instant) -> Result<(), RoomError> {
         let everyone: Vec<ParticipantId> = self.queue_order();
+        // An offer to someone in the queue goes with their hand; a grant to someone
+        // without a hand stands.
+        if self.floor.offered_to().is_some_and(|p| everyone.contains(&p)) {
+            self.free_floor(now);
+        }
         for who in everyone {
             self.drop_hand(now, who);
-        }
-        if matches!(self.floor, Floor::Offered { .. }) {
-            self.free_floor(now);
         }
         Ok(())
     }
