@@ -122,6 +122,10 @@ async fn run_server(cfg: ServeConfig) -> anyhow::Result<()> {
         println!("  {:<12} {:<11} {}", link.name, role, link.url);
     }
     println!();
+    if std::env::var("TALKSTICK_FAULT_INJECTION").is_ok_and(|v| v == "1") {
+        tracing::warn!("fault injection is armed (TALKSTICK_FAULT_INJECTION=1): for tests only");
+        talkstick::media::arm_fault_injection();
+    }
     let media = if cfg.no_audio {
         None
     } else {

@@ -169,6 +169,9 @@ impl Forwarder {
         who: ParticipantId,
         offer: &str,
     ) -> Result<Accepted, PeerError> {
+        if super::fault_injection_armed() && offer.contains("talkstick-inject-panic") {
+            panic!("injected fault in the media code of participant {who}");
+        }
         let (peer, answer) = Peer::accept(now, offer, &self.candidates, self.max_slots)?;
         let ufrag = peer.ufrag().to_owned();
         let generation = self.next_generation;

@@ -22,3 +22,17 @@ pub fn install_crypto() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| str0m::crypto::from_feature_flags().install_process_default());
 }
+
+static FAULT_INJECTION: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Arms fault injection, for tests of failure isolation: from then on, an audio offer
+/// containing `talkstick-inject-panic` makes the room's media code panic. The server arms
+/// it only when started with `TALKSTICK_FAULT_INJECTION=1`; it is off otherwise.
+pub fn arm_fault_injection() {
+    FAULT_INJECTION.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether fault injection is armed.
+pub fn fault_injection_armed() -> bool {
+    FAULT_INJECTION.load(std::sync::atomic::Ordering::Relaxed)
+}

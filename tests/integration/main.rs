@@ -3,7 +3,9 @@
 
 mod bad_input;
 mod common;
+mod isolation;
 mod media;
 mod session;
 mod sim;
 mod timers;
+mod udp_abuse;

@@ -35,22 +35,22 @@ pub fn opus_packets(n: usize, seed: f32) -> Vec<Vec<u8>> {
     out
 }
 
-struct Listener {
-    p: Participant,
-    audio: Vec<ReceivedAudio>,
-    signals: Vec<(Instant, Value)>,
-    connected: bool,
+pub struct Listener {
+    pub p: Participant,
+    pub audio: Vec<ReceivedAudio>,
+    pub signals: Vec<(Instant, Value)>,
+    pub connected: bool,
 }
 
 impl Listener {
-    async fn join(server: &Server, room: &str, name: &str, role: Role) -> Listener {
+    pub async fn join(server: &Server, room: &str, name: &str, role: Role) -> Listener {
         let token = server.token(room, name, role);
         let p = Participant::join(&server.base(), &token, Some(LOOPBACK)).await.unwrap();
         Listener { p, audio: Vec::new(), signals: Vec::new(), connected: false }
     }
 
     /// Reads events until `done` holds or [`WAIT`] passes.
-    async fn pump_until(&mut self, what: &str, done: impl Fn(&Listener) -> bool) {
+    pub async fn pump_until(&mut self, what: &str, done: impl Fn(&Listener) -> bool) {
         let deadline = tokio::time::Instant::now() + WAIT;
         while !done(self) {
             match tokio::time::timeout_at(deadline, self.p.events.recv()).await {
@@ -65,7 +65,7 @@ impl Listener {
     }
 
     /// Reads whatever arrives within `d`.
-    async fn pump_for(&mut self, d: Duration) {
+    pub async fn pump_for(&mut self, d: Duration) {
         let deadline = tokio::time::Instant::now() + d;
         while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, self.p.events.recv()).await {
             self.take(ev);
@@ -81,7 +81,7 @@ impl Listener {
         }
     }
 
-    fn saw(&self, pred: impl Fn(&Value) -> bool) -> Option<Instant> {
+    pub fn saw(&self, pred: impl Fn(&Value) -> bool) -> Option<Instant> {
         self.signals.iter().find(|(_, v)| pred(v)).map(|(t, _)| *t)
     }
 
@@ -97,7 +97,7 @@ impl Listener {
     }
 }
 
-async fn speak(p: &Participant, packets: &[Vec<u8>]) -> Instant {
+pub async fn speak(p: &Participant, packets: &[Vec<u8>]) -> Instant {
     let start = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     for (i, pkt) in packets.iter().enumerate() {
