@@ -46,12 +46,12 @@ async function main() {
     return;
   }
   if (!claims) {
-    showNotice('This link is not valid', errorText('bad_token'));
+    showNotice("Can't join with this link", errorText('bad_token'));
     return;
   }
   if (looksExpired(claims)) {
-    const go = await new Promise((resolve) => showNotice('This link has expired', errorText('token_expired'), [
-      { label: 'Try anyway', run: () => resolve(true) },
+    const go = await new Promise((resolve) => showNotice("Can't join with this link", errorText('token_expired'), [
+      { label: "My computer's clock may be wrong — try anyway", run: () => resolve(true) },
     ]));
     if (!go) return;
     document.getElementById('notice-page').hidden = true;
@@ -254,7 +254,7 @@ function enterRoom({ token, mic, choice }) {
       local.media?.stop?.();
       mic.release();
       if (s.reason === 'fatal') {
-        const title = s.code === 'token_expired' ? 'This link has expired' : s.code === 'unsupported_version' ? 'Please reload' : 'This link is not valid';
+        const title = s.code === 'unsupported_version' ? 'Please reload' : "Can't join with this link";
         showNotice(title, errorText(s.code, s.message));
       } else if (s.reason === 'replaced') {
         showNotice('Open in another window', 'You joined this room from another tab or window, so this one was disconnected.', [
@@ -297,8 +297,13 @@ function registerShortcuts(store, actions, help, controls) {
   const inRoom = () => store.joined;
   const fac = () => store.isFacilitator;
   const hand = 'Your hand';
-  registerShortcut({ key: 'h', label: 'Raise your hand: new point', group: hand, when: inRoom, run: () => !store.myHand() && controls.raise('new_point') });
-  registerShortcut({ key: 'r', label: 'Raise your hand: reply to the speaker', group: hand, when: inRoom, run: () => !store.myHand() && controls.raise('reply') });
+  const raise = (kind) => {
+    if (store.myHand()) toast('Your hand is already up. Press L to lower it.');
+    else if (store.iHoldFloor()) toast('You have the floor. Press D when you are done.');
+    else controls.raise(kind);
+  };
+  registerShortcut({ key: 'h', label: 'Raise your hand: new point', group: hand, when: inRoom, run: () => raise('new_point') });
+  registerShortcut({ key: 'r', label: 'Raise your hand: reply to the speaker', group: hand, when: inRoom, run: () => raise('reply') });
   registerShortcut({ key: 'e', label: 'Write a private note for your hand', group: hand, when: inRoom, run: () => !store.myHand() && controls.focusNote() });
   registerShortcut({ key: 'l', label: 'Lower your hand', group: hand, when: inRoom, run: actions.lower });
   registerShortcut({ key: 'a', label: "Accept when you're up", group: hand, when: inRoom, run: () => store.offeredToMe() && actions.accept() });

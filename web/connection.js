@@ -52,7 +52,8 @@ export class Connection {
     } catch { /* storage may be unavailable (privacy mode): resume then lasts the page */ }
   }
 
-  get joined() { return this.status.state === 'joined'; }
+  /** True once this socket has been welcomed (a replacement socket starts false). */
+  get joined() { return this.socketJoined === true; }
 
   /** Subscribes to a server message type (`'*'` for all). Returns an unsubscribe. */
   on(type, fn) {
@@ -124,6 +125,7 @@ export class Connection {
   detach() {
     const ws = this.ws;
     this.ws = null;
+    this.socketJoined = false;
     clearInterval(this.timers.ping);
     if (!ws) return;
     ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
@@ -200,6 +202,7 @@ export class Connection {
     this.seq = msg.seq;
     this.attempt = 0;
     this.everJoined = true;
+    this.socketJoined = true;
     this.resumeToken = msg.you.resume_token;
     this.setStatus({ state: 'joined', resumed: !!msg.you.resumed, rejoined });
     this.emit(msg);
@@ -212,6 +215,7 @@ export class Connection {
 
   closed(ev) {
     this.ws = null;
+    this.socketJoined = false;
     clearInterval(this.timers.ping);
     if (this.stopped) return;
     if (this.leaving || (ev.code === 1000 && this.goodbye)) {

@@ -192,6 +192,22 @@ describe('the web client with a facilitator and three learners', () => {
     assert.match(await bertil.textContent('#my-hand'), /#1 of 2/);
   });
 
+  it('fetches a fresh snapshot after missing events, keeping its identity', async () => {
+    const id = await bertil.evaluate(() => window.talkstick.store.me.id);
+    const oldSocket = await bertil.evaluate(() => {
+      const c = window.talkstick.connection;
+      window.oldSocket = c.ws;
+      c.receive(JSON.stringify({ seq: c.seq + 5, type: 'pong' })); // a gap in seq
+      return true;
+    });
+    assert.ok(oldSocket);
+    await eventually(async () => assert.equal(await bertil.evaluate(() => window.talkstick.connection.joined && window.talkstick.connection.ws !== window.oldSocket), true));
+    assert.equal(await bertil.evaluate(() => window.talkstick.store.me.id), id);
+    assert.match(await bertil.textContent('#my-hand'), /#1 of 2/);
+    await bertil.waitForTimeout(300); // no reconnect loop: the socket stays
+    assert.equal(await bertil.evaluate(() => window.talkstick.connection.joined), true);
+  });
+
   it('shows the talk-time balance and downloads the report', async () => {
     await eventually(async () => assert.match(await fac.textContent('#balance-chart li[data-pid]:first-child'), /Aino/));
     await fac.evaluate(() => { document.getElementById('facilitator-panel').scrollTop = 0; });
@@ -273,9 +289,19 @@ describe('the web client with a facilitator and three learners', () => {
     await fac.setViewportSize({ width: 1280, height: 720 });
   });
 
+  it('lets a learner leave; the others see them go', async () => {
+    await chen.click('#leave');
+    await chen.click('#leave'); // the second click confirms
+    await chen.locator('#notice-page').waitFor();
+    assert.equal(await chen.textContent('#notice-title'), 'You left the room');
+    for (const p of [fac, aino, bertil]) await eventually(async () => assert.equal(await p.locator('#people > li').count(), 3));
+    assert.equal(await chen.evaluate(() => sessionStorage.length), 1, 'only the device choice is kept, not the resume token');
+  });
+
   it('says so when the connection is lost', async () => {
     await server.stop();
     await eventually(async () => assert.match(await aino.textContent('#conn-banner'), /Connection lost — reconnecting/));
     for (const p of all) assert.deepEqual(p.problems, [], 'no script errors');
+    assert.match(await fac.textContent('#conn-banner'), /Connection lost/);
   });
 });

@@ -18,7 +18,9 @@ export function showNotice(title, text, buttons = []) {
   const page = document.getElementById('notice-page');
   page.hidden = false;
   document.body.dataset.screen = 'notice';
-  (page.querySelector('button') || page.querySelector('h1')).focus?.();
+  const heading = document.getElementById('notice-title');
+  heading.tabIndex = -1;
+  (page.querySelector('button.primary') || heading).focus();
 }
 
 /** Keeps the banner in step with the connection; returns a function for the clock. */
