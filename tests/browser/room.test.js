@@ -24,6 +24,9 @@ async function eventually(check, ms = 6000, what = 'condition') {
   throw new Error(`timed out waiting for ${what}`);
 }
 
+// Screenshots for the docs leave out passing toasts.
+const QUIET = '.toasts { display: none !important; }';
+
 const queueOf = (page) => page.$$eval('#queue > li', (els) => els.map((li) => ({
   name: li.querySelector('.hand-name').textContent.replace(' (you)', ''),
   kind: li.dataset.kind,
@@ -160,7 +163,11 @@ describe('the web client with a facilitator and three learners', () => {
       await eventually(async () => assert.match(await p.textContent('#floor-countdown'), /^[01]:\d\d left$/));
       await eventually(async () => assert.match(await p.textContent('#mode-badge'), /Moderated/));
     }
-    await aino.screenshot({ path: path.join(screenshots, 'learner.png') });
+    await aino.screenshot({ path: path.join(screenshots, 'learner.png'), style: QUIET });
+    await bertil.setViewportSize({ width: 390, height: 844 });
+    await bertil.locator('#floor-countdown').waitFor();
+    await bertil.screenshot({ path: path.join(screenshots, 'phone.png'), style: QUIET });
+    await bertil.setViewportSize({ width: 1280, height: 720 });
   });
 
   it('keeps a learner\'s queue place when the page is reloaded', async () => {
@@ -211,7 +218,7 @@ describe('the web client with a facilitator and three learners', () => {
   it('shows the talk-time balance and downloads the report', async () => {
     await eventually(async () => assert.match(await fac.textContent('#balance-chart li[data-pid]:first-child'), /Aino/));
     await fac.evaluate(() => { document.getElementById('facilitator-panel').scrollTop = 0; });
-    await fac.screenshot({ path: path.join(screenshots, 'facilitator.png') });
+    await fac.screenshot({ path: path.join(screenshots, 'facilitator.png'), style: QUIET });
     const [download] = await Promise.all([fac.waitForEvent('download'), fac.click('#report-csv')]);
     const csv = readFileSync(await download.path(), 'utf8');
     const [header, ...rows] = csv.trim().split(/\r\n/);
@@ -282,10 +289,11 @@ describe('the web client with a facilitator and three learners', () => {
     await chen.waitForTimeout(200);
     const overflow = await chen.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `no sideways scrolling (${overflow}px too wide)`);
-    await chen.screenshot({ path: path.join(screenshots, 'phone.png') });
+    await chen.screenshot({ path: path.join(screenshots, 'phone-queue.png'), style: QUIET });
     await fac.setViewportSize({ width: 390, height: 844 });
     await fac.waitForTimeout(200);
     assert.ok(await fac.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'facilitator page fits too');
+    await fac.screenshot({ path: path.join(screenshots, 'phone-facilitator.png'), fullPage: true, style: QUIET });
     await fac.setViewportSize({ width: 1280, height: 720 });
   });
 
