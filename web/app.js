@@ -133,9 +133,13 @@ function enterRoom({ token, mic, choice }) {
     accept() {
       if (!send('accept_floor')) return;
       const me = store.self;
-      if (me && !me.mic_on && !me.force_muted && !me.push_to_talk && !local.listenOnly) {
+      if (local.listenOnly) {
+        toast('You joined listen-only, so nobody can hear you. Reload the page to set up a microphone, or say "I\'m done".', 'warn');
+      } else if (me && !me.mic_on && !me.force_muted && !me.push_to_talk) {
         setMic(true);
         toast('Your microphone is on — go ahead.');
+      } else if (me?.force_muted) {
+        toast('A facilitator has muted you, so nobody can hear you yet.', 'warn');
       }
     },
     decline: () => send('decline_floor'),

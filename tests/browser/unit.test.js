@@ -1,0 +1,238 @@
+// The client's logic without a browser: the room store, the connection's join /
+// resume / seq / reconnect rules against a fake WebSocket, tokens, and the report.
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Store, floorAnnouncement } from '../../web/state.js';
+import { Connection } from '../../web/connection.js';
+import { decodeClaims, looksExpired } from '../../web/token.js';
+import { toCsv, perPerson } from '../../web/views/stats.js';
+import { errorText } from '../../web/labels.js';
+
+const tally = { agree: 0, disagree: 0, question: 0, applause: 0, slower: 0, cant_hear: 0 };
+const person = (id, name, extra = {}) => ({
+  id, name, initials: name[0], colour: '#E69F00', role: 'learner', presence: 'present', connected: true,
+  mic_on: false, force_muted: false, push_to_talk: false, speaking: false, audio: false, ...extra,
+});
+const floor = (extra = {}) => ({
+  state: 'free', holder: null, offered_to: null, offer_expires_ms: null, turn: null, since_ms: 0,
+  ends_ms: null, open: true, tally, now_ms: 1000, ...extra,
+});
+const welcome = (me = 2, queue = [], fl = floor(), resumed = false) => ({
+  seq: 5, type: 'welcome', protocol: 1,
+  you: { id: me, role: 'learner', resume_token: 'R1', resumed },
+  room: {
+    id: 'demo', now_ms: 1000, settings: { mode: 'open', policy: 'fifo', offer_timeout_ms: 10000, warning_ms: 15000 },
+    participants: [person(1, 'Facilitator', { role: 'facilitator' }), person(2, 'Aino'), person(3, 'Bertil')],
+    queue, floor: fl, audio_slots: 3,
+  },
+});
+
+describe('the room store', () => {
+  it('keeps a learner\'s own note, which queue broadcasts never carry', () => {
+    const s = new Store();
+    s.apply(welcome());
+    s.rememberNote('  my point  ');
+    // Someone else's hand arrives first: the pending note must survive it.
+    s.apply({ seq: 6, type: 'queue', hands: [{ participant: 3, position: 1, kind: 'reply', raised_ms: 1 }] });
+    assert.equal(s.myNote, null);
+    s.apply({ seq: 7, type: 'queue', hands: [
+      { participant: 3, position: 1, kind: 'reply', raised_ms: 1 },
+      { participant: 2, position: 2, kind: 'new_point', raised_ms: 2 }] });
+    assert.equal(s.myNote, 'my point');
+    assert.equal(s.myHand().position, 2);
+    s.apply({ seq: 8, type: 'queue', hands: [{ participant: 2, position: 1, kind: 'new_point', raised_ms: 2 }] });
+    assert.equal(s.myNote, 'my point', 'still mine after moving up');
+    s.apply({ seq: 9, type: 'queue', hands: [] });
+    assert.equal(s.myNote, null);
+  });
+
+  it('takes the own note from the welcome after a reload', () => {
+    const s = new Store();
+    s.apply(welcome(2, [{ participant: 2, position: 1, kind: 'reply', raised_ms: 1, note: 'from the server' }], floor(), true));
+    assert.equal(s.myNote, 'from the server');
+  });
+
+  it('knows when the floor is offered to me, with the deadline, and announces it', () => {
+    const s = new Store();
+    s.apply(welcome());
+    const said = [];
+    s.on('floor', (d) => said.push(d.announce));
+    const offers = [];
+    s.on('offer', (d) => offers.push(d));
+    s.apply({ seq: 6, type: 'floor', floor: floor({ state: 'offered', offered_to: 2, offer_expires_ms: 11000, open: false, now_ms: 1000 }) });
+    assert.ok(s.offeredToMe());
+    const left = s.offerDeadline - performance.now();
+    assert.ok(left > 9000 && left <= 10000, `about 10 s left (${left})`);
+    assert.match(said.at(-1), /You're up/);
+    assert.equal(offers.length, 1);
+    s.apply({ seq: 7, type: 'floor', floor: floor({ state: 'held', holder: 2, turn: 1, open: false }) });
+    assert.equal(s.offerDeadline, null);
+    assert.equal(said.at(-1), 'You have the floor.');
+    assert.ok(s.iHoldFloor());
+  });
+
+  it('counts reactions toward the current turn and shows them on the sender', () => {
+    const s = new Store();
+    s.apply(welcome(2, [], floor({ state: 'held', holder: 3, turn: 4, open: false })));
+    s.apply({ seq: 6, type: 'reaction', from: 1, reaction: 'agree', turn: 4, tally: { ...tally, agree: 1 } });
+    assert.equal(s.floor.tally.agree, 1);
+    assert.equal(s.recentReaction(1).kind, 'agree');
+    assert.equal(s.recentReaction(3), null);
+  });
+
+  it('tells the learner when a facilitator mutes them', () => {
+    const s = new Store();
+    s.apply(welcome());
+    const notes = [];
+    s.on('notice', (n) => notes.push(n.text));
+    s.apply({ seq: 6, type: 'participant_updated', participant: person(2, 'Aino', { force_muted: true }) });
+    assert.match(notes.at(-1), /facilitator muted you/);
+  });
+});
+
+describe('floor announcements', () => {
+  const s = { me: { id: 2 }, nameOf: (id) => ({ 1: 'Facilitator', 3: 'Bertil' })[id] };
+  it('says who has the floor, and nothing when nothing changed', () => {
+    assert.equal(floorAnnouncement(floor(), floor({ state: 'held', holder: 3 }), s), 'Bertil has the floor.');
+    assert.equal(floorAnnouncement(floor({ state: 'held', holder: 3 }), floor({ state: 'held', holder: 3 }), s), null);
+    assert.match(floorAnnouncement(floor({ state: 'held', holder: 3, open: false }), floor({ state: 'held', holder: 3, open: true }), s), /Floor open/);
+    assert.match(floorAnnouncement(floor({ state: 'held', holder: 3 }), floor({ state: 'discussion' }), s), /discussion/);
+  });
+});
+
+class FakeSocket {
+  static all = [];
+  constructor(url) {
+    this.url = url;
+    this.readyState = 0;
+    this.sent = [];
+    FakeSocket.all.push(this);
+    queueMicrotask(() => { this.readyState = 1; this.onopen?.(); });
+  }
+  send(text) { this.sent.push(JSON.parse(text)); }
+  close() { this.readyState = 3; }
+  serverSays(msg) { this.onmessage?.({ data: JSON.stringify(msg) }); }
+  drop(code = 1006) { this.readyState = 3; this.onclose?.({ code }); }
+}
+
+function memoryStorage() {
+  const m = new Map();
+  return { getItem: (k) => m.get(k) ?? null, setItem: (k, v) => m.set(k, String(v)), removeItem: (k) => m.delete(k), m };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+describe('the connection', () => {
+  it('joins, stores the resume token per join token, and resumes after a drop', async () => {
+    FakeSocket.all = [];
+    const storage = memoryStorage();
+    const c = new Connection({ token: 'T', url: 'ws://x/ws', storage, WebSocketImpl: FakeSocket });
+    const statuses = [];
+    c.onStatus((s) => statuses.push(s.state));
+    c.start();
+    await tick();
+    const first = FakeSocket.all[0];
+    assert.deepEqual(first.sent[0], { type: 'join', v: 1, token: 'T' });
+    first.serverSays(welcome());
+    assert.equal(storage.getItem('talkstick:resume:T'), 'R1');
+    assert.ok(c.joined);
+    assert.equal(c.send('raise_hand', { kind: 'reply' }), 1);
+    first.drop();
+    assert.equal(c.status.state, 'reconnecting');
+    assert.equal(c.send('lower_hand'), null, 'nothing is sent while offline');
+    await new Promise((r) => setTimeout(r, 700)); // first backoff step: 0.4–0.6 s
+    const second = FakeSocket.all[1];
+    assert.deepEqual(second.sent[0], { type: 'join', v: 1, token: 'T', resume: 'R1' });
+    second.serverSays({ ...welcome(), seq: 9, you: { ...welcome().you, resumed: true } });
+    assert.equal(c.status.state, 'joined');
+    assert.equal(c.status.rejoined, true);
+    c.stop('test');
+    assert.deepEqual(statuses.slice(0, 4), ['idle', 'connecting', 'joined', 'reconnecting']);
+  });
+
+  it('reconnects for a fresh snapshot when a seq is skipped, exactly once', async () => {
+    FakeSocket.all = [];
+    const c = new Connection({ token: 'T', url: 'ws://x/ws', storage: memoryStorage(), WebSocketImpl: FakeSocket });
+    const got = [];
+    c.on('*', (m) => got.push(m.type));
+    c.start();
+    await tick();
+    FakeSocket.all[0].serverSays(welcome());
+    FakeSocket.all[0].serverSays({ seq: 6, type: 'queue', hands: [] });
+    FakeSocket.all[0].serverSays({ seq: 6, type: 'pong' });
+    FakeSocket.all[0].serverSays({ seq: 9, type: 'floor', floor: floor() });
+    assert.deepEqual(got, ['welcome', 'queue', 'pong'], 'the message after the gap is not applied');
+    await tick();
+    assert.equal(FakeSocket.all.length, 2);
+    assert.equal(FakeSocket.all[1].sent[0].resume, 'R1');
+    FakeSocket.all[1].serverSays({ ...welcome(), seq: 9 });
+    assert.ok(c.joined);
+    assert.deepEqual(got, ['welcome', 'queue', 'pong', 'welcome']);
+    await tick();
+    assert.equal(FakeSocket.all.length, 2, 'no further reconnects');
+    c.stop('test');
+  });
+
+  it('stops for good on a refused token, and forgets the resume token', async () => {
+    FakeSocket.all = [];
+    const storage = memoryStorage();
+    storage.setItem('talkstick:resume:T', 'OLD');
+    const c = new Connection({ token: 'T', url: 'ws://x/ws', storage, WebSocketImpl: FakeSocket });
+    c.start();
+    await tick();
+    FakeSocket.all[0].serverSays({ seq: 0, type: 'error', code: 'token_expired', message: 'the token expired' });
+    FakeSocket.all[0].drop(4001);
+    assert.equal(c.status.state, 'stopped');
+    assert.equal(c.status.code, 'token_expired');
+    assert.equal(storage.getItem('talkstick:resume:T'), null);
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal(FakeSocket.all.length, 1, 'no retry');
+  });
+
+  it('does not fight another tab that took over the identity (close 4002)', async () => {
+    FakeSocket.all = [];
+    const c = new Connection({ token: 'T', url: 'ws://x/ws', storage: memoryStorage(), WebSocketImpl: FakeSocket });
+    c.start();
+    await tick();
+    FakeSocket.all[0].serverSays(welcome());
+    FakeSocket.all[0].serverSays({ seq: 5, type: 'goodbye', reason: 'you joined again from another connection' });
+    FakeSocket.all[0].drop(4002);
+    assert.equal(c.status.state, 'stopped');
+    assert.equal(c.status.reason, 'replaced');
+  });
+});
+
+describe('tokens and words', () => {
+  it('reads the name from a token for display, UTF-8 included', () => {
+    const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const t = `${b64({ alg: 'HS256' })}.${b64({ room: 'r', name: 'Äino Ørsted', role: 'facilitator', exp: 10 })}.sig`;
+    assert.deepEqual(decodeClaims(t), { room: 'r', name: 'Äino Ørsted', role: 'facilitator', exp: 10 });
+    assert.equal(decodeClaims('nope'), null);
+    assert.equal(decodeClaims('a.b.c'), null);
+    assert.ok(looksExpired({ exp: 10 }));
+    assert.ok(!looksExpired({ exp: Date.now() / 1000 + 60 }));
+    assert.equal(errorText('token_expired'), 'This link has expired — ask your facilitator for a new one.');
+    assert.equal(errorText('some_new_code', 'server words'), 'server words');
+  });
+});
+
+describe('the session report', () => {
+  const stats = {
+    now_ms: 5000, gini: 0.5,
+    people: [
+      { participant: 2, name: '=Aino, "the" first', colour: '#56B4E9', present: true, talk_ms: 12345, turns: 1, reactions_given: 0, reactions_received: 2, wait_ms: 3000 },
+      { participant: 3, name: 'Bertil', colour: '#009E73', present: false, talk_ms: 0, turns: 0, reactions_given: 2, reactions_received: 0, wait_ms: 0 },
+    ],
+    turns: [{ turn: 1, holder: 2, start_ms: 0, end_ms: 12345, ended: 'yielded', tally: { ...tally, agree: 1, disagree: 1 } }],
+  };
+  it('counts reactions received per kind and escapes CSV safely', () => {
+    const rows = perPerson(stats);
+    assert.equal(rows[0].received_agree, 1);
+    assert.equal(rows[0].talk_seconds, 12.3);
+    const csv = toCsv(rows);
+    const lines = csv.trim().split('\r\n');
+    assert.equal(lines.length, 3);
+    assert.ok(lines[1].startsWith('2,"\'=Aino, ""the"" first",#56B4E9,true,12.3,1,'), lines[1]);
+  });
+});
