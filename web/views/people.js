@@ -20,6 +20,8 @@ export function peopleView(store, actions) {
     return p.mic_on ? status('🎙', 'Mic on', 'mic on') : status('🔇', 'Mic off', 'mic off');
   }
 
+  let audioInUse = false;
+
   function tile(p) {
     const f = store.floor;
     const me = p.id === store.me?.id;
@@ -40,6 +42,8 @@ export function peopleView(store, actions) {
       p.presence === 'away' && status('☕', 'Away', 'away-label'),
       !p.connected && status('📶', 'Reconnecting…', 'offline-label'),
       p.push_to_talk && p.mic_on && status('⌨', 'Push-to-talk', 'ptt'),
+      // Only once audio is running for someone: then a missing connection means trouble.
+      audioInUse && p.connected && p.audio === false && status('🔈', 'No audio connection', 'no-audio'),
     ];
     const tools = store.isFacilitator ? h('div', { class: 'tile-actions' },
       h('button', {
@@ -65,6 +69,7 @@ export function peopleView(store, actions) {
 
   function draw() {
     const people = [...store.people.values()];
+    audioInUse = people.some((p) => p.audio === true);
     render(list, people.map(tile));
     if (count) count.textContent = String(people.length);
   }
