@@ -96,10 +96,15 @@ function enterRoom({ token, mic, choice }) {
     return id !== null;
   };
 
-  function setMic(on) {
-    if (local.listenOnly) return false;
+  /** Opens or closes the microphone track here and in the media module. */
+  function micTrack(on) {
     mic.setEnabled(on);
     local.media?.setMic?.(on);
+  }
+
+  function setMic(on) {
+    if (local.listenOnly) return false;
+    micTrack(on);
     return send('set_mic', { on });
   }
 
@@ -214,7 +219,7 @@ function enterRoom({ token, mic, choice }) {
   store.on('error', (e) => {
     const wait = e.code === 'rate_limited' && e.retry_after_ms ? ` Try again in ${Math.ceil(e.retry_after_ms / 1000)} s.` : '';
     toast(errorText(e.code, e.message) + wait, 'error');
-    if (e.code === 'force_muted') mic.setEnabled(false);
+    if (e.code === 'force_muted') micTrack(false);
   });
   store.on('notice', (n) => {
     if (n.quiet) { if (!n.silent) announce(n.text); return; }
@@ -224,14 +229,14 @@ function enterRoom({ token, mic, choice }) {
   store.on('offer', (d) => { if (d?.youreUp) announce("You're up! Press A to accept or Escape to decline.", true); });
   store.on('people', (d) => {
     const me = store.self;
-    if (me && d?.updated === me.id) mic.setEnabled(!!me.mic_on && !me.force_muted && !local.listenOnly);
+    if (me && d?.updated === me.id) micTrack(!!me.mic_on && !me.force_muted && !local.listenOnly);
   });
 
   store.on('joined', ({ first, resumed }) => {
     const me = store.self;
     if (first && !resumed && local.wantMicOnJoin && !me.force_muted) setMic(true);
     else if (me.mic_on && (local.listenOnly || me.push_to_talk)) setMic(false);
-    else mic.setEnabled(!!me.mic_on && !me.force_muted && !local.listenOnly);
+    else micTrack(!!me.mic_on && !me.force_muted && !local.listenOnly);
     if (!first) toast(resumed ? 'Reconnected — you kept your place.' : (local.hadHand ? 'Reconnected as a new participant — your raised hand was lost. Raise it again if you still want to speak.' : 'Reconnected.'), resumed ? 'info' : 'warn');
     if (first) loadMedia();
   });
@@ -246,7 +251,7 @@ function enterRoom({ token, mic, choice }) {
     }
     try {
       local.media = mod;
-      await mod.start?.({ connection: conn, store, stream: mic.stream, listenOnly: local.listenOnly, micOn: !!store.self?.mic_on });
+      await mod.start?.({ connection: conn, store, stream: mic.stream, listenOnly: local.listenOnly, micOn: !local.listenOnly && !!mic.stream?.getAudioTracks()[0]?.enabled });
     } catch (e) {
       console.error('media failed to start:', e);
       toast('Audio could not start. The queue and floor still work; try reloading.', 'error');
