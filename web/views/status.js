@@ -34,21 +34,27 @@ export function connectionBanner(conn, { onStopped }) {
       const secs = Math.max(0, Math.ceil((s.retryAt - performance.now()) / 1000));
       const when = secs > 0 ? `Trying again in ${secs} s.` : 'Trying again now…';
       let text;
-      if (s.reason === 'room_full') text = `${errorText('room_full')} ${when}`;
-      else if (!s.everJoined) text = `Can't reach the Talkstick server. Check your network connection. ${when}`;
-      else text = `Connection lost — reconnecting. Your place in the queue is kept for 30 seconds. ${when}`;
+      if (s.reason === 'room_full') text = errorText('room_full');
+      else if (!s.everJoined) text = "Can't reach the Talkstick server. Check your network connection.";
+      else text = 'Connection lost — reconnecting. Your place in the queue is kept for 30 seconds.';
       el.hidden = false;
       el.dataset.kind = 'warn';
       if (el.dataset.text !== text) {
+        // The banner is a live region: the message is read once, the countdown is not.
         el.dataset.text = text;
         render(el, h('span', { id: 'conn-text' }, text), ' ',
+          h('span', { id: 'conn-when', 'aria-hidden': 'true' }), ' ',
           h('button', { type: 'button', class: 'small', id: 'reconnect-now', on: { click: () => conn.retryNow() } }, 'Try now'));
       }
+      const whenEl = document.getElementById('conn-when');
+      if (whenEl.textContent !== when) whenEl.textContent = when;
     } else if (s.state === 'connecting') {
       el.hidden = false;
       el.dataset.kind = 'info';
-      el.dataset.text = '';
-      render(el, 'Connecting…');
+      if (el.dataset.text !== 'connecting') {
+        el.dataset.text = 'connecting';
+        render(el, 'Connecting…');
+      }
     } else {
       el.hidden = true;
       el.dataset.text = '';
