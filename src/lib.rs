@@ -12,11 +12,15 @@
 //! - [`media`]: the audio SFU: one UDP port, demux, str0m peers, slots, speech.
 //! - [`room`]: one task per room (signaling + media + members) and the registry.
 //! - [`demo`]: the links `serve` prints.
+//! - [`loadtest`]: `talkstick loadtest`, real participants measured against a server.
+//! - [`relay`]: the raw UDP relay that load tests use as a baseline.
 
 pub mod client;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod loadtest;
 pub mod media;
+pub mod relay;
 pub mod room;
 pub mod token;

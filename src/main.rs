@@ -30,6 +30,17 @@ enum Command {
     Serve(ServeConfig),
     /// Print a signed join token (and a link when --url is given).
     Token(TokenArgs),
+    /// Load a running server with real participants and report what it sustains.
+    Loadtest(talkstick::loadtest::LoadArgs),
+    /// Run the raw UDP fan-out relay that load tests compare against.
+    Relay(RelayArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RelayArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:40000")]
+    bind: std::net::SocketAddr,
 }
 
 #[derive(Debug, clap::Args)]
@@ -69,10 +80,20 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve(cfg) => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?
-            .block_on(run_server(cfg)),
+        Command::Serve(cfg) => runtime()?.block_on(run_server(cfg)),
+        Command::Loadtest(args) => runtime()?.block_on(loadtest(args)),
+        Command::Relay(args) => runtime()?.block_on(async move {
+            let socket = tokio::net::UdpSocket::bind(args.bind)
+                .await
+                .with_context(|| format!("cannot bind {}", args.bind))?;
+            println!("Baseline relay listening on udp://{}", socket.local_addr()?);
+            let counters = std::sync::Arc::new(talkstick::relay::RelayCounters::default());
+            tokio::select! {
+                r = talkstick::relay::run(socket, counters) => r?,
+                () = shutdown_signal() => {}
+            }
+            Ok(())
+        }),
         Command::Token(args) => {
             let room: RoomId =
                 args.room.parse().context("room names use A-Z a-z 0-9 - _ (1-64)")?;
@@ -90,6 +111,29 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+/// Runs a load test, prints the summary, writes JSON; exit code 3 when a threshold is
+/// crossed.
+async fn loadtest(args: talkstick::loadtest::LoadArgs) -> anyhow::Result<()> {
+    let report = talkstick::loadtest::run(&args).await?;
+    print!("{}", report.table());
+    if let Some(path) = &args.json {
+        report.write_json(path).with_context(|| format!("cannot write {}", path.display()))?;
+        println!("{:>14}  {}", "report", path.display());
+    }
+    let violations = report.violations(&args);
+    if !violations.is_empty() {
+        for v in &violations {
+            eprintln!("threshold crossed: {v}");
+        }
+        std::process::exit(3);
+    }
+    Ok(())
 }
 
 async fn run_server(cfg: ServeConfig) -> anyhow::Result<()> {

@@ -81,6 +81,7 @@ export class Store {
     const first = !this.me;
     this.me = { id: you.id, role: you.role };
     this.roomId = room.id;
+    this.audioSlots = room.audio_slots;
     this.sync(room.now_ms);
     this.settings = room.settings;
     this.people = new Map(room.participants.map((p) => [p.id, p]));

@@ -79,11 +79,11 @@ impl Queue {
     /// Stable-sorts the unpinned hands into the places pinned hands leave free.
     fn sort_unpinned(&mut self, policy: QueuePolicy, talk: &impl Fn(ParticipantId) -> Duration) {
         let pinned = &self.pinned;
-        let (mut free, fixed): (Vec<(usize, Hand)>, Vec<(usize, Hand)>) =
-            std::mem::take(&mut self.hands)
-                .into_iter()
-                .enumerate()
-                .partition(|(_, h)| !pinned.contains(&h.participant));
+        type Placed = Vec<(usize, Hand)>;
+        let (mut free, fixed): (Placed, Placed) = std::mem::take(&mut self.hands)
+            .into_iter()
+            .enumerate()
+            .partition(|(_, h)| !pinned.contains(&h.participant));
         free.sort_by_key(|(_, h)| sort_key(h, policy, talk));
         let n = free.len() + fixed.len();
         let mut fixed = fixed.into_iter().peekable();

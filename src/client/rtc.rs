@@ -139,7 +139,8 @@ impl ClientRtc {
         let Some(pt) = self.pt else { return Ok(()) };
         if let Some(w) = self.rtc.writer(self.mic) {
             let time = MediaTime::new(rtp_time, Frequency::FORTY_EIGHT_KHZ);
-            w.audio_level(level, level <= 45)
+            // str0m takes the level as negative dB.
+            w.audio_level(level.saturating_neg(), level <= 45)
                 .write(pt, now, time, data.to_vec())
                 .map_err(|e| ClientError::Rtc(e.to_string()))?;
         }
@@ -172,7 +173,7 @@ impl ClientRtc {
                     mid: d.mid.to_string(),
                     rtp_time: d.time.numer(),
                     seq: **d.seq_range.start(),
-                    level: d.ext_vals.audio_level,
+                    level: d.ext_vals.audio_level.map(i8::saturating_neg),
                     data: d.data.to_vec(),
                     at: d.network_time,
                 })),

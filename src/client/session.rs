@@ -77,6 +77,32 @@ enum Command {
     Audio { rtp_time: u64, level: i8, data: Vec<u8> },
 }
 
+/// Where a session's events go: its own channel, or a channel shared by many sessions
+/// with a tag telling them apart (one reader drives a whole simulated room).
+#[derive(Debug, Clone)]
+pub enum EventSink {
+    /// This session's own channel.
+    Own(mpsc::Sender<ClientEvent>),
+    /// A shared channel; events carry the tag.
+    Shared(usize, mpsc::Sender<(usize, ClientEvent)>),
+}
+
+impl EventSink {
+    async fn send(&self, ev: ClientEvent) -> bool {
+        match self {
+            EventSink::Own(tx) => tx.send(ev).await.is_ok(),
+            EventSink::Shared(tag, tx) => tx.send((*tag, ev)).await.is_ok(),
+        }
+    }
+
+    fn try_send(&self, ev: ClientEvent) {
+        let _ = match self {
+            EventSink::Own(tx) => tx.try_send(ev).is_ok(),
+            EventSink::Shared(tag, tx) => tx.try_send((*tag, ev)).is_ok(),
+        };
+    }
+}
+
 /// A joined participant with audio.
 #[derive(Debug)]
 pub struct Participant {
@@ -85,7 +111,7 @@ pub struct Participant {
     /// The `welcome` message.
     pub welcome: Value,
     commands: mpsc::Sender<Command>,
-    /// Everything the session reports, in order.
+    /// Everything the session reports, in order (empty with a shared sink).
     pub events: mpsc::Receiver<ClientEvent>,
 }
 
@@ -96,6 +122,19 @@ impl Participant {
         base: &str,
         token: &str,
         audio: Option<IpAddr>,
+    ) -> Result<Participant, ClientError> {
+        let (tx, events) = mpsc::channel(4096);
+        let mut p = Participant::join_into(base, token, audio, EventSink::Own(tx)).await?;
+        p.events = events;
+        Ok(p)
+    }
+
+    /// Like [`Participant::join`], with events going to `sink`.
+    pub async fn join_into(
+        base: &str,
+        token: &str,
+        audio: Option<IpAddr>,
+        sink: EventSink,
     ) -> Result<Participant, ClientError> {
         let url = format!("{}/ws", base.replacen("http", "ws", 1));
         let unreachable = |e: &dyn std::fmt::Display| ClientError::Unreachable {
@@ -108,7 +147,7 @@ impl Participant {
         ws.send(Message::text(join.to_string())).await.map_err(|e| unreachable(&e))?;
         let welcome = next_json(&mut ws, "welcome").await?;
         let id = welcome["you"]["id"].as_u64().unwrap_or_default();
-        let (ev_tx, events) = mpsc::channel(4096);
+        let (_, events) = mpsc::channel(1);
         let (commands, cmd_rx) = mpsc::channel(256);
         let peer = match audio {
             Some(ip) => {
@@ -122,7 +161,7 @@ impl Participant {
             }
             None => None,
         };
-        tokio::spawn(run(ws, peer, cmd_rx, ev_tx));
+        tokio::spawn(run(ws, peer, cmd_rx, sink));
         Ok(Participant { id, welcome, commands, events })
     }
 
@@ -169,7 +208,7 @@ async fn run(
     mut ws: Ws,
     mut peer: Option<(ClientRtc, UdpSocket)>,
     mut commands: mpsc::Receiver<Command>,
-    events: mpsc::Sender<ClientEvent>,
+    events: EventSink,
 ) {
     let mut buf = vec![0u8; 2048];
     let mut out = Vec::new();
@@ -185,7 +224,7 @@ async fn run(
                         rtc.accept_answer(sdp, &mut out)
                     } else { Ok(()) }
                 } else {
-                    if events.send(ClientEvent::Signal(v, Instant::now())).await.is_err() { break; }
+                    if !events.send(ClientEvent::Signal(v, Instant::now())).await { break; }
                     Ok(())
                 }
             }
@@ -231,8 +270,8 @@ async fn run(
                 RtcOutput::Connected => ClientEvent::AudioConnected,
                 RtcOutput::Disconnected => ClientEvent::Closed,
             };
-            let _ = events.try_send(ev);
+            events.try_send(ev);
         }
     }
-    let _ = events.send(ClientEvent::Closed).await;
+    events.send(ClientEvent::Closed).await;
 }

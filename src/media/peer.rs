@@ -230,7 +230,8 @@ impl Peer {
         }
         if let Some(mut w) = self.rtc.writer(mid) {
             if let Some(level) = audio.level {
-                w = w.audio_level(level, audio.voice.unwrap_or(level <= 45));
+                // str0m takes the level as negative dB (see `Peer::event`).
+                w = w.audio_level(level.saturating_neg(), audio.voice.unwrap_or(level <= 45));
             }
             let time = MediaTime::new(rtp_time, Frequency::FORTY_EIGHT_KHZ);
             w.start_of_talkspurt(talkspurt).write(pt, audio.arrived, time, audio.data.clone())?;
@@ -272,7 +273,9 @@ impl Peer {
                 out.push(PeerOutput::Audio(IncomingAudio {
                     rtp_time: d.time.numer(),
                     arrived: d.network_time,
-                    level: d.ext_vals.audio_level,
+                    // str0m reports the level as negative dB (-30 for 30 -dBov); the
+                    // rest of the server counts RFC 6464 -dBov, 0 loudest to 127 silence.
+                    level: d.ext_vals.audio_level.map(i8::saturating_neg),
                     voice: d.ext_vals.voice_activity,
                     data: d.data,
                 }))

@@ -32,7 +32,10 @@ export async function bounded(promise, ms) {
 
 /** Starts `talkstick serve` on 127.0.0.1:0; resolves `{base, links, stop()}`. */
 export async function startServer({ room = 'demo', learners = 5, timeoutMs = 15_000 } = {}) {
-  const child = spawn(binary, ['serve', '--bind', '127.0.0.1:0', '--secret', SECRET, '--demo-room', room, '--demo-learners', String(learners)], {
+  // Audio on loopback only, on any free UDP port.
+  const args = ['serve', '--bind', '127.0.0.1:0', '--secret', SECRET, '--demo-room', room, '--demo-learners', String(learners),
+    '--media-ip', '127.0.0.1', '--udp-port', '0'];
+  const child = spawn(binary, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
   });
@@ -91,7 +94,7 @@ export function expiredToken({ room = 'demo', name = 'Late Learner', role = 'lea
  * need a plain launch), and it puts its own fresh profile under `os.tmpdir()`, so
  * pointing TMPDIR at the scratch folder gives both.
  */
-export async function launchBrowser() {
+export async function launchBrowser({ fakeAudio } = {}) {
   const scratch = mkdtempSync(path.join(tmpdir(), 'talkstick-browser-'));
   const tmp = path.join(scratch, 'tmp');
   mkdirSync(tmp);
@@ -101,6 +104,7 @@ export async function launchBrowser() {
     '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required',
     '--allow-loopback-in-peer-connection',
   ];
+  if (fakeAudio) args.push(`--use-file-for-fake-audio-capture=${fakeAudio}`);
   const savedTmp = process.env.TMPDIR;
   process.env.TMPDIR = tmp;
   let browser;

@@ -4,8 +4,10 @@
 mod bad_input;
 mod common;
 mod isolation;
+mod loadtest;
 mod media;
 mod session;
 mod sim;
 mod timers;
 mod udp_abuse;
+mod webrtc_rs;

@@ -98,11 +98,16 @@ impl Listener {
 }
 
 pub async fn speak(p: &Participant, packets: &[Vec<u8>]) -> Instant {
+    speak_at(p, packets, 20).await
+}
+
+/// Sends `packets` 20 ms apart with RFC 6464 `level` (-dBov: 0 loudest, 127 silence).
+pub async fn speak_at(p: &Participant, packets: &[Vec<u8>], level: i8) -> Instant {
     let start = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     for (i, pkt) in packets.iter().enumerate() {
         tick.tick().await;
-        p.send_audio(1_000 + i as u64 * 960, 20, pkt.clone()).await;
+        p.send_audio(1_000 + i as u64 * 960, level, pkt.clone()).await;
     }
     start
 }
@@ -226,4 +231,31 @@ async fn slots_map_matches_who_is_heard_and_listeners_have_three_slots() {
     assert_eq!(by_mid[m1.as_str()], y.iter().collect::<Vec<_>>());
     let slots = l.signals.iter().rev().find(|(_, v)| v["type"] == "slots").unwrap();
     assert_eq!(slots.1["slots"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_audio_is_neither_speech_nor_forwarded_to_free_slots() {
+    let server = Server::with_media(Settings::default()).await;
+    let mut a = Listener::join(&server, "m4", "Aino", Role::Learner).await;
+    let mut b = Listener::join(&server, "m4", "Bertil", Role::Learner).await;
+    for l in [&mut a, &mut b] {
+        l.pump_until("audio connected", |l| l.connected).await;
+    }
+    // Background noise at -80 dBov: no indicator, no slot.
+    speak_at(&a.p, &opus_packets(25, 4.0), 80).await;
+    b.pump_for(Duration::from_millis(400)).await;
+    let aid = a.p.id;
+    assert!(
+        b.saw(|v| v["type"] == "speaking" && v["participant"] == aid).is_none(),
+        "quiet is not speech"
+    );
+    assert!(b.audio.is_empty(), "quiet senders do not take slots");
+    // The same voice at -25 dBov is speech.
+    speak_at(&a.p, &opus_packets(10, 4.0), 25).await;
+    b.pump_until("speaking", |l| {
+        l.saw(|v| v["type"] == "speaking" && v["participant"] == aid).is_some()
+    })
+    .await;
+    let levels: Vec<Option<i8>> = b.audio.iter().map(|x| x.level).collect();
+    assert!(levels.iter().all(|l| *l == Some(25)), "levels reach listeners unchanged: {levels:?}");
 }

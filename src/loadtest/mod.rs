@@ -1,0 +1,265 @@
+//! `talkstick loadtest`: real participants against a running server, measured.
+//!
+//! - [`speech`]: the committed Opus speech asset the speakers send.
+//! - `scenario`: one simulated room (facilitator bot, learners, floor, reactions).
+//! - `baseline`: the same rooms against the raw UDP relay ([`crate::relay`]).
+//! - [`metrics`]: samples and counts; [`report`]: the summary, JSON and thresholds.
+//! - [`sysstat`]: the server's CPU and memory from `/proc`.
+
+mod baseline;
+pub mod metrics;
+pub mod report;
+mod scenario;
+pub mod speech;
+pub mod sysstat;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Args;
+
+use self::metrics::Metrics;
+use self::report::{Report, ServerUsage};
+use self::speech::Speech;
+use crate::token::Secret;
+
+/// One audio frame: 20 ms.
+pub const FRAME: Duration = Duration::from_millis(20);
+
+/// `talkstick loadtest` options.
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    /// Server to load (its HTTP address).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// The server's signing secret (as printed by `talkstick serve`).
+    #[arg(long, env = "TALKSTICK_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+    /// Rooms to fill.
+    #[arg(long, default_value_t = 10)]
+    pub rooms: usize,
+    /// Participants per room (one of them is the facilitator bot).
+    #[arg(long, default_value_t = 6)]
+    pub per_room: usize,
+    /// How long to run after the last join starts, e.g. 60s, 2m.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Joins per second.
+    #[arg(long, default_value_t = 20.0)]
+    pub ramp: f64,
+    /// Local address for the participants' UDP sockets.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind_ip: IpAddr,
+    /// Load the raw UDP relay at this address instead (`talkstick relay`), for a baseline.
+    #[arg(long)]
+    pub baseline: Option<SocketAddr>,
+    /// Server process to sample CPU and memory of (default: a local `talkstick serve` or
+    /// `talkstick relay`, if one is found).
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Write the report as JSON here.
+    #[arg(long)]
+    pub json: Option<std::path::PathBuf>,
+    /// Fail (exit 3) when loss exceeds this fraction.
+    #[arg(long)]
+    pub max_loss: Option<f64>,
+    /// Fail (exit 3) when the forwarding latency p99 exceeds this many ms.
+    #[arg(long)]
+    pub max_p99_latency: Option<f64>,
+    /// Fail (exit 3) when the join time p95 exceeds this many ms.
+    #[arg(long)]
+    pub max_join_p95: Option<f64>,
+    /// Turn length range in ms, e.g. 3000-7000: each speaker yields after a random time
+    /// in it.
+    #[arg(long, default_value = "3000-7000", value_parser = parse_range)]
+    pub turn_ms: (u64, u64),
+    /// No progress bar (for logs and CI).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+fn parse_range(s: &str) -> Result<(u64, u64), String> {
+    let (a, b) = s.split_once('-').ok_or_else(|| format!("expected MIN-MAX, got {s}"))?;
+    let (a, b) = (a.trim().parse::<u64>(), b.trim().parse::<u64>());
+    match (a, b) {
+        (Ok(a), Ok(b)) if a <= b && a > 0 => Ok((a, b)),
+        _ => Err(format!("expected MIN-MAX in ms with 0 < MIN <= MAX, got {s}")),
+    }
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) =
+        s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len()));
+    let v: f64 = num.parse().map_err(|_| format!("not a duration: {s} (try 30s or 2m)"))?;
+    let secs = match unit {
+        "" | "s" => v,
+        "ms" => v / 1000.0,
+        "m" => v * 60.0,
+        _ => return Err(format!("unknown unit in {s} (use ms, s or m)")),
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Shared by every simulated room.
+pub(crate) struct Ctx {
+    base: String,
+    secret: Secret,
+    rooms: usize,
+    per_room: usize,
+    bind_ip: IpAddr,
+    speech: Arc<Speech>,
+    /// Opus payload → frame index, to match received packets to sends.
+    frames: HashMap<Vec<u8>, usize>,
+    start: Instant,
+    ramp_interval: Duration,
+    turn_ms: (u64, u64),
+    joined: AtomicUsize,
+}
+
+impl Ctx {
+    fn frame_of(&self, payload: &[u8]) -> Option<usize> {
+        self.frames.get(payload).copied()
+    }
+}
+
+/// Runs a load test; returns the report (thresholds are checked by the caller).
+pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
+    anyhow::ensure!(args.rooms > 0 && args.per_room >= 2, "need at least one room of two");
+    anyhow::ensure!(args.ramp > 0.0, "--ramp must be positive");
+    let speech = Arc::new(Speech::load().context("the embedded speech asset")?);
+    let mut frames = HashMap::new();
+    let mut dup = Vec::new();
+    for i in 0..speech.len() {
+        if let Some(p) = speech.packet(i) {
+            if frames.insert(p.to_vec(), i).is_some() {
+                dup.push(p.to_vec());
+            }
+        }
+    }
+    for d in dup {
+        frames.remove(&d); // ambiguous packets are not timed
+    }
+    let secret = match (&args.secret, args.baseline) {
+        (Some(s), _) => Secret::new(s.clone()),
+        (None, Some(_)) => Secret::new("unused"),
+        (None, None) => anyhow::bail!(
+            "--secret (or TALKSTICK_SECRET) is needed: use the one `talkstick serve` printed"
+        ),
+    };
+    if args.baseline.is_none() {
+        preflight(&args.url, &secret).await?;
+    }
+    let pid = args.server_pid.or_else(|| match args.baseline {
+        Some(_) => sysstat::find(&["talkstick", "relay"]),
+        None => sysstat::find(&["talkstick", "serve"]),
+    });
+    let total = args.rooms * args.per_room;
+    let ramp_interval = Duration::from_secs_f64(1.0 / args.ramp);
+    let start = Instant::now() + Duration::from_millis(50);
+    let end = start + ramp_interval * total as u32 + args.duration;
+    let ctx = Arc::new(Ctx {
+        base: args.url.trim_end_matches('/').to_owned(),
+        secret,
+        rooms: args.rooms,
+        per_room: args.per_room,
+        bind_ip: args.bind_ip,
+        speech,
+        frames,
+        start,
+        ramp_interval,
+        turn_ms: args.turn_ms,
+        joined: AtomicUsize::new(0),
+    });
+    let before = pid.and_then(sysstat::read);
+    let mut tasks = Vec::new();
+    for i in 0..args.rooms {
+        let ctx = Arc::clone(&ctx);
+        tasks.push(match args.baseline {
+            Some(relay) => tokio::spawn(baseline::run(ctx, relay, i, end)),
+            None => tokio::spawn(scenario::run(ctx, i, end)),
+        });
+    }
+    let bar = (!args.quiet).then(|| progress(end - Instant::now()));
+    let mut peak_rss = before.map_or(0, |r| r.rss);
+    let mut at_full: Option<sysstat::Reading> = None;
+    while Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let joined = ctx.joined.load(Ordering::Relaxed);
+        if let Some(r) = pid.and_then(sysstat::read) {
+            peak_rss = peak_rss.max(r.rss);
+            if joined == total && at_full.is_none() {
+                at_full = Some(r);
+            }
+        }
+        if let Some(b) = &bar {
+            b.set_position(
+                (args.duration + ramp_interval * total as u32)
+                    .saturating_sub(end - Instant::now())
+                    .as_secs(),
+            );
+            b.set_message(format!("{joined}/{total} joined"));
+        }
+    }
+    let after = pid.and_then(sysstat::read);
+    let mut metrics = Metrics::default();
+    for t in tasks {
+        match t.await {
+            Ok(m) => metrics.merge(m),
+            Err(_) => metrics.error("room_task_failed"),
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let usage = pid.map(|pid| {
+        ServerUsage::from_readings(
+            pid,
+            before,
+            at_full,
+            after,
+            peak_rss,
+            total,
+            metrics.packets_received,
+        )
+    });
+    let kind = if args.baseline.is_some() { "baseline-relay" } else { "talkstick" };
+    let target = args.baseline.map_or_else(|| args.url.clone(), |a| a.to_string());
+    Ok(Report::new(kind, target, args, ctx.joined.load(Ordering::Relaxed), metrics, usage))
+}
+
+/// Checks the server answers and accepts our tokens before starting anything.
+async fn preflight(base: &str, secret: &Secret) -> anyhow::Result<()> {
+    let claims = crate::token::Claims {
+        room: "loadtest-preflight".parse().expect("valid"),
+        name: "preflight".into(),
+        role: talkstick_signaling::protocol::Role::Learner,
+        exp: crate::token::unix_now() + 60,
+    };
+    let token = crate::token::mint(secret, &claims);
+    match crate::client::Participant::join(base.trim_end_matches('/'), &token, None).await {
+        Ok(p) => {
+            p.send(serde_json::json!({"type": "leave"})).await;
+            Ok(())
+        }
+        Err(crate::client::ClientError::Refused { code, .. }) if code == "bad_token" => {
+            anyhow::bail!(
+                "the server refused our token: is --secret the one `talkstick serve` printed?"
+            )
+        }
+        Err(e) => Err(anyhow::anyhow!(e).context(format!("the server at {base} is not usable"))),
+    }
+}
+
+fn progress(total: Duration) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total.as_secs());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len}s {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar
+}

@@ -1,0 +1,231 @@
+//! The load-test report: a table for people, JSON for machines, thresholds for CI.
+
+use serde::Serialize;
+
+use super::LoadArgs;
+use super::metrics::{Metrics, Percentiles};
+use super::sysstat::Reading;
+
+/// The server's resource use during the run.
+#[derive(Debug, Serialize)]
+pub struct ServerUsage {
+    /// Process sampled.
+    pub pid: u32,
+    /// CPU seconds used during the run.
+    pub cpu_seconds: f64,
+    /// Average CPU use over the run, in percent of one core.
+    pub cpu_percent: f64,
+    /// CPU microseconds per packet delivered to a listener.
+    pub cpu_us_per_forwarded_packet: Option<f64>,
+    /// Resident memory before the run, in MB.
+    pub rss_before_mb: f64,
+    /// Peak resident memory, in MB.
+    pub rss_peak_mb: f64,
+    /// Memory added per participant, in KB (at full join, over the start).
+    pub rss_per_participant_kb: Option<f64>,
+}
+
+impl ServerUsage {
+    /// From `/proc` readings at start, when everyone had joined, and at the end.
+    pub fn from_readings(
+        pid: u32,
+        before: Option<Reading>,
+        full: Option<Reading>,
+        after: Option<Reading>,
+        peak_rss: u64,
+        participants: usize,
+        delivered: u64,
+    ) -> ServerUsage {
+        let (cpu_seconds, wall) = match (before, after) {
+            (Some(b), Some(a)) => ((a.cpu - b.cpu).as_secs_f64(), (a.at - b.at).as_secs_f64()),
+            _ => (0.0, 0.0),
+        };
+        let mb = |b: u64| (b as f64 / 1_048_576.0 * 10.0).round() / 10.0;
+        let per = match (before, full) {
+            (Some(b), Some(f)) if participants > 0 => {
+                Some(((f.rss.saturating_sub(b.rss)) as f64 / 1024.0 / participants as f64).round())
+            }
+            _ => None,
+        };
+        ServerUsage {
+            pid,
+            cpu_seconds: round(cpu_seconds, 2),
+            cpu_percent: if wall > 0.0 { round(100.0 * cpu_seconds / wall, 1) } else { 0.0 },
+            cpu_us_per_forwarded_packet: (delivered > 0)
+                .then(|| round(cpu_seconds * 1e6 / delivered as f64, 2)),
+            rss_before_mb: before.map_or(0.0, |r| mb(r.rss)),
+            rss_peak_mb: mb(peak_rss),
+            rss_per_participant_kb: per,
+        }
+    }
+}
+
+/// The whole report.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// `talkstick` or `baseline-relay`.
+    pub kind: &'static str,
+    /// What was loaded.
+    pub target: String,
+    /// Rooms.
+    pub rooms: usize,
+    /// Participants per room.
+    pub per_room: usize,
+    /// Seconds of steady load.
+    pub duration_s: f64,
+    /// Participants that joined.
+    pub joined: usize,
+    /// Participants that received audio.
+    pub listeners_heard: u64,
+    /// Join time: WebSocket open (or socket join) → first audio packet.
+    pub join_ms: Percentiles,
+    /// Forwarding latency: send → receive of the same packet.
+    pub forward_latency_ms: Percentiles,
+    /// Signaling fan-out: reaction sent → seen by every member.
+    pub fanout_ms: Percentiles,
+    /// Fraction of expected packets lost.
+    pub loss: f64,
+    /// Mean interarrival jitter per stream, ms.
+    pub jitter_ms: f64,
+    /// Audio packets sent by speakers.
+    pub packets_sent: u64,
+    /// Packets delivered to listeners.
+    pub packets_received: u64,
+    /// Packets listeners should have got.
+    pub packets_expected: u64,
+    /// Floor hand-overs seen.
+    pub handovers: u64,
+    /// Rooms where the floor was handed over at least once.
+    pub rooms_with_handover: u64,
+    /// Reactions sent.
+    pub reactions: u64,
+    /// Errors by kind.
+    pub errors: std::collections::BTreeMap<String, u64>,
+    /// Server resource use, when the server runs on this host.
+    pub server: Option<ServerUsage>,
+}
+
+fn round(v: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    (v * f).round() / f
+}
+
+impl Report {
+    /// Builds the report.
+    pub fn new(
+        kind: &'static str,
+        target: String,
+        args: &LoadArgs,
+        joined: usize,
+        mut m: Metrics,
+        server: Option<ServerUsage>,
+    ) -> Report {
+        Report {
+            kind,
+            target,
+            rooms: args.rooms,
+            per_room: args.per_room,
+            duration_s: args.duration.as_secs_f64(),
+            joined,
+            listeners_heard: m.listeners_heard,
+            join_ms: Percentiles::of(&mut m.join, &[50.0, 95.0, 99.0]),
+            forward_latency_ms: Percentiles::of(&mut m.forward, &[50.0, 99.0, 99.9]),
+            fanout_ms: Percentiles::of(&mut m.fanout, &[50.0, 99.0]),
+            loss: round(m.loss(), 5),
+            jitter_ms: if m.jitter_streams > 0 {
+                round(m.jitter_sum_us / m.jitter_streams as f64 / 1000.0, 3)
+            } else {
+                0.0
+            },
+            packets_sent: m.packets_sent,
+            packets_received: m.packets_received,
+            packets_expected: m.packets_expected,
+            handovers: m.handovers,
+            rooms_with_handover: m.rooms_with_handover,
+            reactions: m.reactions,
+            errors: m.errors,
+            server,
+        }
+    }
+
+    /// Writes the report as pretty JSON.
+    pub fn write_json(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(path, text)
+    }
+
+    /// A table for people.
+    pub fn table(&self) -> String {
+        let p = |x: &Percentiles| {
+            let v: Vec<String> = x.values.iter().map(|(k, v)| format!("{k} {v:.2}")).collect();
+            format!("{}  ({} samples)", v.join("  "), x.samples)
+        };
+        let mut rows = vec![
+            ("target", format!("{} ({})", self.target, self.kind)),
+            (
+                "load",
+                format!(
+                    "{} rooms × {} = {} joined, {:.0} s",
+                    self.rooms, self.per_room, self.joined, self.duration_s
+                ),
+            ),
+            ("join ms", p(&self.join_ms)),
+            ("forwarding ms", p(&self.forward_latency_ms)),
+            ("fan-out ms", p(&self.fanout_ms)),
+            (
+                "loss",
+                format!(
+                    "{:.3} %  ({} of {} delivered)",
+                    self.loss * 100.0,
+                    self.packets_received,
+                    self.packets_expected
+                ),
+            ),
+            ("jitter ms", format!("{:.3}", self.jitter_ms)),
+            ("floor", format!("{} hand-overs, {} reactions", self.handovers, self.reactions)),
+        ];
+        if !self.errors.is_empty() {
+            rows.push(("errors", format!("{:?}", self.errors)));
+        }
+        if let Some(s) = &self.server {
+            rows.push((
+                "server cpu",
+                format!(
+                    "{:.1} % of a core, {} µs per forwarded packet",
+                    s.cpu_percent,
+                    s.cpu_us_per_forwarded_packet.map_or("-".into(), |v| format!("{v:.2}"))
+                ),
+            ));
+            rows.push((
+                "server memory",
+                format!(
+                    "{:.1} MB → peak {:.1} MB, {} KB per participant",
+                    s.rss_before_mb,
+                    s.rss_peak_mb,
+                    s.rss_per_participant_kb.map_or("-".into(), |v| format!("{v:.0}"))
+                ),
+            ));
+        }
+        rows.iter().map(|(k, v)| format!("{k:>14}  {v}\n")).collect()
+    }
+
+    /// Thresholds crossed, in words.
+    pub fn violations(&self, args: &LoadArgs) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(max) = args.max_loss.filter(|max| self.loss > *max) {
+            out.push(format!("loss {:.4} exceeds --max-loss {max}", self.loss));
+        }
+        let p99 = self.forward_latency_ms.values.get("p99").copied().unwrap_or(0.0);
+        if let Some(max) = args.max_p99_latency.filter(|max| p99 > *max) {
+            out.push(format!("forwarding p99 {p99} ms exceeds --max-p99-latency {max}"));
+        }
+        let p95 = self.join_ms.values.get("p95").copied().unwrap_or(0.0);
+        if let Some(max) = args.max_join_p95.filter(|max| p95 > *max) {
+            out.push(format!("join p95 {p95} ms exceeds --max-join-p95 {max}"));
+        }
+        if self.joined == 0 {
+            out.push("nobody could join".into());
+        }
+        out
+    }
+}

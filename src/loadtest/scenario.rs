@@ -1,0 +1,331 @@
+//! One simulated room: a facilitator bot and learners who raise hands of both kinds, take
+//! the floor when offered, speak real Opus speech from the asset, yield, and react. The
+//! driver reads every member's events from one channel and measures as it goes.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::metrics::{Jitter, Metrics};
+use super::{Ctx, FRAME};
+use crate::client::{ClientEvent, EventSink, Participant, ReceivedAudio};
+use crate::token::{Claims, mint, unix_now};
+use talkstick_signaling::protocol::Role;
+
+struct Member {
+    p: Participant,
+    id: u64,
+    started: Instant,
+    /// Someone was speaking when this member started joining: time to first audio is
+    /// the join time.
+    measure_join: bool,
+    heard: bool,
+    audio: bool,
+    /// Reactions seen, by sender id (to pair the n-th sent with the n-th seen).
+    reactions_seen: HashMap<u64, usize>,
+    jitter: HashMap<String, Jitter>,
+}
+
+/// A reaction on its way to every member.
+struct Pending {
+    sent: Instant,
+    seen: usize,
+    last: Instant,
+    /// Members present when it was sent.
+    expected: usize,
+}
+
+/// The room's floor as the driver sees it.
+#[derive(Default)]
+struct Turn {
+    holder: Option<usize>,
+    until: Option<Instant>,
+    yielded: bool,
+    /// The server's turn number, when held.
+    id: Option<u64>,
+    /// Turns begun so far.
+    count: u64,
+}
+
+/// Speakers stop this long before the end, so no packet is in flight when counting.
+pub(super) const DRAIN: Duration = Duration::from_millis(500);
+
+/// Runs room `index` from `start` until `end`; returns what it measured.
+pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
+    let mut m = Metrics::default();
+    let mut rng = StdRng::seed_from_u64(index as u64 + 1);
+    let (tx, mut rx) = mpsc::channel::<(usize, ClientEvent)>(65_536);
+    let (joins_tx, mut joins) = mpsc::channel(ctx.per_room.max(1));
+    // Whether someone speaks in this room: a join that starts then measures its join time
+    // (WebSocket open → first audio) on its own, not the wait for a speaker.
+    let speaking = Arc::new(AtomicBool::new(false));
+    for j in 0..ctx.per_room {
+        tokio::spawn(join(
+            Arc::clone(&ctx),
+            index,
+            j,
+            tx.clone(),
+            joins_tx.clone(),
+            Arc::clone(&speaking),
+        ));
+    }
+    drop((tx, joins_tx));
+    let mut members: Vec<Option<Member>> = (0..ctx.per_room).map(|_| None).collect();
+    let mut ids: HashMap<u64, usize> = HashMap::new();
+    let mut hands: HashSet<u64> = HashSet::new();
+    let mut sent_at: HashMap<usize, Instant> = HashMap::new();
+    let mut pending: HashMap<u64, Vec<Pending>> = HashMap::new();
+    let mut turn = Turn::default();
+    let mut cursor = (index * 97) % ctx.speech.len().max(1);
+    let mut rtp = 0u64;
+    let mut tick = tokio::time::interval(FRAME);
+    let mut act = tokio::time::interval(Duration::from_millis(500));
+    let mut hand_kind = 0usize;
+    while Instant::now() < end {
+        tokio::select! {
+            ev = rx.recv() => {
+                let Some((j, ev)) = ev else { break };
+                if let ClientEvent::Signal(v, _) = &ev {
+                    if v["type"] == "queue" {
+                        hands = v["hands"].as_array().into_iter().flatten().filter_map(|h| h["participant"].as_u64()).collect();
+                    }
+                }
+                on_event(&ctx, &mut m, &mut members, &ids, j, ev, &sent_at, &mut pending, &mut turn, &mut rng).await;
+                speaking.store(turn.holder.is_some(), Ordering::Relaxed);
+            }
+            joined = joins.recv(), if !joins.is_closed() || !joins.is_empty() => match joined {
+                Some((j, Ok(member))) => {
+                    ids.insert(member.id, j);
+                    members[j] = Some(member);
+                }
+                Some((_, Err(kind))) => m.error(kind),
+                None => {}
+            },
+            _ = tick.tick() => {
+                let now = Instant::now();
+                rtp += 960;
+                let Some(h) = turn.holder.filter(|_| !turn.yielded && now + DRAIN < end) else { continue };
+                if turn.until.is_some_and(|u| u <= now) {
+                    turn.yielded = true;
+                    send(&members, h, json!({"type": "yield"})).await;
+                    continue;
+                }
+                let frame = cursor;
+                cursor = (cursor + 1) % ctx.speech.len();
+                if let (Some(packet), Some(Some(speaker))) = (ctx.speech.packet(frame), members.get(h)) {
+                    speaker.p.send_audio(rtp, ctx.speech.level(frame), packet.to_vec()).await;
+                    sent_at.insert(frame, now);
+                    m.packets_sent += 1;
+                    let listeners = members.iter().enumerate().filter(|(k, x)| *k != h && x.as_ref().is_some_and(|x| x.audio)).count();
+                    m.packets_expected += listeners as u64;
+                }
+            }
+            _ = act.tick() => {
+                act_once(&members, &mut m, &mut rng, &turn, &hands, &mut pending, &mut hand_kind).await;
+            }
+        }
+    }
+    m.handovers = turn.count.saturating_sub(1);
+    m.rooms_with_handover = u64::from(turn.count >= 2);
+    // Jitter per stream, then leave.
+    for x in members.iter().flatten() {
+        for j in x.jitter.values() {
+            m.jitter_sum_us += j.estimate_us;
+            m.jitter_streams += 1;
+        }
+        x.p.send(json!({"type": "leave"})).await;
+    }
+    m
+}
+
+/// Joins member `j` of room `index` at its turn in the ramp; the outcome goes to `done`.
+async fn join(
+    ctx: Arc<Ctx>,
+    index: usize,
+    j: usize,
+    events: mpsc::Sender<(usize, ClientEvent)>,
+    done: mpsc::Sender<(usize, Result<Member, String>)>,
+    speaking: Arc<AtomicBool>,
+) {
+    // Round robin over rooms: every room fills at the same pace, so most joins land in a
+    // room where someone already speaks.
+    let global = j * ctx.rooms + index;
+    tokio::time::sleep_until((ctx.start + ctx.ramp_interval * global as u32).into()).await;
+    let role = if j == 0 { Role::Facilitator } else { Role::Learner };
+    let name = if j == 0 { "Facilitator bot".to_owned() } else { format!("Learner {j}") };
+    let room = format!("load-{index}").parse().expect("valid room id");
+    let token = mint(&ctx.secret, &Claims { room, name, role, exp: unix_now() + 3600 });
+    let started = Instant::now();
+    let measure_join = speaking.load(Ordering::Relaxed);
+    let result = match Participant::join_into(
+        &ctx.base,
+        &token,
+        Some(ctx.bind_ip),
+        EventSink::Shared(j, events),
+    )
+    .await
+    {
+        Ok(p) => {
+            ctx.joined.fetch_add(1, Ordering::Relaxed);
+            let id = p.id;
+            Ok(Member {
+                p,
+                id,
+                started,
+                measure_join,
+                heard: false,
+                audio: false,
+                reactions_seen: HashMap::new(),
+                jitter: HashMap::new(),
+            })
+        }
+        Err(e) => Err(error_kind(&e.to_string())),
+    };
+    let _ = done.send((j, result)).await;
+}
+
+/// Raises hands to keep a short queue, and reacts now and then.
+async fn act_once(
+    members: &[Option<Member>],
+    m: &mut Metrics,
+    rng: &mut StdRng,
+    turn: &Turn,
+    hands: &HashSet<u64>,
+    pending: &mut HashMap<u64, Vec<Pending>>,
+    hand_kind: &mut usize,
+) {
+    let present = members.iter().flatten().count();
+    let learners: Vec<usize> = (1..members.len()).filter(|j| members[*j].is_some()).collect();
+    if learners.is_empty() {
+        return;
+    }
+    // One hand every half second on average keeps a queue of a few.
+    if rng.random_bool(0.5) {
+        let j = learners[rng.random_range(0..learners.len())];
+        let has_hand = members[j].as_ref().is_some_and(|x| hands.contains(&x.id));
+        if turn.holder != Some(j) && !has_hand {
+            *hand_kind += 1;
+            let kind = if *hand_kind % 2 == 0 { "reply" } else { "new_point" };
+            send(members, j, json!({"type": "raise_hand", "kind": kind})).await;
+        }
+    }
+    // About one reaction per learner every ten seconds, never by the speaker.
+    for &j in &learners {
+        if turn.holder != Some(j) && rng.random_bool(0.05) {
+            let reaction = ["agree", "disagree", "question", "applause"][rng.random_range(0..4)];
+            send(members, j, json!({"type": "react", "reaction": reaction})).await;
+            if let Some(Some(x)) = members.get(j) {
+                let now = Instant::now();
+                pending.entry(x.id).or_default().push(Pending {
+                    sent: now,
+                    seen: 0,
+                    last: now,
+                    expected: present,
+                });
+            }
+            m.reactions += 1;
+        }
+    }
+}
+
+async fn send(members: &[Option<Member>], j: usize, msg: Value) {
+    if let Some(Some(x)) = members.get(j) {
+        x.p.send(msg).await;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn on_event(
+    ctx: &Ctx,
+    m: &mut Metrics,
+    members: &mut [Option<Member>],
+    ids: &HashMap<u64, usize>,
+    j: usize,
+    ev: ClientEvent,
+    sent_at: &HashMap<usize, Instant>,
+    pending: &mut HashMap<u64, Vec<Pending>>,
+    turn: &mut Turn,
+    rng: &mut StdRng,
+) {
+    let Some(Some(me)) = members.get_mut(j) else { return };
+    match ev {
+        ClientEvent::Audio(a) => on_audio(ctx, m, me, a, sent_at),
+        ClientEvent::AudioConnected => me.audio = true,
+        ClientEvent::Closed => m.error("connection_closed"),
+        ClientEvent::Signal(v, at) => match v["type"].as_str().unwrap_or("") {
+            "youre_up" => me.p.send(json!({"type": "accept_floor"})).await,
+            "floor" if j == 0 => {
+                let holder = v["floor"]["holder"].as_u64().and_then(|id| ids.get(&id).copied());
+                let id = v["floor"]["turn"].as_u64();
+                if id != turn.id {
+                    if holder.is_some() {
+                        turn.count += 1;
+                    }
+                    turn.id = id;
+                    turn.holder = holder;
+                    turn.yielded = false;
+                    let (lo, hi) = ctx.turn_ms;
+                    turn.until = holder
+                        .map(|_| Instant::now() + Duration::from_millis(rng.random_range(lo..=hi)));
+                }
+            }
+            "reaction" => {
+                let Some(from) = v["from"].as_u64() else { return };
+                let n = me.reactions_seen.entry(from).or_default();
+                let k = *n;
+                *n += 1;
+                if let Some(p) = pending.get_mut(&from).and_then(|list| list.get_mut(k)) {
+                    p.seen += 1;
+                    p.last = p.last.max(at);
+                    if p.seen == p.expected {
+                        m.fanout.add(p.last.saturating_duration_since(p.sent));
+                    }
+                }
+            }
+            "error" => m.error(v["code"].as_str().unwrap_or("error").to_owned()),
+            _ => {}
+        },
+    }
+}
+
+fn on_audio(
+    ctx: &Ctx,
+    m: &mut Metrics,
+    me: &mut Member,
+    a: ReceivedAudio,
+    sent_at: &HashMap<usize, Instant>,
+) {
+    m.packets_received += 1;
+    if !me.heard {
+        me.heard = true;
+        m.listeners_heard += 1;
+        if me.measure_join {
+            m.join.add(a.at.saturating_duration_since(me.started));
+        }
+    }
+    if let Some(sent) = ctx.frame_of(&a.data).and_then(|f| sent_at.get(&f)) {
+        m.forward.add(a.at.saturating_duration_since(*sent));
+        me.jitter.entry(a.mid).or_default().add(*sent, a.at);
+    }
+}
+
+/// A short, stable name for an error message.
+pub(super) fn error_kind(text: &str) -> String {
+    let t = text.to_lowercase();
+    let kind = if t.contains("refused") && t.contains("token") {
+        "bad_token"
+    } else if t.contains("cannot reach") {
+        "unreachable"
+    } else if t.contains("refused") {
+        "refused"
+    } else {
+        "join_failed"
+    };
+    kind.to_owned()
+}

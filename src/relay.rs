@@ -1,0 +1,58 @@
+//! The baseline for load tests: a minimal raw UDP fan-out relay. Same runtime, same socket
+//! strategy (one socket, `recv_from` then `try_send_to`) and the same table lookup as the
+//! SFU (source address → group → members), but no ICE, no DTLS, no SRTP, no WebRTC.
+//! Measuring it in the same run as Talkstick shows what the SFU itself adds.
+//!
+//! Datagrams: `[JOIN, group u32 BE]` registers the sender in a group; `[AUDIO, payload…]`
+//! is sent to every other member of the sender's group.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::net::UdpSocket;
+
+/// First byte of a join datagram.
+pub const JOIN: u8 = 1;
+/// First byte of an audio datagram.
+pub const AUDIO: u8 = 2;
+
+/// Relay counters.
+#[derive(Debug, Default)]
+pub struct RelayCounters {
+    /// Datagrams received.
+    pub received: AtomicU64,
+    /// Datagrams forwarded.
+    pub forwarded: AtomicU64,
+}
+
+/// Runs the relay on `socket` forever.
+pub async fn run(socket: UdpSocket, counters: Arc<RelayCounters>) -> std::io::Result<()> {
+    let mut member_of: HashMap<SocketAddr, u32> = HashMap::new();
+    let mut groups: HashMap<u32, Vec<SocketAddr>> = HashMap::new();
+    let mut buf = vec![0u8; 2048];
+    loop {
+        let (n, from) = socket.recv_from(&mut buf).await?;
+        counters.received.fetch_add(1, Ordering::Relaxed);
+        match buf[..n] {
+            [JOIN, a, b, c, d] => {
+                let group = u32::from_be_bytes([a, b, c, d]);
+                if member_of.insert(from, group).is_none() {
+                    groups.entry(group).or_default().push(from);
+                }
+            }
+            [AUDIO, ..] => {
+                let Some(members) = member_of.get(&from).and_then(|g| groups.get(g)) else {
+                    continue;
+                };
+                for to in members.iter().filter(|m| **m != from) {
+                    if socket.try_send_to(&buf[..n], *to).is_ok() {
+                        counters.forwarded.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}

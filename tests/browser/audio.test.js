@@ -1,0 +1,119 @@
+// Audio through the server between two real Chromium processes, each with its own
+// voice (a different fake microphone file): each hears the other, and the speaking
+// indicator follows who speaks.
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startServer, launchBrowser, newPage, join } from './harness.js';
+
+/**
+ * A 16-bit mono WAV of a voice-like sound: a harmonic tone at `f0` whose loudness rises
+ * and falls four times a second (syllables), so voice processing keeps it as speech.
+ */
+function voiceWav(file, { f0, gain, seconds = 10 }) {
+  const rate = 48000;
+  const n = rate * seconds;
+  const data = Buffer.alloc(n * 2);
+  let phase = 0;
+  for (let i = 0; i < n; i++) {
+    const t = i / rate;
+    const f = f0 * (1 + 0.08 * Math.sin(2 * Math.PI * 0.7 * t));
+    phase += (2 * Math.PI * f) / rate;
+    const envelope = Math.max(0, Math.sin(2 * Math.PI * 4 * t)) ** 0.5;
+    const v = (Math.sin(phase) + 0.5 * Math.sin(2 * phase) + 0.3 * Math.sin(3 * phase)) / 1.8;
+    data.writeInt16LE(Math.round(v * envelope * gain * 32767), i * 2);
+  }
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0); header.writeUInt32LE(36 + data.length, 4); header.write('WAVE', 8);
+  header.write('fmt ', 12); header.writeUInt32LE(16, 16); header.writeUInt16LE(1, 20); header.writeUInt16LE(1, 22);
+  header.writeUInt32LE(rate, 24); header.writeUInt32LE(rate * 2, 28); header.writeUInt16LE(2, 32); header.writeUInt16LE(16, 34);
+  header.write('data', 36); header.writeUInt32LE(data.length, 40);
+  writeFileSync(file, Buffer.concat([header, data]));
+}
+
+/** Sums the inbound audio stats of a page's peer connection. */
+const inbound = (page) => page.evaluate(async () => {
+  const pc = window.talkstickMedia?.pc;
+  if (!pc) return { packets: 0, energy: 0, state: 'none' };
+  const stats = await pc.getStats();
+  let packets = 0;
+  let energy = 0;
+  stats.forEach((r) => {
+    if (r.type === 'inbound-rtp' && r.kind === 'audio') {
+      packets += r.packetsReceived || 0;
+      energy += r.totalAudioEnergy || 0;
+    }
+  });
+  return { packets, energy, state: pc.connectionState };
+});
+
+async function eventually(check, ms, what) {
+  const until = Date.now() + ms;
+  let last;
+  while (Date.now() < until) {
+    last = await check();
+    if (last.ok) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);
+}
+
+const speaking = (page, name) => page.locator(`#people > li[data-name="${name}"]`).evaluate((el) => el.classList.contains('speaking'));
+
+describe('two browsers talk through the server', () => {
+  let server;
+  let scratch;
+  let one;
+  let two;
+  let aino;
+  let bertil;
+
+  before(async () => {
+    scratch = mkdtempSync(path.join(tmpdir(), 'talkstick-voices-'));
+    const low = path.join(scratch, 'low.wav');
+    const high = path.join(scratch, 'high.wav');
+    voiceWav(low, { f0: 220, gain: 0.5 });
+    voiceWav(high, { f0: 440, gain: 0.25 });
+    server = await startServer();
+    one = await launchBrowser({ fakeAudio: low });
+    two = await launchBrowser({ fakeAudio: high });
+    const link = (name) => server.links.find((l) => l.name === name).url;
+    aino = await newPage(one.browser, link('Aino'));
+    bertil = await newPage(two.browser, link('Bertil'));
+    for (const page of [aino, bertil]) {
+      await page.locator('#start-mic-on').check();
+      await join(page);
+    }
+  });
+
+  after(async () => {
+    await one?.close();
+    await two?.close();
+    await server?.stop();
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('each hears the other: packets and energy arrive', async () => {
+    for (const [page, who] of [[aino, 'Aino'], [bertil, 'Bertil']]) {
+      const got = await eventually(async () => {
+        const s = await inbound(page);
+        return { ...s, ok: s.packets > 100 && s.energy > 0.001 };
+      }, 20_000, `${who} receiving audio`);
+      assert.equal(got.state, 'connected');
+    }
+  });
+
+  it('the speaking indicator follows who speaks', async () => {
+    await eventually(async () => ({ ok: await speaking(bertil, 'Aino') }), 10_000, 'Aino shown speaking');
+    await eventually(async () => ({ ok: await speaking(aino, 'Bertil') }), 10_000, 'Bertil shown speaking');
+    // Aino closes her microphone: she stops speaking on Bertil's page; he still speaks.
+    await aino.keyboard.press('m');
+    await eventually(async () => ({ ok: !(await speaking(bertil, 'Aino')) }), 5_000, 'Aino no longer speaking');
+    assert.equal(await speaking(aino, 'Bertil'), true);
+    assert.deepEqual(aino.problems, []);
+    assert.deepEqual(bertil.problems, []);
+  });
+});

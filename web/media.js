@@ -1,0 +1,118 @@
+// Audio: one WebRTC connection to the Talkstick server (an SFU).
+//
+// The offer has one send-only audio m-line (the microphone) followed by receive-only
+// m-lines, the audio slots. The server fills each slot with one speaker (the floor holder
+// first, then the loudest others) and says who is where with `slots` messages, so nobody
+// renegotiates when people come and go. Offer and answer ride on the room's WebSocket.
+
+let state = null;
+
+const RESTART_DELAYS_MS = [1000, 2000, 4000, 8000, 15000];
+
+/** Starts audio. `stream` is the microphone (absent when listening only). */
+export async function start({ connection, store, stream, listenOnly, micOn }) {
+  stop();
+  state = {
+    connection,
+    store,
+    track: listenOnly ? null : (stream?.getAudioTracks()[0] ?? null),
+    micOn: !!micOn,
+    pc: null,
+    slots: new Map(), // mid -> participant id
+    players: new Map(), // mid -> <audio>
+    unsubscribe: [],
+    restarts: 0,
+    restartTimer: null,
+  };
+  const s = state;
+  s.unsubscribe.push(connection.on('rtc_answer', (m) => answer(s, m.sdp)));
+  s.unsubscribe.push(connection.on('slots', (m) => {
+    s.slots = new Map(m.slots.map((x) => [x.mid, x.participant]));
+  }));
+  s.unsubscribe.push(connection.on('error', (m) => {
+    if (m.code === 'bad_offer') console.warn('audio refused by the server:', m.message);
+  }));
+  // After a reconnect the server may have dropped our peer: offer again if ours is down.
+  s.unsubscribe.push(connection.on('welcome', () => {
+    const st = s.pc?.connectionState;
+    if (!s.pc || st === 'failed' || st === 'closed' || st === 'disconnected') scheduleRestart(s, 0);
+  }));
+  await negotiate(s);
+  window.talkstickMedia = { get pc() { return s.pc; }, get slots() { return s.slots; } };
+}
+
+/** Opens or closes the microphone (the track stays, so no renegotiation). */
+export function setMic(on) {
+  if (!state) return;
+  state.micOn = !!on;
+  if (state.track) state.track.enabled = state.micOn;
+}
+
+/** Ends audio. */
+export function stop() {
+  if (!state) return;
+  const s = state;
+  state = null;
+  clearTimeout(s.restartTimer);
+  s.unsubscribe.forEach((f) => f());
+  s.pc?.close();
+  for (const el of s.players.values()) el.remove();
+}
+
+async function negotiate(s) {
+  s.pc?.close();
+  const slots = s.store.audioSlots ?? 3;
+  const pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+  s.pc = pc;
+  if (s.track) {
+    s.track.enabled = s.micOn;
+    pc.addTransceiver(s.track, { direction: 'sendonly' });
+  } else {
+    pc.addTransceiver('audio', { direction: 'sendonly' });
+  }
+  for (let i = 0; i < slots; i++) pc.addTransceiver('audio', { direction: 'recvonly' });
+  pc.ontrack = (e) => play(s, e.transceiver.mid, e.track);
+  pc.onconnectionstatechange = () => {
+    if (s !== state) return;
+    if (pc.connectionState === 'connected') s.restarts = 0;
+    if (pc.connectionState === 'failed') scheduleRestart(s);
+  };
+  const offer = await pc.createOffer();
+  await pc.setLocalDescription(offer);
+  // The server is ICE-lite: it needs none of our candidates, so the offer goes at once.
+  s.connection.send('rtc_offer', { sdp: pc.localDescription.sdp });
+}
+
+async function answer(s, sdp) {
+  if (s !== state || !s.pc || s.pc.signalingState !== 'have-local-offer') return;
+  try {
+    await s.pc.setRemoteDescription({ type: 'answer', sdp });
+  } catch (e) {
+    console.error('audio answer refused:', e);
+    scheduleRestart(s);
+  }
+}
+
+function play(s, mid, track) {
+  let el = s.players.get(mid);
+  if (!el) {
+    el = document.createElement('audio');
+    el.autoplay = true;
+    el.dataset.mid = mid;
+    el.hidden = true;
+    document.body.appendChild(el);
+    s.players.set(mid, el);
+  }
+  el.srcObject = new MediaStream([track]);
+  el.play?.().catch(() => { /* autoplay blocked until a click; the join click usually allows it */ });
+}
+
+function scheduleRestart(s, delay) {
+  if (s !== state) return;
+  clearTimeout(s.restartTimer);
+  const wait = delay ?? RESTART_DELAYS_MS[Math.min(s.restarts, RESTART_DELAYS_MS.length - 1)];
+  s.restarts += 1;
+  s.restartTimer = setTimeout(() => {
+    if (s === state && s.connection.joined) negotiate(s).catch((e) => console.error('audio restart failed:', e));
+  }, wait);
+}
