@@ -26,12 +26,16 @@ pub(crate) const HARD_MAX_MESSAGE: usize = 1 << 20;
 pub(crate) const CLOSE_BAD_TOKEN: u16 = 4001;
 
 pub(super) async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
-    ws.max_message_size(HARD_MAX_MESSAGE).max_frame_size(HARD_MAX_MESSAGE).on_upgrade(
-        move |socket: WebSocket| {
+    // Signaling messages are small: modest buffers keep memory per participant low
+    // (the library's defaults are 128 KiB each way).
+    ws.max_message_size(HARD_MAX_MESSAGE)
+        .max_frame_size(HARD_MAX_MESSAGE)
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(8 * 1024)
+        .on_upgrade(move |socket: WebSocket| {
             let (sink, stream) = socket.split();
             session(sink, stream, state)
-        },
-    )
+        })
 }
 
 /// Who the connection became after a successful join.

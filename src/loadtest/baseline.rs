@@ -26,7 +26,6 @@ pub(super) async fn run(
     let mut rng = StdRng::seed_from_u64(index as u64 + 1);
     let (tx, mut rx) = mpsc::channel::<(usize, Vec<u8>, Instant)>(65_536);
     let mut socks = Vec::new();
-    let mut started = Vec::new();
     for j in 0..ctx.per_room {
         let global = j * ctx.rooms + index;
         tokio::time::sleep_until((ctx.start + ctx.ramp_interval * global as u32).into()).await;
@@ -44,7 +43,6 @@ pub(super) async fn run(
             continue;
         }
         ctx.joined.fetch_add(1, Ordering::Relaxed);
-        started.push(Instant::now());
         let (rsock, tx) = (Arc::clone(&sock), tx.clone());
         let k = socks.len();
         tokio::spawn(async move {
@@ -73,10 +71,10 @@ pub(super) async fn run(
             got = rx.recv() => {
                 let Some((k, data, at)) = got else { break };
                 m.packets_received += 1;
+                // No join protocol here, so no join time: only who heard audio.
                 if !heard[k] {
                     heard[k] = true;
                     m.listeners_heard += 1;
-                    m.join.add(at.saturating_duration_since(started[k]));
                 }
                 if let Some(sent) = ctx.frame_of(&data).and_then(|f| sent_at.get(&f)) {
                     m.forward.add(at.saturating_duration_since(*sent));

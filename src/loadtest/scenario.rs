@@ -100,7 +100,11 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
                 speaking.store(turn.holder.is_some(), Ordering::Relaxed);
             }
             joined = joins.recv(), if !joins.is_closed() || !joins.is_empty() => match joined {
-                Some((j, Ok(member))) => {
+                Some((j, Ok(mut member))) => {
+                    // A newcomer sees only reactions sent from now on.
+                    for (from, list) in &pending {
+                        member.reactions_seen.insert(*from, list.len());
+                    }
                     ids.insert(member.id, j);
                     members[j] = Some(member);
                 }
