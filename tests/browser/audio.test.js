@@ -70,6 +70,7 @@ describe('two browsers talk through the server', () => {
   let two;
   let aino;
   let bertil;
+  let fac;
 
   before(async () => {
     scratch = mkdtempSync(path.join(tmpdir(), 'talkstick-voices-'));
@@ -87,6 +88,9 @@ describe('two browsers talk through the server', () => {
       await page.locator('#start-mic-on').check();
       await join(page);
     }
+    // The facilitator listens only (a third person, in Aino's browser).
+    fac = await newPage(one.browser, link('Facilitator'));
+    await join(fac, { listenOnly: true });
   });
 
   after(async () => {
@@ -115,5 +119,31 @@ describe('two browsers talk through the server', () => {
     assert.equal(await speaking(aino, 'Bertil'), true);
     assert.deepEqual(aino.problems, []);
     assert.deepEqual(bertil.problems, []);
+  });
+
+  it('moderated mode silences everyone but the floor holder at the listeners', async () => {
+    // Aino's microphone is back on; both speak.
+    await aino.keyboard.press('m');
+    await eventually(async () => ({ ok: await speaking(bertil, 'Aino') }), 10_000, 'Aino speaking again');
+    await fac.check('#set-mode-moderated');
+    const still = async (page, who) => {
+      const a = await inbound(page);
+      await new Promise((r) => setTimeout(r, 1500));
+      const b = await inbound(page);
+      return { ok: b.packets - a.packets < 5, who, before: a.packets, after: b.packets };
+    };
+    // Nobody holds the floor: the server forwards neither learner.
+    await eventually(() => still(aino, 'Aino hears nothing'), 10_000, 'Aino hearing nothing');
+    await eventually(() => still(bertil, 'Bertil hears nothing'), 10_000, 'Bertil hearing nothing');
+    // Bertil gets the floor: Aino hears him again; he still hears nobody.
+    await fac.locator('#people > li[data-name="Bertil"] [data-action="grant"]').click();
+    await bertil.locator('#accept-floor').click();
+    const before = await inbound(aino);
+    await eventually(async () => {
+      const now = await inbound(aino);
+      return { ok: now.packets - before.packets > 50 && now.energy > before.energy, ...now };
+    }, 10_000, 'Aino hearing the holder');
+    await eventually(() => still(bertil, 'Bertil hears nothing'), 10_000, 'Bertil still hearing nothing');
+    assert.deepEqual(fac.problems, []);
   });
 });
