@@ -83,6 +83,22 @@ impl SimRoom {
         self.client_outputs(self.clients.len() - 1, out);
     }
 
+    /// Client `i` comes back with a fresh peer (same participant): a new offer replaces
+    /// the old peer. Returns the ufrag the forwarder reported as replaced.
+    pub fn reconnect(&mut self, i: usize, slots: usize) -> Option<String> {
+        let id = self.clients[i].id;
+        let addr = SocketAddr::new(SERVER.ip(), self.clients[i].addr.port() + 1_000);
+        let (mut rtc, offer) = ClientRtc::offer(self.now, addr, slots).expect("client offer");
+        let acc = self.forwarder.add_peer(self.now, id, &offer).expect("server accepts");
+        let mut out = Vec::new();
+        rtc.accept_answer(&acc.answer, &mut out).expect("client accepts");
+        let c = &mut self.clients[i];
+        (c.rtc, c.addr, c.generation, c.online) = (rtc, addr, acc.generation, true);
+        c.received.clear();
+        self.client_outputs(i, out);
+        acc.replaced
+    }
+
     /// Advances simulated time in 10 ms steps until `done` or `limit`; true if done.
     pub fn run_until(&mut self, limit: Duration, done: impl Fn(&SimRoom) -> bool) -> bool {
         let end = self.now + limit;

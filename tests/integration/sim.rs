@@ -84,3 +84,21 @@ fn the_holder_keeps_a_slot_while_silent_and_gated_senders_are_not_forwarded() {
     assert_eq!(room.clients[2].received.len(), 3);
     assert!(room.forwarder.counters().packets_gated >= 5);
 }
+
+#[test]
+fn a_returning_participant_gets_a_fresh_peer_with_the_same_identity() {
+    let mut room = SimRoom::connected(3, 3);
+    speak_for(&mut room, 0, &opus_packets(5, 1.0), 0);
+    assert_eq!(room.clients[1].received.len(), 5);
+    // Participant 2's connection is replaced by a new one (a reload, a network change).
+    let replaced = room.reconnect(1, 3);
+    assert!(replaced.is_some(), "the old peer was replaced, its ufrag to unregister");
+    assert!(room.run_until(Duration::from_secs(5), |r| r.clients[1].rtc.is_connected()));
+    assert_eq!(room.forwarder.peer_count(), 3, "still one peer per participant");
+    // They hear the speaker on the new peer, and are heard.
+    speak_for(&mut room, 0, &opus_packets(5, 2.0), 10_000);
+    assert_eq!(room.clients[1].received.len(), 5);
+    speak_for(&mut room, 1, &opus_packets(5, 3.0), 0);
+    assert!(room.clients[2].received.iter().filter(|p| p.data.len() > 3).count() >= 5);
+    assert_eq!(room.forwarder.slots_of(ParticipantId(3)).iter().flatten().count(), 2);
+}
