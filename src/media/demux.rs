@@ -99,23 +99,27 @@ pub fn stun_local_ufrag(d: &[u8]) -> Option<&str> {
     None
 }
 
+/// A minimal STUN binding request naming `username` (no integrity): what the demux
+/// reads. For probes and tests of the media port.
+pub fn binding_request(username: &str) -> Vec<u8> {
+    let mut attr = vec![0x00, 0x06];
+    attr.extend((username.len() as u16).to_be_bytes());
+    attr.extend(username.as_bytes());
+    attr.resize(attr.len().div_ceil(4) * 4, 0);
+    let mut d = vec![0x00, 0x01];
+    d.extend((attr.len() as u16).to_be_bytes());
+    d.extend([0x21, 0x12, 0xA4, 0x42]);
+    d.extend([7u8; 12]);
+    d.extend(attr);
+    d
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn stun(username: &str) -> Vec<u8> {
-        let mut attr = vec![0x00, 0x06];
-        attr.extend((username.len() as u16).to_be_bytes());
-        attr.extend(username.as_bytes());
-        while attr.len() % 4 != 0 {
-            attr.push(0);
-        }
-        let mut d = vec![0x00, 0x01];
-        d.extend((attr.len() as u16).to_be_bytes());
-        d.extend([0x21, 0x12, 0xA4, 0x42]);
-        d.extend([7u8; 12]);
-        d.extend(attr);
-        d
+        binding_request(username)
     }
 
     #[test]

@@ -10,21 +10,7 @@ use tokio::net::UdpSocket;
 use crate::common::Server;
 use crate::media::{Listener, opus_packets, speak};
 
-/// A STUN binding request naming `username`.
-fn stun(username: &str) -> Vec<u8> {
-    let mut attr = vec![0x00, 0x06];
-    attr.extend((username.len() as u16).to_be_bytes());
-    attr.extend(username.as_bytes());
-    while attr.len() % 4 != 0 {
-        attr.push(0);
-    }
-    let mut d = vec![0x00, 0x01];
-    d.extend((attr.len() as u16).to_be_bytes());
-    d.extend([0x21, 0x12, 0xA4, 0x42]);
-    d.extend([9u8; 12]);
-    d.extend(attr);
-    d
-}
+use talkstick::media::demux::binding_request as stun;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_and_floods_are_dropped_and_audio_flows_intact() {
