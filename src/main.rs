@@ -151,7 +151,27 @@ async fn run_server(cfg: ServeConfig) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let base = cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let room: RoomId = cfg.demo_room.parse().context("--demo-room")?;
-    println!("Talkstick is listening on http://{addr}\n");
+    if std::env::var("TALKSTICK_FAULT_INJECTION").is_ok_and(|v| v == "1") {
+        tracing::warn!("fault injection is armed (TALKSTICK_FAULT_INJECTION=1): for tests only");
+        talkstick::media::arm_fault_injection();
+    }
+    let media = if cfg.no_audio {
+        None
+    } else {
+        let ips = if cfg.media_ips.is_empty() { local_ipv4s() } else { cfg.media_ips.clone() };
+        let plane =
+            MediaPlane::bind(&ips, cfg.udp_port, &cfg.public_ips, cfg.audio_slots.into()).await?;
+        plane.spawn_receivers();
+        Some(plane)
+    };
+    println!("Talkstick is listening on http://{addr}");
+    match &media {
+        Some(plane) => {
+            let list: Vec<String> = plane.candidates().iter().map(ToString::to_string).collect();
+            println!("Audio (UDP) on {}\n", list.join(", "));
+        }
+        None => println!("Audio is off (--no-audio)\n"),
+    }
     if let Some(text) = &generated {
         println!("Development signing secret (random, valid until restart):");
         println!("  TALKSTICK_SECRET={text}");
@@ -166,21 +186,6 @@ async fn run_server(cfg: ServeConfig) -> anyhow::Result<()> {
         println!("  {:<12} {:<11} {}", link.name, role, link.url);
     }
     println!();
-    if std::env::var("TALKSTICK_FAULT_INJECTION").is_ok_and(|v| v == "1") {
-        tracing::warn!("fault injection is armed (TALKSTICK_FAULT_INJECTION=1): for tests only");
-        talkstick::media::arm_fault_injection();
-    }
-    let media = if cfg.no_audio {
-        None
-    } else {
-        let ips = if cfg.media_ips.is_empty() { local_ipv4s() } else { cfg.media_ips.clone() };
-        let plane =
-            MediaPlane::bind(&ips, cfg.udp_port, &cfg.public_ips, cfg.audio_slots.into()).await?;
-        let list: Vec<String> = plane.candidates().iter().map(ToString::to_string).collect();
-        println!("Audio (UDP) on {}\n", list.join(", "));
-        plane.spawn_receivers();
-        Some(plane)
-    };
     let state = AppState::new(secret, Registry::with_media(Settings::default(), media));
     serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
