@@ -29,6 +29,11 @@ pub enum UdpError {
     /// Nothing to bind.
     #[error("no media address to bind (see --media-ip)")]
     NoAddress,
+    /// A wildcard address cannot be advertised to clients.
+    #[error(
+        "--media-ip {0} receives on every address, so clients need --public-ip to know where to send"
+    )]
+    NeedPublicIp(IpAddr),
 }
 
 /// Datagram counters, shared by every receive task and room.
@@ -93,6 +98,9 @@ impl MediaPlane {
     ) -> Result<Arc<Self>, UdpError> {
         if ips.is_empty() {
             return Err(UdpError::NoAddress);
+        }
+        if let Some(ip) = ips.iter().find(|ip| ip.is_unspecified()).filter(|_| public.is_empty()) {
+            return Err(UdpError::NeedPublicIp(*ip));
         }
         let mut sockets = Vec::new();
         for ip in ips {

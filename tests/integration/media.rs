@@ -259,3 +259,25 @@ async fn quiet_audio_is_neither_speech_nor_forwarded_to_free_slots() {
     let levels: Vec<Option<i8>> = b.audio.iter().map(|x| x.level).collect();
     assert!(levels.iter().all(|l| *l == Some(25)), "levels reach listeners unchanged: {levels:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_nat_the_public_address_is_advertised_and_audio_flows() {
+    // Receive on every address, advertise 127.0.0.1 as if it were the public one.
+    let any = std::net::IpAddr::from([0, 0, 0, 0]);
+    let plane = talkstick::media::MediaPlane::bind(&[any], 0, &[LOOPBACK], 3).await.unwrap();
+    assert!(plane.candidates().iter().all(|c| c.ip() == LOOPBACK));
+    plane.spawn_receivers();
+    let server = Server::build(Settings::default(), Some(plane)).await;
+    let mut a = Listener::join(&server, "nat", "Aino", Role::Learner).await;
+    let mut b = Listener::join(&server, "nat", "Bertil", Role::Learner).await;
+    for l in [&mut a, &mut b] {
+        l.pump_until("audio connected", |l| l.connected).await;
+    }
+    let packets = opus_packets(20, 8.0);
+    speak(&a.p, &packets).await;
+    b.pump_until("audio", |l| l.audio.len() >= packets.len()).await;
+    assert!(b.audio.iter().zip(&packets).all(|(x, y)| &x.data == y));
+    // A wildcard without a public address is refused with a clear error.
+    let err = talkstick::media::MediaPlane::bind(&[any], 0, &[], 3).await.unwrap_err();
+    assert!(err.to_string().contains("--public-ip"));
+}
