@@ -29,11 +29,13 @@ pub struct RelayCounters {
 
 /// Runs the relay on `socket` forever.
 pub async fn run(socket: UdpSocket, counters: Arc<RelayCounters>) -> std::io::Result<()> {
+    // (Never returns Ok: it relays until the task is dropped.)
     let mut member_of: HashMap<SocketAddr, u32> = HashMap::new();
     let mut groups: HashMap<u32, Vec<SocketAddr>> = HashMap::new();
     let mut buf = vec![0u8; 2048];
     loop {
-        let (n, from) = socket.recv_from(&mut buf).await?;
+        // An ICMP error from an earlier send can surface here: keep relaying.
+        let Ok((n, from)) = socket.recv_from(&mut buf).await else { continue };
         counters.received.fetch_add(1, Ordering::Relaxed);
         match buf[..n] {
             [JOIN, a, b, c, d] => {

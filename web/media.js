@@ -8,6 +8,8 @@
 let state = null;
 
 const RESTART_DELAYS_MS = [1000, 2000, 4000, 8000, 15000];
+const ANSWER_TIMEOUT_MS = 8000;
+const DISCONNECTED_GRACE_MS = 4000;
 
 /** Starts audio. `stream` is the microphone (absent when listening only). */
 export async function start({ connection, store, stream, listenOnly, micOn }) {
@@ -23,6 +25,7 @@ export async function start({ connection, store, stream, listenOnly, micOn }) {
     unsubscribe: [],
     restarts: 0,
     restartTimer: null,
+    stallTimer: null,
   };
   const s = state;
   s.unsubscribe.push(connection.on('rtc_answer', (m) => answer(s, m.sdp)));
@@ -32,10 +35,14 @@ export async function start({ connection, store, stream, listenOnly, micOn }) {
   s.unsubscribe.push(connection.on('error', (m) => {
     if (m.code === 'bad_offer') console.warn('audio refused by the server:', m.message);
   }));
-  // After a reconnect the server may have dropped our peer: offer again if ours is down.
-  s.unsubscribe.push(connection.on('welcome', () => {
+  // After a reconnect: a new identity has no audio at the server, and ours may be down
+  // or still waiting for an answer that was lost with the old socket. Offer again then.
+  s.unsubscribe.push(connection.on('welcome', (m) => {
     const st = s.pc?.connectionState;
-    if (!s.pc || st === 'failed' || st === 'closed' || st === 'disconnected') scheduleRestart(s, 0);
+    const waiting = s.pc?.signalingState === 'have-local-offer';
+    if (!m.you?.resumed || !s.pc || waiting || st === 'failed' || st === 'closed' || st === 'disconnected') {
+      scheduleRestart(s, 0);
+    }
   }));
   await negotiate(s);
   window.talkstickMedia = { get pc() { return s.pc; }, get slots() { return s.slots; } };
@@ -54,6 +61,7 @@ export function stop() {
   const s = state;
   state = null;
   clearTimeout(s.restartTimer);
+  clearTimeout(s.stallTimer);
   s.unsubscribe.forEach((f) => f());
   s.pc?.close();
   for (const el of s.players.values()) el.remove();
@@ -73,14 +81,25 @@ async function negotiate(s) {
   for (let i = 0; i < slots; i++) pc.addTransceiver('audio', { direction: 'recvonly' });
   pc.ontrack = (e) => play(s, e.transceiver.mid, e.track);
   pc.onconnectionstatechange = () => {
-    if (s !== state) return;
+    if (s !== state || pc !== s.pc) return;
+    clearTimeout(s.stallTimer);
     if (pc.connectionState === 'connected') s.restarts = 0;
     if (pc.connectionState === 'failed') scheduleRestart(s);
+    // The server drops a peer that goes quiet; do not wait for 'failed' to come back.
+    if (pc.connectionState === 'disconnected') s.stallTimer = setTimeout(() => scheduleRestart(s, 0), DISCONNECTED_GRACE_MS);
   };
   const offer = await pc.createOffer();
   await pc.setLocalDescription(offer);
   // The server is ICE-lite: it needs none of our candidates, so the offer goes at once.
-  s.connection.send('rtc_offer', { sdp: pc.localDescription.sdp });
+  if (s.connection.send('rtc_offer', { sdp: pc.localDescription.sdp }) === null) {
+    scheduleRestart(s); // not connected right now: try again shortly
+    return;
+  }
+  // No answer in time (lost with a dropped socket, or refused): offer again.
+  clearTimeout(s.stallTimer);
+  s.stallTimer = setTimeout(() => {
+    if (s === state && pc === s.pc && pc.signalingState === 'have-local-offer') scheduleRestart(s, 0);
+  }, ANSWER_TIMEOUT_MS);
 }
 
 async function answer(s, sdp) {
@@ -110,7 +129,8 @@ function play(s, mid, track) {
 function scheduleRestart(s, delay) {
   if (s !== state) return;
   clearTimeout(s.restartTimer);
-  const wait = delay ?? RESTART_DELAYS_MS[Math.min(s.restarts, RESTART_DELAYS_MS.length - 1)];
+  // The server takes at most one offer a second.
+  const wait = Math.max(1100, delay ?? RESTART_DELAYS_MS[Math.min(s.restarts, RESTART_DELAYS_MS.length - 1)]);
   s.restarts += 1;
   s.restartTimer = setTimeout(() => {
     if (s === state && s.connection.joined) negotiate(s).catch((e) => console.error('audio restart failed:', e));

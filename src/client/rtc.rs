@@ -111,10 +111,9 @@ impl ClientRtc {
             now,
             Receive { proto: Protocol::Udp, source, destination: self.local, contents },
         );
-        if self.rtc.accepts(&input) {
-            self.rtc.handle_input(input).map_err(|e| ClientError::Rtc(e.to_string()))?;
-        }
-        self.drain(out)
+        let result = if self.rtc.accepts(&input) { self.rtc.handle_input(input) } else { Ok(()) };
+        self.drain(out)?;
+        result.map_err(|e| ClientError::Rtc(e.to_string()))
     }
 
     /// Advances time.

@@ -48,7 +48,8 @@ pub(super) async fn run(
         tokio::spawn(async move {
             let mut buf = vec![0u8; 2048];
             while let Ok((n, _)) = rsock.recv_from(&mut buf).await {
-                if tx.send((k, buf[1..n].to_vec(), Instant::now())).await.is_err() {
+                let Some(payload) = buf.get(1..n) else { continue };
+                if tx.send((k, payload.to_vec(), Instant::now())).await.is_err() {
                     break;
                 }
             }

@@ -64,8 +64,10 @@ impl Demux {
         }
         entry.addrs.push(source);
         let route = entry.route.clone();
-        drop(entry);
+        // Insert while the ufrag entry is still locked, so an `unregister` in between
+        // cannot leave a stale address behind (it never holds both maps at once).
         self.by_addr.insert(source, route.clone());
+        drop(entry);
         Some(route)
     }
 

@@ -186,14 +186,29 @@ impl Forwarder {
 
     /// Drops a participant's peer (they left). Returns its ufrag to unregister.
     pub fn remove_peer(&mut self, who: ParticipantId) -> Option<String> {
-        let gone = self.peers.remove(&who)?;
+        let ufrag = self.drop_peer(who);
+        // Gone for good: forget the gate too (a dropped peer keeps it for its return).
+        self.gates.remove(&who);
+        ufrag
+    }
+
+    /// Drops a participant's peer and speech state; their gate stays, so a new offer
+    /// from them is forwarded as before. Returns the ufrag to unregister.
+    fn drop_peer(&mut self, who: ParticipantId) -> Option<String> {
         if self.speech.remove(&who).is_some_and(|s| s.speaking()) {
             self.outputs.push_back(MediaOutput::Speaking { participant: who, speaking: false });
         }
-        self.gates.remove(&who);
         self.retry_at.remove(&who);
+        let gone = self.peers.remove(&who)?;
         self.reselect();
         Some(gone.peer.ufrag().to_owned())
+    }
+
+    /// Sends a listener their current slots again (after their connection resumed).
+    pub fn resend_slots(&mut self, who: ParticipantId) {
+        if self.peers.get(&who).is_some_and(|l| l.peer.is_connected()) {
+            self.emit_slots(who);
+        }
     }
 
     /// Opens or closes a participant's gate (from signaling). Takes effect on the next
@@ -240,7 +255,9 @@ impl Forwarder {
         let due: Vec<ParticipantId> = self
             .peers
             .iter()
-            .filter(|(_, l)| l.peer.timeout() <= now || l.connect_by <= now)
+            .filter(|(_, l)| {
+                l.peer.timeout() <= now || (!l.peer.is_connected() && l.connect_by <= now)
+            })
             .map(|(p, _)| *p)
             .collect();
         let mut out = std::mem::take(&mut self.scratch);
@@ -307,15 +324,22 @@ impl Forwarder {
                         connected: true,
                         ufrag: None,
                     });
+                    // Place them (a returning holder gets their slot back) and tell them.
+                    self.reselect();
                     self.emit_slots(who);
                 }
-                PeerOutput::Disconnected => self.peer_gone(who),
+                PeerOutput::Disconnected => {
+                    self.peer_gone(who);
+                    // Whatever else this drain held came from a dead peer (dropping the
+                    // drain iterator discards it).
+                    break;
+                }
             }
         }
     }
 
     fn peer_gone(&mut self, who: ParticipantId) {
-        if let Some(ufrag) = self.remove_peer(who) {
+        if let Some(ufrag) = self.drop_peer(who) {
             self.outputs.push_back(MediaOutput::Audio {
                 participant: who,
                 connected: false,

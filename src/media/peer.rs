@@ -197,10 +197,10 @@ impl Peer {
             data.try_into().map_err(|_| PeerError::BadOffer("unreadable datagram".into()))?;
         let input =
             Input::Receive(now, Receive { proto: Protocol::Udp, source, destination, contents });
-        if self.rtc.accepts(&input) {
-            self.rtc.handle_input(input)?;
-        }
-        self.drain(out)
+        // Drain even when the input was refused: a failed receive can still move state.
+        let result = if self.rtc.accepts(&input) { self.rtc.handle_input(input) } else { Ok(()) };
+        self.drain(out)?;
+        Ok(result?)
     }
 
     /// Advances time, then drains outputs into `out`.
@@ -209,8 +209,9 @@ impl Peer {
         now: Instant,
         out: &mut Vec<PeerOutput>,
     ) -> Result<(), PeerError> {
-        self.rtc.handle_input(Input::Timeout(now))?;
-        self.drain(out)
+        let result = self.rtc.handle_input(Input::Timeout(now));
+        self.drain(out)?;
+        Ok(result?)
     }
 
     /// Sends one Opus packet on receive slot `slot` with the given RTP time (48 kHz),
@@ -234,12 +235,15 @@ impl Peer {
                 w = w.audio_level(level.saturating_neg(), audio.voice.unwrap_or(level <= 45));
             }
             let time = MediaTime::new(rtp_time, Frequency::FORTY_EIGHT_KHZ);
-            w.start_of_talkspurt(talkspurt).write(pt, audio.arrived, time, audio.data.clone())?;
+            let written =
+                w.start_of_talkspurt(talkspurt).write(pt, audio.arrived, time, audio.data.clone());
+            self.drain(out)?;
+            written?;
         }
         // Written media leaves on the next time step; take it now rather than on a timer.
+        let result = self.rtc.handle_input(Input::Timeout(now));
         self.drain(out)?;
-        self.rtc.handle_input(Input::Timeout(now))?;
-        self.drain(out)
+        Ok(result?)
     }
 
     fn drain(&mut self, out: &mut Vec<PeerOutput>) -> Result<(), PeerError> {

@@ -17,6 +17,10 @@ use super::task::{Conn, Outbound, RoomCmd};
 use crate::media::demux::Route;
 use crate::media::{Forwarder, MediaOutput, MediaPlane};
 
+/// Least time between two audio offers from one participant: each builds a WebRTC peer
+/// (and a DTLS certificate) on the room's task, so a client must not flood them.
+const OFFER_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Rounds of room ⇄ forwarder exchange per input; each round only follows up on the
 /// previous one, so this bounds a bug, not normal work.
 const MAX_ROUNDS: usize = 8;
@@ -34,6 +38,8 @@ struct Media {
     inbox: mpsc::Sender<RoomCmd>,
     /// Registered ICE username fragments by participant.
     ufrags: HashMap<ParticipantId, String>,
+    /// When each participant last offered.
+    last_offer: HashMap<ParticipantId, Instant>,
 }
 
 /// One room: signaling, media and members.
@@ -53,6 +59,7 @@ impl RoomCore {
             plane,
             inbox,
             ufrags: HashMap::new(),
+            last_offer: HashMap::new(),
         });
         RoomCore { room, members: HashMap::new(), media, media_failed: false }
     }
@@ -154,14 +161,20 @@ impl RoomCore {
     // ----- media --------------------------------------------------------------------
 
     fn offer(&mut self, now: Instant, from: ParticipantId, sdp: &str, re: Option<u32>) {
-        if self.media.is_none() {
+        let Some(m) = self.media.as_mut() else {
             let why = if self.media_failed {
                 "audio failed in this room"
             } else {
                 "audio is off on this server"
             };
             return self.error(from, ErrorCode::BadOffer, why.into(), re, None);
+        };
+        if let Some(last) = m.last_offer.get(&from).filter(|t| now < **t + OFFER_INTERVAL) {
+            let wait = (*last + OFFER_INTERVAL - now).as_millis() as u64;
+            let text = "audio offers come at most once a second; try again shortly".into();
+            return self.error(from, ErrorCode::BadOffer, text, re, Some(wait.max(1)));
         }
+        m.last_offer.insert(from, now);
         let accepted = self.with_media(|m| {
             let acc = m.forwarder.add_peer(now, from, sdp)?;
             let route = Route { room: m.inbox.clone(), participant: from, peer: acc.generation };
@@ -241,6 +254,7 @@ impl RoomCore {
                         if let Some(ufrag) = m.ufrags.remove(&participant) {
                             m.plane.demux.unregister(&ufrag);
                         }
+                        m.last_offer.remove(&participant);
                     });
                 }
             }

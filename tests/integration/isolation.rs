@@ -22,7 +22,8 @@ async fn a_media_panic_stays_inside_its_room() {
     for l in [&mut a1, &mut a2, &mut b1, &mut b2] {
         l.pump_until("audio connected", |l| l.connected).await;
     }
-    // Room A's media code panics.
+    // Room A's media code panics. (Offers are limited to one a second per participant.)
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
     a1.p.send(json!({"type": "rtc_offer", "sdp": "v=0 talkstick-inject-panic"})).await;
     a1.pump_until("an error", |l| {
         l.saw(|v| v["type"] == "error" && v["code"] == "bad_offer").is_some()

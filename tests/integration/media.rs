@@ -281,3 +281,29 @@ async fn behind_nat_the_public_address_is_advertised_and_audio_flows() {
     let err = talkstick::media::MediaPlane::bind(&[any], 0, &[], 3).await.unwrap_err();
     assert!(err.to_string().contains("--public-ip"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_offers_are_rate_limited_and_bad_ones_refused() {
+    let server = Server::with_media(Settings::default()).await;
+    let mut a = Listener::join(&server, "m5", "Aino", Role::Learner).await;
+    a.pump_until("audio connected", |l| l.connected).await;
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    a.p.send(json!({"type": "rtc_offer", "sdp": "not sdp", "id": 1})).await;
+    a.p.send(json!({"type": "rtc_offer", "sdp": "not sdp either", "id": 2})).await;
+    a.pump_until("two errors", |l| {
+        l.signals.iter().filter(|(_, v)| v["type"] == "error").count() >= 2
+    })
+    .await;
+    let errors: Vec<&Value> =
+        a.signals.iter().map(|(_, v)| v).filter(|v| v["type"] == "error").collect();
+    assert!(errors.iter().all(|e| e["code"] == "bad_offer"));
+    assert!(errors[0]["message"].as_str().unwrap().contains("refused"), "{}", errors[0]);
+    assert!(
+        errors[1]["retry_after_ms"].as_u64().is_some(),
+        "the second is rate-limited: {}",
+        errors[1]
+    );
+    // The existing audio connection is untouched by refused offers.
+    a.p.send(json!({"type": "ping"})).await;
+    a.pump_until("pong", |l| l.saw(|v| v["type"] == "pong").is_some()).await;
+}

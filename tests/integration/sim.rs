@@ -102,3 +102,18 @@ fn a_returning_participant_gets_a_fresh_peer_with_the_same_identity() {
     assert!(room.clients[2].received.iter().filter(|p| p.data.len() > 3).count() >= 5);
     assert_eq!(room.forwarder.slots_of(ParticipantId(3)).iter().flatten().count(), 2);
 }
+
+#[test]
+fn a_participant_whose_audio_dropped_is_heard_again_after_a_new_offer() {
+    let mut room = SimRoom::connected(3, 3);
+    room.clients[0].online = false;
+    let dropped = room.run_until(Duration::from_secs(30), |r| {
+        r.events.iter().any(|e| matches!(e, MediaOutput::Audio { participant, connected: false, .. } if participant.0 == 1))
+    });
+    assert!(dropped);
+    // They come back with a new offer; signaling never re-sent their gate, and it holds.
+    room.reconnect(0, 3);
+    assert!(room.run_until(Duration::from_secs(5), |r| r.clients[0].rtc.is_connected()));
+    speak_for(&mut room, 0, &opus_packets(5, 6.0), 0);
+    assert_eq!(room.clients[1].received.len(), 5, "forwarded as before the drop");
+}
