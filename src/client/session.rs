@@ -77,6 +77,11 @@ enum Command {
     Audio { rtp_time: u64, level: i8, data: Vec<u8> },
 }
 
+/// Events (mostly received audio) dropped because their reader fell behind, across every
+/// session in this process. The load tester reports it, so a slow generator is not
+/// mistaken for loss at the server.
+pub static DROPPED_EVENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Where a session's events go: its own channel, or a channel shared by many sessions
 /// with a tag telling them apart (one reader drives a whole simulated room).
 #[derive(Debug, Clone)]
@@ -96,10 +101,13 @@ impl EventSink {
     }
 
     fn try_send(&self, ev: ClientEvent) {
-        let _ = match self {
+        let sent = match self {
             EventSink::Own(tx) => tx.try_send(ev).is_ok(),
             EventSink::Shared(tag, tx) => tx.try_send((*tag, ev)).is_ok(),
         };
+        if !sent {
+            DROPPED_EVENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }
 

@@ -175,6 +175,7 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
         joined: AtomicUsize::new(0),
     });
     let before = pid.and_then(sysstat::read);
+    let dropped_before = crate::client::session::DROPPED_EVENTS.load(Ordering::Relaxed);
     let mut tasks = Vec::new();
     for i in 0..args.rooms {
         let ctx = Arc::clone(&ctx);
@@ -214,6 +215,11 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
     }
     if let Some(b) = bar {
         b.finish_and_clear();
+    }
+    let dropped = crate::client::session::DROPPED_EVENTS.load(Ordering::Relaxed) - dropped_before;
+    if dropped > 0 {
+        // The generator fell behind: these were received but not counted.
+        metrics.errors.insert("generator_dropped_events".into(), dropped);
     }
     let usage = pid.map(|pid| {
         ServerUsage::from_readings(
