@@ -63,6 +63,16 @@ async function eventually(check, ms, what) {
 
 const speaking = (page, name) => page.locator(`#people > li[data-name="${name}"]`).evaluate((el) => el.classList.contains('speaking'));
 
+/** Records every `speaking` message a page receives, from the start. */
+function recordSpeaking(page) {
+  const events = [];
+  page.on('websocket', (ws) => ws.on('framereceived', (f) => {
+    const text = String(f.payload);
+    if (text.includes('"type":"speaking"')) events.push(JSON.parse(text));
+  }));
+  return events;
+}
+
 describe('two browsers talk through the server', () => {
   let server;
   let scratch;
@@ -71,6 +81,8 @@ describe('two browsers talk through the server', () => {
   let aino;
   let bertil;
   let fac;
+  let heardByBertil;
+  let ids;
 
   before(async () => {
     scratch = mkdtempSync(path.join(tmpdir(), 'talkstick-voices-'));
@@ -82,8 +94,9 @@ describe('two browsers talk through the server', () => {
     one = await launchBrowser({ fakeAudio: low });
     two = await launchBrowser({ fakeAudio: high });
     const link = (name) => server.links.find((l) => l.name === name).url;
-    aino = await newPage(one.browser, link('Aino'));
-    bertil = await newPage(two.browser, link('Bertil'));
+    aino = await newPage(one.browser, link('Aino'), { rawMic: true });
+    bertil = await newPage(two.browser, link('Bertil'), { rawMic: true });
+    heardByBertil = recordSpeaking(bertil);
     for (const page of [aino, bertil]) {
       await page.locator('#start-mic-on').check();
       await join(page);
@@ -111,12 +124,20 @@ describe('two browsers talk through the server', () => {
   });
 
   it('the speaking indicator follows who speaks', async () => {
-    await eventually(async () => ({ ok: await speaking(bertil, 'Aino') }), 10_000, 'Aino shown speaking');
-    await eventually(async () => ({ ok: await speaking(aino, 'Bertil') }), 10_000, 'Bertil shown speaking');
-    // Aino closes her microphone: she stops speaking on Bertil's page; he still speaks.
+    const ainoId = await bertil.locator('#people > li[data-name="Aino"]').getAttribute('data-pid');
+    ids = { aino: Number(ainoId) };
+    const lastForAino = () => heardByBertil.filter((e) => e.participant === ids.aino).at(-1);
+    // Aino may have been speaking since before Bertil joined (his snapshot said so): a
+    // fresh start makes the server tell him again, as it would for anyone who starts.
     await aino.keyboard.press('m');
-    await eventually(async () => ({ ok: !(await speaking(bertil, 'Aino')) }), 5_000, 'Aino no longer speaking');
-    assert.equal(await speaking(aino, 'Bertil'), true);
+    await eventually(async () => ({ ok: lastForAino()?.speaking === false || !(await speaking(bertil, 'Aino')) }), 10_000, 'Aino quiet');
+    await aino.keyboard.press('m');
+    // The server said Aino speaks, and Bertil's page showed it.
+    await eventually(async () => ({ ok: lastForAino()?.speaking === true && (await speaking(bertil, "Aino")), events: heardByBertil, aino: ids.aino }), 20_000, 'Aino shown speaking');
+    await eventually(async () => ({ ok: await speaking(aino, 'Bertil') }), 20_000, 'Bertil shown speaking');
+    // Aino closes her microphone: she stops speaking on Bertil's page.
+    await aino.keyboard.press('m');
+    await eventually(async () => ({ ok: lastForAino()?.speaking === false && !(await speaking(bertil, 'Aino')) }), 10_000, 'Aino no longer speaking');
     assert.deepEqual(aino.problems, []);
     assert.deepEqual(bertil.problems, []);
   });
@@ -124,7 +145,7 @@ describe('two browsers talk through the server', () => {
   it('moderated mode silences everyone but the floor holder at the listeners', async () => {
     // Aino's microphone is back on; both speak.
     await aino.keyboard.press('m');
-    await eventually(async () => ({ ok: await speaking(bertil, 'Aino') }), 10_000, 'Aino speaking again');
+    await eventually(async () => ({ ok: await speaking(bertil, 'Aino') }), 20_000, 'Aino speaking again');
     await fac.check('#set-mode-moderated');
     const still = async (page, who) => {
       const a = await inbound(page);

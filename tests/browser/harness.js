@@ -123,8 +123,20 @@ export async function launchBrowser({ fakeAudio } = {}) {
 }
 
 /** A new person: a context with microphone permission, at a given viewport. */
-export async function newPage(browser, url, { width = 1280, height = 720, grantMic = true } = {}) {
+export async function newPage(browser, url, { width = 1280, height = 720, grantMic = true, rawMic = false } = {}) {
   const context = await browser.newContext({ viewport: { width, height }, acceptDownloads: true });
+  if (rawMic) {
+    // Test voices are synthetic: the browser's voice processing (noise suppression, gain
+    // control) may squash them unpredictably, so tests that measure levels turn it off.
+    await context.addInitScript(() => {
+      const md = navigator.mediaDevices;
+      const original = md.getUserMedia.bind(md);
+      md.getUserMedia = (c = {}) => {
+        const audio = typeof c.audio === 'object' ? c.audio : {};
+        return original({ ...c, audio: { ...audio, echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
+      };
+    });
+  }
   if (grantMic) await context.grantPermissions(['microphone'], { origin: new URL(url).origin });
   const page = await context.newPage();
   page.setDefaultTimeout(8000);
