@@ -463,14 +463,10 @@ pub fn encode(seq: u64, msg: &ServerMsg) -> String {
     let body = serde_json::to_string(msg).expect("server messages always serialize");
     let mut out = String::with_capacity(body.len() + 24);
     out.push_str("{\"seq\":");
-    out.push_str(itoa(seq).as_str());
+    out.push_str(&seq.to_string());
     out.push(',');
     out.push_str(&body[1..]);
     out
-}
-
-fn itoa(n: u64) -> String {
-    n.to_string()
 }
 
 #[cfg(test)]

@@ -139,7 +139,7 @@ impl ClientRtc {
         if let Some(w) = self.rtc.writer(self.mic) {
             let time = MediaTime::new(rtp_time, Frequency::FORTY_EIGHT_KHZ);
             // str0m takes the level as negative dB.
-            w.audio_level(level.saturating_neg(), level <= 45)
+            w.audio_level(level.saturating_neg(), level <= crate::media::speech::LOUD_LEVEL)
                 .write(pt, now, time, data.to_vec())
                 .map_err(|e| ClientError::Rtc(e.to_string()))?;
         }

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use super::metrics::{Jitter, Metrics};
 use super::{Ctx, FRAME};
-use crate::client::{ClientEvent, EventSink, Participant, ReceivedAudio};
+use crate::client::{ClientError, ClientEvent, EventSink, Participant, ReceivedAudio};
 use crate::token::{Claims, mint, unix_now};
 use talkstick_signaling::protocol::Role;
 
@@ -189,7 +189,7 @@ async fn join(
                 jitter: HashMap::new(),
             })
         }
-        Err(e) => Err(error_kind(&e.to_string())),
+        Err(e) => Err(error_kind(&e).to_owned()),
     };
     let _ = done.send((j, result)).await;
 }
@@ -319,17 +319,14 @@ fn on_audio(
     }
 }
 
-/// A short, stable name for an error message.
-pub(super) fn error_kind(text: &str) -> String {
-    let t = text.to_lowercase();
-    let kind = if t.contains("refused") && t.contains("token") {
-        "bad_token"
-    } else if t.contains("cannot reach") {
-        "unreachable"
-    } else if t.contains("refused") {
-        "refused"
-    } else {
-        "join_failed"
-    };
-    kind.to_owned()
+/// A short, stable name for a failed join.
+pub(super) fn error_kind(e: &ClientError) -> &'static str {
+    match e {
+        ClientError::Refused { code, .. } if code == "bad_token" || code == "token_expired" => {
+            "bad_token"
+        }
+        ClientError::Refused { .. } => "refused",
+        ClientError::Unreachable { .. } => "unreachable",
+        ClientError::Closed(_) | ClientError::Rtc(_) | ClientError::Io(_) => "join_failed",
+    }
 }

@@ -367,7 +367,10 @@ impl Forwarder {
             self.counters.packets_gated += 1;
             return;
         }
-        let mut out = Vec::new();
+        // A listener's drain may also report its connection state; that is handled after
+        // the fan-out, through the same path as any other peer output.
+        let mut events: Vec<(ParticipantId, PeerOutput)> = Vec::new();
+        let mut out = std::mem::take(&mut self.scratch);
         for (who, l) in self.peers.iter_mut().filter(|(who, _)| **who != from) {
             for (k, slot) in l.slots.iter_mut().enumerate() {
                 if slot.source != Some(from) {
@@ -385,17 +388,28 @@ impl Forwarder {
                 }
                 let ts = audio.rtp_time.wrapping_add(slot.offset);
                 slot.last_out = Some((ts, now));
-                if let Err(e) = l.peer.write_audio(now, k, ts, &audio, talkspurt, &mut out) {
-                    tracing::debug!(listener = %who, error = %e, "write failed");
-                    continue;
+                let written = l.peer.write_audio(now, k, ts, &audio, talkspurt, &mut out);
+                for o in out.drain(..) {
+                    match o {
+                        PeerOutput::Transmit { source, destination, contents } => {
+                            self.outputs.push_back(MediaOutput::Transmit {
+                                source,
+                                destination,
+                                contents,
+                            });
+                        }
+                        other => events.push((*who, other)),
+                    }
                 }
-                self.counters.packets_forwarded += 1;
+                match written {
+                    Ok(()) => self.counters.packets_forwarded += 1,
+                    Err(e) => tracing::debug!(listener = %who, error = %e, "write failed"),
+                }
             }
         }
-        for o in out {
-            if let PeerOutput::Transmit { source, destination, contents } = o {
-                self.outputs.push_back(MediaOutput::Transmit { source, destination, contents });
-            }
+        self.scratch = out;
+        for (who, event) in events {
+            self.process(now, who, &mut vec![event]);
         }
     }
 

@@ -232,7 +232,10 @@ impl Peer {
         if let Some(mut w) = self.rtc.writer(mid) {
             if let Some(level) = audio.level {
                 // str0m takes the level as negative dB (see `Peer::event`).
-                w = w.audio_level(level.saturating_neg(), audio.voice.unwrap_or(level <= 45));
+                w = w.audio_level(
+                    level.saturating_neg(),
+                    audio.voice.unwrap_or(level <= super::speech::LOUD_LEVEL),
+                );
             }
             let time = MediaTime::new(rtp_time, Frequency::FORTY_EIGHT_KHZ);
             let written =
