@@ -72,6 +72,7 @@ pub(super) async fn run(
             got = rx.recv() => {
                 let Some((k, data, at)) = got else { break };
                 m.packets_received += 1;
+                ctx.delivered.fetch_add(1, Ordering::Relaxed);
                 // No join protocol here, so no join time: only who heard audio.
                 if !heard[k] {
                     heard[k] = true;

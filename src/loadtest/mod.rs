@@ -16,15 +16,19 @@ pub mod sysstat;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Args;
 
 use self::metrics::Metrics;
-use self::report::{Report, ServerUsage};
+use self::report::{Readings, Report, ServerUsage};
 use self::speech::Speech;
+
+/// How long after the last join the steady-state CPU measurement starts (audio connects,
+/// join traffic settles).
+const STEADY_AFTER_JOIN: Duration = Duration::from_secs(2);
 use crate::token::Secret;
 
 /// One audio frame: 20 ms.
@@ -118,6 +122,8 @@ pub(crate) struct Ctx {
     ramp_interval: Duration,
     turn_ms: (u64, u64),
     joined: AtomicUsize,
+    /// Audio packets delivered to listeners so far (for the steady-state CPU figure).
+    delivered: AtomicU64,
 }
 
 impl Ctx {
@@ -173,6 +179,7 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
         ramp_interval,
         turn_ms: args.turn_ms,
         joined: AtomicUsize::new(0),
+        delivered: AtomicU64::new(0),
     });
     let before = pid.and_then(sysstat::read);
     let dropped_before = crate::client::session::DROPPED_EVENTS.load(Ordering::Relaxed);
@@ -187,6 +194,8 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
     let bar = (!args.quiet).then(|| progress(end - Instant::now()));
     let mut peak_rss = before.map_or(0, |r| r.rss);
     let mut at_full: Option<sysstat::Reading> = None;
+    // Steady state starts a little after the last join, once its audio is connected.
+    let mut steady: Option<(sysstat::Reading, u64)> = None;
     while Instant::now() < end {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let joined = ctx.joined.load(Ordering::Relaxed);
@@ -194,6 +203,9 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
             peak_rss = peak_rss.max(r.rss);
             if joined == total && at_full.is_none() {
                 at_full = Some(r);
+            }
+            if steady.is_none() && at_full.is_some_and(|f| r.at >= f.at + STEADY_AFTER_JOIN) {
+                steady = Some((r, ctx.delivered.load(Ordering::Relaxed)));
             }
         }
         if let Some(b) = &bar {
@@ -206,6 +218,7 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
         }
     }
     let after = pid.and_then(sysstat::read);
+    let steady = steady.map(|(r, d)| (r, ctx.delivered.load(Ordering::Relaxed) - d));
     let mut metrics = Metrics::default();
     for t in tasks {
         match t.await {
@@ -222,15 +235,8 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
         metrics.errors.insert("generator_dropped_events".into(), dropped);
     }
     let usage = pid.map(|pid| {
-        ServerUsage::from_readings(
-            pid,
-            before,
-            at_full,
-            after,
-            peak_rss,
-            total,
-            metrics.packets_received,
-        )
+        let readings = Readings { before, full: at_full, steady, after, peak_rss };
+        ServerUsage::from_readings(pid, readings, (total, args.rooms), metrics.packets_received)
     });
     let kind = if args.baseline.is_some() { "baseline-relay" } else { "talkstick" };
     let target = args.baseline.map_or_else(|| args.url.clone(), |a| a.to_string());

@@ -15,8 +15,16 @@ pub struct ServerUsage {
     pub cpu_seconds: f64,
     /// Average CPU use over the run, in percent of one core.
     pub cpu_percent: f64,
-    /// CPU microseconds per packet delivered to a listener.
+    /// CPU microseconds per packet delivered to a listener, over the whole run (joins
+    /// included).
     pub cpu_us_per_forwarded_packet: Option<f64>,
+    /// Average CPU use once everyone had joined, in percent of one core.
+    pub steady_cpu_percent: Option<f64>,
+    /// CPU microseconds per packet delivered to a listener once everyone had joined: the
+    /// forwarding cost, without the one-off cost of joins.
+    pub steady_cpu_us_per_forwarded_packet: Option<f64>,
+    /// Steady-state CPU per room, in percent of one core.
+    pub steady_cpu_percent_per_room: Option<f64>,
     /// Resident memory before the run, in MB.
     pub rss_before_mb: f64,
     /// Peak resident memory, in MB.
@@ -25,17 +33,31 @@ pub struct ServerUsage {
     pub rss_per_participant_kb: Option<f64>,
 }
 
+/// The `/proc` readings of the server taken during a run.
+#[derive(Debug, Default)]
+pub struct Readings {
+    /// At the start.
+    pub before: Option<Reading>,
+    /// When everyone had joined.
+    pub full: Option<Reading>,
+    /// When the steady state began, with the packets delivered from then to the end.
+    pub steady: Option<(Reading, u64)>,
+    /// At the end.
+    pub after: Option<Reading>,
+    /// Highest resident memory seen, in bytes.
+    pub peak_rss: u64,
+}
+
 impl ServerUsage {
-    /// From `/proc` readings at start, when everyone had joined, and at the end.
+    /// From the readings of a run of `participants` in `rooms` that delivered `delivered`
+    /// packets.
     pub fn from_readings(
         pid: u32,
-        before: Option<Reading>,
-        full: Option<Reading>,
-        after: Option<Reading>,
-        peak_rss: u64,
-        participants: usize,
+        r: Readings,
+        (participants, rooms): (usize, usize),
         delivered: u64,
     ) -> ServerUsage {
+        let Readings { before, full, steady, after, peak_rss } = r;
         let (cpu_seconds, wall) = match (before, after) {
             (Some(b), Some(a)) => ((a.cpu - b.cpu).as_secs_f64(), (a.at - b.at).as_secs_f64()),
             _ => (0.0, 0.0),
@@ -47,8 +69,22 @@ impl ServerUsage {
             }
             _ => None,
         };
+        // From the steady-state reading to the end, with the packets delivered meanwhile.
+        let steady = match (steady, after) {
+            (Some((s, packets)), Some(a)) if a.at > s.at => {
+                let cpu = (a.cpu - s.cpu).as_secs_f64();
+                let percent = 100.0 * cpu / (a.at - s.at).as_secs_f64();
+                Some((percent, (packets > 0).then(|| cpu * 1e6 / packets as f64)))
+            }
+            _ => None,
+        };
         ServerUsage {
             pid,
+            steady_cpu_percent: steady.map(|(p, _)| round(p, 1)),
+            steady_cpu_us_per_forwarded_packet: steady.and_then(|(_, us)| us.map(|v| round(v, 2))),
+            steady_cpu_percent_per_room: steady
+                .filter(|_| rooms > 0)
+                .map(|(p, _)| round(p / rooms as f64, 3)),
             cpu_seconds: round(cpu_seconds, 2),
             cpu_percent: if wall > 0.0 { round(100.0 * cpu_seconds / wall, 1) } else { 0.0 },
             cpu_us_per_forwarded_packet: (delivered > 0)
@@ -196,6 +232,17 @@ impl Report {
                     s.cpu_us_per_forwarded_packet.map_or("-".into(), |v| format!("{v:.2}"))
                 ),
             ));
+            if let Some(p) = s.steady_cpu_percent {
+                rows.push((
+                    "steady cpu",
+                    format!(
+                        "{p:.1} % of a core after the joins, {} µs per forwarded packet, {} % per room",
+                        s.steady_cpu_us_per_forwarded_packet
+                            .map_or("-".into(), |v| format!("{v:.2}")),
+                        s.steady_cpu_percent_per_room.map_or("-".into(), |v| format!("{v:.2}"))
+                    ),
+                ));
+            }
             rows.push((
                 "server memory",
                 format!(

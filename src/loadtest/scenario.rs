@@ -306,6 +306,7 @@ fn on_audio(
     sent_at: &HashMap<usize, Instant>,
 ) {
     m.packets_received += 1;
+    ctx.delivered.fetch_add(1, Ordering::Relaxed);
     if !me.heard {
         me.heard = true;
         m.listeners_heard += 1;

@@ -15,6 +15,7 @@ use str0m::change::SdpOffer;
 use str0m::format::{Codec, FormatParams};
 use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, Pt};
 use str0m::net::{Protocol, Receive};
+use str0m::rtp::Extension;
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc};
 
 /// Opus payload type offered by the server.
@@ -109,7 +110,13 @@ impl Peer {
             .clear_codecs()
             // An SFU forwards at once; listeners' jitter buffers handle reordering.
             .set_reordering_size_audio(0)
-            .set_rtcp_report_interval_audio(Duration::from_secs(1));
+            .set_rtcp_report_interval_audio(Duration::from_secs(1))
+            // Only the header extensions an audio SFU uses. Transport-wide congestion
+            // control is left out on purpose: there is no bandwidth estimation for audio,
+            // and its feedback would be a datagram every ~100 ms from every listener.
+            .clear_extension_map()
+            .set_extension(1, Extension::AudioLevel)
+            .set_extension(4, Extension::RtpMid);
         config.codec_config().add_config(
             Pt::new_with_value(OPUS_PT),
             None,
