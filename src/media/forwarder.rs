@@ -68,6 +68,8 @@ pub struct ForwarderCounters {
     pub packets_in: u64,
     /// Packets written to listeners' slots.
     pub packets_forwarded: u64,
+    /// Of those, packets sealed by the fast path rather than written through str0m.
+    pub packets_sealed: u64,
     /// Packets not forwarded because the sender's gate is closed.
     pub packets_gated: u64,
     /// Datagrams for a peer that no longer exists.
@@ -388,6 +390,7 @@ impl Forwarder {
                 }
                 let ts = audio.rtp_time.wrapping_add(slot.offset);
                 slot.last_out = Some((ts, now));
+                let fast = l.peer.fast_path();
                 let written = l.peer.write_audio(now, k, ts, &audio, talkspurt, &mut out);
                 for o in out.drain(..) {
                     match o {
@@ -402,7 +405,10 @@ impl Forwarder {
                     }
                 }
                 match written {
-                    Ok(()) => self.counters.packets_forwarded += 1,
+                    Ok(()) => {
+                        self.counters.packets_forwarded += 1;
+                        self.counters.packets_sealed += u64::from(fast);
+                    }
                     Err(e) => tracing::debug!(listener = %who, error = %e, "write failed"),
                 }
             }

@@ -3,15 +3,19 @@
 //! - [`udp`]: sockets, the receive loops, counters ([`MediaPlane`]).
 //! - [`demux`]: datagram → room routing by STUN ufrag, then source address.
 //! - [`peer`]: one participant's WebRTC connection (str0m, ICE-lite, DTLS-SRTP, Opus).
+//! - [`srtp`]: the forwarding fast path's RTP header writer and SRTP-GCM sealer.
+//! - [`keys`]: the SRTP keys DTLS exports, tapped from str0m's crypto provider.
 //! - [`forwarder`]: one room's peers, audio slots, rewrite, gates (sans-IO).
 //! - [`speech`]: speaking / stopped from RFC 6464 levels (sans-IO).
 //! - [`sim`]: clients wired to a forwarder in memory on simulated time (tests, benches).
 
 pub mod demux;
 pub mod forwarder;
+pub mod keys;
 pub mod peer;
 pub mod sim;
 pub mod speech;
+pub mod srtp;
 pub mod udp;
 
 pub use forwarder::{Forwarder, MediaOutput};

@@ -18,6 +18,9 @@ use str0m::net::{Protocol, Receive};
 use str0m::rtp::Extension;
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc};
 
+use super::keys::{self, KeyTap};
+use super::srtp::{ExtIds, Header, RtpSealer, SrtpError, TAG_LEN};
+
 /// Opus payload type offered by the server.
 const OPUS_PT: u8 = 111;
 
@@ -33,6 +36,9 @@ pub enum PeerError {
     /// The WebRTC stack refused an input.
     #[error("webrtc: {0}")]
     Rtc(#[from] str0m::RtcError),
+    /// The fast path could not seal a packet.
+    #[error("srtp: {0}")]
+    Srtp(#[from] SrtpError),
 }
 
 /// What a peer produced while being driven.
@@ -79,6 +85,38 @@ pub struct Peer {
     pt: Option<Pt>,
     connected: bool,
     next_timeout: Instant,
+    /// Where DTLS leaves the SRTP keys for the fast path.
+    tap: Arc<KeyTap>,
+    /// Header extension ids of the answer.
+    ext: ExtIds,
+    /// The address pair str0m sends media on (the nominated ICE pair).
+    path: Option<(SocketAddr, SocketAddr)>,
+    /// Slots written and sealed here rather than through str0m, once keys are known.
+    fast: Option<FastPath>,
+}
+
+/// The forwarding fast path of a connected peer: what str0m's send path would do for a
+/// forwarded Opus packet (RTP header, sequence numbers, SRTP), without its per-packet
+/// queueing, pacing and timers. str0m still owns the connection, RTCP and the microphone.
+#[derive(Debug)]
+struct FastPath {
+    sealer: RtpSealer,
+    /// Per slot, in slot order.
+    slots: Vec<SlotTx>,
+    /// Scratch for the header being written.
+    header: Vec<u8>,
+}
+
+/// One slot's outgoing stream.
+#[derive(Debug)]
+struct SlotTx {
+    /// The SSRC str0m announced for the slot's m-line.
+    ssrc: u32,
+    mid: String,
+    /// Next sequence number.
+    seq: u16,
+    /// Rollover counter of `seq` (RFC 3711 §3.3.1).
+    roc: u32,
 }
 
 impl std::fmt::Debug for Peer {
@@ -130,7 +168,9 @@ impl Peer {
                 ..Default::default()
             },
         );
-        let mut rtc = config.build(now);
+        let tap = Arc::new(KeyTap::default());
+        let config = config.set_crypto_provider(keys::provider());
+        let mut rtc = keys::build_with_tap(&tap, || config.build(now));
         for addr in candidates {
             let c =
                 Candidate::host(*addr, "udp").map_err(|e| PeerError::BadOffer(e.to_string()))?;
@@ -138,6 +178,7 @@ impl Peer {
         }
         let answer =
             rtc.sdp_api().accept_offer(offer).map_err(|e| PeerError::BadOffer(e.to_string()))?;
+        let answer = answer.to_sdp_string();
         let mut peer = Peer {
             rtc,
             ufrag,
@@ -146,6 +187,10 @@ impl Peer {
             pt: None,
             connected: false,
             next_timeout: now,
+            tap,
+            ext: ExtIds::from_sdp(&answer),
+            path: None,
+            fast: None,
         };
         // The offer's audio m-lines in order: the first we receive on is the microphone,
         // the ones we send on are the slots.
@@ -168,7 +213,7 @@ impl Peer {
             let w = peer.rtc.writer(*mid)?;
             w.payload_params().find(|p| p.spec().codec == Codec::Opus).map(|p| p.pt())
         });
-        Ok((peer, answer.to_sdp_string()))
+        Ok((peer, answer))
     }
 
     /// The local ICE username fragment (for routing STUN).
@@ -236,6 +281,11 @@ impl Peer {
         if !self.connected {
             return Ok(());
         }
+        if let (Some(fast), Some((source, destination))) = (self.fast.as_mut(), self.path) {
+            let contents = fast.write(slot, *pt, rtp_time, audio, talkspurt, self.ext)?;
+            out.push(PeerOutput::Transmit { source, destination, contents });
+            return Ok(());
+        }
         if let Some(mut w) = self.rtc.writer(mid) {
             if let Some(level) = audio.level {
                 // str0m takes the level as negative dB (see `Peer::event`).
@@ -263,14 +313,62 @@ impl Peer {
                     self.next_timeout = t;
                     return Ok(());
                 }
-                Output::Transmit(t) => out.push(PeerOutput::Transmit {
-                    source: t.source,
-                    destination: t.destination,
-                    contents: t.contents.into(),
-                }),
-                Output::Event(e) => self.event(e, out),
+                Output::Transmit(t) => {
+                    // DTLS (20–63) and SRTP/SRTCP (128–191) go to the nominated pair;
+                    // STUN answers go wherever the request came from.
+                    if matches!(t.contents.first(), Some(20..=63 | 128..=191)) {
+                        self.path = Some((t.source, t.destination));
+                    }
+                    out.push(PeerOutput::Transmit {
+                        source: t.source,
+                        destination: t.destination,
+                        contents: t.contents.into(),
+                    })
+                }
+                Output::Event(e) => {
+                    if matches!(e, Event::Connected) {
+                        self.arm_fast_path();
+                    }
+                    self.event(e, out)
+                }
             }
         }
+    }
+
+    /// Takes the keys DTLS exported and, for an AEAD profile, forwards through the fast
+    /// path from now on; otherwise str0m keeps writing the slots.
+    fn arm_fast_path(&mut self) {
+        let Some(keys) = self.tap.take() else { return };
+        let sealer = match RtpSealer::new(super::keys::backend(), &keys) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!(ufrag = %self.ufrag, error = %e, "forwarding through str0m");
+                self.fast = None;
+                return;
+            }
+        };
+        if let Some(fast) = &mut self.fast {
+            // New keys for the same streams: sequence numbers go on.
+            fast.sealer = sealer;
+            return;
+        }
+        let mut api = self.rtc.direct_api();
+        let slots: Option<Vec<SlotTx>> = self
+            .slots
+            .iter()
+            .map(|mid| {
+                let ssrc = *api.stream_tx_by_mid(*mid, None)?.ssrc();
+                let seq = rand::random::<u16>() & 0x7fff;
+                Some(SlotTx { ssrc, mid: mid.to_string(), seq, roc: 0 })
+            })
+            .collect();
+        self.fast = slots.map(|slots| FastPath { sealer, slots, header: Vec::with_capacity(32) });
+        tracing::debug!(ufrag = %self.ufrag, profile = ?keys.profile, armed = self.fast.is_some(), "SRTP fast path");
+    }
+
+    /// Whether forwarded audio bypasses str0m's send path (the SRTP profile allows it).
+    pub fn fast_path(&self) -> bool {
+        self.fast.is_some()
     }
 
     fn event(&mut self, e: Event, out: &mut Vec<PeerOutput>) {
@@ -301,6 +399,41 @@ impl Peer {
     /// Whether the underlying connection is still alive.
     pub fn is_alive(&self) -> bool {
         self.rtc.is_alive()
+    }
+}
+
+impl FastPath {
+    /// One forwarded packet on slot `slot`, sealed.
+    fn write(
+        &mut self,
+        slot: usize,
+        pt: u8,
+        rtp_time: u64,
+        audio: &IncomingAudio,
+        talkspurt: bool,
+        ext: ExtIds,
+    ) -> Result<Vec<u8>, PeerError> {
+        let Some(tx) = self.slots.get_mut(slot) else { return Ok(Vec::new()) };
+        let header = Header {
+            marker: talkspurt,
+            pt,
+            seq: tx.seq,
+            timestamp: rtp_time as u32,
+            ssrc: tx.ssrc,
+            level: audio.level.map(|l| {
+                let dbov = l.clamp(0, 127) as u8;
+                (dbov, audio.voice.unwrap_or(l <= super::speech::LOUD_LEVEL))
+            }),
+            mid: &tx.mid,
+        };
+        header.write(ext, &mut self.header);
+        let mut packet = Vec::with_capacity(self.header.len() + audio.data.len() + TAG_LEN);
+        self.sealer.seal(&self.header, tx.ssrc, tx.roc, tx.seq, &audio.data, &mut packet)?;
+        tx.seq = tx.seq.wrapping_add(1);
+        if tx.seq == 0 {
+            tx.roc = tx.roc.wrapping_add(1);
+        }
+        Ok(packet)
     }
 }
 

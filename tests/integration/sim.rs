@@ -38,6 +38,12 @@ fn a_slot_stays_one_continuous_stream_when_the_speaker_changes() {
     assert!(ts[..20].windows(2).all(|w| w[1] - w[0] == 960));
     let gap_ms = (ts[20] - ts[19]) / 48;
     assert!((600..=800).contains(&gap_ms), "switch gap {gap_ms} ms follows the silence");
+    // Written by the server's own SRTP fast path (str0m peers negotiate AES-GCM), and
+    // the listener's str0m could decrypt and parse every packet, levels included.
+    let c = room.forwarder.counters();
+    assert!(c.packets_forwarded >= 80, "{c:?}");
+    assert_eq!(c.packets_sealed, c.packets_forwarded, "{c:?}");
+    assert!(got.iter().all(|p| p.level.is_some()), "audio level extension arrives");
 }
 
 #[test]
