@@ -101,7 +101,14 @@ pub struct RoomHandle {
     pub generation: u64,
 }
 
+/// Commands handled in one wake-up before deadlines are looked at again.
+const BATCH: usize = 64;
+
 /// Runs one room until it has been empty for [`EMPTY_ROOM_LINGER`] or the server stops.
+///
+/// One timer is kept and only moved when the next deadline changes, and the inbox is
+/// drained in batches: a room forwarding audio wakes for every datagram, so the loop
+/// itself must cost next to nothing.
 pub async fn run(
     mut core: RoomCore,
     mut rx: mpsc::Receiver<RoomCmd>,
@@ -109,19 +116,38 @@ pub async fn run(
     generation: u64,
 ) {
     let mut empty_since: Option<Instant> = Some(Instant::now());
-    loop {
+    let sleep = tokio::time::sleep_until(Instant::now());
+    tokio::pin!(sleep);
+    let mut armed: Option<Instant> = None;
+    'run: loop {
         let linger = empty_since.map(|t| t + EMPTY_ROOM_LINGER);
         let wake = [core.poll_timeout().map(Instant::from_std), linger].into_iter().flatten().min();
+        if wake != armed {
+            if let Some(at) = wake {
+                sleep.as_mut().reset(at);
+            }
+            armed = wake;
+        }
         tokio::select! {
-            cmd = rx.recv() => match cmd {
-                None => break,
-                Some(RoomCmd::Shutdown) => {
-                    core.goodbye_all("the server is shutting down");
-                    break;
+            cmd = rx.recv() => {
+                let mut next = cmd;
+                for _ in 0..BATCH {
+                    match next {
+                        None => break 'run,
+                        Some(RoomCmd::Shutdown) => {
+                            core.goodbye_all("the server is shutting down");
+                            break 'run;
+                        }
+                        Some(cmd) => core.apply(cmd),
+                    }
+                    match rx.try_recv() {
+                        Ok(cmd) => next = Some(cmd),
+                        Err(_) => break,
+                    }
                 }
-                Some(cmd) => core.apply(cmd),
             },
-            () = sleep_until(wake) => {
+            () = &mut sleep, if armed.is_some() => {
+                armed = None;
                 if linger.is_some_and(|t| t <= Instant::now()) && core.is_empty() {
                     break;
                 }
@@ -133,11 +159,4 @@ pub async fn run(
     core.release_media();
     registry.forget(core.id(), generation);
     tracing::debug!(room = %core.id(), "room task ended");
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
 }
