@@ -2,7 +2,8 @@
 //! the receive-only slots), sends Opus packets and reports what it receives.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::format::Codec;
@@ -11,6 +12,10 @@ use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 
 use super::session::{ClientError, ReceivedAudio};
+use crate::media::keys::{self, KeyTap};
+use crate::media::peer::RTCP_INTERVAL;
+use crate::media::srtp::ExtIds;
+use crate::media::srtp_open::{OpenError, RtpOpener};
 
 /// What the peer produced.
 #[derive(Debug)]
@@ -38,6 +43,16 @@ pub struct ClientRtc {
     pending: Option<SdpPendingOffer>,
     pt: Option<Pt>,
     timeout: Instant,
+    /// Where DTLS leaves the SRTP keys for the receive fast path.
+    tap: Arc<KeyTap>,
+    /// Header extension ids of the answer.
+    ext: ExtIds,
+    /// The slots' SRTP opened here rather than by str0m (AEAD profiles), once keyed.
+    rx: Option<RtpOpener>,
+    /// SSRC → slot media id, for the streams the fast path opens.
+    slot_of: Vec<(u32, String)>,
+    /// Scratch for decrypted payloads.
+    buf: Vec<u8>,
 }
 
 impl ClientRtc {
@@ -49,12 +64,14 @@ impl ClientRtc {
         slots: usize,
     ) -> Result<(ClientRtc, String), ClientError> {
         crate::media::install_crypto();
-        let mut rtc = Rtc::builder()
+        let tap = Arc::new(KeyTap::default());
+        let config = Rtc::builder()
             .clear_codecs()
             .enable_opus(true, false)
             .set_reordering_size_audio(0)
-            .set_rtcp_report_interval_audio(Duration::from_secs(1))
-            .build(now);
+            .set_rtcp_report_interval_audio(RTCP_INTERVAL)
+            .set_crypto_provider(keys::provider());
+        let mut rtc = keys::build_with_tap(&tap, || config.build(now));
         let candidate =
             Candidate::host(local, "udp").map_err(|e| ClientError::Rtc(e.to_string()))?;
         rtc.add_local_candidate(candidate);
@@ -64,7 +81,19 @@ impl ClientRtc {
             api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
         }
         let (offer, pending) = api.apply().ok_or_else(|| ClientError::Rtc("empty offer".into()))?;
-        let peer = ClientRtc { rtc, local, mic, pending: Some(pending), pt: None, timeout: now };
+        let peer = ClientRtc {
+            rtc,
+            local,
+            mic,
+            pending: Some(pending),
+            pt: None,
+            timeout: now,
+            tap,
+            ext: ExtIds::default(),
+            rx: None,
+            slot_of: Vec::new(),
+            buf: Vec::with_capacity(256),
+        };
         Ok((peer, offer.to_sdp_string()))
     }
 
@@ -74,6 +103,7 @@ impl ClientRtc {
         sdp: &str,
         out: &mut Vec<RtcOutput>,
     ) -> Result<(), ClientError> {
+        self.ext = ExtIds::from_sdp(sdp);
         let answer =
             SdpAnswer::from_sdp_string(sdp).map_err(|e| ClientError::Rtc(e.to_string()))?;
         let pending =
@@ -106,6 +136,28 @@ impl ClientRtc {
         data: &[u8],
         out: &mut Vec<RtcOutput>,
     ) -> Result<(), ClientError> {
+        if let Some(rx) = self.rx.as_mut() {
+            match rx.open(data, self.ext, &mut self.buf) {
+                Ok(o) => {
+                    let Some((_, mid)) = self.slot_of.iter().find(|(ssrc, _)| *ssrc == o.ssrc)
+                    else {
+                        return Ok(());
+                    };
+                    out.push(RtcOutput::Audio(ReceivedAudio {
+                        mid: mid.clone(),
+                        rtp_time: o.timestamp,
+                        seq: o.seq,
+                        level: o.level.map(|(dbov, _)| dbov as i8),
+                        data: o.payload.to_vec(),
+                        at: now,
+                    }));
+                    return Ok(());
+                }
+                Err(OpenError::Replayed) => return Ok(()),
+                // Anything else is str0m's: RTCP, STUN, unknown streams, failures.
+                Err(_) => {}
+            }
+        }
         let contents = data.try_into().map_err(|_| ClientError::Rtc("bad datagram".into()))?;
         let input = Input::Receive(
             now,
@@ -162,21 +214,46 @@ impl ClientRtc {
                         contents: t.contents.into(),
                     });
                 }
-                Output::Event(Event::Connected) => out.push(RtcOutput::Connected),
+                Output::Event(Event::Connected) => {
+                    self.arm_fast_path();
+                    out.push(RtcOutput::Connected)
+                }
                 Output::Event(Event::IceConnectionStateChange(
                     IceConnectionState::Disconnected,
                 )) => {
                     out.push(RtcOutput::Disconnected);
                 }
-                Output::Event(Event::MediaData(d)) => out.push(RtcOutput::Audio(ReceivedAudio {
-                    mid: d.mid.to_string(),
-                    rtp_time: d.time.numer(),
-                    seq: **d.seq_range.start(),
-                    level: d.ext_vals.audio_level.map(i8::saturating_neg),
-                    data: d.data.to_vec(),
-                    at: d.network_time,
-                })),
+                Output::Event(Event::MediaData(d)) => {
+                    self.learn_slot(d.mid);
+                    out.push(RtcOutput::Audio(ReceivedAudio {
+                        mid: d.mid.to_string(),
+                        rtp_time: d.time.numer(),
+                        seq: **d.seq_range.start(),
+                        level: d.ext_vals.audio_level.map(i8::saturating_neg),
+                        data: d.data.to_vec(),
+                        at: d.network_time,
+                    }))
+                }
                 Output::Event(_) => {}
+            }
+        }
+    }
+
+    /// Opens the slots' SRTP here from now on, for an AEAD profile.
+    fn arm_fast_path(&mut self) {
+        let Some(keys) = self.tap.take() else { return };
+        self.rx = RtpOpener::new(crate::media::keys::backend(), &keys).ok();
+        self.slot_of.clear();
+    }
+
+    /// Hands a slot's stream to the fast path once str0m has seen its first packet.
+    fn learn_slot(&mut self, mid: Mid) {
+        let Some(rx) = self.rx.as_mut() else { return };
+        if let Some(stream) = self.rtc.direct_api().stream_rx_by_mid(mid, None) {
+            let ssrc = *stream.ssrc();
+            if !rx.knows(ssrc) {
+                rx.add_stream(ssrc);
+                self.slot_of.push((ssrc, mid.to_string()));
             }
         }
     }

@@ -12,6 +12,9 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::rtc::{ClientRtc, RtcOutput};
 
+/// WebSocket read and write buffer size.
+const WS_BUFFER: usize = 4 * 1024;
+
 /// Why a session failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -149,8 +152,14 @@ impl Participant {
             url: url.clone(),
             reason: e.to_string(),
         };
-        let (mut ws, _) =
-            tokio_tungstenite::connect_async(&url).await.map_err(|e| unreachable(&e))?;
+        // The library reads into a buffer it zero-fills up to `read_buffer_size` on every
+        // read (128 KiB by default); signaling messages are small.
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(WS_BUFFER)
+            .write_buffer_size(WS_BUFFER);
+        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, Some(config), false)
+            .await
+            .map_err(|e| unreachable(&e))?;
         let join = json!({"type": "join", "v": 1, "token": token});
         ws.send(Message::text(join.to_string())).await.map_err(|e| unreachable(&e))?;
         let welcome = next_json(&mut ws, "welcome").await?;

@@ -27,11 +27,12 @@ pub(crate) const CLOSE_BAD_TOKEN: u16 = 4001;
 
 pub(super) async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
     // Signaling messages are small: modest buffers keep memory per participant low
-    // (the library's defaults are 128 KiB each way).
+    // (the library's defaults are 128 KiB each way), and the library zero-fills the read
+    // buffer up to its size on every read.
     ws.max_message_size(HARD_MAX_MESSAGE)
         .max_frame_size(HARD_MAX_MESSAGE)
-        .read_buffer_size(8 * 1024)
-        .write_buffer_size(8 * 1024)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
         .on_upgrade(move |socket: WebSocket| {
             let (sink, stream) = socket.split();
             session(sink, stream, state)

@@ -196,6 +196,7 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
     let mut at_full: Option<sysstat::Reading> = None;
     // Steady state starts a little after the last join, once its audio is connected.
     let mut steady: Option<(sysstat::Reading, u64)> = None;
+    let mut generator_steady: Option<sysstat::Reading> = None;
     while Instant::now() < end {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let joined = ctx.joined.load(Ordering::Relaxed);
@@ -206,6 +207,7 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
             }
             if steady.is_none() && at_full.is_some_and(|f| r.at >= f.at + STEADY_AFTER_JOIN) {
                 steady = Some((r, ctx.delivered.load(Ordering::Relaxed)));
+                generator_steady = sysstat::read(std::process::id());
             }
         }
         if let Some(b) = &bar {
@@ -218,6 +220,7 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
         }
     }
     let after = pid.and_then(sysstat::read);
+    let generator = generator_steady.zip(sysstat::read(std::process::id()));
     let steady = steady.map(|(r, d)| (r, ctx.delivered.load(Ordering::Relaxed) - d));
     let mut metrics = Metrics::default();
     for t in tasks {
@@ -235,7 +238,7 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
         metrics.errors.insert("generator_dropped_events".into(), dropped);
     }
     let usage = pid.map(|pid| {
-        let readings = Readings { before, full: at_full, steady, after, peak_rss };
+        let readings = Readings { before, full: at_full, steady, after, peak_rss, generator };
         ServerUsage::from_readings(pid, readings, (total, args.rooms), metrics.packets_received)
     });
     let kind = if args.baseline.is_some() { "baseline-relay" } else { "talkstick" };

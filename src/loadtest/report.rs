@@ -25,6 +25,9 @@ pub struct ServerUsage {
     pub steady_cpu_us_per_forwarded_packet: Option<f64>,
     /// Steady-state CPU per room, in percent of one core.
     pub steady_cpu_percent_per_room: Option<f64>,
+    /// The load generator's own steady-state CPU, in percent of one core: a simulated
+    /// participant should cost the generator less than it costs the server.
+    pub generator_steady_cpu_percent: Option<f64>,
     /// Resident memory before the run, in MB.
     pub rss_before_mb: f64,
     /// Peak resident memory, in MB.
@@ -46,6 +49,8 @@ pub struct Readings {
     pub after: Option<Reading>,
     /// Highest resident memory seen, in bytes.
     pub peak_rss: u64,
+    /// The generator itself when the steady state began, and at the end.
+    pub generator: Option<(Reading, Reading)>,
 }
 
 impl ServerUsage {
@@ -57,7 +62,10 @@ impl ServerUsage {
         (participants, rooms): (usize, usize),
         delivered: u64,
     ) -> ServerUsage {
-        let Readings { before, full, steady, after, peak_rss } = r;
+        let Readings { before, full, steady, after, peak_rss, generator } = r;
+        let generator = generator.filter(|(s, a)| a.at > s.at).map(|(s, a)| {
+            round(100.0 * (a.cpu - s.cpu).as_secs_f64() / (a.at - s.at).as_secs_f64(), 1)
+        });
         let (cpu_seconds, wall) = match (before, after) {
             (Some(b), Some(a)) => ((a.cpu - b.cpu).as_secs_f64(), (a.at - b.at).as_secs_f64()),
             _ => (0.0, 0.0),
@@ -81,6 +89,7 @@ impl ServerUsage {
         ServerUsage {
             pid,
             steady_cpu_percent: steady.map(|(p, _)| round(p, 1)),
+            generator_steady_cpu_percent: generator,
             steady_cpu_us_per_forwarded_packet: steady.and_then(|(_, us)| us.map(|v| round(v, 2))),
             steady_cpu_percent_per_room: steady
                 .filter(|_| rooms > 0)
@@ -236,10 +245,11 @@ impl Report {
                 rows.push((
                     "steady cpu",
                     format!(
-                        "{p:.1} % of a core after the joins, {} µs per forwarded packet, {} % per room",
+                        "{p:.1} % of a core after the joins, {} µs per forwarded packet, {} % per room (generator: {} %)",
                         s.steady_cpu_us_per_forwarded_packet
                             .map_or("-".into(), |v| format!("{v:.2}")),
-                        s.steady_cpu_percent_per_room.map_or("-".into(), |v| format!("{v:.2}"))
+                        s.steady_cpu_percent_per_room.map_or("-".into(), |v| format!("{v:.2}")),
+                        s.generator_steady_cpu_percent.map_or("-".into(), |v| format!("{v:.1}"))
                     ),
                 ));
             }

@@ -70,6 +70,8 @@ pub struct ForwarderCounters {
     pub packets_forwarded: u64,
     /// Of those, packets sealed by the fast path rather than written through str0m.
     pub packets_sealed: u64,
+    /// Microphone packets opened by the fast path rather than by str0m.
+    pub packets_opened: u64,
     /// Packets not forwarded because the sender's gate is closed.
     pub packets_gated: u64,
     /// Datagrams for a peer that no longer exists.
@@ -244,7 +246,9 @@ impl Forwarder {
             return;
         };
         let mut out = std::mem::take(&mut self.scratch);
+        let opened = l.peer.opened_fast();
         let result = l.peer.handle_datagram(now, source, destination, data, &mut out);
+        self.counters.packets_opened += l.peer.opened_fast() - opened;
         if let Err(e) = result {
             tracing::debug!(participant = %who, error = %e, "datagram refused");
         }

@@ -4,6 +4,7 @@
 //! - [`demux`]: datagram → room routing by STUN ufrag, then source address.
 //! - [`peer`]: one participant's WebRTC connection (str0m, ICE-lite, DTLS-SRTP, Opus).
 //! - [`srtp`]: the forwarding fast path's RTP header writer and SRTP-GCM sealer.
+//! - [`srtp_open`]: its receive half: SRTP-GCM opening, replay window, audio level.
 //! - [`keys`]: the SRTP keys DTLS exports, tapped from str0m's crypto provider.
 //! - [`forwarder`]: one room's peers, audio slots, rewrite, gates (sans-IO).
 //! - [`speech`]: speaking / stopped from RFC 6464 levels (sans-IO).
@@ -16,6 +17,7 @@ pub mod peer;
 pub mod sim;
 pub mod speech;
 pub mod srtp;
+pub mod srtp_open;
 pub mod udp;
 
 pub use forwarder::{Forwarder, MediaOutput};

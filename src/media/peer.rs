@@ -20,6 +20,12 @@ use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc};
 
 use super::keys::{self, KeyTap};
 use super::srtp::{ExtIds, Header, RtpSealer, SrtpError, TAG_LEN};
+use super::srtp_open::{OpenError, RtpOpener};
+
+/// Interval of RTCP reports on audio streams: RFC 3550's recommended 5 s (str0m's
+/// default too). Receiver reports serve statistics only here (no bandwidth estimation),
+/// and at 300 peers each second of interval is 300 compound packets a second.
+pub const RTCP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Opus payload type offered by the server.
 const OPUS_PT: u8 = 111;
@@ -93,7 +99,25 @@ pub struct Peer {
     path: Option<(SocketAddr, SocketAddr)>,
     /// Slots written and sealed here rather than through str0m, once keys are known.
     fast: Option<FastPath>,
+    /// The microphone opened here rather than by str0m, once its SSRC is known.
+    rx: Option<RxFast>,
+    /// Microphone packets opened by the fast path so far.
+    opened: u64,
 }
+
+/// The receive half of the fast path: the microphone's SRTP opened here.
+#[derive(Debug)]
+struct RxFast {
+    opener: RtpOpener,
+    /// Scratch for the decrypted payload.
+    buf: Vec<u8>,
+    /// Authentication failures in a row; past [`MAX_RX_FAILURES`] str0m takes over.
+    failures: u32,
+}
+
+/// Packets in a row that fail to open before the receive fast path gives up (str0m,
+/// which tracks the stream itself, then opens everything).
+const MAX_RX_FAILURES: u32 = 16;
 
 /// The forwarding fast path of a connected peer: what str0m's send path would do for a
 /// forwarded Opus packet (RTP header, sequence numbers, SRTP), without its per-packet
@@ -148,7 +172,7 @@ impl Peer {
             .clear_codecs()
             // An SFU forwards at once; listeners' jitter buffers handle reordering.
             .set_reordering_size_audio(0)
-            .set_rtcp_report_interval_audio(Duration::from_secs(1))
+            .set_rtcp_report_interval_audio(RTCP_INTERVAL)
             // Only the header extensions an audio SFU uses. Transport-wide congestion
             // control is left out on purpose: there is no bandwidth estimation for audio,
             // and its feedback would be a datagram every ~100 ms from every listener.
@@ -191,6 +215,8 @@ impl Peer {
             ext: ExtIds::from_sdp(&answer),
             path: None,
             fast: None,
+            rx: None,
+            opened: 0,
         };
         // The offer's audio m-lines in order: the first we receive on is the microphone,
         // the ones we send on are the slots.
@@ -245,6 +271,12 @@ impl Peer {
         data: &[u8],
         out: &mut Vec<PeerOutput>,
     ) -> Result<(), PeerError> {
+        if let Some(audio) = self.open_fast(now, data) {
+            if let Some(audio) = audio {
+                out.push(PeerOutput::Audio(audio));
+            }
+            return Ok(());
+        }
         let contents =
             data.try_into().map_err(|_| PeerError::BadOffer("unreadable datagram".into()))?;
         let input =
@@ -253,6 +285,35 @@ impl Peer {
         let result = if self.rtc.accepts(&input) { self.rtc.handle_input(input) } else { Ok(()) };
         self.drain(out)?;
         Ok(result?)
+    }
+
+    /// Opens a microphone packet on the fast path: `Some(Some(audio))` opened,
+    /// `Some(None)` dropped as a replay, `None` left for str0m.
+    fn open_fast(&mut self, now: Instant, data: &[u8]) -> Option<Option<IncomingAudio>> {
+        let rx = self.rx.as_mut()?;
+        match rx.opener.open(data, self.ext, &mut rx.buf) {
+            Ok(o) => {
+                rx.failures = 0;
+                self.opened += 1;
+                Some(Some(IncomingAudio {
+                    rtp_time: o.timestamp,
+                    arrived: now,
+                    level: o.level.map(|(dbov, _)| dbov as i8),
+                    voice: o.level.map(|(_, voice)| voice),
+                    data: Arc::from(o.payload),
+                }))
+            }
+            Err(OpenError::Replayed) => Some(None),
+            Err(OpenError::Auth) => {
+                rx.failures += 1;
+                if rx.failures > MAX_RX_FAILURES {
+                    tracing::debug!(ufrag = %self.ufrag, "receive fast path off: str0m opens");
+                    self.rx = None;
+                }
+                None
+            }
+            Err(_) => None,
+        }
     }
 
     /// Advances time, then drains outputs into `out`.
@@ -339,14 +400,20 @@ impl Peer {
     /// path from now on; otherwise str0m keeps writing the slots.
     fn arm_fast_path(&mut self) {
         let Some(keys) = self.tap.take() else { return };
-        let sealer = match RtpSealer::new(super::keys::backend(), &keys) {
-            Ok(s) => s,
-            Err(e) => {
+        let crypto = super::keys::backend();
+        let (sealer, opener) = match (RtpSealer::new(crypto, &keys), RtpOpener::new(crypto, &keys))
+        {
+            (Ok(s), Ok(o)) => (s, o),
+            (Err(e), _) | (_, Err(e)) => {
                 tracing::debug!(ufrag = %self.ufrag, error = %e, "forwarding through str0m");
                 self.fast = None;
+                self.rx = None;
                 return;
             }
         };
+        // The microphone's SSRC, if str0m has seen it yet (otherwise on its first packet).
+        self.rx = Some(RxFast { opener, buf: Vec::with_capacity(256), failures: 0 });
+        self.learn_mic_ssrc();
         if let Some(fast) = &mut self.fast {
             // New keys for the same streams: sequence numbers go on.
             fast.sealer = sealer;
@@ -366,6 +433,19 @@ impl Peer {
         tracing::debug!(ufrag = %self.ufrag, profile = ?keys.profile, armed = self.fast.is_some(), "SRTP fast path");
     }
 
+    /// Hands the microphone's stream to the receive fast path once str0m knows its SSRC.
+    fn learn_mic_ssrc(&mut self) {
+        let Some(rx) = self.rx.as_mut() else { return };
+        if let Some(stream) = self.rtc.direct_api().stream_rx_by_mid(self.mic, None) {
+            rx.opener.add_stream(*stream.ssrc());
+        }
+    }
+
+    /// Microphone packets the receive fast path opened so far.
+    pub fn opened_fast(&self) -> u64 {
+        self.opened
+    }
+
     /// Whether forwarded audio bypasses str0m's send path (the SRTP profile allows it).
     pub fn fast_path(&self) -> bool {
         self.fast.is_some()
@@ -382,6 +462,9 @@ impl Peer {
                 out.push(PeerOutput::Disconnected);
             }
             Event::MediaData(d) if d.mid == self.mic => {
+                if self.rx.as_ref().is_some_and(|rx| !rx.opener.knows_any()) {
+                    self.learn_mic_ssrc();
+                }
                 out.push(PeerOutput::Audio(IncomingAudio {
                     rtp_time: d.time.numer(),
                     arrived: d.network_time,

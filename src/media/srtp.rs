@@ -19,7 +19,7 @@ use super::keys::ExportedKeys;
 /// SRTP-GCM authentication tag length.
 pub const TAG_LEN: usize = 16;
 /// Session salt length of the AEAD profiles.
-const SALT_LEN: usize = 12;
+pub(crate) const SALT_LEN: usize = 12;
 /// KDF labels (RFC 3711 §4.3.2).
 const LABEL_RTP_KEY: u8 = 0x00;
 const LABEL_RTP_SALT: u8 = 0x02;
@@ -67,27 +67,9 @@ impl std::fmt::Debug for RtpSealer {
 impl RtpSealer {
     /// The sealer for what we send, from a handshake's export.
     pub fn new(crypto: &CryptoProvider, keys: &ExportedKeys) -> Result<Self, SrtpError> {
-        let key_len = match keys.profile {
-            SrtpProfile::AEAD_AES_128_GCM => 16,
-            SrtpProfile::AEAD_AES_256_GCM => 32,
-            other => return Err(SrtpError::Unsupported(other)),
-        };
-        let m = &keys.material;
-        let need = 2 * (key_len + SALT_LEN);
-        if m.len() < need {
-            return Err(SrtpError::ShortMaterial { got: m.len(), need });
-        }
-        // Our write key is the client's when we are the DTLS client.
-        let (key_at, salt_at) =
-            if keys.active { (0, 2 * key_len) } else { (key_len, 2 * key_len + SALT_LEN) };
-        let master_key = &m[key_at..key_at + key_len];
-        let master_salt = &m[salt_at..salt_at + SALT_LEN];
-        let mut session_key = [0u8; 32];
-        let mut salt = [0u8; SALT_LEN];
-        derive(crypto, master_key, master_salt, LABEL_RTP_KEY, &mut session_key[..key_len]);
-        derive(crypto, master_key, master_salt, LABEL_RTP_SALT, &mut salt);
+        let (session_key, salt) = session_keys(crypto, keys)?;
         let srtp = crypto.srtp_provider;
-        let aead = if key_len == 16 {
+        let aead = if keys.profile == SrtpProfile::AEAD_AES_128_GCM {
             let mut k = [0u8; 16];
             k.copy_from_slice(&session_key[..16]);
             Aead::Aes128(srtp.aead_aes_128_gcm().create_cipher(k, true))
@@ -128,6 +110,33 @@ impl RtpSealer {
             SrtpError::Cipher(e.to_string())
         })
     }
+}
+
+/// The RTP session key (the first 16 bytes for AES-128) and salt of the side that
+/// writes with `keys` (the DTLS client's half of the export when `keys.active`).
+pub(crate) fn session_keys(
+    crypto: &CryptoProvider,
+    keys: &ExportedKeys,
+) -> Result<([u8; 32], [u8; SALT_LEN]), SrtpError> {
+    let key_len = match keys.profile {
+        SrtpProfile::AEAD_AES_128_GCM => 16,
+        SrtpProfile::AEAD_AES_256_GCM => 32,
+        other => return Err(SrtpError::Unsupported(other)),
+    };
+    let m = &keys.material;
+    let need = 2 * (key_len + SALT_LEN);
+    if m.len() < need {
+        return Err(SrtpError::ShortMaterial { got: m.len(), need });
+    }
+    let (key_at, salt_at) =
+        if keys.active { (0, 2 * key_len) } else { (key_len, 2 * key_len + SALT_LEN) };
+    let master_key = &m[key_at..key_at + key_len];
+    let master_salt = &m[salt_at..salt_at + SALT_LEN];
+    let mut session_key = [0u8; 32];
+    let mut salt = [0u8; SALT_LEN];
+    derive(crypto, master_key, master_salt, LABEL_RTP_KEY, &mut session_key[..key_len]);
+    derive(crypto, master_key, master_salt, LABEL_RTP_SALT, &mut salt);
+    Ok((session_key, salt))
 }
 
 /// The AES-CM PRF of RFC 3711 §4.3.3 with a key derivation rate of zero: the keystream of
