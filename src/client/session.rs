@@ -157,7 +157,8 @@ impl Participant {
         let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
             .read_buffer_size(WS_BUFFER)
             .write_buffer_size(WS_BUFFER);
-        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, Some(config), false)
+        // No Nagle delay on small signaling messages.
+        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, Some(config), true)
             .await
             .map_err(|e| unreachable(&e))?;
         let join = json!({"type": "join", "v": 1, "token": token});

@@ -53,8 +53,11 @@ impl Samples {
 #[derive(Debug, Default)]
 pub struct Metrics {
     /// WebSocket open → first audio packet received, for participants who joined while
-    /// someone was speaking.
+    /// the speaker was sending and went on without a pause until the packet arrived.
     pub join: Samples,
+    /// WebSocket open → first audio packet received, for participants who joined while
+    /// someone held the floor, pauses in their speech included.
+    pub first_audio: Samples,
     /// Participants who received any audio.
     pub listeners_heard: u64,
     /// Send → receive of the same packet.
@@ -90,6 +93,7 @@ impl Metrics {
     /// Takes in another room's measurements.
     pub fn merge(&mut self, o: Metrics) {
         self.join.merge(o.join);
+        self.first_audio.merge(o.first_audio);
         self.listeners_heard += o.listeners_heard;
         self.forward.merge(o.forward);
         self.fanout.merge(o.fanout);

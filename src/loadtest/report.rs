@@ -122,8 +122,12 @@ pub struct Report {
     pub joined: usize,
     /// Participants that received audio.
     pub listeners_heard: u64,
-    /// Join time: WebSocket open (or socket join) → first audio packet.
+    /// Join time: WebSocket open → first audio packet, for joins during which the speaker
+    /// sent without a pause (the server's join path, not a wait for speech).
     pub join_ms: Percentiles,
+    /// WebSocket open → first audio packet, including waits for the speaker's next
+    /// packet after a pause (DTX sends one per 400 ms in silence).
+    pub first_audio_ms: Percentiles,
     /// Forwarding latency: send → receive of the same packet.
     pub forward_latency_ms: Percentiles,
     /// Signaling fan-out: reaction sent → seen by every member.
@@ -174,6 +178,7 @@ impl Report {
             joined,
             listeners_heard: m.listeners_heard,
             join_ms: Percentiles::of(&mut m.join, &[50.0, 95.0, 99.0]),
+            first_audio_ms: Percentiles::of(&mut m.first_audio, &[50.0, 95.0, 99.0]),
             forward_latency_ms: Percentiles::of(&mut m.forward, &[50.0, 99.0, 99.9]),
             fanout_ms: Percentiles::of(&mut m.fanout, &[50.0, 99.0]),
             loss: round(m.loss(), 5),
@@ -215,6 +220,7 @@ impl Report {
                 ),
             ),
             ("join ms", p(&self.join_ms)),
+            ("first audio ms", p(&self.first_audio_ms)),
             ("forwarding ms", p(&self.forward_latency_ms)),
             ("fan-out ms", p(&self.fanout_ms)),
             (

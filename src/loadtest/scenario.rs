@@ -51,7 +51,14 @@ struct Turn {
     id: Option<u64>,
     /// Turns begun so far.
     count: u64,
+    /// When the current run of audio packets began (after a pause, DTX or a new turn).
+    spurt_start: Option<Instant>,
+    /// When the last audio packet was sent.
+    last_send: Option<Instant>,
 }
+
+/// A pause between two packets longer than this starts a new run of audio.
+const SPURT_GAP: Duration = Duration::from_millis(50);
 
 /// Speakers stop this long before the end, so no packet is in flight when counting.
 pub(super) const DRAIN: Duration = Duration::from_millis(500);
@@ -125,6 +132,10 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
                 if let (Some(packet), Some(Some(speaker))) = (ctx.speech.packet(frame), members.get(h)) {
                     speaker.p.send_audio(rtp, ctx.speech.level(frame), packet.to_vec()).await;
                     sent_at.insert(frame, now);
+                    if turn.last_send.is_none_or(|t| now.saturating_duration_since(t) > SPURT_GAP) {
+                        turn.spurt_start = Some(now);
+                    }
+                    turn.last_send = Some(now);
                     m.packets_sent += 1;
                     let listeners = members.iter().enumerate().filter(|(k, x)| *k != h && x.as_ref().is_some_and(|x| x.audio)).count();
                     m.packets_expected += listeners as u64;
@@ -259,7 +270,7 @@ async fn on_event(
 ) {
     let Some(Some(me)) = members.get_mut(j) else { return };
     match ev {
-        ClientEvent::Audio(a) => on_audio(ctx, m, me, a, sent_at),
+        ClientEvent::Audio(a) => on_audio(ctx, m, me, a, sent_at, turn.spurt_start),
         ClientEvent::AudioConnected => me.audio = true,
         ClientEvent::Closed => m.error("connection_closed"),
         ClientEvent::Signal(v, at) => match v["type"].as_str().unwrap_or("") {
@@ -304,6 +315,7 @@ fn on_audio(
     me: &mut Member,
     a: ReceivedAudio,
     sent_at: &HashMap<usize, Instant>,
+    spurt_start: Option<Instant>,
 ) {
     m.packets_received += 1;
     ctx.delivered.fetch_add(1, Ordering::Relaxed);
@@ -311,7 +323,13 @@ fn on_audio(
         me.heard = true;
         m.listeners_heard += 1;
         if me.measure_join {
-            m.join.add(a.at.saturating_duration_since(me.started));
+            let took = a.at.saturating_duration_since(me.started);
+            m.first_audio.add(took);
+            // The speaker sent without a pause from before this join to now: the time is
+            // the server's join path alone, not a wait for speech.
+            if spurt_start.is_some_and(|s| s <= me.started) {
+                m.join.add(took);
+            }
         }
     }
     if let Some(sent) = ctx.frame_of(&a.data).and_then(|f| sent_at.get(&f)) {
