@@ -14,7 +14,7 @@ use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 use super::session::{ClientError, ReceivedAudio};
 use crate::media::keys::{self, KeyTap};
 use crate::media::peer::RTCP_INTERVAL;
-use crate::media::srtp::ExtIds;
+use crate::media::srtp::{ExtIds, RtpSealer, RtpWriter};
 use crate::media::srtp_open::{OpenError, RtpOpener};
 
 /// What the peer produced.
@@ -53,6 +53,10 @@ pub struct ClientRtc {
     slot_of: Vec<(u32, String)>,
     /// Scratch for decrypted payloads.
     buf: Vec<u8>,
+    /// The microphone written and sealed here rather than through str0m, once keyed.
+    tx: Option<RtpWriter>,
+    /// Where str0m sends media (the server's candidate ICE chose).
+    media_to: Option<SocketAddr>,
 }
 
 impl ClientRtc {
@@ -93,6 +97,8 @@ impl ClientRtc {
             rx: None,
             slot_of: Vec::new(),
             buf: Vec::with_capacity(256),
+            tx: None,
+            media_to: None,
         };
         Ok((peer, offer.to_sdp_string()))
     }
@@ -188,6 +194,15 @@ impl ClientRtc {
         out: &mut Vec<RtcOutput>,
     ) -> Result<(), ClientError> {
         let Some(pt) = self.pt else { return Ok(()) };
+        if let (Some(tx), Some(destination)) = (self.tx.as_mut(), self.media_to) {
+            let level =
+                Some((level.clamp(0, 127) as u8, level <= crate::media::speech::LOUD_LEVEL));
+            let contents = tx
+                .write(0, *pt, rtp_time as u32, false, level, data, self.ext)
+                .map_err(|e| ClientError::Rtc(e.to_string()))?;
+            out.push(RtcOutput::Transmit { destination, contents });
+            return Ok(());
+        }
         if let Some(w) = self.rtc.writer(self.mic) {
             let time = MediaTime::new(rtp_time, Frequency::FORTY_EIGHT_KHZ);
             // str0m takes the level as negative dB.
@@ -209,6 +224,10 @@ impl ClientRtc {
                     return Ok(());
                 }
                 Output::Transmit(t) => {
+                    // DTLS (20–63) and SRTP/SRTCP (128–191) go to the chosen pair.
+                    if matches!(t.contents.first(), Some(20..=63 | 128..=191)) {
+                        self.media_to = Some(t.destination);
+                    }
                     out.push(RtcOutput::Transmit {
                         destination: t.destination,
                         contents: t.contents.into(),
@@ -239,11 +258,18 @@ impl ClientRtc {
         }
     }
 
-    /// Opens the slots' SRTP here from now on, for an AEAD profile.
+    /// Writes the microphone and opens the slots here from now on, for an AEAD profile.
     fn arm_fast_path(&mut self) {
         let Some(keys) = self.tap.take() else { return };
-        self.rx = RtpOpener::new(crate::media::keys::backend(), &keys).ok();
+        let crypto = crate::media::keys::backend();
+        self.rx = RtpOpener::new(crypto, &keys).ok();
         self.slot_of.clear();
+        let mic = self.mic;
+        let ssrc = self.rtc.direct_api().stream_tx_by_mid(mic, None).map(|s| *s.ssrc());
+        self.tx = match (RtpSealer::new(crypto, &keys), ssrc) {
+            (Ok(sealer), Some(ssrc)) => Some(RtpWriter::new(sealer, vec![(ssrc, mic.to_string())])),
+            _ => None,
+        };
     }
 
     /// Hands a slot's stream to the fast path once str0m has seen its first packet.

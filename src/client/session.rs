@@ -14,6 +14,8 @@ use super::rtc::{ClientRtc, RtcOutput};
 
 /// WebSocket read and write buffer size.
 const WS_BUFFER: usize = 4 * 1024;
+/// Datagrams a session handles in a row before its other inputs get a turn.
+const UDP_STREAK: u32 = 32;
 
 /// Why a session failed.
 #[derive(Debug, thiserror::Error)]
@@ -214,13 +216,6 @@ async fn next_json(ws: &mut Ws, kind: &'static str) -> Result<Value, ClientError
     Err(ClientError::Closed(kind))
 }
 
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(t) => tokio::time::sleep_until(t.into()).await,
-        None => std::future::pending().await,
-    }
-}
-
 /// The session's run loop: WebSocket, UDP and WebRTC together.
 async fn run(
     mut ws: Ws,
@@ -230,10 +225,48 @@ async fn run(
 ) {
     let mut buf = vec![0u8; 2048];
     let mut out = Vec::new();
+    // One timer, moved only when the peer's deadline changes.
+    let sleep = tokio::time::sleep_until(tokio::time::Instant::now());
+    tokio::pin!(sleep);
+    let mut armed: Option<Instant> = None;
+    // Datagrams handled in a row; past UDP_STREAK the other inputs get a turn.
+    let mut streak = 0u32;
     loop {
         let wake = peer.as_ref().map(|(r, _)| r.timeout());
+        if wake != armed {
+            if let Some(at) = wake {
+                sleep.as_mut().reset(at.into());
+            }
+            armed = wake;
+        }
+        // Audio first: it is what wakes the session 50 times a second per slot, and
+        // polling the WebSocket each time costs more than the datagram. The streak
+        // bound keeps a datagram flood from starving the other inputs.
         let result = tokio::select! {
+            biased;
+            got = async {
+                match peer.as_ref() {
+                    Some((_, s)) => s.recv_from(&mut buf).await,
+                    None => std::future::pending().await,
+                }
+            }, if streak < UDP_STREAK => {
+                streak += 1;
+                match (got, peer.as_mut()) {
+                    (Ok((n, from)), Some((rtc, _))) => {
+                        rtc.handle_datagram(Instant::now(), from, &buf[..n], &mut out)
+                    }
+                    _ => Ok(()),
+                }
+            }
+            () = &mut sleep, if armed.is_some() => {
+                armed = None;
+                match peer.as_mut() {
+                    Some((rtc, _)) => rtc.handle_timeout(Instant::now(), &mut out),
+                    None => Ok(()),
+                }
+            }
             msg = ws.next() => {
+                streak = 0;
                 let Some(Ok(msg)) = msg else { break };
                 let Message::Text(t) = msg else { continue };
                 let v: Value = serde_json::from_str(t.as_str()).unwrap_or(Value::Null);
@@ -246,7 +279,7 @@ async fn run(
                     Ok(())
                 }
             }
-            cmd = commands.recv() => match cmd {
+            cmd = commands.recv() => { streak = 0; match cmd {
                 None => break,
                 Some(Command::Send(v)) => {
                     if ws.send(Message::text(v.to_string())).await.is_err() { break; }
@@ -256,22 +289,11 @@ async fn run(
                     Some((rtc, _)) => rtc.send_audio(Instant::now(), rtp_time, level, &data, &mut out),
                     None => Ok(()),
                 },
-            },
-            got = async {
-                match peer.as_ref() {
-                    Some((_, s)) => s.recv_from(&mut buf).await,
-                    None => std::future::pending().await,
-                }
-            } => match (got, peer.as_mut()) {
-                (Ok((n, from)), Some((rtc, _))) => {
-                    rtc.handle_datagram(Instant::now(), from, &buf[..n], &mut out)
-                }
-                _ => Ok(()),
-            },
-            () = sleep_until(wake) => match peer.as_mut() {
-                Some((rtc, _)) => rtc.handle_timeout(Instant::now(), &mut out),
-                None => Ok(()),
-            },
+            }},
+            () = std::future::ready(()), if streak >= UDP_STREAK => {
+                streak = 0;
+                Ok(())
+            }
         };
         if let Err(e) = result {
             tracing::debug!(error = %e, "client peer error");

@@ -19,7 +19,7 @@ use str0m::rtp::Extension;
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc};
 
 use super::keys::{self, KeyTap};
-use super::srtp::{ExtIds, Header, RtpSealer, SrtpError, TAG_LEN};
+use super::srtp::{ExtIds, RtpSealer, RtpWriter, SrtpError};
 use super::srtp_open::{OpenError, RtpOpener};
 
 /// Interval of RTCP reports on audio streams: RFC 3550's recommended 5 s (str0m's
@@ -97,8 +97,11 @@ pub struct Peer {
     ext: ExtIds,
     /// The address pair str0m sends media on (the nominated ICE pair).
     path: Option<(SocketAddr, SocketAddr)>,
-    /// Slots written and sealed here rather than through str0m, once keys are known.
-    fast: Option<FastPath>,
+    /// Slots written and sealed here rather than through str0m, once keys are known:
+    /// what str0m's send path would do for a forwarded Opus packet (RTP header,
+    /// sequence numbers, SRTP), without its per-packet queueing, pacing and timers. str0m
+    /// still owns the connection and RTCP.
+    fast: Option<RtpWriter>,
     /// The microphone opened here rather than by str0m, once its SSRC is known.
     rx: Option<RxFast>,
     /// Microphone packets opened by the fast path so far.
@@ -118,30 +121,6 @@ struct RxFast {
 /// Packets in a row that fail to open before the receive fast path gives up (str0m,
 /// which tracks the stream itself, then opens everything).
 const MAX_RX_FAILURES: u32 = 16;
-
-/// The forwarding fast path of a connected peer: what str0m's send path would do for a
-/// forwarded Opus packet (RTP header, sequence numbers, SRTP), without its per-packet
-/// queueing, pacing and timers. str0m still owns the connection, RTCP and the microphone.
-#[derive(Debug)]
-struct FastPath {
-    sealer: RtpSealer,
-    /// Per slot, in slot order.
-    slots: Vec<SlotTx>,
-    /// Scratch for the header being written.
-    header: Vec<u8>,
-}
-
-/// One slot's outgoing stream.
-#[derive(Debug)]
-struct SlotTx {
-    /// The SSRC str0m announced for the slot's m-line.
-    ssrc: u32,
-    mid: String,
-    /// Next sequence number.
-    seq: u16,
-    /// Rollover counter of `seq` (RFC 3711 §3.3.1).
-    roc: u32,
-}
 
 impl std::fmt::Debug for Peer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -343,7 +322,11 @@ impl Peer {
             return Ok(());
         }
         if let (Some(fast), Some((source, destination))) = (self.fast.as_mut(), self.path) {
-            let contents = fast.write(slot, *pt, rtp_time, audio, talkspurt, self.ext)?;
+            let level = audio.level.map(|l| {
+                (l.clamp(0, 127) as u8, audio.voice.unwrap_or(l <= super::speech::LOUD_LEVEL))
+            });
+            let contents =
+                fast.write(slot, *pt, rtp_time as u32, talkspurt, level, &audio.data, self.ext)?;
             out.push(PeerOutput::Transmit { source, destination, contents });
             return Ok(());
         }
@@ -416,20 +399,16 @@ impl Peer {
         self.learn_mic_ssrc();
         if let Some(fast) = &mut self.fast {
             // New keys for the same streams: sequence numbers go on.
-            fast.sealer = sealer;
+            fast.rekey(sealer);
             return;
         }
         let mut api = self.rtc.direct_api();
-        let slots: Option<Vec<SlotTx>> = self
+        let streams: Option<Vec<(u32, String)>> = self
             .slots
             .iter()
-            .map(|mid| {
-                let ssrc = *api.stream_tx_by_mid(*mid, None)?.ssrc();
-                let seq = rand::random::<u16>() & 0x7fff;
-                Some(SlotTx { ssrc, mid: mid.to_string(), seq, roc: 0 })
-            })
+            .map(|mid| Some((*api.stream_tx_by_mid(*mid, None)?.ssrc(), mid.to_string())))
             .collect();
-        self.fast = slots.map(|slots| FastPath { sealer, slots, header: Vec::with_capacity(32) });
+        self.fast = streams.map(|streams| RtpWriter::new(sealer, streams));
         tracing::debug!(ufrag = %self.ufrag, profile = ?keys.profile, armed = self.fast.is_some(), "SRTP fast path");
     }
 
@@ -482,41 +461,6 @@ impl Peer {
     /// Whether the underlying connection is still alive.
     pub fn is_alive(&self) -> bool {
         self.rtc.is_alive()
-    }
-}
-
-impl FastPath {
-    /// One forwarded packet on slot `slot`, sealed.
-    fn write(
-        &mut self,
-        slot: usize,
-        pt: u8,
-        rtp_time: u64,
-        audio: &IncomingAudio,
-        talkspurt: bool,
-        ext: ExtIds,
-    ) -> Result<Vec<u8>, PeerError> {
-        let Some(tx) = self.slots.get_mut(slot) else { return Ok(Vec::new()) };
-        let header = Header {
-            marker: talkspurt,
-            pt,
-            seq: tx.seq,
-            timestamp: rtp_time as u32,
-            ssrc: tx.ssrc,
-            level: audio.level.map(|l| {
-                let dbov = l.clamp(0, 127) as u8;
-                (dbov, audio.voice.unwrap_or(l <= super::speech::LOUD_LEVEL))
-            }),
-            mid: &tx.mid,
-        };
-        header.write(ext, &mut self.header);
-        let mut packet = Vec::with_capacity(self.header.len() + audio.data.len() + TAG_LEN);
-        self.sealer.seal(&self.header, tx.ssrc, tx.roc, tx.seq, &audio.data, &mut packet)?;
-        tx.seq = tx.seq.wrapping_add(1);
-        if tx.seq == 0 {
-            tx.roc = tx.roc.wrapping_add(1);
-        }
-        Ok(packet)
     }
 }
 

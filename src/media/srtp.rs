@@ -164,6 +164,70 @@ fn derive(
     }
 }
 
+/// Writes and seals the RTP packets of a few outgoing streams: what str0m's send path
+/// would do for a pre-encoded Opus packet (RTP header, sequence numbers, SRTP), without
+/// its per-packet queueing, pacing and timers.
+#[derive(Debug)]
+pub struct RtpWriter {
+    sealer: RtpSealer,
+    streams: Vec<TxStream>,
+    /// Scratch for the header being written.
+    header: Vec<u8>,
+}
+
+/// One outgoing stream.
+#[derive(Debug)]
+struct TxStream {
+    /// The SSRC the session description announced for the stream's m-line.
+    ssrc: u32,
+    mid: String,
+    /// Next sequence number.
+    seq: u16,
+    /// Rollover counter of `seq` (RFC 3711 §3.3.1).
+    roc: u32,
+}
+
+impl RtpWriter {
+    /// A writer for `streams` (SSRC and MID each), sequence numbers starting at random.
+    pub fn new(sealer: RtpSealer, streams: Vec<(u32, String)>) -> Self {
+        let streams = streams
+            .into_iter()
+            .map(|(ssrc, mid)| TxStream { ssrc, mid, seq: rand::random::<u16>() & 0x7fff, roc: 0 })
+            .collect();
+        RtpWriter { sealer, streams, header: Vec::with_capacity(32) }
+    }
+
+    /// New keys for the same streams: sequence numbers go on.
+    pub fn rekey(&mut self, sealer: RtpSealer) {
+        self.sealer = sealer;
+    }
+
+    /// One packet on stream `k`, sealed. `level` is RFC 6464 -dBov and the voice flag.
+    #[allow(clippy::too_many_arguments)]
+    pub fn write(
+        &mut self,
+        k: usize,
+        pt: u8,
+        timestamp: u32,
+        marker: bool,
+        level: Option<(u8, bool)>,
+        payload: &[u8],
+        ext: ExtIds,
+    ) -> Result<Vec<u8>, SrtpError> {
+        let Some(tx) = self.streams.get_mut(k) else { return Ok(Vec::new()) };
+        let header =
+            Header { marker, pt, seq: tx.seq, timestamp, ssrc: tx.ssrc, level, mid: &tx.mid };
+        header.write(ext, &mut self.header);
+        let mut packet = Vec::with_capacity(self.header.len() + payload.len() + TAG_LEN);
+        self.sealer.seal(&self.header, tx.ssrc, tx.roc, tx.seq, payload, &mut packet)?;
+        tx.seq = tx.seq.wrapping_add(1);
+        if tx.seq == 0 {
+            tx.roc = tx.roc.wrapping_add(1);
+        }
+        Ok(packet)
+    }
+}
+
 /// The RTP header extensions the fast path writes, by their negotiated ids.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ExtIds {
