@@ -218,11 +218,23 @@ async fn next_json(ws: &mut Ws, kind: &'static str) -> Result<Value, ClientError
 
 /// The session's run loop: WebSocket, UDP and WebRTC together.
 async fn run(
-    mut ws: Ws,
+    ws: Ws,
     mut peer: Option<(ClientRtc, UdpSocket)>,
     mut commands: mpsc::Receiver<Command>,
     events: EventSink,
 ) {
+    // The WebSocket is read by its own task: polling it costs more than handling a
+    // datagram, and the session wakes for every datagram.
+    let (mut ws, mut ws_in) = ws.split();
+    let (incoming_tx, mut incoming) = mpsc::channel(64);
+    let reader = tokio::spawn(async move {
+        while let Some(msg) = ws_in.next().await {
+            let ok = msg.is_ok();
+            if incoming_tx.send(msg).await.is_err() || !ok {
+                break;
+            }
+        }
+    });
     let mut buf = vec![0u8; 2048];
     let mut out = Vec::new();
     // One timer, moved only when the peer's deadline changes.
@@ -239,9 +251,8 @@ async fn run(
             }
             armed = wake;
         }
-        // Audio first: it is what wakes the session 50 times a second per slot, and
-        // polling the WebSocket each time costs more than the datagram. The streak
-        // bound keeps a datagram flood from starving the other inputs.
+        // Audio first: it is what wakes the session 50 times a second per slot. The
+        // streak bound keeps a datagram flood from starving the other inputs.
         let result = tokio::select! {
             biased;
             got = async {
@@ -265,7 +276,7 @@ async fn run(
                     None => Ok(()),
                 }
             }
-            msg = ws.next() => {
+            msg = incoming.recv() => {
                 streak = 0;
                 let Some(Ok(msg)) = msg else { break };
                 let Message::Text(t) = msg else { continue };
@@ -313,5 +324,6 @@ async fn run(
             events.try_send(ev);
         }
     }
+    reader.abort();
     events.send(ClientEvent::Closed).await;
 }
