@@ -50,7 +50,7 @@ pub struct ClientRtc {
     /// The slots' SRTP opened here rather than by str0m (AEAD profiles), once keyed.
     rx: Option<RtpOpener>,
     /// SSRC → slot media id, for the streams the fast path opens.
-    slot_of: Vec<(u32, String)>,
+    slot_of: Vec<(u32, Arc<str>)>,
     /// Scratch for decrypted payloads.
     buf: Vec<u8>,
     /// The microphone written and sealed here rather than through str0m, once keyed.
@@ -150,7 +150,7 @@ impl ClientRtc {
                         return Ok(());
                     };
                     out.push(RtcOutput::Audio(ReceivedAudio {
-                        mid: mid.clone(),
+                        mid: Arc::clone(mid),
                         rtp_time: o.timestamp,
                         seq: o.seq,
                         level: o.level.map(|(dbov, _)| dbov as i8),
@@ -245,7 +245,7 @@ impl ClientRtc {
                 Output::Event(Event::MediaData(d)) => {
                     self.learn_slot(d.mid);
                     out.push(RtcOutput::Audio(ReceivedAudio {
-                        mid: d.mid.to_string(),
+                        mid: Arc::from(d.mid.to_string()),
                         rtp_time: d.time.numer(),
                         seq: **d.seq_range.start(),
                         level: d.ext_vals.audio_level.map(i8::saturating_neg),
@@ -279,7 +279,7 @@ impl ClientRtc {
             let ssrc = *stream.ssrc();
             if !rx.knows(ssrc) {
                 rx.add_stream(ssrc);
-                self.slot_of.push((ssrc, mid.to_string()));
+                self.slot_of.push((ssrc, Arc::from(mid.to_string())));
             }
         }
     }

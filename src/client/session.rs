@@ -2,6 +2,7 @@
 //! WebSocket, the UDP socket and the WebRTC peer together.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::{SinkExt, StreamExt};
@@ -51,7 +52,7 @@ pub enum ClientError {
 #[derive(Debug, Clone)]
 pub struct ReceivedAudio {
     /// The slot's media id.
-    pub mid: String,
+    pub mid: Arc<str>,
     /// RTP time (48 kHz).
     pub rtp_time: u64,
     /// RTP sequence number (extended).

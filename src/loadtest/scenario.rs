@@ -29,7 +29,7 @@ struct Member {
     audio: bool,
     /// Reactions seen, by sender id (to pair the n-th sent with the n-th seen).
     reactions_seen: HashMap<u64, usize>,
-    jitter: HashMap<String, Jitter>,
+    jitter: HashMap<Arc<str>, Jitter>,
 }
 
 /// A reaction on its way to every member.
@@ -56,6 +56,9 @@ struct Turn {
     /// When the last audio packet was sent.
     last_send: Option<Instant>,
 }
+
+/// Events handled in one wake-up of a room's task.
+const EVENT_BATCH: usize = 32;
 
 /// A pause between two packets longer than this starts a new run of audio.
 const SPURT_GAP: Duration = Duration::from_millis(50);
@@ -97,13 +100,21 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
     while Instant::now() < end {
         tokio::select! {
             ev = rx.recv() => {
-                let Some((j, ev)) = ev else { break };
-                if let ClientEvent::Signal(v, _) = &ev {
-                    if v["type"] == "queue" {
-                        hands = v["hands"].as_array().into_iter().flatten().filter_map(|h| h["participant"].as_u64()).collect();
+                let Some(first) = ev else { break };
+                // Drain what else is queued (the listeners of one packet arrive together)
+                // before the other branches are polled again.
+                let mut next = Some(first);
+                let mut handled = 0;
+                while let Some((j, ev)) = next {
+                    if let ClientEvent::Signal(v, _) = &ev {
+                        if v["type"] == "queue" {
+                            hands = v["hands"].as_array().into_iter().flatten().filter_map(|h| h["participant"].as_u64()).collect();
+                        }
                     }
+                    on_event(&ctx, &mut m, &mut members, &ids, j, ev, &sent_at, &mut pending, &mut turn, &mut rng).await;
+                    handled += 1;
+                    next = if handled < EVENT_BATCH { rx.try_recv().ok() } else { None };
                 }
-                on_event(&ctx, &mut m, &mut members, &ids, j, ev, &sent_at, &mut pending, &mut turn, &mut rng).await;
                 speaking.store(turn.holder.is_some(), Ordering::Relaxed);
             }
             joined = joins.recv(), if !joins.is_closed() || !joins.is_empty() => match joined {

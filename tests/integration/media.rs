@@ -136,7 +136,7 @@ async fn six_clients_hear_the_speaker_every_packet_once_and_in_order() {
         let got: Vec<&Vec<u8>> = l.audio.iter().map(|a| &a.data).collect();
         assert_eq!(got.len(), packets.len(), "each packet exactly once");
         assert!(got.iter().zip(&packets).all(|(a, b)| *a == b), "in order, intact");
-        assert!(l.audio.iter().all(|a| a.mid == mid), "all on the speaker's slot");
+        assert!(l.audio.iter().all(|a| *a.mid == *mid), "all on the speaker's slot");
         let seqs: Vec<u64> = l.audio.iter().map(|a| a.seq).collect();
         assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "one continuous stream");
         let onset = l
@@ -224,7 +224,7 @@ async fn slots_map_matches_who_is_heard_and_listeners_have_three_slots() {
     let (m0, m1) = (l.slot_of(p0).unwrap(), l.slot_of(p1).unwrap());
     assert_ne!(m0, m1, "two speakers, two slots");
     let by_mid: BTreeMap<&str, Vec<&Vec<u8>>> = l.audio.iter().fold(BTreeMap::new(), |mut m, a| {
-        m.entry(a.mid.as_str()).or_default().push(&a.data);
+        m.entry(&*a.mid).or_default().push(&a.data);
         m
     });
     assert_eq!(by_mid[m0.as_str()], x.iter().collect::<Vec<_>>());

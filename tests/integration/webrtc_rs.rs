@@ -379,7 +379,7 @@ async fn a_str0m_participant_hears_a_webrtc_rs_peer_every_packet_once_in_order()
     let seqs: Vec<u64> = st.audio.iter().map(|a| a.seq).collect();
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "one continuous stream");
     let mid = slot_of(&st.signals, rs.id).expect("the webrtc-rs peer was put in a slot");
-    assert!(st.audio.iter().all(|a| a.mid == mid), "all on the slot named for it");
+    assert!(st.audio.iter().all(|a| *a.mid == *mid), "all on the slot named for it");
     // (str0m reports levels as negative dBov.)
     let levels = st.audio.iter().map(|a| a.level.map(i8::unsigned_abs));
     assert!(levels.clone().all(|l| l == Some(LOUD)), "its level forwarded: {levels:?}");
