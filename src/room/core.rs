@@ -49,6 +49,9 @@ pub struct RoomCore {
     media: Option<Media>,
     /// Set when the media code panicked: the room goes on without audio.
     media_failed: bool,
+    /// Members whose queue was full when told something directly; dropped as too slow
+    /// with the next delivery, like those a broadcast found full.
+    slow: Vec<ParticipantId>,
 }
 
 impl RoomCore {
@@ -61,7 +64,7 @@ impl RoomCore {
             ufrags: HashMap::new(),
             last_offer: HashMap::new(),
         });
-        RoomCore { room, members: HashMap::new(), media, media_failed: false }
+        RoomCore { room, members: HashMap::new(), media, media_failed: false, slow: Vec::new() }
     }
 
     /// The room's id.
@@ -226,7 +229,7 @@ impl RoomCore {
     /// Delivers the room's outputs; true if there were any.
     fn deliver_room(&mut self, now: Instant) -> bool {
         let mut any = false;
-        let mut slow = Vec::new();
+        let mut slow = std::mem::take(&mut self.slow);
         while let Some(out) = self.room.poll_output() {
             any = true;
             match out {
@@ -304,15 +307,17 @@ impl RoomCore {
         }
     }
 
-    fn tell(&self, to: ParticipantId, msg: &ServerMsg) {
+    fn tell(&mut self, to: ParticipantId, msg: &ServerMsg) {
         if let Some(m) = self.members.get(&to) {
-            let _ =
-                m.conn.tx.try_send(Outbound::Text(protocol::encode(self.room.seq(), msg).into()));
+            let text = protocol::encode(self.room.seq(), msg).into();
+            if m.conn.tx.try_send(Outbound::Text(text)).is_err() {
+                self.slow.push(to);
+            }
         }
     }
 
     fn error(
-        &self,
+        &mut self,
         to: ParticipantId,
         code: ErrorCode,
         message: String,
