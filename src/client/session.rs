@@ -231,7 +231,8 @@ async fn run(
     let reader = tokio::spawn(async move {
         while let Some(msg) = ws_in.next().await {
             let ok = msg.is_ok();
-            if incoming_tx.send(msg).await.is_err() || !ok {
+            // Stamped when read off the socket, before any queueing in this process.
+            if incoming_tx.send((msg, Instant::now())).await.is_err() || !ok {
                 break;
             }
         }
@@ -279,7 +280,7 @@ async fn run(
             }
             msg = incoming.recv() => {
                 streak = 0;
-                let Some(Ok(msg)) = msg else { break };
+                let Some((Ok(msg), read_at)) = msg else { break };
                 let Message::Text(t) = msg else { continue };
                 let v: Value = serde_json::from_str(t.as_str()).unwrap_or(Value::Null);
                 if v["type"] == "rtc_answer" {
@@ -287,7 +288,7 @@ async fn run(
                         rtc.accept_answer(sdp, &mut out)
                     } else { Ok(()) }
                 } else {
-                    if !events.send(ClientEvent::Signal(v, Instant::now())).await { break; }
+                    if !events.send(ClientEvent::Signal(v, read_at)).await { break; }
                     Ok(())
                 }
             }
