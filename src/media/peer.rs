@@ -114,13 +114,7 @@ struct RxFast {
     opener: RtpOpener,
     /// Scratch for the decrypted payload.
     buf: Vec<u8>,
-    /// Authentication failures in a row; past [`MAX_RX_FAILURES`] str0m takes over.
-    failures: u32,
 }
-
-/// Packets in a row that fail to open before the receive fast path gives up (str0m,
-/// which tracks the stream itself, then opens everything).
-const MAX_RX_FAILURES: u32 = 16;
 
 impl std::fmt::Debug for Peer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -272,7 +266,6 @@ impl Peer {
         let rx = self.rx.as_mut()?;
         match rx.opener.open(data, self.ext, &mut rx.buf) {
             Ok(o) => {
-                rx.failures = 0;
                 self.opened += 1;
                 Some(Some(IncomingAudio {
                     rtp_time: o.timestamp,
@@ -283,14 +276,10 @@ impl Peer {
                 }))
             }
             Err(OpenError::Replayed) => Some(None),
-            Err(OpenError::Auth) => {
-                rx.failures += 1;
-                if rx.failures > MAX_RX_FAILURES {
-                    tracing::debug!(ufrag = %self.ufrag, "receive fast path off: str0m opens");
-                    self.rx = None;
-                }
-                None
-            }
+            // Anything else is str0m's to judge: RTCP, a stream it has not reported yet,
+            // or a packet that failed here (forged, or a rollover counter str0m tracks
+            // differently); it authenticates on its own. Nothing is switched off, so
+            // forged packets cannot take a peer off the fast path.
             Err(_) => None,
         }
     }
@@ -395,7 +384,7 @@ impl Peer {
             }
         };
         // The microphone's SSRC, if str0m has seen it yet (otherwise on its first packet).
-        self.rx = Some(RxFast { opener, buf: Vec::with_capacity(256), failures: 0 });
+        self.rx = Some(RxFast { opener, buf: Vec::with_capacity(256) });
         self.learn_mic_ssrc();
         if let Some(fast) = &mut self.fast {
             // New keys for the same streams: sequence numbers go on.

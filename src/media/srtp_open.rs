@@ -333,6 +333,29 @@ mod tests {
     }
 
     #[test]
+    fn aes_128_gcm_round_trips_and_keys_are_per_direction() {
+        let crypto = crate::media::keys::backend();
+        let k = |active| ExportedKeys {
+            profile: SrtpProfile::AEAD_AES_128_GCM,
+            material: (0..56u8).collect(),
+            active,
+        };
+        let mut sealer = RtpSealer::new(crypto, &k(false)).unwrap();
+        let ids = ExtIds { audio_level: Some(1), mid: Some(4) };
+        let p = sealed(&mut sealer, 100, 0, 5000, 60);
+        let mut buf = Vec::new();
+        // Our own direction's key does not open what we sealed: the halves differ.
+        let mut same_side = RtpOpener::new(crypto, &k(false)).unwrap();
+        same_side.add_stream(42);
+        assert_eq!(same_side.open(&p, ids, &mut buf), Err(OpenError::Auth));
+        let mut opener = RtpOpener::new(crypto, &k(true)).unwrap();
+        opener.add_stream(42);
+        let o = opener.open(&p, ids, &mut buf).unwrap();
+        assert_eq!((o.seq, o.timestamp, o.level), (100, 5000, Some((60, true))));
+        assert_eq!(o.payload, b"opus frame");
+    }
+
+    #[test]
     fn sequence_and_timestamp_wraps_are_followed() {
         let crypto = crate::media::keys::backend();
         let mut sealer = RtpSealer::new(crypto, &keys(false)).unwrap();
