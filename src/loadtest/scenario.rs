@@ -4,7 +4,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -14,21 +15,47 @@ use tokio::sync::mpsc;
 
 use super::metrics::{Jitter, Metrics};
 use super::{Ctx, FRAME};
-use crate::client::{ClientError, ClientEvent, EventSink, Participant, ReceivedAudio};
+use crate::client::{AudioHook, ClientError, ClientEvent, EventSink, Participant, ReceivedAudio};
 use crate::token::{Claims, mint, unix_now};
 use talkstick_signaling::protocol::Role;
 
 struct Member {
     p: Participant,
     id: u64,
-    started: Instant,
-    /// Someone was speaking when this member started joining: time to first audio is
-    /// the join time.
-    measure_join: bool,
-    heard: bool,
+    /// Its audio measurements, filled in its session's task.
+    heard: Arc<Mutex<Heard>>,
     audio: bool,
     /// Reactions seen, by sender id (to pair the n-th sent with the n-th seen).
     reactions_seen: HashMap<u64, usize>,
+}
+
+/// Where a member's join outcome goes.
+type JoinedTx = mpsc::Sender<(usize, Result<Member, String>)>;
+
+/// What a room's task shares with its listeners' audio hooks.
+struct RoomAudio {
+    /// Send time of each frame of the speech asset, in µs after the run's start plus
+    /// one (0: not sent yet).
+    sent_us: Vec<AtomicU64>,
+    /// When the current run of audio packets began, the same way.
+    spurt_us: AtomicU64,
+}
+
+impl RoomAudio {
+    fn stamp(ctx: &Ctx, at: Instant) -> u64 {
+        at.saturating_duration_since(ctx.start).as_micros() as u64 + 1
+    }
+
+    fn instant(ctx: &Ctx, us: u64) -> Option<Instant> {
+        (us > 0).then(|| ctx.start + Duration::from_micros(us - 1))
+    }
+}
+
+/// One listener's audio measurements.
+#[derive(Default)]
+struct Heard {
+    metrics: Metrics,
+    heard: bool,
     jitter: HashMap<Arc<str>, Jitter>,
 }
 
@@ -51,8 +78,6 @@ struct Turn {
     id: Option<u64>,
     /// Turns begun so far.
     count: u64,
-    /// When the current run of audio packets began (after a pause, DTX or a new turn).
-    spurt_start: Option<Instant>,
     /// When the last audio packet was sent.
     last_send: Option<Instant>,
 }
@@ -75,21 +100,24 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
     // Whether someone speaks in this room: a join that starts then measures its join time
     // (WebSocket open → first audio) on its own, not the wait for a speaker.
     let speaking = Arc::new(AtomicBool::new(false));
+    let audio = Arc::new(RoomAudio {
+        sent_us: (0..ctx.speech.len()).map(|_| AtomicU64::new(0)).collect(),
+        spurt_us: AtomicU64::new(0),
+    });
     for j in 0..ctx.per_room {
         tokio::spawn(join(
             Arc::clone(&ctx),
             index,
             j,
-            tx.clone(),
-            joins_tx.clone(),
+            (tx.clone(), joins_tx.clone()),
             Arc::clone(&speaking),
+            Arc::clone(&audio),
         ));
     }
     drop((tx, joins_tx));
     let mut members: Vec<Option<Member>> = (0..ctx.per_room).map(|_| None).collect();
     let mut ids: HashMap<u64, usize> = HashMap::new();
     let mut hands: HashSet<u64> = HashSet::new();
-    let mut sent_at: HashMap<usize, Instant> = HashMap::new();
     let mut pending: HashMap<u64, Vec<Pending>> = HashMap::new();
     let mut turn = Turn::default();
     let mut cursor = (index * 97) % ctx.speech.len().max(1);
@@ -111,7 +139,7 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
                             hands = v["hands"].as_array().into_iter().flatten().filter_map(|h| h["participant"].as_u64()).collect();
                         }
                     }
-                    on_event(&ctx, &mut m, &mut members, &ids, j, ev, &sent_at, &mut pending, &mut turn, &mut rng).await;
+                    on_event(&ctx, &mut m, &mut members, &ids, j, ev, &mut pending, &mut turn, &mut rng).await;
                     handled += 1;
                     next = if handled < EVENT_BATCH { rx.try_recv().ok() } else { None };
                 }
@@ -142,9 +170,12 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
                 cursor = (cursor + 1) % ctx.speech.len();
                 if let (Some(packet), Some(Some(speaker))) = (ctx.speech.packet(frame), members.get(h)) {
                     speaker.p.send_audio(rtp, ctx.speech.level(frame), packet.to_vec()).await;
-                    sent_at.insert(frame, now);
+                    let stamp = RoomAudio::stamp(&ctx, now);
+                    if let Some(slot) = audio.sent_us.get(frame) {
+                        slot.store(stamp, Ordering::Relaxed);
+                    }
                     if turn.last_send.is_none_or(|t| now.saturating_duration_since(t) > SPURT_GAP) {
-                        turn.spurt_start = Some(now);
+                        audio.spurt_us.store(stamp, Ordering::Relaxed);
                     }
                     turn.last_send = Some(now);
                     m.packets_sent += 1;
@@ -159,11 +190,15 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
     }
     m.handovers = turn.count.saturating_sub(1);
     m.rooms_with_handover = u64::from(turn.count >= 2);
-    // Jitter per stream, then leave.
+    // What each listener heard, jitter per stream, then leave.
     for x in members.iter().flatten() {
-        for j in x.jitter.values() {
-            m.jitter_sum_us += j.estimate_us;
-            m.jitter_streams += 1;
+        {
+            let mut heard = x.heard.lock().unwrap_or_else(PoisonError::into_inner);
+            m.merge(std::mem::take(&mut heard.metrics));
+            for j in heard.jitter.values() {
+                m.jitter_sum_us += j.estimate_us;
+                m.jitter_streams += 1;
+            }
         }
         x.p.send(json!({"type": "leave"})).await;
     }
@@ -175,9 +210,9 @@ async fn join(
     ctx: Arc<Ctx>,
     index: usize,
     j: usize,
-    events: mpsc::Sender<(usize, ClientEvent)>,
-    done: mpsc::Sender<(usize, Result<Member, String>)>,
+    (events, done): (mpsc::Sender<(usize, ClientEvent)>, JoinedTx),
     speaking: Arc<AtomicBool>,
+    audio: Arc<RoomAudio>,
 ) {
     // Round robin over rooms: every room fills at the same pace, so most joins land in a
     // room where someone already speaks.
@@ -188,28 +223,29 @@ async fn join(
     let room = format!("load-{index}").parse().expect("valid room id");
     let token = mint(&ctx.secret, &Claims { room, name, role, exp: unix_now() + 3600 });
     let started = Instant::now();
+    // Someone holds the floor as this member starts joining: time to first audio is
+    // measured.
     let measure_join = speaking.load(Ordering::Relaxed);
+    let heard = Arc::new(Mutex::new(Heard::default()));
+    let hook: AudioHook = {
+        let (ctx, heard) = (Arc::clone(&ctx), Arc::clone(&heard));
+        Box::new(move |a: ReceivedAudio| {
+            let mut h = heard.lock().unwrap_or_else(PoisonError::into_inner);
+            on_audio(&ctx, &audio, &mut h, (started, measure_join), a);
+        })
+    };
     let result = match Participant::join_into(
         &ctx.base,
         &token,
         Some(ctx.bind_ip),
-        EventSink::Shared(j, events),
+        EventSink::SharedWithAudio(j, events, hook),
     )
     .await
     {
         Ok(p) => {
             ctx.joined.fetch_add(1, Ordering::Relaxed);
             let id = p.id;
-            Ok(Member {
-                p,
-                id,
-                started,
-                measure_join,
-                heard: false,
-                audio: false,
-                reactions_seen: HashMap::new(),
-                jitter: HashMap::new(),
-            })
+            Ok(Member { p, id, heard, audio: false, reactions_seen: HashMap::new() })
         }
         Err(e) => Err(error_kind(&e).to_owned()),
     };
@@ -274,14 +310,14 @@ async fn on_event(
     ids: &HashMap<u64, usize>,
     j: usize,
     ev: ClientEvent,
-    sent_at: &HashMap<usize, Instant>,
     pending: &mut HashMap<u64, Vec<Pending>>,
     turn: &mut Turn,
     rng: &mut StdRng,
 ) {
     let Some(Some(me)) = members.get_mut(j) else { return };
     match ev {
-        ClientEvent::Audio(a) => on_audio(ctx, m, me, a, sent_at, turn.spurt_start),
+        // Audio goes to each member's hook, in its own session's task.
+        ClientEvent::Audio(_) => {}
         ClientEvent::AudioConnected => me.audio = true,
         ClientEvent::Closed => m.error("connection_closed"),
         ClientEvent::Signal(v, at) => match v["type"].as_str().unwrap_or("") {
@@ -322,30 +358,34 @@ async fn on_event(
 
 fn on_audio(
     ctx: &Ctx,
-    m: &mut Metrics,
-    me: &mut Member,
+    room: &RoomAudio,
+    h: &mut Heard,
+    (started, measure_join): (Instant, bool),
     a: ReceivedAudio,
-    sent_at: &HashMap<usize, Instant>,
-    spurt_start: Option<Instant>,
 ) {
-    m.packets_received += 1;
+    h.metrics.packets_received += 1;
     ctx.delivered.fetch_add(1, Ordering::Relaxed);
-    if !me.heard {
-        me.heard = true;
-        m.listeners_heard += 1;
-        if me.measure_join {
-            let took = a.at.saturating_duration_since(me.started);
-            m.first_audio.add(took);
+    if !h.heard {
+        h.heard = true;
+        h.metrics.listeners_heard += 1;
+        if measure_join {
+            let took = a.at.saturating_duration_since(started);
+            h.metrics.first_audio.add(took);
             // The speaker sent without a pause from before this join to now: the time is
             // the server's join path alone, not a wait for speech.
-            if spurt_start.is_some_and(|s| s <= me.started) {
-                m.join.add(took);
+            let spurt = RoomAudio::instant(ctx, room.spurt_us.load(Ordering::Relaxed));
+            if spurt.is_some_and(|s| s <= started) {
+                h.metrics.join.add(took);
             }
         }
     }
-    if let Some(sent) = ctx.frame_of(&a.data).and_then(|f| sent_at.get(&f)) {
-        m.forward.add(a.at.saturating_duration_since(*sent));
-        me.jitter.entry(a.mid).or_default().add(*sent, a.at);
+    let sent = ctx
+        .frame_of(&a.data)
+        .and_then(|f| room.sent_us.get(f))
+        .and_then(|t| RoomAudio::instant(ctx, t.load(Ordering::Relaxed)));
+    if let Some(sent) = sent {
+        h.metrics.forward.add(a.at.saturating_duration_since(sent));
+        h.jitter.entry(a.mid).or_default().add(sent, a.at);
     }
 }
 
