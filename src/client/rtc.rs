@@ -194,6 +194,11 @@ impl ClientRtc {
         out: &mut Vec<RtcOutput>,
     ) -> Result<(), ClientError> {
         let Some(pt) = self.pt else { return Ok(()) };
+        if !self.rtc.is_connected() {
+            // Nothing can be heard before; and the fast path numbers the stream from
+            // connection on, so str0m must not have started it.
+            return Ok(());
+        }
         if let (Some(tx), Some(destination)) = (self.tx.as_mut(), self.media_to) {
             let level =
                 Some((level.clamp(0, 127) as u8, level <= crate::media::speech::LOUD_LEVEL));
@@ -243,7 +248,7 @@ impl ClientRtc {
                     out.push(RtcOutput::Disconnected);
                 }
                 Output::Event(Event::MediaData(d)) => {
-                    self.learn_slot(d.mid);
+                    self.learn_slot(d.mid, **d.seq_range.end());
                     out.push(RtcOutput::Audio(ReceivedAudio {
                         mid: Arc::from(d.mid.to_string()),
                         rtp_time: d.time.numer(),
@@ -273,12 +278,12 @@ impl ClientRtc {
     }
 
     /// Hands a slot's stream to the fast path once str0m has seen its first packet.
-    fn learn_slot(&mut self, mid: Mid) {
+    fn learn_slot(&mut self, mid: Mid, seq: u64) {
         let Some(rx) = self.rx.as_mut() else { return };
         if let Some(stream) = self.rtc.direct_api().stream_rx_by_mid(mid, None) {
             let ssrc = *stream.ssrc();
             if !rx.knows(ssrc) {
-                rx.add_stream(ssrc);
+                rx.add_stream(ssrc, Some(seq));
                 self.slot_of.push((ssrc, Arc::from(mid.to_string())));
             }
         }

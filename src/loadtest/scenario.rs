@@ -169,7 +169,8 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
                 let frame = cursor;
                 cursor = (cursor + 1) % ctx.speech.len();
                 if let (Some(packet), Some(Some(speaker))) = (ctx.speech.packet(frame), members.get(h)) {
-                    speaker.p.send_audio(rtp, ctx.speech.level(frame), packet.to_vec()).await;
+                    // Stamped before sending: listeners measure in their own tasks and
+                    // may hear it before this task runs again.
                     let stamp = RoomAudio::stamp(&ctx, now);
                     if let Some(slot) = audio.sent_us.get(frame) {
                         slot.store(stamp, Ordering::Relaxed);
@@ -178,6 +179,7 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
                         audio.spurt_us.store(stamp, Ordering::Relaxed);
                     }
                     turn.last_send = Some(now);
+                    speaker.p.send_audio(rtp, ctx.speech.level(frame), packet.to_vec()).await;
                     m.packets_sent += 1;
                     let listeners = members.iter().enumerate().filter(|(k, x)| *k != h && x.as_ref().is_some_and(|x| x.audio)).count();
                     m.packets_expected += listeners as u64;

@@ -246,6 +246,10 @@ impl Peer {
     ) -> Result<(), PeerError> {
         if let Some(audio) = self.open_fast(now, data) {
             if let Some(audio) = audio {
+                // Authenticated media from the participant: the address pair is live, so
+                // forwarded audio follows it at once (str0m's own traffic, which also
+                // moves it, is only RTCP every few seconds once the fast path runs).
+                self.path = Some((destination, source));
                 out.push(PeerOutput::Audio(audio));
             }
             return Ok(());
@@ -385,7 +389,7 @@ impl Peer {
         };
         // The microphone's SSRC, if str0m has seen it yet (otherwise on its first packet).
         self.rx = Some(RxFast { opener, buf: Vec::with_capacity(256) });
-        self.learn_mic_ssrc();
+        self.learn_mic_ssrc(None);
         if let Some(fast) = &mut self.fast {
             // New keys for the same streams: sequence numbers go on.
             fast.rekey(sealer);
@@ -401,11 +405,12 @@ impl Peer {
         tracing::debug!(ufrag = %self.ufrag, profile = ?keys.profile, armed = self.fast.is_some(), "SRTP fast path");
     }
 
-    /// Hands the microphone's stream to the receive fast path once str0m knows its SSRC.
-    fn learn_mic_ssrc(&mut self) {
+    /// Hands the microphone's stream to the receive fast path once str0m knows its SSRC,
+    /// continuing from `seq`, the extended sequence number str0m last saw on it.
+    fn learn_mic_ssrc(&mut self, seq: Option<u64>) {
         let Some(rx) = self.rx.as_mut() else { return };
         if let Some(stream) = self.rtc.direct_api().stream_rx_by_mid(self.mic, None) {
-            rx.opener.add_stream(*stream.ssrc());
+            rx.opener.add_stream(*stream.ssrc(), seq);
         }
     }
 
@@ -431,7 +436,7 @@ impl Peer {
             }
             Event::MediaData(d) if d.mid == self.mic => {
                 if self.rx.as_ref().is_some_and(|rx| !rx.opener.knows_any()) {
-                    self.learn_mic_ssrc();
+                    self.learn_mic_ssrc(Some(**d.seq_range.end()));
                 }
                 out.push(PeerOutput::Audio(IncomingAudio {
                     rtp_time: d.time.numer(),

@@ -66,8 +66,8 @@ struct RxStream {
     highest: Option<u64>,
     /// Bit i set: index `highest - i` was received.
     window: u64,
-    /// Last timestamp, extended.
-    timestamp: u64,
+    /// Last timestamp, extended; None before the first packet opened here.
+    timestamp: Option<u64>,
 }
 
 /// Opens the SRTP audio of the streams it was told about.
@@ -101,10 +101,13 @@ impl RtpOpener {
         Ok(RtpOpener { aead, salt, streams: Vec::new() })
     }
 
-    /// Opens packets of `ssrc` from now on.
-    pub fn add_stream(&mut self, ssrc: u32) {
+    /// Opens packets of `ssrc` from now on. `highest` is the highest packet index
+    /// (rollover counter and sequence number) already seen on the stream, if any, so the
+    /// rollover counter carries on from there.
+    pub fn add_stream(&mut self, ssrc: u32, highest: Option<u64>) {
         if !self.knows(ssrc) {
-            self.streams.push(RxStream { ssrc, highest: None, window: 0, timestamp: 0 });
+            let window = u64::from(highest.is_some());
+            self.streams.push(RxStream { ssrc, highest, window, timestamp: None });
         }
     }
 
@@ -167,16 +170,18 @@ impl RtpOpener {
         let timestamp = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
         let s = &mut self.streams[k];
         s.accept(index);
-        let delta = timestamp.wrapping_sub(s.timestamp as u32) as i32;
-        s.timestamp = if stream.highest.is_none() {
-            u64::from(timestamp)
-        } else {
-            s.timestamp.wrapping_add_signed(i64::from(delta))
+        let extended = match s.timestamp {
+            None => u64::from(timestamp),
+            Some(last) => {
+                let delta = timestamp.wrapping_sub(last as u32) as i32;
+                last.wrapping_add_signed(i64::from(delta))
+            }
         };
+        s.timestamp = Some(extended);
         Ok(Opened {
             ssrc,
             seq: index,
-            timestamp: s.timestamp,
+            timestamp: extended,
             marker: packet[1] & 0x80 != 0,
             pt: packet[1] & 0x7f,
             level: ext.audio_level.and_then(|id| audio_level(packet, id)),
@@ -315,7 +320,7 @@ mod tests {
         let mut buf = Vec::new();
         let p = sealed(&mut sealer, 7, 0, 1000, 33);
         assert_eq!(opener.open(&p, ids, &mut buf), Err(OpenError::UnknownSsrc));
-        opener.add_stream(42);
+        opener.add_stream(42, None);
         let o = opener.open(&p, ids, &mut buf).unwrap();
         assert_eq!((o.seq, o.timestamp, o.marker, o.pt), (7, 1000, true, 111));
         assert_eq!(o.level, Some((33, true)));
@@ -346,10 +351,10 @@ mod tests {
         let mut buf = Vec::new();
         // Our own direction's key does not open what we sealed: the halves differ.
         let mut same_side = RtpOpener::new(crypto, &k(false)).unwrap();
-        same_side.add_stream(42);
+        same_side.add_stream(42, None);
         assert_eq!(same_side.open(&p, ids, &mut buf), Err(OpenError::Auth));
         let mut opener = RtpOpener::new(crypto, &k(true)).unwrap();
-        opener.add_stream(42);
+        opener.add_stream(42, None);
         let o = opener.open(&p, ids, &mut buf).unwrap();
         assert_eq!((o.seq, o.timestamp, o.level), (100, 5000, Some((60, true))));
         assert_eq!(o.payload, b"opus frame");
@@ -360,7 +365,7 @@ mod tests {
         let crypto = crate::media::keys::backend();
         let mut sealer = RtpSealer::new(crypto, &keys(false)).unwrap();
         let mut opener = RtpOpener::new(crypto, &keys(true)).unwrap();
-        opener.add_stream(42);
+        opener.add_stream(42, None);
         let ids = ExtIds { audio_level: Some(1), mid: Some(4) };
         let mut buf = Vec::new();
         let mut got = Vec::new();
@@ -378,6 +383,22 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_handed_over_after_a_wrap_keeps_its_rollover_counter() {
+        let crypto = crate::media::keys::backend();
+        let mut sealer = RtpSealer::new(crypto, &keys(false)).unwrap();
+        let mut opener = RtpOpener::new(crypto, &keys(true)).unwrap();
+        // str0m saw up to ROC 1, SEQ 3 before the fast path took the stream.
+        opener.add_stream(42, Some((1 << 16) | 3));
+        let ids = ExtIds { audio_level: Some(1), mid: Some(4) };
+        let mut buf = Vec::new();
+        let o = opener.open(&sealed(&mut sealer, 4, 1, 100, 20), ids, &mut buf).unwrap();
+        assert_eq!(o.seq, (1 << 16) | 4);
+        // The packet str0m already handled is a replay here.
+        let seen = sealed(&mut sealer, 3, 1, 80, 20);
+        assert_eq!(opener.open(&seen, ids, &mut buf), Err(OpenError::Replayed));
+    }
+
+    #[test]
     fn rtcp_and_short_packets_are_not_rtp() {
         let crypto = crate::media::keys::backend();
         let mut opener = RtpOpener::new(crypto, &keys(true)).unwrap();
@@ -386,7 +407,7 @@ mod tests {
         let rtcp = [0x80, 200, 0, 6, 0, 0, 0, 42, 0, 0, 0, 0];
         assert_eq!(opener.open(&rtcp, ids, &mut buf), Err(OpenError::NotRtp));
         assert_eq!(opener.open(&[0x80, 111], ids, &mut buf), Err(OpenError::NotRtp));
-        opener.add_stream(42);
+        opener.add_stream(42, None);
         let truncated = [0x90, 111, 0, 1, 0, 0, 0, 1, 0, 0, 0, 42, 0xBE, 0xDE, 0, 9];
         assert_eq!(opener.open(&truncated, ids, &mut buf), Err(OpenError::Malformed));
     }

@@ -13,7 +13,7 @@ use talkstick_signaling::protocol::{self, ClientMsg, ErrorCode, Role, ServerMsg}
 use talkstick_signaling::{Input, Output, ParticipantId, Room, RoomId};
 use tokio::sync::mpsc;
 
-use super::task::{Conn, Outbound, RoomCmd};
+use super::task::{Conn, ConnId, Outbound, RoomCmd};
 use crate::media::demux::Route;
 use crate::media::{Forwarder, MediaOutput, MediaPlane};
 
@@ -49,9 +49,10 @@ pub struct RoomCore {
     media: Option<Media>,
     /// Set when the media code panicked: the room goes on without audio.
     media_failed: bool,
-    /// Members whose queue was full when told something directly; dropped as too slow
-    /// with the next delivery, like those a broadcast found full.
-    slow: Vec<ParticipantId>,
+    /// Connections whose queue was full when told something directly; dropped as too
+    /// slow with the next delivery, like those a broadcast found full (unless the member
+    /// has resumed on another connection by then).
+    slow: Vec<(ParticipantId, ConnId)>,
 }
 
 impl RoomCore {
@@ -239,7 +240,7 @@ impl RoomCore {
                         if to.includes(*pid, m.role)
                             && m.conn.tx.try_send(Outbound::Text(text.clone())).is_err()
                         {
-                            slow.push(*pid);
+                            slow.push((*pid, m.conn.id));
                         }
                     }
                 }
@@ -263,7 +264,10 @@ impl RoomCore {
             }
         }
         // A connection whose queue is full cannot keep up: drop it (it can resume).
-        for pid in slow {
+        for (pid, conn) in slow {
+            if self.members.get(&pid).is_none_or(|m| m.conn.id != conn) {
+                continue;
+            }
             if let Some(m) = self.members.remove(&pid) {
                 tracing::warn!(room = %self.room.id(), participant = %pid, "connection too slow; dropped");
                 let _ = m.conn.tx.try_send(Outbound::Close(4008, "too slow"));
@@ -311,7 +315,7 @@ impl RoomCore {
         if let Some(m) = self.members.get(&to) {
             let text = protocol::encode(self.room.seq(), msg).into();
             if m.conn.tx.try_send(Outbound::Text(text)).is_err() {
-                self.slow.push(to);
+                self.slow.push((to, m.conn.id));
             }
         }
     }

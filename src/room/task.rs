@@ -130,8 +130,11 @@ pub async fn run(
         }
         tokio::select! {
             cmd = rx.recv() => {
+                // This command, then up to BATCH - 1 more that are already queued; never
+                // take one off the queue that this wake-up will not handle.
                 let mut next = cmd;
-                for _ in 0..BATCH {
+                let mut handled = 0;
+                loop {
                     match next {
                         None => break 'run,
                         Some(RoomCmd::Shutdown) => {
@@ -139,6 +142,10 @@ pub async fn run(
                             break 'run;
                         }
                         Some(cmd) => core.apply(cmd),
+                    }
+                    handled += 1;
+                    if handled == BATCH {
+                        break;
                     }
                     match rx.try_recv() {
                         Ok(cmd) => next = Some(cmd),
@@ -159,4 +166,42 @@ pub async fn run(
     core.release_media();
     registry.forget(core.id(), generation);
     tracing::debug!(room = %core.id(), "room task ended");
+}
+
+#[cfg(test)]
+mod tests {
+    use talkstick_signaling::protocol::{Role, Settings};
+    use talkstick_signaling::{ResumeToken, Room};
+
+    use super::*;
+
+    /// More commands queued than one batch holds: every one is handled (each join is
+    /// answered, admitted or refused), none is taken off the queue and dropped.
+    #[tokio::test]
+    async fn a_full_inbox_is_handled_to_the_last_command() {
+        let id: talkstick_signaling::RoomId = "batch-test".parse().unwrap();
+        let (tx, rx) = mpsc::channel(ROOM_BUFFER);
+        let room = Room::new(id, Settings::default(), std::time::Instant::now());
+        let core = RoomCore::new(room, None, tx.clone());
+        let mut replies = Vec::new();
+        for i in 0..(3 * BATCH + 5) {
+            let (reply, answer) = oneshot::channel();
+            let (conn_tx, _conn_rx) = mpsc::channel(CONN_BUFFER);
+            let req = JoinRequest {
+                name: format!("Learner {i}"),
+                role: Role::Learner,
+                resume: None,
+                new_resume: ResumeToken(format!("resume-{i}")),
+            };
+            let conn = Conn { id: ConnId(i as u64), tx: conn_tx };
+            tx.try_send(RoomCmd::Join { req, conn, reply }).unwrap();
+            replies.push(answer);
+        }
+        let task = tokio::spawn(run(core, rx, Registry::new(Settings::default()), 1));
+        for (i, answer) in replies.into_iter().enumerate() {
+            assert!(answer.await.is_ok(), "join {i} was dropped unanswered");
+        }
+        tx.send(RoomCmd::Shutdown).await.unwrap();
+        task.await.unwrap();
+    }
 }
