@@ -48,35 +48,89 @@ enum Aead {
     Aes256(Box<dyn AeadAes256GcmCipher>),
 }
 
-/// Seals RTP packets for one direction of one DTLS association.
-pub struct RtpSealer {
+/// The AES-GCM cipher and session salt of one direction's RTP (RFC 7714), shared by the
+/// sealer here and the opener in [`super::srtp_open`].
+pub(crate) struct Gcm {
     aead: Aead,
     salt: [u8; SALT_LEN],
 }
 
-impl std::fmt::Debug for RtpSealer {
+impl std::fmt::Debug for Gcm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let bits = match self.aead {
             Aead::Aes128(_) => 128,
             Aead::Aes256(_) => 256,
         };
-        f.debug_struct("RtpSealer").field("aes_gcm_bits", &bits).finish_non_exhaustive()
+        f.debug_struct("Gcm").field("aes_bits", &bits).finish_non_exhaustive()
     }
 }
 
-impl RtpSealer {
-    /// The sealer for what we send, from a handshake's export.
-    pub fn new(crypto: &CryptoProvider, keys: &ExportedKeys) -> Result<Self, SrtpError> {
+impl Gcm {
+    /// The cipher of the side that writes with `keys` (the DTLS client's half of the
+    /// export when `keys.active`), for sealing or opening.
+    pub(crate) fn new(
+        crypto: &CryptoProvider,
+        keys: &ExportedKeys,
+        encrypt: bool,
+    ) -> Result<Gcm, SrtpError> {
         let (session_key, salt) = session_keys(crypto, keys)?;
         let srtp = crypto.srtp_provider;
         let aead = if keys.profile == SrtpProfile::AEAD_AES_128_GCM {
             let mut k = [0u8; 16];
             k.copy_from_slice(&session_key[..16]);
-            Aead::Aes128(srtp.aead_aes_128_gcm().create_cipher(k, true))
+            Aead::Aes128(srtp.aead_aes_128_gcm().create_cipher(k, encrypt))
         } else {
-            Aead::Aes256(srtp.aead_aes_256_gcm().create_cipher(session_key, true))
+            Aead::Aes256(srtp.aead_aes_256_gcm().create_cipher(session_key, encrypt))
         };
-        Ok(RtpSealer { aead, salt })
+        Ok(Gcm { aead, salt })
+    }
+
+    /// RFC 7714 §8.1: the session salt XOR (0, SSRC, ROC, SEQ).
+    pub(crate) fn iv(&self, ssrc: u32, roc: u32, seq: u16) -> [u8; 12] {
+        let mut iv = [0u8; 12];
+        iv[2..6].copy_from_slice(&ssrc.to_be_bytes());
+        iv[6..10].copy_from_slice(&roc.to_be_bytes());
+        iv[10..12].copy_from_slice(&seq.to_be_bytes());
+        for (b, s) in iv.iter_mut().zip(self.salt) {
+            *b ^= s;
+        }
+        iv
+    }
+
+    /// Encrypts `input` into `output` (at least `input.len() + TAG_LEN` long).
+    fn seal(&mut self, iv: &[u8; 12], aad: &[u8], input: &[u8], output: &mut [u8]) -> bool {
+        match &mut self.aead {
+            Aead::Aes128(c) => c.encrypt(iv, aad, input, output).is_ok(),
+            Aead::Aes256(c) => c.encrypt(iv, aad, input, output).is_ok(),
+        }
+    }
+
+    /// Decrypts and authenticates `input` (ciphertext and tag) into `output`; the
+    /// plaintext length, or None when the tag does not match.
+    pub(crate) fn open(
+        &mut self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        input: &[u8],
+        output: &mut [u8],
+    ) -> Option<usize> {
+        match &mut self.aead {
+            Aead::Aes128(c) => c.decrypt(iv, &[aad], input, output).ok(),
+            Aead::Aes256(c) => c.decrypt(iv, &[aad], input, output).ok(),
+        }
+    }
+}
+
+/// Seals RTP packets for one direction of one DTLS association.
+#[derive(Debug)]
+pub struct RtpSealer {
+    gcm: Gcm,
+}
+
+impl RtpSealer {
+    /// The sealer for what we send, from a handshake's export.
+    pub fn new(crypto: &CryptoProvider, keys: &ExportedKeys) -> Result<Self, SrtpError> {
+        Ok(RtpSealer { gcm: Gcm::new(crypto, keys, true)? })
     }
 
     /// Appends the SRTP packet of `header` (a complete RTP header, extensions included)
@@ -90,31 +144,23 @@ impl RtpSealer {
         payload: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), SrtpError> {
-        let mut iv = [0u8; 12];
-        iv[2..6].copy_from_slice(&ssrc.to_be_bytes());
-        iv[6..10].copy_from_slice(&roc.to_be_bytes());
-        iv[10..12].copy_from_slice(&seq.to_be_bytes());
-        for (b, s) in iv.iter_mut().zip(self.salt) {
-            *b ^= s;
-        }
+        let iv = self.gcm.iv(ssrc, roc, seq);
         let start = out.len();
         out.extend_from_slice(header);
         out.resize(start + header.len() + payload.len() + TAG_LEN, 0);
         let body = &mut out[start + header.len()..];
-        let sealed = match &mut self.aead {
-            Aead::Aes128(c) => c.encrypt(&iv, header, payload, body),
-            Aead::Aes256(c) => c.encrypt(&iv, header, payload, body),
-        };
-        sealed.map_err(|e| {
+        if self.gcm.seal(&iv, header, payload, body) {
+            Ok(())
+        } else {
             out.truncate(start);
-            SrtpError::Cipher(e.to_string())
-        })
+            Err(SrtpError::Cipher("AES-GCM refused to seal".into()))
+        }
     }
 }
 
 /// The RTP session key (the first 16 bytes for AES-128) and salt of the side that
 /// writes with `keys` (the DTLS client's half of the export when `keys.active`).
-pub(crate) fn session_keys(
+fn session_keys(
     crypto: &CryptoProvider,
     keys: &ExportedKeys,
 ) -> Result<([u8; 32], [u8; SALT_LEN]), SrtpError> {

@@ -6,11 +6,10 @@
 //! not recognise — RTCP, an unknown SSRC, a packet that fails authentication — is left to
 //! str0m, which owns the connection.
 
-use str0m::crypto::dtls::SrtpProfile;
-use str0m::crypto::{AeadAes128GcmCipher, AeadAes256GcmCipher, CryptoProvider};
+use str0m::crypto::CryptoProvider;
 
 use super::keys::ExportedKeys;
-use super::srtp::{ExtIds, SALT_LEN, SrtpError, TAG_LEN, session_keys};
+use super::srtp::{ExtIds, Gcm, SrtpError, TAG_LEN};
 
 /// Size of the replay window (RFC 3711 §3.3.2 asks for at least 64).
 const REPLAY_WINDOW: u64 = 64;
@@ -54,11 +53,6 @@ pub struct Opened<'a> {
     pub payload: &'a [u8],
 }
 
-enum Aead {
-    Aes128(Box<dyn AeadAes128GcmCipher>),
-    Aes256(Box<dyn AeadAes256GcmCipher>),
-}
-
 #[derive(Debug, Clone, Copy)]
 struct RxStream {
     ssrc: u32,
@@ -71,16 +65,10 @@ struct RxStream {
 }
 
 /// Opens the SRTP audio of the streams it was told about.
+#[derive(Debug)]
 pub struct RtpOpener {
-    aead: Aead,
-    salt: [u8; SALT_LEN],
+    gcm: Gcm,
     streams: Vec<RxStream>,
-}
-
-impl std::fmt::Debug for RtpOpener {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RtpOpener").field("streams", &self.streams.len()).finish_non_exhaustive()
-    }
 }
 
 impl RtpOpener {
@@ -88,17 +76,7 @@ impl RtpOpener {
     pub fn new(crypto: &CryptoProvider, keys: &ExportedKeys) -> Result<Self, SrtpError> {
         // The other side writes with the key we do not.
         let theirs = ExportedKeys { active: !keys.active, ..keys.clone() };
-        let (key, salt) = session_keys(crypto, &theirs)?;
-        let srtp = crypto.srtp_provider;
-        let aead = match keys.profile {
-            SrtpProfile::AEAD_AES_128_GCM => {
-                let mut k = [0u8; 16];
-                k.copy_from_slice(&key[..16]);
-                Aead::Aes128(srtp.aead_aes_128_gcm().create_cipher(k, false))
-            }
-            _ => Aead::Aes256(srtp.aead_aes_256_gcm().create_cipher(key, false)),
-        };
-        Ok(RtpOpener { aead, salt, streams: Vec::new() })
+        Ok(RtpOpener { gcm: Gcm::new(crypto, &theirs, false)?, streams: Vec::new() })
     }
 
     /// Opens packets of `ssrc` from now on. `highest` is the highest packet index
@@ -146,21 +124,12 @@ impl RtpOpener {
         if stream.is_replay(index) {
             return Err(OpenError::Replayed);
         }
-        let mut iv = [0u8; 12];
-        iv[2..6].copy_from_slice(&ssrc.to_be_bytes());
-        iv[6..10].copy_from_slice(&((index >> 16) as u32).to_be_bytes());
-        iv[10..12].copy_from_slice(&seq.to_be_bytes());
-        for (b, s) in iv.iter_mut().zip(self.salt) {
-            *b ^= s;
-        }
+        let iv = self.gcm.iv(ssrc, (index >> 16) as u32, seq);
         let (header, body) = packet.split_at(header_len);
         buf.clear();
         buf.resize(body.len(), 0);
-        let opened = match &mut self.aead {
-            Aead::Aes128(c) => c.decrypt(&iv, &[header], body, buf),
-            Aead::Aes256(c) => c.decrypt(&iv, &[header], body, buf),
-        };
-        let mut len = opened.map_err(|_| OpenError::Auth)?;
+        let opened = self.gcm.open(&iv, header, body, buf);
+        let mut len = opened.ok_or(OpenError::Auth)?;
         if packet[0] & 0x20 != 0 {
             // Padding: the last byte counts the padding bytes, itself included.
             let pad = usize::from(*buf[..len].last().ok_or(OpenError::Malformed)?);
@@ -284,6 +253,8 @@ fn audio_level(p: &[u8], id: u8) -> Option<(u8, bool)> {
 
 #[cfg(test)]
 mod tests {
+    use str0m::crypto::dtls::SrtpProfile;
+
     use super::*;
     use crate::media::srtp::{Header, RtpSealer};
 
