@@ -229,8 +229,7 @@ impl ClientRtc {
                     return Ok(());
                 }
                 Output::Transmit(t) => {
-                    // DTLS (20–63) and SRTP/SRTCP (128–191) go to the chosen pair.
-                    if matches!(t.contents.first(), Some(20..=63 | 128..=191)) {
+                    if crate::media::srtp::on_media_path(&t.contents) {
                         self.media_to = Some(t.destination);
                     }
                     out.push(RtcOutput::Transmit {

@@ -351,9 +351,7 @@ impl Peer {
                     return Ok(());
                 }
                 Output::Transmit(t) => {
-                    // DTLS (20–63) and SRTP/SRTCP (128–191) go to the nominated pair;
-                    // STUN answers go wherever the request came from.
-                    if matches!(t.contents.first(), Some(20..=63 | 128..=191)) {
+                    if super::srtp::on_media_path(&t.contents) {
                         self.path = Some((t.source, t.destination));
                     }
                     out.push(PeerOutput::Transmit {

@@ -274,6 +274,13 @@ impl RtpWriter {
     }
 }
 
+/// Whether a datagram str0m sends is DTLS (first byte 20–63) or SRTP/SRTCP (128–191), per
+/// RFC 7983: those go to the ICE pair in use, so their addresses are where the fast path
+/// sends too (STUN answers go wherever their request came from).
+pub fn on_media_path(datagram: &[u8]) -> bool {
+    matches!(datagram.first(), Some(20..=63 | 128..=191))
+}
+
 /// The RTP header extensions the fast path writes, by their negotiated ids.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ExtIds {
