@@ -9,4 +9,4 @@
 pub mod rtc;
 pub mod session;
 
-pub use session::{AudioHook, ClientError, ClientEvent, EventSink, Participant, ReceivedAudio};
+pub use session::{ClientError, ClientEvent, EventSink, Participant, ReceivedAudio};

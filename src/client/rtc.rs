@@ -37,7 +37,9 @@ pub enum RtcOutput {
 
 /// The client's peer.
 pub struct ClientRtc {
-    rtc: Rtc,
+    /// Boxed: str0m's state is large and rarely touched per packet, so the fast path's
+    /// fields below stay on a few cache lines.
+    rtc: Box<Rtc>,
     local: SocketAddr,
     mic: Mid,
     pending: Option<SdpPendingOffer>,
@@ -75,7 +77,7 @@ impl ClientRtc {
             .set_reordering_size_audio(0)
             .set_rtcp_report_interval_audio(RTCP_INTERVAL)
             .set_crypto_provider(keys::provider());
-        let mut rtc = keys::build_with_tap(&tap, || config.build(now));
+        let mut rtc = Box::new(keys::build_with_tap(&tap, || config.build(now)));
         let candidate =
             Candidate::host(local, "udp").map_err(|e| ClientError::Rtc(e.to_string()))?;
         rtc.add_local_candidate(candidate);

@@ -95,20 +95,13 @@ pub enum EventSink {
     Own(mpsc::Sender<ClientEvent>),
     /// A shared channel; events carry the tag.
     Shared(usize, mpsc::Sender<(usize, ClientEvent)>),
-    /// A shared channel for everything but received audio, which is handed to the
-    /// function in the session's own task: no hop to another task per packet.
-    SharedWithAudio(usize, mpsc::Sender<(usize, ClientEvent)>, AudioHook),
 }
-
-/// Takes each received audio packet, in the session's task (keep it short).
-pub type AudioHook = Box<dyn FnMut(ReceivedAudio) + Send + Sync>;
 
 impl std::fmt::Debug for EventSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             EventSink::Own(_) => f.write_str("EventSink::Own"),
             EventSink::Shared(tag, _) => write!(f, "EventSink::Shared({tag})"),
-            EventSink::SharedWithAudio(tag, ..) => write!(f, "EventSink::SharedWithAudio({tag})"),
         }
     }
 }
@@ -117,22 +110,14 @@ impl EventSink {
     async fn send(&self, ev: ClientEvent) -> bool {
         match self {
             EventSink::Own(tx) => tx.send(ev).await.is_ok(),
-            EventSink::Shared(tag, tx) | EventSink::SharedWithAudio(tag, tx, _) => {
-                tx.send((*tag, ev)).await.is_ok()
-            }
+            EventSink::Shared(tag, tx) => tx.send((*tag, ev)).await.is_ok(),
         }
     }
 
-    fn try_send(&mut self, ev: ClientEvent) {
-        let sent = match (self, ev) {
-            (EventSink::SharedWithAudio(_, _, hook), ClientEvent::Audio(a)) => {
-                hook(a);
-                true
-            }
-            (EventSink::Own(tx), ev) => tx.try_send(ev).is_ok(),
-            (EventSink::Shared(tag, tx) | EventSink::SharedWithAudio(tag, tx, _), ev) => {
-                tx.try_send((*tag, ev)).is_ok()
-            }
+    fn try_send(&self, ev: ClientEvent) {
+        let sent = match self {
+            EventSink::Own(tx) => tx.try_send(ev).is_ok(),
+            EventSink::Shared(tag, tx) => tx.try_send((*tag, ev)).is_ok(),
         };
         if !sent {
             DROPPED_EVENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -245,7 +230,7 @@ async fn run(
     ws: Ws,
     mut peer: Option<(ClientRtc, UdpSocket)>,
     mut commands: mpsc::Receiver<Command>,
-    mut events: EventSink,
+    events: EventSink,
 ) {
     // The WebSocket is read by its own task: polling it costs more than handling a
     // datagram, and the session wakes for every datagram.
@@ -306,10 +291,10 @@ async fn run(
                 let Some((Ok(msg), read_at)) = msg else { break };
                 let Message::Text(t) = msg else { continue };
                 let v: Value = serde_json::from_str(t.as_str()).unwrap_or(Value::Null);
-                if v["type"] == "rtc_answer" {
-                    if let (Some((rtc, _)), Some(sdp)) = (peer.as_mut(), v["sdp"].as_str()) {
-                        rtc.accept_answer(sdp, &mut out)
-                    } else { Ok(()) }
+                // Without a peer of its own, the session hands the answer on with the
+                // rest (the caller drives audio itself).
+                if let (true, Some((rtc, _))) = (v["type"] == "rtc_answer", peer.as_mut()) {
+                    rtc.accept_answer(v["sdp"].as_str().unwrap_or_default(), &mut out)
                 } else {
                     if !events.send(ClientEvent::Signal(v, read_at)).await { break; }
                     Ok(())

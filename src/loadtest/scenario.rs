@@ -4,60 +4,32 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
+use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-use super::metrics::{Jitter, Metrics};
+use super::metrics::Metrics;
+use super::peers::{MemberAudio, RoomPeers, Sent};
 use super::{Ctx, FRAME};
-use crate::client::{AudioHook, ClientError, ClientEvent, EventSink, Participant, ReceivedAudio};
+use crate::client::rtc::ClientRtc;
+use crate::client::{ClientError, ClientEvent, EventSink, Participant};
 use crate::token::{Claims, mint, unix_now};
 use talkstick_signaling::protocol::Role;
 
 struct Member {
     p: Participant,
     id: u64,
-    /// Its audio measurements, filled in its session's task.
-    heard: Arc<Mutex<Heard>>,
-    audio: bool,
     /// Reactions seen, by sender id (to pair the n-th sent with the n-th seen).
     reactions_seen: HashMap<u64, usize>,
 }
 
-/// Where a member's join outcome goes.
-type JoinedTx = mpsc::Sender<(usize, Result<Member, String>)>;
-
-/// What a room's task shares with its listeners' audio hooks.
-struct RoomAudio {
-    /// Send time of each frame of the speech asset, in µs after the run's start plus
-    /// one (0: not sent yet).
-    sent_us: Vec<AtomicU64>,
-    /// When the current run of audio packets began, the same way.
-    spurt_us: AtomicU64,
-}
-
-impl RoomAudio {
-    fn stamp(ctx: &Ctx, at: Instant) -> u64 {
-        at.saturating_duration_since(ctx.start).as_micros() as u64 + 1
-    }
-
-    fn instant(ctx: &Ctx, us: u64) -> Option<Instant> {
-        (us > 0).then(|| ctx.start + Duration::from_micros(us - 1))
-    }
-}
-
-/// One listener's audio measurements.
-#[derive(Default)]
-struct Heard {
-    metrics: Metrics,
-    heard: bool,
-    jitter: HashMap<Arc<str>, Jitter>,
-}
+/// Where a member's join outcome goes: their signaling, their audio and its SDP offer.
+type JoinedTx = mpsc::Sender<(usize, Result<(Member, MemberAudio, String), String>)>;
 
 /// A reaction on its way to every member.
 struct Pending {
@@ -100,10 +72,6 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
     // Whether someone speaks in this room: a join that starts then measures its join time
     // (WebSocket open → first audio) on its own, not the wait for a speaker.
     let speaking = Arc::new(AtomicBool::new(false));
-    let audio = Arc::new(RoomAudio {
-        sent_us: (0..ctx.speech.len()).map(|_| AtomicU64::new(0)).collect(),
-        spurt_us: AtomicU64::new(0),
-    });
     for j in 0..ctx.per_room {
         tokio::spawn(join(
             Arc::clone(&ctx),
@@ -111,11 +79,12 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
             j,
             (tx.clone(), joins_tx.clone()),
             Arc::clone(&speaking),
-            Arc::clone(&audio),
         ));
     }
     drop((tx, joins_tx));
     let mut members: Vec<Option<Member>> = (0..ctx.per_room).map(|_| None).collect();
+    let mut peers = RoomPeers::new(ctx.per_room);
+    let mut sent = Sent { frames: vec![None; ctx.speech.len()], spurt: None };
     let mut ids: HashMap<u64, usize> = HashMap::new();
     let mut hands: HashSet<u64> = HashSet::new();
     let mut pending: HashMap<u64, Vec<Pending>> = HashMap::new();
@@ -125,38 +94,22 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
     let mut tick = tokio::time::interval(FRAME);
     let mut act = tokio::time::interval(Duration::from_millis(500));
     let mut hand_kind = 0usize;
+    // One timer for every member's peer, moved only when the earliest deadline changes.
+    let timer = tokio::time::sleep_until(tokio::time::Instant::now());
+    tokio::pin!(timer);
+    let mut armed: Option<Instant> = None;
     while Instant::now() < end {
-        tokio::select! {
-            ev = rx.recv() => {
-                let Some(first) = ev else { break };
-                // Drain what else is queued (the listeners of one packet arrive together)
-                // before the other branches are polled again.
-                let mut next = Some(first);
-                let mut handled = 0;
-                while let Some((j, ev)) = next {
-                    if let ClientEvent::Signal(v, _) = &ev {
-                        if v["type"] == "queue" {
-                            hands = v["hands"].as_array().into_iter().flatten().filter_map(|h| h["participant"].as_u64()).collect();
-                        }
-                    }
-                    on_event(&ctx, &mut m, &mut members, &ids, j, ev, &mut pending, &mut turn, &mut rng).await;
-                    handled += 1;
-                    next = if handled < EVENT_BATCH { rx.try_recv().ok() } else { None };
-                }
-                speaking.store(turn.holder.is_some(), Ordering::Relaxed);
+        let due = peers.timeout();
+        if due != armed {
+            if let Some(at) = due {
+                timer.as_mut().reset(at.into());
             }
-            joined = joins.recv(), if !joins.is_closed() || !joins.is_empty() => match joined {
-                Some((j, Ok(mut member))) => {
-                    // A newcomer sees only reactions sent from now on.
-                    for (from, list) in &pending {
-                        member.reactions_seen.insert(*from, list.len());
-                    }
-                    ids.insert(member.id, j);
-                    members[j] = Some(member);
-                }
-                Some((_, Err(kind))) => m.error(kind),
-                None => {}
-            },
+            armed = due;
+        }
+        tokio::select! {
+            biased;
+            // Audio first: a forwarded packet wakes the task once for all its listeners.
+            () = std::future::poll_fn(|cx| peers.poll_recv(cx)) => peers.handle_batch(&ctx, &sent),
             _ = tick.tick() => {
                 let now = Instant::now();
                 rtp += 960;
@@ -168,23 +121,66 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
                 }
                 let frame = cursor;
                 cursor = (cursor + 1) % ctx.speech.len();
-                if let (Some(packet), Some(Some(speaker))) = (ctx.speech.packet(frame), members.get(h)) {
-                    // Stamped before sending: listeners measure in their own tasks and
-                    // may hear it before this task runs again.
-                    let stamp = RoomAudio::stamp(&ctx, now);
-                    if let Some(slot) = audio.sent_us.get(frame) {
-                        slot.store(stamp, Ordering::Relaxed);
+                if let Some(packet) = ctx.speech.packet(frame).filter(|_| members.get(h).is_some_and(Option::is_some)) {
+                    // Stamped before sending: the listeners may hear it before this task
+                    // reads the clock again.
+                    if let Some(slot) = sent.frames.get_mut(frame) {
+                        *slot = Some(now);
                     }
                     if turn.last_send.is_none_or(|t| now.saturating_duration_since(t) > SPURT_GAP) {
-                        audio.spurt_us.store(stamp, Ordering::Relaxed);
+                        sent.spurt = Some(now);
                     }
                     turn.last_send = Some(now);
-                    speaker.p.send_audio(rtp, ctx.speech.level(frame), packet.to_vec()).await;
+                    peers.send_audio(&ctx, &sent, h, (rtp, ctx.speech.level(frame)), packet);
                     m.packets_sent += 1;
-                    let listeners = members.iter().enumerate().filter(|(k, x)| *k != h && x.as_ref().is_some_and(|x| x.audio)).count();
-                    m.packets_expected += listeners as u64;
+                    m.packets_expected += peers.listeners(h) as u64;
                 }
             }
+            () = &mut timer, if armed.is_some() => {
+                armed = None;
+                peers.handle_timeout(&ctx, &sent, Instant::now());
+            }
+            ev = rx.recv() => {
+                let Some(first) = ev else { break };
+                // Drain what else is queued before the other branches are polled again.
+                let mut next = Some(first);
+                let mut handled = 0;
+                while let Some((j, ev)) = next {
+                    if let ClientEvent::Signal(v, _) = &ev {
+                        match v["type"].as_str() {
+                            Some("queue") => {
+                                hands = v["hands"].as_array().into_iter().flatten().filter_map(|h| h["participant"].as_u64()).collect();
+                            }
+                            Some("rtc_answer") => {
+                                let sdp = v["sdp"].as_str().unwrap_or_default();
+                                if !peers.accept_answer(&ctx, &sent, j, sdp) {
+                                    m.error("bad_answer");
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    on_event(&ctx, &mut m, &mut members, &ids, j, ev, &mut pending, &mut turn, &mut rng).await;
+                    handled += 1;
+                    next = if handled < EVENT_BATCH { rx.try_recv().ok() } else { None };
+                }
+                speaking.store(turn.holder.is_some(), Ordering::Relaxed);
+            }
+            joined = joins.recv(), if !joins.is_closed() || !joins.is_empty() => match joined {
+                Some((j, Ok((mut member, audio, offer)))) => {
+                    // A newcomer sees only reactions sent from now on.
+                    for (from, list) in &pending {
+                        member.reactions_seen.insert(*from, list.len());
+                    }
+                    ids.insert(member.id, j);
+                    peers.insert(j, audio);
+                    // Offered only now that the answer has somewhere to go.
+                    member.p.send(json!({"type": "rtc_offer", "sdp": offer})).await;
+                    members[j] = Some(member);
+                }
+                Some((_, Err(kind))) => m.error(kind),
+                None => {}
+            },
             _ = act.tick() => {
                 act_once(&members, &mut m, &mut rng, &turn, &hands, &mut pending, &mut hand_kind).await;
             }
@@ -193,28 +189,22 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
     m.handovers = turn.count.saturating_sub(1);
     m.rooms_with_handover = u64::from(turn.count >= 2);
     // What each listener heard, jitter per stream, then leave.
+    peers.collect(&mut m);
     for x in members.iter().flatten() {
-        {
-            let mut heard = x.heard.lock().unwrap_or_else(PoisonError::into_inner);
-            m.merge(std::mem::take(&mut heard.metrics));
-            for j in heard.jitter.values() {
-                m.jitter_sum_us += j.estimate_us;
-                m.jitter_streams += 1;
-            }
-        }
         x.p.send(json!({"type": "leave"})).await;
     }
     m
 }
 
-/// Joins member `j` of room `index` at its turn in the ramp; the outcome goes to `done`.
+/// Joins member `j` of room `index` at its turn in the ramp: signaling through the client
+/// core's session, and a WebRTC peer on its own socket whose offer the room's task sends.
+/// The outcome goes to `done`.
 async fn join(
     ctx: Arc<Ctx>,
     index: usize,
     j: usize,
     (events, done): (mpsc::Sender<(usize, ClientEvent)>, JoinedTx),
     speaking: Arc<AtomicBool>,
-    audio: Arc<RoomAudio>,
 ) {
     // Round robin over rooms: every room fills at the same pace, so most joins land in a
     // room where someone already speaks.
@@ -228,30 +218,21 @@ async fn join(
     // Someone holds the floor as this member starts joining: time to first audio is
     // measured.
     let measure_join = speaking.load(Ordering::Relaxed);
-    let heard = Arc::new(Mutex::new(Heard::default()));
-    let hook: AudioHook = {
-        let (ctx, heard) = (Arc::clone(&ctx), Arc::clone(&heard));
-        Box::new(move |a: ReceivedAudio| {
-            let mut h = heard.lock().unwrap_or_else(PoisonError::into_inner);
-            on_audio(&ctx, &audio, &mut h, (started, measure_join), a);
-        })
-    };
-    let result = match Participant::join_into(
-        &ctx.base,
-        &token,
-        Some(ctx.bind_ip),
-        EventSink::SharedWithAudio(j, events, hook),
-    )
-    .await
-    {
-        Ok(p) => {
-            ctx.joined.fetch_add(1, Ordering::Relaxed);
-            let id = p.id;
-            Ok(Member { p, id, heard, audio: false, reactions_seen: HashMap::new() })
-        }
-        Err(e) => Err(error_kind(&e).to_owned()),
-    };
-    let _ = done.send((j, result)).await;
+    let result = async {
+        let p = Participant::join_into(&ctx.base, &token, None, EventSink::Shared(j, events))
+            .await
+            .map_err(|e| error_kind(&e))?;
+        let socket = UdpSocket::bind((ctx.bind_ip, 0)).await.map_err(|_| "bind_failed")?;
+        let local = socket.local_addr().map_err(|_| "bind_failed")?;
+        let slots = p.welcome["room"]["audio_slots"].as_u64().unwrap_or(3) as usize;
+        let (rtc, offer) =
+            ClientRtc::offer(Instant::now(), local, slots).map_err(|e| error_kind(&e))?;
+        ctx.joined.fetch_add(1, Ordering::Relaxed);
+        let member = Member { id: p.id, p, reactions_seen: HashMap::new() };
+        Ok((member, MemberAudio::new(rtc, socket, started, measure_join), offer))
+    }
+    .await;
+    let _ = done.send((j, result.map_err(|kind: &'static str| kind.to_owned()))).await;
 }
 
 /// Raises hands to keep a short queue, and reacts now and then.
@@ -318,9 +299,8 @@ async fn on_event(
 ) {
     let Some(Some(me)) = members.get_mut(j) else { return };
     match ev {
-        // Audio goes to each member's hook, in its own session's task.
-        ClientEvent::Audio(_) => {}
-        ClientEvent::AudioConnected => me.audio = true,
+        // Audio is the room's peers' (see `peers`), not the session's.
+        ClientEvent::Audio(_) | ClientEvent::AudioConnected => {}
         ClientEvent::Closed => m.error("connection_closed"),
         ClientEvent::Signal(v, at) => match v["type"].as_str().unwrap_or("") {
             "youre_up" => me.p.send(json!({"type": "accept_floor"})).await,
@@ -355,39 +335,6 @@ async fn on_event(
             "error" => m.error(v["code"].as_str().unwrap_or("error").to_owned()),
             _ => {}
         },
-    }
-}
-
-fn on_audio(
-    ctx: &Ctx,
-    room: &RoomAudio,
-    h: &mut Heard,
-    (started, measure_join): (Instant, bool),
-    a: ReceivedAudio,
-) {
-    h.metrics.packets_received += 1;
-    ctx.delivered.fetch_add(1, Ordering::Relaxed);
-    if !h.heard {
-        h.heard = true;
-        h.metrics.listeners_heard += 1;
-        if measure_join {
-            let took = a.at.saturating_duration_since(started);
-            h.metrics.first_audio.add(took);
-            // The speaker sent without a pause from before this join to now: the time is
-            // the server's join path alone, not a wait for speech.
-            let spurt = RoomAudio::instant(ctx, room.spurt_us.load(Ordering::Relaxed));
-            if spurt.is_some_and(|s| s <= started) {
-                h.metrics.join.add(took);
-            }
-        }
-    }
-    let sent = ctx
-        .frame_of(&a.data)
-        .and_then(|f| room.sent_us.get(f))
-        .and_then(|t| RoomAudio::instant(ctx, t.load(Ordering::Relaxed)));
-    if let Some(sent) = sent {
-        h.metrics.forward.add(a.at.saturating_duration_since(sent));
-        h.jitter.entry(a.mid).or_default().add(sent, a.at);
     }
 }
 

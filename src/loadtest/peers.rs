@@ -1,0 +1,272 @@
+//! The audio of one simulated room: each member's client-core WebRTC peer
+//! ([`ClientRtc`]) on its own UDP socket, all driven by the room's task.
+//!
+//! A forwarded packet reaches the room's five listeners at almost the same moment, so
+//! one wake-up of the room's task reads all five datagrams. Driving each member's
+//! sockets from its own session task instead costs a task wake-up and an extra poll of
+//! every other input per datagram: the generator then spent more per participant than
+//! the server it measured.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use tokio::io::ReadBuf;
+use tokio::net::UdpSocket;
+
+use super::Ctx;
+use super::metrics::{Jitter, Metrics};
+use crate::client::ReceivedAudio;
+use crate::client::rtc::{ClientRtc, RtcOutput};
+
+/// Largest datagram read.
+const MAX_DATAGRAM: usize = 2048;
+/// Most datagrams read in one wake-up (a few bursts of one room's packets).
+const BATCH: usize = 16;
+
+/// When each frame of the speech asset was last sent in this room, and when the current
+/// run of audio began (both written by the room's task just before sending).
+#[derive(Debug)]
+pub(super) struct Sent {
+    /// By frame index of the asset.
+    pub(super) frames: Vec<Option<Instant>>,
+    /// The start of the current run of packets without a pause.
+    pub(super) spurt: Option<Instant>,
+}
+
+/// One member's audio: their peer, socket and what they heard.
+pub(super) struct MemberAudio {
+    rtc: ClientRtc,
+    socket: UdpSocket,
+    /// ICE and DTLS are up.
+    pub(super) connected: bool,
+    /// When this member started joining (WebSocket open).
+    started: Instant,
+    /// Someone held the floor as the member started joining: time to first audio is the
+    /// server's join path, worth measuring on its own.
+    measure_join: bool,
+    heard: bool,
+    metrics: Metrics,
+    /// Jitter per slot (a handful; compared by pointer first).
+    jitter: Vec<(Arc<str>, Jitter)>,
+}
+
+impl MemberAudio {
+    /// A member's audio, not yet connected: `rtc` made the offer, `socket` is bound to
+    /// the address it names.
+    pub(super) fn new(
+        rtc: ClientRtc,
+        socket: UdpSocket,
+        started: Instant,
+        measure_join: bool,
+    ) -> Self {
+        MemberAudio {
+            rtc,
+            socket,
+            connected: false,
+            started,
+            measure_join,
+            heard: false,
+            metrics: Metrics::default(),
+            jitter: Vec::new(),
+        }
+    }
+}
+
+/// Every member's audio in one room.
+pub(super) struct RoomPeers {
+    members: Vec<Option<MemberAudio>>,
+    /// The datagrams read in one wake-up, back to back.
+    arena: Vec<u8>,
+    /// Who each was for, where from, and where it lies in `arena`.
+    batch: Vec<(usize, SocketAddr, std::ops::Range<usize>)>,
+    out: Vec<RtcOutput>,
+    /// The socket to try first on the next read (rotates, so none is favoured).
+    next: usize,
+}
+
+impl RoomPeers {
+    /// Room for `n` members.
+    pub(super) fn new(n: usize) -> Self {
+        RoomPeers {
+            members: (0..n).map(|_| None).collect(),
+            arena: vec![0; MAX_DATAGRAM * BATCH],
+            batch: Vec::with_capacity(BATCH),
+            out: Vec::new(),
+            next: 0,
+        }
+    }
+
+    /// Adds member `j`'s audio.
+    pub(super) fn insert(&mut self, j: usize, audio: MemberAudio) {
+        if let Some(slot) = self.members.get_mut(j) {
+            *slot = Some(audio);
+        }
+    }
+
+    /// Whether member `j` has audio up.
+    pub(super) fn connected(&self, j: usize) -> bool {
+        self.members.get(j).and_then(Option::as_ref).is_some_and(|a| a.connected)
+    }
+
+    /// Members other than `speaker` with audio up: who should hear a packet.
+    pub(super) fn listeners(&self, speaker: usize) -> usize {
+        (0..self.members.len()).filter(|k| *k != speaker && self.connected(*k)).count()
+    }
+
+    /// Waits until datagrams arrived on any member's sockets and reads every one that is
+    /// there (up to [`BATCH`]); [`RoomPeers::handle_batch`] then handles them.
+    pub(super) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let n = self.members.len();
+        self.batch.clear();
+        let mut used = 0;
+        for i in 0..n {
+            let j = (self.next + i) % n;
+            let Some(a) = &self.members[j] else { continue };
+            while self.batch.len() < BATCH {
+                let mut rb = ReadBuf::new(&mut self.arena[used..used + MAX_DATAGRAM]);
+                // A socket left pending holds this task's waker: any arrival wakes it.
+                match a.socket.poll_recv_from(cx, &mut rb) {
+                    Poll::Ready(Ok(from)) => {
+                        let len = rb.filled().len();
+                        self.batch.push((j, from, used..used + len));
+                        used += len;
+                    }
+                    // ICMP errors surface here on some systems; the socket stays usable.
+                    Poll::Ready(Err(e)) => {
+                        tracing::debug!(member = j, error = %e, "receive error");
+                    }
+                    Poll::Pending => break,
+                }
+            }
+        }
+        // Next time, a different socket goes first, so none is favoured.
+        self.next = (self.next + 1) % n.max(1);
+        if self.batch.is_empty() { Poll::Pending } else { Poll::Ready(()) }
+    }
+
+    /// Handles the datagrams the last [`RoomPeers::poll_recv`] read.
+    pub(super) fn handle_batch(&mut self, ctx: &Ctx, sent: &Sent) {
+        let now = Instant::now();
+        for k in 0..self.batch.len() {
+            let (j, from, ref range) = self.batch[k];
+            let Some(a) = self.members.get_mut(j).and_then(Option::as_mut) else { continue };
+            if let Err(e) =
+                a.rtc.handle_datagram(now, from, &self.arena[range.clone()], &mut self.out)
+            {
+                tracing::debug!(member = j, error = %e, "client peer error");
+            }
+            self.flush(ctx, sent, j);
+        }
+        self.batch.clear();
+    }
+
+    /// Applies the server's SDP answer for member `j`.
+    pub(super) fn accept_answer(&mut self, ctx: &Ctx, sent: &Sent, j: usize, sdp: &str) -> bool {
+        let Some(a) = self.members.get_mut(j).and_then(Option::as_mut) else { return false };
+        let ok = a.rtc.accept_answer(sdp, &mut self.out).is_ok();
+        self.flush(ctx, sent, j);
+        ok
+    }
+
+    /// Sends one Opus packet from member `j`'s microphone.
+    pub(super) fn send_audio(
+        &mut self,
+        ctx: &Ctx,
+        sent: &Sent,
+        j: usize,
+        (rtp_time, level): (u64, i8),
+        data: &[u8],
+    ) {
+        let Some(a) = self.members.get_mut(j).and_then(Option::as_mut) else { return };
+        if let Err(e) = a.rtc.send_audio(Instant::now(), rtp_time, level, data, &mut self.out) {
+            tracing::debug!(member = j, error = %e, "client peer error");
+        }
+        self.flush(ctx, sent, j);
+    }
+
+    /// When [`RoomPeers::handle_timeout`] is next due.
+    pub(super) fn timeout(&self) -> Option<Instant> {
+        self.members.iter().flatten().map(|a| a.rtc.timeout()).min()
+    }
+
+    /// Advances every peer that is due.
+    pub(super) fn handle_timeout(&mut self, ctx: &Ctx, sent: &Sent, now: Instant) {
+        for j in 0..self.members.len() {
+            let Some(a) = self.members[j].as_mut().filter(|a| a.rtc.timeout() <= now) else {
+                continue;
+            };
+            if let Err(e) = a.rtc.handle_timeout(now, &mut self.out) {
+                tracing::debug!(member = j, error = %e, "client peer error");
+            }
+            self.flush(ctx, sent, j);
+        }
+    }
+
+    /// What every member heard, folded into `m`.
+    pub(super) fn collect(&mut self, m: &mut Metrics) {
+        for a in self.members.iter_mut().flatten() {
+            m.merge(std::mem::take(&mut a.metrics));
+            for (_, j) in &a.jitter {
+                m.jitter_sum_us += j.estimate_us;
+                m.jitter_streams += 1;
+            }
+        }
+    }
+
+    /// Carries out member `j`'s peer outputs.
+    fn flush(&mut self, ctx: &Ctx, sent: &Sent, j: usize) {
+        let Some(a) = self.members.get_mut(j).and_then(Option::as_mut) else { return };
+        for o in self.out.drain(..) {
+            match o {
+                RtcOutput::Transmit { destination, contents } => {
+                    // A full socket buffer loses the datagram, as on a real network.
+                    let _ = a.socket.try_send_to(&contents, destination);
+                }
+                RtcOutput::Audio(audio) => heard(ctx, sent, a, audio),
+                RtcOutput::Connected => a.connected = true,
+                RtcOutput::Disconnected => {
+                    a.connected = false;
+                    a.metrics.error("audio_disconnected");
+                }
+            }
+        }
+    }
+}
+
+/// Measures one received packet: first audio, forwarding latency and jitter.
+fn heard(ctx: &Ctx, sent: &Sent, a: &mut MemberAudio, audio: ReceivedAudio) {
+    a.metrics.packets_received += 1;
+    ctx.delivered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if !a.heard {
+        a.heard = true;
+        a.metrics.listeners_heard += 1;
+        if a.measure_join {
+            let took = audio.at.saturating_duration_since(a.started);
+            a.metrics.first_audio.add(took);
+            // The speaker sent without a pause from before this join to now: the time is
+            // the server's join path alone, not a wait for speech.
+            if sent.spurt.is_some_and(|s| s <= a.started) {
+                a.metrics.join.add(took);
+            }
+        }
+    }
+    let Some(at) = ctx.frame_of(&audio.data).and_then(|f| sent.frames.get(f).copied().flatten())
+    else {
+        return;
+    };
+    a.metrics.forward.add(audio.at.saturating_duration_since(at));
+    let k = match a
+        .jitter
+        .iter()
+        .position(|(mid, _)| Arc::ptr_eq(mid, &audio.mid) || *mid == audio.mid)
+    {
+        Some(k) => k,
+        None => {
+            a.jitter.push((Arc::clone(&audio.mid), Jitter::default()));
+            a.jitter.len() - 1
+        }
+    };
+    a.jitter[k].1.add(at, audio.at);
+}
