@@ -9,9 +9,11 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
 
+use futures_util::task::AtomicWaker;
 use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
 
@@ -84,17 +86,65 @@ pub(super) struct RoomPeers {
     out: Vec<RtcOutput>,
     /// The socket to try first on the next read (rotates, so none is favoured).
     next: usize,
+    /// Which sockets may have something to read, and the room task's waker.
+    wake: Arc<Marks>,
+    /// Each socket's own waker: marks it in `wake`, then wakes the room's task.
+    wakers: Vec<Waker>,
+}
+
+/// The sockets with news since their last read, one bit each.
+#[derive(Debug)]
+struct Marks {
+    bits: Vec<AtomicU64>,
+    task: AtomicWaker,
+}
+
+impl Marks {
+    fn set(&self, j: usize) {
+        self.bits[j / 64].fetch_or(1 << (j % 64), Ordering::AcqRel);
+    }
+
+    /// Clears `j`'s mark; whether it was set.
+    fn take(&self, j: usize) -> bool {
+        let bit = 1 << (j % 64);
+        self.bits[j / 64].fetch_and(!bit, Ordering::AcqRel) & bit != 0
+    }
+}
+
+/// The waker a member's socket holds.
+struct SocketWaker {
+    marks: Arc<Marks>,
+    j: usize,
+}
+
+impl Wake for SocketWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.marks.set(self.j);
+        self.marks.task.wake();
+    }
 }
 
 impl RoomPeers {
     /// Room for `n` members.
     pub(super) fn new(n: usize) -> Self {
+        let marks = Arc::new(Marks {
+            bits: (0..n.div_ceil(64)).map(|_| AtomicU64::new(0)).collect(),
+            task: AtomicWaker::new(),
+        });
         RoomPeers {
             members: (0..n).map(|_| None).collect(),
             arena: vec![0; MAX_DATAGRAM * BATCH],
             batch: Vec::with_capacity(BATCH),
             out: Vec::new(),
             next: 0,
+            wake: Arc::clone(&marks),
+            wakers: (0..n)
+                .map(|j| Waker::from(Arc::new(SocketWaker { marks: Arc::clone(&marks), j })))
+                .collect(),
         }
     }
 
@@ -102,6 +152,8 @@ impl RoomPeers {
     pub(super) fn insert(&mut self, j: usize, audio: MemberAudio) {
         if let Some(slot) = self.members.get_mut(j) {
             *slot = Some(audio);
+            // Read it once, which leaves its waker with it.
+            self.wake.set(j);
         }
     }
 
@@ -116,18 +168,29 @@ impl RoomPeers {
     }
 
     /// Waits until datagrams arrived on any member's sockets and reads every one that is
-    /// there (up to [`BATCH`]); [`RoomPeers::handle_batch`] then handles them.
+    /// there (up to [`BATCH`]); [`RoomPeers::handle_batch`] then handles them. Only the
+    /// sockets whose wakers fired are read.
     pub(super) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.wake.task.register(cx.waker());
         let n = self.members.len();
         self.batch.clear();
         let mut used = 0;
         for i in 0..n {
             let j = (self.next + i) % n;
+            if !self.wake.take(j) {
+                continue;
+            }
             let Some(a) = &self.members[j] else { continue };
-            while self.batch.len() < BATCH {
+            let mut own = Context::from_waker(&self.wakers[j]);
+            loop {
+                if self.batch.len() == BATCH {
+                    // Not drained: read it first next time.
+                    self.wake.set(j);
+                    break;
+                }
                 let mut rb = ReadBuf::new(&mut self.arena[used..used + MAX_DATAGRAM]);
-                // A socket left pending holds this task's waker: any arrival wakes it.
-                match a.socket.poll_recv_from(cx, &mut rb) {
+                // Pending leaves the socket's own waker with it: an arrival marks it.
+                match a.socket.poll_recv_from(&mut own, &mut rb) {
                     Poll::Ready(Ok(from)) => {
                         let len = rb.filled().len();
                         self.batch.push((j, from, used..used + len));

@@ -84,7 +84,9 @@ pub struct IncomingAudio {
 
 /// A participant's WebRTC connection.
 pub struct Peer {
-    rtc: Rtc,
+    /// Boxed: str0m's state is large and rarely touched per forwarded packet, so the fast
+    /// path's fields below stay on a few cache lines.
+    rtc: Box<Rtc>,
     ufrag: String,
     mic: Mid,
     slots: Vec<Mid>,
@@ -167,7 +169,7 @@ impl Peer {
         );
         let tap = Arc::new(KeyTap::default());
         let config = config.set_crypto_provider(keys::provider());
-        let mut rtc = keys::build_with_tap(&tap, || config.build(now));
+        let mut rtc = Box::new(keys::build_with_tap(&tap, || config.build(now)));
         for addr in candidates {
             let c =
                 Candidate::host(*addr, "udp").map_err(|e| PeerError::BadOffer(e.to_string()))?;
