@@ -30,6 +30,10 @@ pub struct RelayCounters {
 /// Runs the relay on `socket` forever.
 pub async fn run(socket: UdpSocket, counters: Arc<RelayCounters>) -> std::io::Result<()> {
     // (Never returns Ok: it relays until the task is dropped.)
+    // The same socket strategy as the media plane.
+    if let Err(e) = crate::media::udp::enlarge_recv_buffer(&socket) {
+        tracing::warn!(error = %e, "cannot enlarge the receive buffer");
+    }
     let mut member_of: HashMap<SocketAddr, u32> = HashMap::new();
     let mut groups: HashMap<u32, Vec<SocketAddr>> = HashMap::new();
     let mut buf = vec![0u8; 2048];

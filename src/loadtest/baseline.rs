@@ -79,7 +79,11 @@ pub(super) async fn run(
                     m.listeners_heard += 1;
                 }
                 if let Some(sent) = ctx.frame_of(&data).and_then(|f| sent_at.get(&f)) {
-                    m.forward.add(at.saturating_duration_since(*sent));
+                    let took = at.saturating_duration_since(*sent);
+                    m.forward.add(took);
+                    if ctx.steady.load(Ordering::Relaxed) {
+                        m.forward_steady.add(took);
+                    }
                     jitter[k].add(*sent, at);
                 }
             }

@@ -62,6 +62,8 @@ pub struct Metrics {
     pub listeners_heard: u64,
     /// Send → receive of the same packet.
     pub forward: Samples,
+    /// Forwarding latency in the steady state only (from shortly after the last join).
+    pub forward_steady: Samples,
     /// Event caused → seen by every room member.
     pub fanout: Samples,
     /// Audio packets sent by speakers.
@@ -96,6 +98,7 @@ impl Metrics {
         self.first_audio.merge(o.first_audio);
         self.listeners_heard += o.listeners_heard;
         self.forward.merge(o.forward);
+        self.forward_steady.merge(o.forward_steady);
         self.fanout.merge(o.fanout);
         self.packets_sent += o.packets_sent;
         self.packets_expected += o.packets_expected;

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -126,6 +126,8 @@ pub(crate) struct Ctx {
     joined: AtomicUsize,
     /// Audio packets delivered to listeners so far (for the steady-state CPU figure).
     delivered: AtomicU64,
+    /// Set from [`STEADY_AFTER_JOIN`] after the last join on: steady-state latency.
+    steady: AtomicBool,
 }
 
 impl Ctx {
@@ -214,6 +216,7 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
         turn_ms: args.turn_ms,
         joined: AtomicUsize::new(0),
         delivered: AtomicU64::new(0),
+        steady: AtomicBool::new(false),
     });
     let before = pid.and_then(sysstat::read);
     let dropped_before = crate::client::session::DROPPED_EVENTS.load(Ordering::Relaxed);
@@ -231,9 +234,16 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
     // Steady state starts a little after the last join, once its audio is connected.
     let mut steady: Option<(sysstat::Reading, u64)> = None;
     let mut generator_steady: Option<sysstat::Reading> = None;
+    let mut all_joined: Option<Instant> = None;
     while Instant::now() < end {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let joined = ctx.joined.load(Ordering::Relaxed);
+        if joined == total {
+            let since = *all_joined.get_or_insert_with(Instant::now);
+            if since.elapsed() >= STEADY_AFTER_JOIN {
+                ctx.steady.store(true, Ordering::Relaxed);
+            }
+        }
         if let Some(r) = pid.and_then(sysstat::read) {
             peak_rss = peak_rss.max(r.rss);
             if joined == total && at_full.is_none() {

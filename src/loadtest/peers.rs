@@ -319,7 +319,11 @@ fn heard(ctx: &Ctx, sent: &Sent, a: &mut MemberAudio, audio: ReceivedAudio) {
     else {
         return;
     };
-    a.metrics.forward.add(audio.at.saturating_duration_since(at));
+    let took = audio.at.saturating_duration_since(at);
+    a.metrics.forward.add(took);
+    if ctx.steady.load(std::sync::atomic::Ordering::Relaxed) {
+        a.metrics.forward_steady.add(took);
+    }
     let k = match a
         .jitter
         .iter()
@@ -332,4 +336,99 @@ fn heard(ctx: &Ctx, sent: &Sent, a: &mut MemberAudio, audio: ReceivedAudio) {
         }
     };
     a.jitter[k].1.add(at, audio.at);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// Counts its wake-ups.
+    struct Counter(AtomicUsize);
+
+    impl Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    async fn member(now: Instant) -> (MemberAudio, SocketAddr) {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let local = socket.local_addr().unwrap();
+        let (rtc, _offer) = ClientRtc::offer(now, local, 3).unwrap();
+        (MemberAudio::new(rtc, socket, now, false), local)
+    }
+
+    /// Polls until `want` datagrams were read (they may take a moment to land).
+    async fn read(peers: &mut RoomPeers, cx: &mut Context<'_>, want: usize) -> Vec<usize> {
+        let mut got = Vec::new();
+        for _ in 0..100 {
+            if peers.poll_recv(cx).is_ready() {
+                got.extend(peers.batch.iter().map(|(j, ..)| *j));
+            }
+            if got.len() >= want {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        got
+    }
+
+    #[tokio::test]
+    async fn one_wake_up_reads_every_socket_with_news_and_only_those() {
+        let now = Instant::now();
+        let mut peers = RoomPeers::new(3);
+        let mut addrs = Vec::new();
+        for j in 0..3 {
+            let (audio, addr) = member(now).await;
+            peers.insert(j, audio);
+            addrs.push(addr);
+        }
+        let counter = Arc::new(Counter(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&counter));
+        let mut cx = Context::from_waker(&waker);
+        // Nothing yet: every socket is left holding its waker.
+        assert!(peers.poll_recv(&mut cx).is_pending());
+
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for (j, n) in [(0, 3), (2, 2)] {
+            for _ in 0..n {
+                sender.send_to(b"not media", addrs[j]).unwrap();
+            }
+        }
+        let mut got = read(&mut peers, &mut cx, 5).await;
+        got.sort_unstable();
+        assert_eq!(got, vec![0, 0, 0, 2, 2], "all five, from members 0 and 2");
+        assert!(counter.0.load(Ordering::SeqCst) >= 1, "the arrivals woke the task");
+        // Read to the end: nothing is left and nobody is marked.
+        assert!(peers.poll_recv(&mut cx).is_pending());
+        assert!((0..3).all(|j| !peers.wake.take(j)));
+
+        // A later arrival wakes the task again and marks only its socket.
+        let before = counter.0.load(Ordering::SeqCst);
+        sender.send_to(b"again", addrs[1]).unwrap();
+        assert_eq!(read(&mut peers, &mut cx, 1).await, vec![1]);
+        assert!(counter.0.load(Ordering::SeqCst) > before);
+    }
+
+    #[tokio::test]
+    async fn a_burst_larger_than_a_batch_is_read_over_several_polls() {
+        let now = Instant::now();
+        let mut peers = RoomPeers::new(1);
+        let (audio, addr) = member(now).await;
+        peers.insert(0, audio);
+        let waker = Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for _ in 0..BATCH + 5 {
+            sender.send_to(b"burst", addr).unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(peers.poll_recv(&mut cx).is_ready());
+        assert_eq!(peers.batch.len(), BATCH);
+        // The socket stays marked, so the rest is read without a new arrival.
+        assert!(peers.poll_recv(&mut cx).is_ready());
+        assert_eq!(peers.batch.len(), 5);
+        assert!(peers.poll_recv(&mut cx).is_pending());
+    }
 }

@@ -130,6 +130,9 @@ pub struct Report {
     pub first_audio_ms: Percentiles,
     /// Forwarding latency: send → receive of the same packet.
     pub forward_latency_ms: Percentiles,
+    /// The same in the steady state, from 2 s after the last join: what the server adds
+    /// once the burst of joins (a DTLS handshake each) is over.
+    pub forward_latency_steady_ms: Percentiles,
     /// Signaling fan-out: reaction sent → seen by every member.
     pub fanout_ms: Percentiles,
     /// Fraction of expected packets lost.
@@ -180,6 +183,7 @@ impl Report {
             join_ms: Percentiles::of(&mut m.join, &[50.0, 95.0, 99.0]),
             first_audio_ms: Percentiles::of(&mut m.first_audio, &[50.0, 95.0, 99.0]),
             forward_latency_ms: Percentiles::of(&mut m.forward, &[50.0, 99.0, 99.9]),
+            forward_latency_steady_ms: Percentiles::of(&mut m.forward_steady, &[50.0, 99.0, 99.9]),
             fanout_ms: Percentiles::of(&mut m.fanout, &[50.0, 99.0]),
             loss: round(m.loss(), 5),
             jitter_ms: if m.jitter_streams > 0 {
@@ -222,6 +226,7 @@ impl Report {
             ("join ms", p(&self.join_ms)),
             ("first audio ms", p(&self.first_audio_ms)),
             ("forwarding ms", p(&self.forward_latency_ms)),
+            ("steady fwd ms", p(&self.forward_latency_steady_ms)),
             ("fan-out ms", p(&self.fanout_ms)),
             (
                 "loss",

@@ -14,6 +14,19 @@ use crate::room::RoomCmd;
 
 /// Largest datagram read.
 const MAX_DATAGRAM: usize = 2048;
+/// Receive buffer asked of the kernel for a media socket (it caps the request at
+/// `net.core.rmem_max`): 4 MiB holds about 100 ms of 40,000 audio packets a second, so a
+/// moment without CPU (another process, a busy room) delays datagrams instead of dropping
+/// them. The default (~208 KiB) holds about 5 ms of that.
+pub const RECV_BUFFER: usize = 4 << 20;
+
+/// Asks for a [`RECV_BUFFER`] receive buffer on `socket`; returns the size the kernel
+/// granted (it reports twice the usable size).
+pub fn enlarge_recv_buffer(socket: &UdpSocket) -> std::io::Result<usize> {
+    let s = socket2::SockRef::from(socket);
+    s.set_recv_buffer_size(RECV_BUFFER)?;
+    s.recv_buffer_size()
+}
 
 /// Why the media plane could not start.
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +121,10 @@ impl MediaPlane {
             let socket =
                 UdpSocket::bind(addr).await.map_err(|source| UdpError::Bind { addr, source })?;
             let local = socket.local_addr().map_err(|source| UdpError::Bind { addr, source })?;
+            match enlarge_recv_buffer(&socket) {
+                Ok(size) => tracing::debug!(%local, size, "media socket receive buffer"),
+                Err(e) => tracing::warn!(%local, error = %e, "cannot enlarge the receive buffer"),
+            }
             let advertised = if public.is_empty() {
                 vec![local]
             } else {
