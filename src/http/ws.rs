@@ -24,6 +24,8 @@ pub(crate) const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) const HARD_MAX_MESSAGE: usize = 1 << 20;
 /// Close code for a refused token.
 pub(crate) const CLOSE_BAD_TOKEN: u16 = 4001;
+/// Most queued messages written to one member before the writes are flushed.
+const WRITE_BATCH: usize = 32;
 
 pub(super) async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
     // Signaling messages are small: modest buffers keep memory per participant low
@@ -66,16 +68,28 @@ where
     let mut left = false;
     loop {
         tokio::select! {
-            out = s.rx.recv() => match out {
-                Some(Outbound::Text(t)) => {
-                    if sink.send(Message::Text(t)).await.is_err() { break; }
+            out = s.rx.recv() => {
+                let Some(first) = out else { break }; // the room dropped this connection
+                // Whatever else is already queued for this member (a floor change sends
+                // several messages at once) goes out in the same write.
+                let mut next = Some(first);
+                let (mut closing, mut failed, mut fed) = (None, false, 0);
+                while let Some(o) = next.take() {
+                    match o {
+                        Outbound::Text(t) => failed = sink.feed(Message::Text(t)).await.is_err(),
+                        Outbound::Close(code, reason) => closing = Some((code, reason)),
+                    }
+                    fed += 1;
+                    if !failed && closing.is_none() && fed < WRITE_BATCH {
+                        next = s.rx.try_recv().ok();
+                    }
                 }
-                Some(Outbound::Close(code, reason)) => {
+                if failed || sink.flush().await.is_err() { break; }
+                if let Some((code, reason)) = closing {
                     let _ = sink.send(close(code, reason)).await;
                     left = true;
                     break;
                 }
-                None => break,
             },
             frame = stream.next() => {
                 let frame = match frame {

@@ -31,6 +31,8 @@ use self::speech::Speech;
 /// How long after the last join the steady-state CPU measurement starts (audio connects,
 /// join traffic settles).
 const STEADY_AFTER_JOIN: Duration = Duration::from_secs(2);
+/// The joins are over when all are in, or this long after the last was due (some failed).
+const JOIN_GRACE: Duration = Duration::from_secs(10);
 use crate::token::Secret;
 
 /// One audio frame: 20 ms.
@@ -126,7 +128,7 @@ pub(crate) struct Ctx {
     joined: AtomicUsize,
     /// Audio packets delivered to listeners so far (for the steady-state CPU figure).
     delivered: AtomicU64,
-    /// Set from [`STEADY_AFTER_JOIN`] after the last join on: steady-state latency.
+    /// Set [`STEADY_AFTER_JOIN`] after the joins are over: steady-state latency.
     steady: AtomicBool,
 }
 
@@ -238,7 +240,8 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
     while Instant::now() < end {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let joined = ctx.joined.load(Ordering::Relaxed);
-        if joined == total {
+        let joins_over = joined == total || Instant::now() >= end - args.duration + JOIN_GRACE;
+        if joins_over {
             let since = *all_joined.get_or_insert_with(Instant::now);
             if since.elapsed() >= STEADY_AFTER_JOIN {
                 ctx.steady.store(true, Ordering::Relaxed);
@@ -246,7 +249,7 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
         }
         if let Some(r) = pid.and_then(sysstat::read) {
             peak_rss = peak_rss.max(r.rss);
-            if joined == total && at_full.is_none() {
+            if joins_over && at_full.is_none() {
                 at_full = Some(r);
             }
             if steady.is_none() && at_full.is_some_and(|f| r.at >= f.at + STEADY_AFTER_JOIN) {

@@ -41,8 +41,9 @@ pub(super) struct Sent {
 pub(super) struct MemberAudio {
     rtc: ClientRtc,
     socket: UdpSocket,
-    /// ICE and DTLS are up.
-    pub(super) connected: bool,
+    /// ICE and DTLS came up (it stays set if they drop later: the packets this member
+    /// misses after that count as lost).
+    connected: bool,
     /// When this member started joining (WebSocket open).
     started: Instant,
     /// Someone held the floor as the member started joining: time to first audio is the
@@ -157,12 +158,12 @@ impl RoomPeers {
         }
     }
 
-    /// Whether member `j` has audio up.
+    /// Whether member `j`'s audio came up.
     pub(super) fn connected(&self, j: usize) -> bool {
         self.members.get(j).and_then(Option::as_ref).is_some_and(|a| a.connected)
     }
 
-    /// Members other than `speaker` with audio up: who should hear a packet.
+    /// Members other than `speaker` whose audio came up: who should hear a packet.
     pub(super) fn listeners(&self, speaker: usize) -> usize {
         (0..self.members.len()).filter(|k| *k != speaker && self.connected(*k)).count()
     }
@@ -197,8 +198,11 @@ impl RoomPeers {
                         used += len;
                     }
                     // ICMP errors surface here on some systems; the socket stays usable.
+                    // Tried again on the next wake-up, not in a loop here.
                     Poll::Ready(Err(e)) => {
                         tracing::debug!(member = j, error = %e, "receive error");
+                        self.wake.set(j);
+                        break;
                     }
                     Poll::Pending => break,
                 }
@@ -289,10 +293,7 @@ impl RoomPeers {
                 }
                 RtcOutput::Audio(audio) => heard(ctx, sent, a, audio),
                 RtcOutput::Connected => a.connected = true,
-                RtcOutput::Disconnected => {
-                    a.connected = false;
-                    a.metrics.error("audio_disconnected");
-                }
+                RtcOutput::Disconnected => a.metrics.error("audio_disconnected"),
             }
         }
     }

@@ -130,7 +130,7 @@ pub struct Report {
     pub first_audio_ms: Percentiles,
     /// Forwarding latency: send → receive of the same packet.
     pub forward_latency_ms: Percentiles,
-    /// The same in the steady state, from 2 s after the last join: what the server adds
+    /// The same in the steady state, from 2 s after the joins are over: what the server adds
     /// once the burst of joins (a DTLS handshake each) is over.
     pub forward_latency_steady_ms: Percentiles,
     /// Signaling fan-out: reaction sent → seen by every member.

@@ -108,8 +108,6 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
         }
         tokio::select! {
             biased;
-            // Audio first: a forwarded packet wakes the task once for all its listeners.
-            () = std::future::poll_fn(|cx| peers.poll_recv(cx)) => peers.handle_batch(&ctx, &sent),
             _ = tick.tick() => {
                 let now = Instant::now();
                 rtp += 960;
@@ -140,6 +138,24 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
                 armed = None;
                 peers.handle_timeout(&ctx, &sent, Instant::now());
             }
+            // A forwarded packet wakes the task once for all its listeners. (After the
+            // speaker's tick and the peers' timers, which must not wait behind audio.)
+            () = std::future::poll_fn(|cx| peers.poll_recv(cx)) => peers.handle_batch(&ctx, &sent),
+            joined = joins.recv(), if !joins.is_closed() || !joins.is_empty() => match joined {
+                Some((j, Ok((mut member, audio, offer)))) => {
+                    // A newcomer sees only reactions sent from now on.
+                    for (from, list) in &pending {
+                        member.reactions_seen.insert(*from, list.len());
+                    }
+                    ids.insert(member.id, j);
+                    peers.insert(j, audio);
+                    // Offered only now that the answer has somewhere to go.
+                    member.p.send(json!({"type": "rtc_offer", "sdp": offer})).await;
+                    members[j] = Some(member);
+                }
+                Some((_, Err(kind))) => m.error(kind),
+                None => {}
+            },
             ev = rx.recv() => {
                 let Some(first) = ev else { break };
                 // Drain what else is queued before the other branches are polled again.
@@ -166,21 +182,6 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
                 }
                 speaking.store(turn.holder.is_some(), Ordering::Relaxed);
             }
-            joined = joins.recv(), if !joins.is_closed() || !joins.is_empty() => match joined {
-                Some((j, Ok((mut member, audio, offer)))) => {
-                    // A newcomer sees only reactions sent from now on.
-                    for (from, list) in &pending {
-                        member.reactions_seen.insert(*from, list.len());
-                    }
-                    ids.insert(member.id, j);
-                    peers.insert(j, audio);
-                    // Offered only now that the answer has somewhere to go.
-                    member.p.send(json!({"type": "rtc_offer", "sdp": offer})).await;
-                    members[j] = Some(member);
-                }
-                Some((_, Err(kind))) => m.error(kind),
-                None => {}
-            },
             _ = act.tick() => {
                 act_once(&members, &mut m, &mut rng, &turn, &hands, &mut pending, &mut hand_kind).await;
             }
@@ -223,6 +224,9 @@ async fn join(
             .await
             .map_err(|e| error_kind(&e))?;
         let socket = UdpSocket::bind((ctx.bind_ip, 0)).await.map_err(|_| "bind_failed")?;
+        // As large as the server's: a moment when the generator is busy must delay
+        // packets, not drop them and count as loss at the server.
+        let _ = crate::media::udp::enlarge_recv_buffer(&socket);
         let local = socket.local_addr().map_err(|_| "bind_failed")?;
         let slots = p.welcome["room"]["audio_slots"].as_u64().unwrap_or(3) as usize;
         let (rtc, offer) =
