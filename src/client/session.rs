@@ -2,7 +2,7 @@
 //! WebSocket, the UDP socket and the WebRTC peer together.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use futures_util::{SinkExt, StreamExt};
@@ -79,8 +79,13 @@ pub enum ClientEvent {
 }
 
 enum Command {
-    Send(Value),
-    Audio { rtp_time: u64, level: i8, data: Vec<u8> },
+    /// With a cell for the time the message went to the socket, when asked for.
+    Send(Value, Option<Arc<OnceLock<Instant>>>),
+    Audio {
+        rtp_time: u64,
+        level: i8,
+        data: Vec<u8>,
+    },
 }
 
 /// Events (mostly received audio) dropped because their reader fell behind, across every
@@ -196,7 +201,16 @@ impl Participant {
 
     /// Sends a protocol message.
     pub async fn send(&self, msg: Value) {
-        let _ = self.commands.send(Command::Send(msg)).await;
+        let _ = self.commands.send(Command::Send(msg, None)).await;
+    }
+
+    /// Sends a protocol message; the returned cell gets the time it was written to the
+    /// socket (the counterpart of [`ClientEvent::Signal`]'s time, taken when a message is
+    /// read off it), so a measurement leaves out the queueing inside this process.
+    pub async fn send_stamped(&self, msg: Value) -> Arc<OnceLock<Instant>> {
+        let at = Arc::new(OnceLock::new());
+        let _ = self.commands.send(Command::Send(msg, Some(Arc::clone(&at)))).await;
+        at
     }
 
     /// Sends one Opus packet from the microphone.
@@ -302,8 +316,13 @@ async fn run(
             }
             cmd = commands.recv() => { streak = 0; match cmd {
                 None => break,
-                Some(Command::Send(v)) => {
-                    if ws.send(Message::text(v.to_string())).await.is_err() { break; }
+                Some(Command::Send(v, stamp)) => {
+                    let text = v.to_string();
+                    let at = Instant::now();
+                    if ws.send(Message::text(text)).await.is_err() { break; }
+                    if let Some(cell) = stamp {
+                        let _ = cell.set(at);
+                    }
                     Ok(())
                 }
                 Some(Command::Audio { rtp_time, level, data }) => match peer.as_mut() {

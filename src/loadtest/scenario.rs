@@ -3,8 +3,8 @@
 //! driver reads every member's events from one channel and measures as it goes.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -33,6 +33,9 @@ type JoinedTx = mpsc::Sender<(usize, Result<(Member, MemberAudio, String), Strin
 
 /// A reaction on its way to every member.
 struct Pending {
+    /// When the sender's session wrote it to its socket (set by the session), and when
+    /// it was handed to the session, used if the first is not known.
+    written: Arc<OnceLock<Instant>>,
     sent: Instant,
     seen: usize,
     last: Instant,
@@ -268,10 +271,12 @@ async fn act_once(
     for &j in &learners {
         if turn.holder != Some(j) && rng.random_bool(0.05) {
             let reaction = ["agree", "disagree", "question", "applause"][rng.random_range(0..4)];
-            send(members, j, json!({"type": "react", "reaction": reaction})).await;
             if let Some(Some(x)) = members.get(j) {
                 let now = Instant::now();
+                let written =
+                    x.p.send_stamped(json!({"type": "react", "reaction": reaction})).await;
                 pending.entry(x.id).or_default().push(Pending {
+                    written,
                     sent: now,
                     seen: 0,
                     last: now,
@@ -332,7 +337,8 @@ async fn on_event(
                     p.seen += 1;
                     p.last = p.last.max(at);
                     if p.seen == p.expected {
-                        m.fanout.add(p.last.saturating_duration_since(p.sent));
+                        let sent = p.written.get().copied().unwrap_or(p.sent);
+                        m.fanout.add(p.last.saturating_duration_since(sent));
                     }
                 }
             }
