@@ -88,9 +88,9 @@ enum Command {
     },
 }
 
-/// Events (mostly received audio) dropped because their reader fell behind, across every
-/// session in this process. The load tester reports it, so a slow generator is not
-/// mistaken for loss at the server.
+/// Events (mostly received audio, for a session with its own peer) dropped because their
+/// reader fell behind, across every session in this process: a caller that measures
+/// audio can tell a slow reader from loss at the server.
 pub static DROPPED_EVENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Where a session's events go: its own channel, or a channel shared by many sessions

@@ -28,13 +28,13 @@ const MAX_DATAGRAM: usize = 2048;
 const BATCH: usize = 16;
 
 /// When each frame of the speech asset was last sent in this room, and when the current
-/// run of audio began (both written by the room's task just before sending).
+/// run of audio began.
 #[derive(Debug)]
-pub(super) struct Sent {
+struct Sent {
     /// By frame index of the asset.
-    pub(super) frames: Vec<Option<Instant>>,
+    frames: Vec<Option<Instant>>,
     /// The start of the current run of packets without a pause.
-    pub(super) spurt: Option<Instant>,
+    spurt: Option<Instant>,
 }
 
 /// One member's audio: their peer, socket and what they heard.
@@ -79,6 +79,9 @@ impl MemberAudio {
 
 /// Every member's audio in one room.
 pub(super) struct RoomPeers {
+    ctx: Arc<Ctx>,
+    /// When the room's speaker sent what (for timing what the listeners receive).
+    sent: Sent,
     members: Vec<Option<MemberAudio>>,
     /// The datagrams read in one wake-up, back to back.
     arena: Vec<u8>,
@@ -130,13 +133,16 @@ impl Wake for SocketWaker {
 }
 
 impl RoomPeers {
-    /// Room for `n` members.
-    pub(super) fn new(n: usize) -> Self {
+    /// Room for `ctx.per_room` members.
+    pub(super) fn new(ctx: Arc<Ctx>) -> Self {
+        let n = ctx.per_room;
         let marks = Arc::new(Marks {
             bits: (0..n.div_ceil(64)).map(|_| AtomicU64::new(0)).collect(),
             task: AtomicWaker::new(),
         });
         RoomPeers {
+            sent: Sent { frames: vec![None; ctx.speech.len()], spurt: None },
+            ctx,
             members: (0..n).map(|_| None).collect(),
             arena: vec![0; MAX_DATAGRAM * BATCH],
             batch: Vec::with_capacity(BATCH),
@@ -214,7 +220,7 @@ impl RoomPeers {
     }
 
     /// Handles the datagrams the last [`RoomPeers::poll_recv`] read.
-    pub(super) fn handle_batch(&mut self, ctx: &Ctx, sent: &Sent) {
+    pub(super) fn handle_batch(&mut self) {
         let now = Instant::now();
         for k in 0..self.batch.len() {
             let (j, from, ref range) = self.batch[k];
@@ -224,33 +230,45 @@ impl RoomPeers {
             {
                 tracing::debug!(member = j, error = %e, "client peer error");
             }
-            self.flush(ctx, sent, j);
+            self.flush(j);
         }
         self.batch.clear();
     }
 
     /// Applies the server's SDP answer for member `j`.
-    pub(super) fn accept_answer(&mut self, ctx: &Ctx, sent: &Sent, j: usize, sdp: &str) -> bool {
+    pub(super) fn accept_answer(&mut self, j: usize, sdp: &str) -> bool {
         let Some(a) = self.members.get_mut(j).and_then(Option::as_mut) else { return false };
         let ok = a.rtc.accept_answer(sdp, &mut self.out).is_ok();
-        self.flush(ctx, sent, j);
+        self.flush(j);
         ok
     }
 
-    /// Sends one Opus packet from member `j`'s microphone.
+    /// Sends frame `frame` of the speech asset from member `j`'s microphone, noting when
+    /// (at `now`; `spurt`: it begins a run of audio after a pause). False when there is
+    /// no such frame or member.
     pub(super) fn send_audio(
         &mut self,
-        ctx: &Ctx,
-        sent: &Sent,
         j: usize,
-        (rtp_time, level): (u64, i8),
-        data: &[u8],
-    ) {
-        let Some(a) = self.members.get_mut(j).and_then(Option::as_mut) else { return };
-        if let Err(e) = a.rtc.send_audio(Instant::now(), rtp_time, level, data, &mut self.out) {
+        frame: usize,
+        rtp_time: u64,
+        (now, spurt): (Instant, bool),
+    ) -> bool {
+        let ctx = Arc::clone(&self.ctx);
+        let Some(packet) = ctx.speech.packet(frame) else { return false };
+        let Some(a) = self.members.get_mut(j).and_then(Option::as_mut) else { return false };
+        // Stamped before sending: a listener may hear it before the clock is read again.
+        if let Some(slot) = self.sent.frames.get_mut(frame) {
+            *slot = Some(now);
+        }
+        if spurt {
+            self.sent.spurt = Some(now);
+        }
+        let level = ctx.speech.level(frame);
+        if let Err(e) = a.rtc.send_audio(now, rtp_time, level, packet, &mut self.out) {
             tracing::debug!(member = j, error = %e, "client peer error");
         }
-        self.flush(ctx, sent, j);
+        self.flush(j);
+        true
     }
 
     /// When [`RoomPeers::handle_timeout`] is next due.
@@ -259,7 +277,7 @@ impl RoomPeers {
     }
 
     /// Advances every peer that is due.
-    pub(super) fn handle_timeout(&mut self, ctx: &Ctx, sent: &Sent, now: Instant) {
+    pub(super) fn handle_timeout(&mut self, now: Instant) {
         for j in 0..self.members.len() {
             let Some(a) = self.members[j].as_mut().filter(|a| a.rtc.timeout() <= now) else {
                 continue;
@@ -267,7 +285,7 @@ impl RoomPeers {
             if let Err(e) = a.rtc.handle_timeout(now, &mut self.out) {
                 tracing::debug!(member = j, error = %e, "client peer error");
             }
-            self.flush(ctx, sent, j);
+            self.flush(j);
         }
     }
 
@@ -283,7 +301,7 @@ impl RoomPeers {
     }
 
     /// Carries out member `j`'s peer outputs.
-    fn flush(&mut self, ctx: &Ctx, sent: &Sent, j: usize) {
+    fn flush(&mut self, j: usize) {
         let Some(a) = self.members.get_mut(j).and_then(Option::as_mut) else { return };
         for o in self.out.drain(..) {
             match o {
@@ -291,7 +309,7 @@ impl RoomPeers {
                     // A full socket buffer loses the datagram, as on a real network.
                     let _ = a.socket.try_send_to(&contents, destination);
                 }
-                RtcOutput::Audio(audio) => heard(ctx, sent, a, audio),
+                RtcOutput::Audio(audio) => heard(&self.ctx, &self.sent, a, audio),
                 RtcOutput::Connected => a.connected = true,
                 RtcOutput::Disconnected => a.metrics.error("audio_disconnected"),
             }
@@ -378,7 +396,7 @@ mod tests {
     #[tokio::test]
     async fn one_wake_up_reads_every_socket_with_news_and_only_those() {
         let now = Instant::now();
-        let mut peers = RoomPeers::new(3);
+        let mut peers = RoomPeers::new(Ctx::for_tests(3));
         let mut addrs = Vec::new();
         for j in 0..3 {
             let (audio, addr) = member(now).await;
@@ -415,7 +433,7 @@ mod tests {
     #[tokio::test]
     async fn a_burst_larger_than_a_batch_is_read_over_several_polls() {
         let now = Instant::now();
-        let mut peers = RoomPeers::new(1);
+        let mut peers = RoomPeers::new(Ctx::for_tests(1));
         let (audio, addr) = member(now).await;
         peers.insert(0, audio);
         let waker = Waker::noop();

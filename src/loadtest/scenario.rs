@@ -1,6 +1,7 @@
 //! One simulated room: a facilitator bot and learners who raise hands of both kinds, take
 //! the floor when offered, speak real Opus speech from the asset, yield, and react. The
-//! driver reads every member's events from one channel and measures as it goes.
+//! room's task reads every member's signaling events from one channel, drives their
+//! audio (`peers`), and measures as it goes.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,7 +15,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use super::metrics::Metrics;
-use super::peers::{MemberAudio, RoomPeers, Sent};
+use super::peers::{MemberAudio, RoomPeers};
 use super::{Ctx, FRAME};
 use crate::client::rtc::ClientRtc;
 use crate::client::{ClientError, ClientEvent, EventSink, Participant};
@@ -86,8 +87,7 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
     }
     drop((tx, joins_tx));
     let mut members: Vec<Option<Member>> = (0..ctx.per_room).map(|_| None).collect();
-    let mut peers = RoomPeers::new(ctx.per_room);
-    let mut sent = Sent { frames: vec![None; ctx.speech.len()], spurt: None };
+    let mut peers = RoomPeers::new(Arc::clone(&ctx));
     let mut ids: HashMap<u64, usize> = HashMap::new();
     let mut hands: HashSet<u64> = HashSet::new();
     let mut pending: HashMap<u64, Vec<Pending>> = HashMap::new();
@@ -122,28 +122,20 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
                 }
                 let frame = cursor;
                 cursor = (cursor + 1) % ctx.speech.len();
-                if let Some(packet) = ctx.speech.packet(frame).filter(|_| members.get(h).is_some_and(Option::is_some)) {
-                    // Stamped before sending: the listeners may hear it before this task
-                    // reads the clock again.
-                    if let Some(slot) = sent.frames.get_mut(frame) {
-                        *slot = Some(now);
-                    }
-                    if turn.last_send.is_none_or(|t| now.saturating_duration_since(t) > SPURT_GAP) {
-                        sent.spurt = Some(now);
-                    }
+                let spurt = turn.last_send.is_none_or(|t| now.saturating_duration_since(t) > SPURT_GAP);
+                if peers.send_audio(h, frame, rtp, (now, spurt)) {
                     turn.last_send = Some(now);
-                    peers.send_audio(&ctx, &sent, h, (rtp, ctx.speech.level(frame)), packet);
                     m.packets_sent += 1;
                     m.packets_expected += peers.listeners(h) as u64;
                 }
             }
             () = &mut timer, if armed.is_some() => {
                 armed = None;
-                peers.handle_timeout(&ctx, &sent, Instant::now());
+                peers.handle_timeout(Instant::now());
             }
             // A forwarded packet wakes the task once for all its listeners. (After the
             // speaker's tick and the peers' timers, which must not wait behind audio.)
-            () = std::future::poll_fn(|cx| peers.poll_recv(cx)) => peers.handle_batch(&ctx, &sent),
+            () = std::future::poll_fn(|cx| peers.poll_recv(cx)) => peers.handle_batch(),
             joined = joins.recv(), if !joins.is_closed() || !joins.is_empty() => match joined {
                 Some((j, Ok((mut member, audio, offer)))) => {
                     // A newcomer sees only reactions sent from now on.
@@ -172,7 +164,7 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
                             }
                             Some("rtc_answer") => {
                                 let sdp = v["sdp"].as_str().unwrap_or_default();
-                                if !peers.accept_answer(&ctx, &sent, j, sdp) {
+                                if !peers.accept_answer(j, sdp) {
                                     m.error("bad_answer");
                                 }
                             }
