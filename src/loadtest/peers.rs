@@ -253,8 +253,8 @@ impl RoomPeers {
         rtp_time: u64,
         (now, spurt): (Instant, bool),
     ) -> bool {
-        let ctx = Arc::clone(&self.ctx);
-        let Some(packet) = ctx.speech.packet(frame) else { return false };
+        let speech = &self.ctx.speech;
+        let Some(packet) = speech.packet(frame) else { return false };
         let Some(a) = self.members.get_mut(j).and_then(Option::as_mut) else { return false };
         // Stamped before sending: a listener may hear it before the clock is read again.
         if let Some(slot) = self.sent.frames.get_mut(frame) {
@@ -263,8 +263,8 @@ impl RoomPeers {
         if spurt {
             self.sent.spurt = Some(now);
         }
-        let level = ctx.speech.level(frame);
-        if let Err(e) = a.rtc.send_audio(now, rtp_time, level, packet, &mut self.out) {
+        if let Err(e) = a.rtc.send_audio(now, rtp_time, speech.level(frame), packet, &mut self.out)
+        {
             tracing::debug!(member = j, error = %e, "client peer error");
         }
         self.flush(j);
@@ -320,7 +320,7 @@ impl RoomPeers {
 /// Measures one received packet: first audio, forwarding latency and jitter.
 fn heard(ctx: &Ctx, sent: &Sent, a: &mut MemberAudio, audio: ReceivedAudio) {
     a.metrics.packets_received += 1;
-    ctx.delivered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ctx.delivered.fetch_add(1, Ordering::Relaxed);
     if !a.heard {
         a.heard = true;
         a.metrics.listeners_heard += 1;
@@ -340,7 +340,7 @@ fn heard(ctx: &Ctx, sent: &Sent, a: &mut MemberAudio, audio: ReceivedAudio) {
     };
     let took = audio.at.saturating_duration_since(at);
     a.metrics.forward.add(took);
-    if ctx.steady.load(std::sync::atomic::Ordering::Relaxed) {
+    if ctx.steady.load(Ordering::Relaxed) {
         a.metrics.forward_steady.add(took);
     }
     let k = match a
