@@ -18,12 +18,7 @@ fn bench(c: &mut Criterion) {
     for n in [6usize, 40] {
         g.throughput(Throughput::Elements((n - 1) as u64));
         g.bench_with_input(BenchmarkId::new("fan_out", n - 1), &n, |b, &n| {
-            let mut room = SimRoom::connected(n, 3);
-            // The speaker takes a slot at everyone's.
-            for k in 0..5u64 {
-                room.speak(0, k * 960, 20, &PAYLOAD);
-                room.step(Duration::from_millis(20));
-            }
+            let mut room = warmed(n);
             let (id, generation, addr) =
                 (room.clients[0].id, room.clients[0].generation, room.clients[0].addr);
             let mut ts = 10 * 960u64;
@@ -62,6 +57,62 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
+
+    // The same packet, but each one into the next of many rooms in turn, as a server
+    // carrying them sees it: every room's state has gone cold by the time its next packet
+    // comes. This is what the load test's figure per forwarded packet pays; the hot case
+    // above is the floor.
+    let mut g = c.benchmark_group("forwarder_packet_in_many_rooms");
+    g.measurement_time(Duration::from_secs(6));
+    g.sample_size(20);
+    const ROOMS: usize = 200;
+    g.throughput(Throughput::Elements(5));
+    g.bench_function(BenchmarkId::new("fan_out_5_rooms", ROOMS), |b| {
+        let mut rooms: Vec<SimRoom> = (0..ROOMS).map(|_| warmed(6)).collect();
+        let mut ts = 10 * 960u64;
+        b.iter_custom(|iters| {
+            let per_room = (iters as usize).div_ceil(ROOMS);
+            let payloads: Vec<(u64, &[u8])> =
+                (0..per_room).map(|k| (ts + 960 * (k as u64 + 1), &PAYLOAD[..])).collect();
+            ts += 960 * per_room as u64;
+            let datagrams: Vec<Vec<Vec<u8>>> =
+                rooms.iter_mut().map(|r| r.encrypt_for_server(0, &payloads)).collect();
+            let bases: Vec<Instant> = rooms.iter().map(|r| r.now).collect();
+            let mut spent = Duration::ZERO;
+            for i in 0..iters as usize {
+                let (r, k) = (i % ROOMS, i / ROOMS);
+                let room = &mut rooms[r];
+                let (id, generation, addr) =
+                    (room.clients[0].id, room.clients[0].generation, room.clients[0].addr);
+                let now = bases[r] + Duration::from_millis(20 * k as u64);
+                let start = Instant::now();
+                room.forwarder.handle_datagram(now, id, generation, addr, SERVER, &datagrams[r][k]);
+                if room.forwarder.poll_timeout().is_some_and(|t| t <= now) {
+                    room.forwarder.handle_timeout(now);
+                }
+                while let Some(out) = room.forwarder.poll_output() {
+                    if let MediaOutput::Transmit { contents, .. } = out {
+                        black_box(contents);
+                    }
+                }
+                spent += start.elapsed();
+                room.now = now;
+                room.step(Duration::ZERO);
+            }
+            spent
+        });
+    });
+    g.finish();
+}
+
+/// A connected room of `n` whose speaker (client 0) holds a slot at everyone's.
+fn warmed(n: usize) -> SimRoom {
+    let mut room = SimRoom::connected(n, 3);
+    for k in 0..5u64 {
+        room.speak(0, k * 960, 20, &PAYLOAD);
+        room.step(Duration::from_millis(20));
+    }
+    room
 }
 
 #[allow(missing_docs)]

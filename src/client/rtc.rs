@@ -52,7 +52,7 @@ pub struct ClientRtc {
     /// The slots' SRTP opened here rather than by str0m (AEAD profiles), once keyed.
     rx: Option<RtpOpener>,
     /// SSRC → slot media id, for the streams the fast path opens.
-    slot_of: Vec<(u32, Arc<str>)>,
+    slot_of: Vec<(u32, Mid)>,
     /// Scratch for decrypted payloads.
     buf: Vec<u8>,
     /// The microphone written and sealed here rather than through str0m, once keyed.
@@ -152,7 +152,7 @@ impl ClientRtc {
                         return Ok(());
                     };
                     out.push(RtcOutput::Audio(ReceivedAudio {
-                        mid: Arc::clone(mid),
+                        mid: *mid,
                         rtp_time: o.timestamp,
                         seq: o.seq,
                         level: o.level.map(|(dbov, _)| dbov as i8),
@@ -204,10 +204,12 @@ impl ClientRtc {
         if let (Some(tx), Some(destination)) = (self.tx.as_mut(), self.media_to) {
             let level =
                 Some((level.clamp(0, 127) as u8, level <= crate::media::speech::LOUD_LEVEL));
-            let contents = tx
+            let written = tx
                 .write(0, *pt, rtp_time as u32, false, level, data, self.ext)
                 .map_err(|e| ClientError::Rtc(e.to_string()))?;
-            out.push(RtcOutput::Transmit { destination, contents });
+            if let Some(contents) = written {
+                out.push(RtcOutput::Transmit { destination, contents });
+            }
             return Ok(());
         }
         if let Some(w) = self.rtc.writer(self.mic) {
@@ -251,7 +253,7 @@ impl ClientRtc {
                 Output::Event(Event::MediaData(d)) => {
                     self.learn_slot(d.mid, **d.seq_range.end());
                     out.push(RtcOutput::Audio(ReceivedAudio {
-                        mid: Arc::from(d.mid.to_string()),
+                        mid: d.mid,
                         rtp_time: d.time.numer(),
                         seq: **d.seq_range.start(),
                         level: d.ext_vals.audio_level.map(i8::saturating_neg),
@@ -285,7 +287,7 @@ impl ClientRtc {
             let ssrc = *stream.ssrc();
             if !rx.knows(ssrc) {
                 rx.add_stream(ssrc, Some(seq));
-                self.slot_of.push((ssrc, Arc::from(mid.to_string())));
+                self.slot_of.push((ssrc, mid));
             }
         }
     }

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use str0m::media::Mid;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -52,7 +53,7 @@ pub enum ClientError {
 #[derive(Debug, Clone)]
 pub struct ReceivedAudio {
     /// The slot's media id.
-    pub mid: Arc<str>,
+    pub mid: Mid,
     /// RTP time (48 kHz).
     pub rtp_time: u64,
     /// RTP sequence number (extended).

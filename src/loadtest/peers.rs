@@ -19,6 +19,8 @@ use tokio::net::UdpSocket;
 
 use super::Ctx;
 use super::metrics::{Jitter, Metrics};
+use str0m::media::Mid;
+
 use crate::client::ReceivedAudio;
 use crate::client::rtc::{ClientRtc, RtcOutput};
 
@@ -51,8 +53,8 @@ pub(super) struct MemberAudio {
     measure_join: bool,
     heard: bool,
     metrics: Metrics,
-    /// Jitter per slot (a handful; compared by pointer first).
-    jitter: Vec<(Arc<str>, Jitter)>,
+    /// Jitter per slot (a handful).
+    jitter: Vec<(Mid, Jitter)>,
 }
 
 impl MemberAudio {
@@ -343,14 +345,10 @@ fn heard(ctx: &Ctx, sent: &Sent, a: &mut MemberAudio, audio: ReceivedAudio) {
     if ctx.steady.load(Ordering::Relaxed) {
         a.metrics.forward_steady.add(took);
     }
-    let k = match a
-        .jitter
-        .iter()
-        .position(|(mid, _)| Arc::ptr_eq(mid, &audio.mid) || *mid == audio.mid)
-    {
+    let k = match a.jitter.iter().position(|(mid, _)| *mid == audio.mid) {
         Some(k) => k,
         None => {
-            a.jitter.push((Arc::clone(&audio.mid), Jitter::default()));
+            a.jitter.push((audio.mid, Jitter::default()));
             a.jitter.len() - 1
         }
     };

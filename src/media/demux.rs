@@ -1,7 +1,13 @@
 //! Routing of incoming datagrams to the room that owns the peer: by STUN username
 //! fragment for the first packets, then by source address. Two hash lookups, no scan.
+//!
+//! Each known address also has a budget of datagrams ([`MAX_RATE`] a second, bursts of
+//! [`BURST`]). A browser sends about 50 audio packets a second, a few RTCP and STUN; a
+//! flood from a known address (a compromised client, or a forged source) would otherwise
+//! fill its room's inbox, and the room's other participants would lose audio.
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use dashmap::DashMap;
 use talkstick_signaling::ParticipantId;
@@ -26,11 +32,50 @@ struct Entry {
     addrs: Vec<SocketAddr>,
 }
 
+/// Datagrams a second one known address may send on average (audio is about 50).
+pub const MAX_RATE: f32 = 250.0;
+/// Datagrams one known address may send at once (a DTLS flight, RTCP with audio).
+pub const BURST: f32 = 100.0;
+
+/// Why a datagram was not routed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unrouted {
+    /// Not STUN for a registered peer and not from a known address.
+    Unknown,
+    /// From a known address over its budget ([`MAX_RATE`], [`BURST`]).
+    OverRate,
+}
+
+/// A known address's route and its budget of datagrams.
+#[derive(Debug)]
+struct AddrRoute {
+    route: Route,
+    /// Datagrams it may still send now.
+    tokens: f32,
+    /// When `tokens` was last brought up to date.
+    at: Instant,
+}
+
+impl AddrRoute {
+    /// Spends one datagram of the budget at `now`; false when there is none left.
+    fn spend(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f32();
+        self.tokens = (self.tokens + elapsed * MAX_RATE).min(BURST);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// Routes shared by the UDP drivers (lookups) and the room tasks (registration).
 #[derive(Debug, Default)]
 pub struct Demux {
     by_ufrag: DashMap<String, Entry>,
-    by_addr: DashMap<SocketAddr, Route>,
+    by_addr: DashMap<SocketAddr, AddrRoute>,
 }
 
 /// Most source addresses one peer may be reached from (ICE candidates it tries).
@@ -51,24 +96,31 @@ impl Demux {
         }
     }
 
-    /// Finds the route for a datagram from `source`, learning the address from a STUN
-    /// request that names a registered username fragment.
-    pub fn route(&self, source: SocketAddr, datagram: &[u8]) -> Option<Route> {
-        if let Some(r) = self.by_addr.get(&source) {
-            return Some(r.clone());
+    /// Finds the route for a datagram from `source` arriving at `now`, learning the
+    /// address from a STUN request that names a registered username fragment.
+    pub fn route(
+        &self,
+        source: SocketAddr,
+        datagram: &[u8],
+        now: Instant,
+    ) -> Result<Route, Unrouted> {
+        if let Some(mut r) = self.by_addr.get_mut(&source) {
+            return if r.spend(now) { Ok(r.route.clone()) } else { Err(Unrouted::OverRate) };
         }
-        let ufrag = stun_local_ufrag(datagram)?;
-        let mut entry = self.by_ufrag.get_mut(ufrag)?;
+        let ufrag = stun_local_ufrag(datagram).ok_or(Unrouted::Unknown)?;
+        let mut entry = self.by_ufrag.get_mut(ufrag).ok_or(Unrouted::Unknown)?;
         if entry.addrs.len() >= MAX_ADDRS_PER_PEER {
-            return Some(entry.route.clone());
+            return Ok(entry.route.clone());
         }
         entry.addrs.push(source);
         let route = entry.route.clone();
         // Insert while the ufrag entry is still locked, so an `unregister` in between
         // cannot leave a stale address behind (it never holds both maps at once).
-        self.by_addr.insert(source, route.clone());
+        let mut learned = AddrRoute { route: route.clone(), tokens: BURST, at: now };
+        learned.spend(now);
+        self.by_addr.insert(source, learned);
         drop(entry);
-        Some(route)
+        Ok(route)
     }
 
     /// Peers registered.
@@ -142,12 +194,48 @@ mod tests {
         let route = Route { room: tx, participant: ParticipantId(3), peer: 1 };
         demux.register("frag1".into(), route);
         let src: SocketAddr = "127.0.0.1:4000".parse().unwrap();
-        assert!(demux.route(src, &[0x80, 1, 2, 3]).is_none(), "unknown RTP is dropped");
-        assert!(demux.route(src, &stun("other:x")).is_none(), "unknown ufrag is dropped");
-        assert_eq!(demux.route(src, &stun("frag1:x")).unwrap().participant, ParticipantId(3));
-        assert_eq!(demux.route(src, &[0x80, 1, 2, 3]).unwrap().peer, 1, "then by address");
+        let now = Instant::now();
+        let rtp = [0x80, 1, 2, 3];
+        assert_eq!(demux.route(src, &rtp, now).unwrap_err(), Unrouted::Unknown, "unknown RTP");
+        assert_eq!(demux.route(src, &stun("other:x"), now).unwrap_err(), Unrouted::Unknown);
+        assert_eq!(demux.route(src, &stun("frag1:x"), now).unwrap().participant, ParticipantId(3));
+        assert_eq!(demux.route(src, &rtp, now).unwrap().peer, 1, "then by address");
         demux.unregister("frag1");
-        assert!(demux.route(src, &[0x80, 1, 2, 3]).is_none());
+        assert_eq!(demux.route(src, &rtp, now).unwrap_err(), Unrouted::Unknown);
         assert_eq!(demux.peers(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_known_address_gets_a_burst_then_its_rate() {
+        let demux = Demux::default();
+        let (tx, _rx) = mpsc::channel(1);
+        demux.register("frag1".into(), Route { room: tx, participant: ParticipantId(3), peer: 1 });
+        let src: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let other: SocketAddr = "127.0.0.1:4001".parse().unwrap();
+        let t0 = Instant::now();
+        let rtp = [0x80, 1, 2, 3];
+        assert!(demux.route(src, &stun("frag1:x"), t0).is_ok());
+        assert!(demux.route(other, &stun("frag1:x"), t0).is_ok());
+        // The learning STUN request spent one of the burst.
+        let passed = (0..1000).filter(|_| demux.route(src, &rtp, t0).is_ok()).count();
+        assert_eq!(passed, BURST as usize - 1, "a burst, then nothing at the same instant");
+        assert_eq!(demux.route(src, &rtp, t0).unwrap_err(), Unrouted::OverRate);
+        // Another address of the same peer has a budget of its own.
+        assert!(demux.route(other, &rtp, t0).is_ok());
+        // A steady 50 packets a second (audio) always passes after the flood stops...
+        let mut t = t0;
+        for _ in 0..200 {
+            t += std::time::Duration::from_millis(20);
+            assert!(demux.route(src, &rtp, t).is_ok());
+        }
+        // ...and over one second a flood gets through about the rate plus the burst.
+        let start = t;
+        let mut passed = 0;
+        for k in 1..=10_000u32 {
+            let at = start + std::time::Duration::from_micros(100 * u64::from(k));
+            passed += usize::from(demux.route(src, &rtp, at).is_ok());
+        }
+        let most = (MAX_RATE + BURST) as usize + 1;
+        assert!(passed <= most && passed >= MAX_RATE as usize, "{passed} in a second");
     }
 }

@@ -312,19 +312,24 @@ impl Peer {
         talkspurt: bool,
         out: &mut Vec<PeerOutput>,
     ) -> Result<(), PeerError> {
-        let (Some(mid), Some(pt)) = (self.slots.get(slot).copied(), self.pt) else { return Ok(()) };
+        let Some(pt) = self.pt else { return Ok(()) };
         if !self.connected {
             return Ok(());
         }
+        // The fast path knows its slots itself: `self.slots` (another cache line) is not
+        // read for each forwarded packet.
         if let (Some(fast), Some((source, destination))) = (self.fast.as_mut(), self.path) {
             let level = audio.level.map(|l| {
                 (l.clamp(0, 127) as u8, audio.voice.unwrap_or(l <= super::speech::LOUD_LEVEL))
             });
-            let contents =
+            let written =
                 fast.write(slot, *pt, rtp_time as u32, talkspurt, level, &audio.data, self.ext)?;
-            out.push(PeerOutput::Transmit { source, destination, contents });
+            if let Some(contents) = written {
+                out.push(PeerOutput::Transmit { source, destination, contents });
+            }
             return Ok(());
         }
+        let Some(mid) = self.slots.get(slot).copied() else { return Ok(()) };
         if let Some(mut w) = self.rtc.writer(mid) {
             if let Some(level) = audio.level {
                 // str0m takes the level as negative dB (see `Peer::event`).

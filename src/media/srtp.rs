@@ -11,8 +11,9 @@
 //! Only the send side of RTP, only the AEAD profiles: str0m keeps doing RTCP, receiving,
 //! and every other profile (the peer then forwards through str0m, see [`super::peer`]).
 
+use aws_lc_rs::aead::{AES_128_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use str0m::crypto::CryptoProvider;
 use str0m::crypto::dtls::SrtpProfile;
-use str0m::crypto::{AeadAes128GcmCipher, AeadAes256GcmCipher, CryptoProvider};
 
 use super::keys::ExportedKeys;
 
@@ -20,6 +21,9 @@ use super::keys::ExportedKeys;
 pub const TAG_LEN: usize = 16;
 /// Session salt length of the AEAD profiles.
 pub(crate) const SALT_LEN: usize = 12;
+/// The longest header [`Header::write`] writes: 12 fixed bytes, the extension block's 4,
+/// a level (2) and a MID of up to 16 (17), padded to words.
+const MAX_HEADER: usize = 12 + 4 + 20;
 /// KDF labels (RFC 3711 §4.3.2).
 const LABEL_RTP_KEY: u8 = 0x00;
 const LABEL_RTP_SALT: u8 = 0x02;
@@ -43,24 +47,23 @@ pub enum SrtpError {
     Cipher(String),
 }
 
-enum Aead {
-    Aes128(Box<dyn AeadAes128GcmCipher>),
-    Aes256(Box<dyn AeadAes256GcmCipher>),
-}
-
 /// The AES-GCM cipher and session salt of one direction's RTP (RFC 7714), shared by the
 /// sealer here and the opener in [`super::srtp_open`].
+///
+/// The key is aws-lc's own (the library str0m's crypto provider wraps), held inline: per
+/// forwarded packet the sealer then reaches the cipher's state in one step rather than
+/// through the provider's boxed trait object, and seals in place without a copy. Sealing
+/// is memory-bound on a busy server (each listener's key is cold by the time the next
+/// packet comes), so each pointer followed counts. Key derivation still goes through
+/// str0m's provider.
 pub(crate) struct Gcm {
-    aead: Aead,
+    key: LessSafeKey,
     salt: [u8; SALT_LEN],
 }
 
 impl std::fmt::Debug for Gcm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let bits = match self.aead {
-            Aead::Aes128(_) => 128,
-            Aead::Aes256(_) => 256,
-        };
+        let bits = 8 * self.key.algorithm().key_len();
         f.debug_struct("Gcm").field("aes_bits", &bits).finish_non_exhaustive()
     }
 }
@@ -68,21 +71,16 @@ impl std::fmt::Debug for Gcm {
 impl Gcm {
     /// The cipher of the side that writes with `keys` (the DTLS client's half of the
     /// export when `keys.active`), for sealing or opening.
-    pub(crate) fn new(
-        crypto: &CryptoProvider,
-        keys: &ExportedKeys,
-        encrypt: bool,
-    ) -> Result<Gcm, SrtpError> {
+    pub(crate) fn new(crypto: &CryptoProvider, keys: &ExportedKeys) -> Result<Gcm, SrtpError> {
         let (session_key, salt) = session_keys(crypto, keys)?;
-        let srtp = crypto.srtp_provider;
-        let aead = if keys.profile == SrtpProfile::AEAD_AES_128_GCM {
-            let mut k = [0u8; 16];
-            k.copy_from_slice(&session_key[..16]);
-            Aead::Aes128(srtp.aead_aes_128_gcm().create_cipher(k, encrypt))
+        let (algorithm, len) = if keys.profile == SrtpProfile::AEAD_AES_128_GCM {
+            (&AES_128_GCM, 16)
         } else {
-            Aead::Aes256(srtp.aead_aes_256_gcm().create_cipher(session_key, encrypt))
+            (&AES_256_GCM, 32)
         };
-        Ok(Gcm { aead, salt })
+        let key = UnboundKey::new(algorithm, &session_key[..len])
+            .map_err(|e| SrtpError::Cipher(e.to_string()))?;
+        Ok(Gcm { key: LessSafeKey::new(key), salt })
     }
 
     /// RFC 7714 §8.1: the session salt XOR (0, SSRC, ROC, SEQ).
@@ -97,27 +95,30 @@ impl Gcm {
         iv
     }
 
-    /// Encrypts `input` into `output` (at least `input.len() + TAG_LEN` long).
-    fn seal(&mut self, iv: &[u8; 12], aad: &[u8], input: &[u8], output: &mut [u8]) -> bool {
-        match &mut self.aead {
-            Aead::Aes128(c) => c.encrypt(iv, aad, input, output).is_ok(),
-            Aead::Aes256(c) => c.encrypt(iv, aad, input, output).is_ok(),
-        }
+    /// Encrypts `in_out` in place and returns the tag.
+    fn seal(&self, iv: [u8; 12], aad: &[u8], in_out: &mut [u8]) -> Option<[u8; TAG_LEN]> {
+        let nonce = Nonce::assume_unique_for_key(iv);
+        let tag = self.key.seal_in_place_separate_tag(nonce, Aad::from(aad), in_out).ok()?;
+        tag.as_ref().try_into().ok()
     }
 
     /// Decrypts and authenticates `input` (ciphertext and tag) into `output`; the
     /// plaintext length, or None when the tag does not match.
     pub(crate) fn open(
-        &mut self,
+        &self,
         iv: &[u8; 12],
         aad: &[u8],
         input: &[u8],
         output: &mut [u8],
     ) -> Option<usize> {
-        match &mut self.aead {
-            Aead::Aes128(c) => c.decrypt(iv, &[aad], input, output).ok(),
-            Aead::Aes256(c) => c.decrypt(iv, &[aad], input, output).ok(),
-        }
+        let len = input.len().checked_sub(TAG_LEN)?;
+        let (ciphertext, tag) = input.split_at(len);
+        let plain = output.get_mut(..len)?;
+        let nonce = Nonce::assume_unique_for_key(*iv);
+        self.key
+            .open_separate_gather(nonce, Aad::from(aad), ciphertext, tag, plain)
+            .ok()
+            .map(|()| len)
     }
 }
 
@@ -130,31 +131,28 @@ pub struct RtpSealer {
 impl RtpSealer {
     /// The sealer for what we send, from a handshake's export.
     pub fn new(crypto: &CryptoProvider, keys: &ExportedKeys) -> Result<Self, SrtpError> {
-        Ok(RtpSealer { gcm: Gcm::new(crypto, keys, true)? })
+        Ok(RtpSealer { gcm: Gcm::new(crypto, keys)? })
     }
 
-    /// Appends the SRTP packet of `header` (a complete RTP header, extensions included)
-    /// and `payload` to `out`. `roc` is the rollover counter of the stream's `seq`.
+    /// Seals `packet`, an RTP packet whose header (extensions included) is its first
+    /// `header_len` bytes: the payload after it is encrypted in place and the tag
+    /// appended. `roc` is the rollover counter of the stream's `seq`.
     pub fn seal(
-        &mut self,
-        header: &[u8],
+        &self,
+        packet: &mut Vec<u8>,
+        header_len: usize,
         ssrc: u32,
         roc: u32,
         seq: u16,
-        payload: &[u8],
-        out: &mut Vec<u8>,
     ) -> Result<(), SrtpError> {
         let iv = self.gcm.iv(ssrc, roc, seq);
-        let start = out.len();
-        out.extend_from_slice(header);
-        out.resize(start + header.len() + payload.len() + TAG_LEN, 0);
-        let body = &mut out[start + header.len()..];
-        if self.gcm.seal(&iv, header, payload, body) {
-            Ok(())
-        } else {
-            out.truncate(start);
-            Err(SrtpError::Cipher("AES-GCM refused to seal".into()))
-        }
+        let (header, body) = packet.split_at_mut(header_len);
+        let tag = self
+            .gcm
+            .seal(iv, header, body)
+            .ok_or_else(|| SrtpError::Cipher("AES-GCM refused to seal".into()))?;
+        packet.extend_from_slice(&tag);
+        Ok(())
     }
 }
 
@@ -216,17 +214,26 @@ fn derive(
 #[derive(Debug)]
 pub struct RtpWriter {
     sealer: RtpSealer,
-    streams: Vec<TxStream>,
-    /// Scratch for the header being written.
-    header: Vec<u8>,
+    /// Inline rather than in a `Vec`: on a busy server each listener's writer is cold when
+    /// its next packet comes, and following a pointer to the streams cost a cache miss
+    /// per forwarded packet.
+    streams: [TxStream; MAX_STREAMS],
+    /// How many of `streams` are in use.
+    len: usize,
 }
 
+/// Most streams one writer writes (a listener's receive slots are at most 8).
+pub const MAX_STREAMS: usize = 8;
+
 /// One outgoing stream.
-#[derive(Debug)]
+#[derive(Debug, Default, Clone, Copy)]
 struct TxStream {
     /// The SSRC the session description announced for the stream's m-line.
     ssrc: u32,
-    mid: String,
+    /// The m-line's MID, inline (a longer one than 16 bytes is not written, as RFC 8285's
+    /// one-byte form cannot carry it): no pointer to follow per packet.
+    mid: [u8; 16],
+    mid_len: u8,
     /// Next sequence number.
     seq: u16,
     /// Rollover counter of `seq` (RFC 3711 §3.3.1).
@@ -234,13 +241,23 @@ struct TxStream {
 }
 
 impl RtpWriter {
-    /// A writer for `streams` (SSRC and MID each), sequence numbers starting at random.
+    /// A writer for `streams` (SSRC and MID each, at most [`MAX_STREAMS`]; any more are
+    /// not written), sequence numbers starting at random.
     pub fn new(sealer: RtpSealer, streams: Vec<(u32, String)>) -> Self {
-        let streams = streams
-            .into_iter()
-            .map(|(ssrc, mid)| TxStream { ssrc, mid, seq: rand::random::<u16>() & 0x7fff, roc: 0 })
-            .collect();
-        RtpWriter { sealer, streams, header: Vec::with_capacity(32) }
+        let mut writer = RtpWriter { sealer, streams: Default::default(), len: 0 };
+        for ((ssrc, mid), tx) in streams.into_iter().zip(writer.streams.iter_mut()) {
+            let mut inline = [0u8; 16];
+            let mid_len = if mid.len() <= 16 {
+                inline[..mid.len()].copy_from_slice(mid.as_bytes());
+                mid.len() as u8
+            } else {
+                0
+            };
+            let seq = rand::random::<u16>() & 0x7fff;
+            *tx = TxStream { ssrc, mid: inline, mid_len, seq, roc: 0 };
+            writer.len += 1;
+        }
+        writer
     }
 
     /// New keys for the same streams: sequence numbers go on.
@@ -248,7 +265,8 @@ impl RtpWriter {
         self.sealer = sealer;
     }
 
-    /// One packet on stream `k`, sealed. `level` is RFC 6464 -dBov and the voice flag.
+    /// One packet on stream `k`, sealed (None when there is no stream `k`). `level` is
+    /// RFC 6464 -dBov and the voice flag.
     #[allow(clippy::too_many_arguments)]
     pub fn write(
         &mut self,
@@ -259,18 +277,22 @@ impl RtpWriter {
         level: Option<(u8, bool)>,
         payload: &[u8],
         ext: ExtIds,
-    ) -> Result<Vec<u8>, SrtpError> {
-        let Some(tx) = self.streams.get_mut(k) else { return Ok(Vec::new()) };
-        let header =
-            Header { marker, pt, seq: tx.seq, timestamp, ssrc: tx.ssrc, level, mid: &tx.mid };
-        header.write(ext, &mut self.header);
-        let mut packet = Vec::with_capacity(self.header.len() + payload.len() + TAG_LEN);
-        self.sealer.seal(&self.header, tx.ssrc, tx.roc, tx.seq, payload, &mut packet)?;
+    ) -> Result<Option<Vec<u8>>, SrtpError> {
+        let Some(tx) = self.streams[..self.len].get_mut(k) else { return Ok(None) };
+        // Whole strings of at most 16 bytes were copied, so this is valid UTF-8.
+        let mid = std::str::from_utf8(&tx.mid[..usize::from(tx.mid_len)]).unwrap_or_default();
+        let header = Header { marker, pt, seq: tx.seq, timestamp, ssrc: tx.ssrc, level, mid };
+        // The header goes straight into the packet, which is sealed in place.
+        let mut packet = Vec::with_capacity(MAX_HEADER + payload.len() + TAG_LEN);
+        header.write(ext, &mut packet);
+        let header_len = packet.len();
+        packet.extend_from_slice(payload);
+        self.sealer.seal(&mut packet, header_len, tx.ssrc, tx.roc, tx.seq)?;
         tx.seq = tx.seq.wrapping_add(1);
         if tx.seq == 0 {
             tx.roc = tx.roc.wrapping_add(1);
         }
-        Ok(packet)
+        Ok(Some(packet))
     }
 }
 

@@ -76,7 +76,7 @@ impl RtpOpener {
     pub fn new(crypto: &CryptoProvider, keys: &ExportedKeys) -> Result<Self, SrtpError> {
         // The other side writes with the key we do not.
         let theirs = ExportedKeys { active: !keys.active, ..keys.clone() };
-        Ok(RtpOpener { gcm: Gcm::new(crypto, &theirs, false)?, streams: Vec::new() })
+        Ok(RtpOpener { gcm: Gcm::new(crypto, &theirs)?, streams: Vec::new() })
     }
 
     /// Opens packets of `ssrc` from now on. `highest` is the highest packet index
@@ -274,10 +274,11 @@ mod tests {
             level: Some((level, true)),
             mid: "0",
         };
-        let mut header = Vec::new();
-        h.write(ids, &mut header);
         let mut out = Vec::new();
-        sealer.seal(&header, 42, roc, seq, b"opus frame", &mut out).unwrap();
+        h.write(ids, &mut out);
+        let header_len = out.len();
+        out.extend_from_slice(b"opus frame");
+        sealer.seal(&mut out, header_len, 42, roc, seq).unwrap();
         out
     }
 

@@ -9,7 +9,7 @@ use std::time::Instant;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc::error::TrySendError;
 
-use super::demux::Demux;
+use super::demux::{Demux, Unrouted};
 use crate::room::RoomCmd;
 
 /// Largest datagram read.
@@ -59,7 +59,10 @@ pub struct UdpCounters {
     /// Dropped: not STUN for a known peer and not from a known address (garbage, unknown
     /// usernames, RTP from unknown sources).
     pub dropped_unknown: AtomicU64,
-    /// Dropped: the room's inbox was full (a flood from a peer's address).
+    /// Dropped: from a known address over its budget (a flood from a peer's address; see
+    /// [`super::demux::MAX_RATE`]).
+    pub dropped_over_rate: AtomicU64,
+    /// Dropped: the room's inbox was full (its task fell behind).
     pub dropped_busy: AtomicU64,
     /// Sends that failed (socket buffer full or unreachable).
     pub send_failed: AtomicU64,
@@ -73,6 +76,7 @@ impl UdpCounters {
             "received": g(&self.received),
             "sent": g(&self.sent),
             "dropped_unknown": g(&self.dropped_unknown),
+            "dropped_over_rate": g(&self.dropped_over_rate),
             "dropped_busy": g(&self.dropped_busy),
             "send_failed": g(&self.send_failed),
         })
@@ -180,9 +184,17 @@ impl MediaPlane {
             };
             self.counters.received.fetch_add(1, Ordering::Relaxed);
             let data = &buf[..n];
-            let Some(route) = self.demux.route(source, data) else {
-                self.counters.dropped_unknown.fetch_add(1, Ordering::Relaxed);
-                continue;
+            let now = Instant::now();
+            let route = match self.demux.route(source, data, now) {
+                Ok(route) => route,
+                Err(why) => {
+                    let counter = match why {
+                        Unrouted::Unknown => &self.counters.dropped_unknown,
+                        Unrouted::OverRate => &self.counters.dropped_over_rate,
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
             };
             // The candidate the datagram was addressed to: ours, of the sender's family.
             let destination = advertised
@@ -196,7 +208,7 @@ impl MediaPlane {
                 source,
                 destination,
                 data: data.to_vec(),
-                at: Instant::now(),
+                at: now,
             };
             match route.room.try_send(cmd) {
                 Ok(()) => {}
