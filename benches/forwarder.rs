@@ -77,6 +77,8 @@ fn bench(c: &mut Criterion) {
             ts += 960 * per_room as u64;
             let datagrams: Vec<Vec<Vec<u8>>> =
                 rooms.iter_mut().map(|r| r.encrypt_for_server(0, &payloads)).collect();
+            assert!(datagrams.iter().all(|d| d.len() == per_room), "a packet for each turn");
+            let sealed: u64 = rooms.iter().map(|r| r.forwarder.counters().packets_sealed).sum();
             let bases: Vec<Instant> = rooms.iter().map(|r| r.now).collect();
             let mut spent = Duration::ZERO;
             for i in 0..iters as usize {
@@ -99,6 +101,8 @@ fn bench(c: &mut Criterion) {
                 room.now = now;
                 room.step(Duration::ZERO);
             }
+            let now_sealed: u64 = rooms.iter().map(|r| r.forwarder.counters().packets_sealed).sum();
+            assert_eq!(now_sealed - sealed, 5 * iters, "every packet sealed for five");
             spent
         });
     });

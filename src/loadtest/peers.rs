@@ -14,12 +14,12 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
 
 use futures_util::task::AtomicWaker;
+use str0m::media::Mid;
 use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
 
 use super::Ctx;
 use super::metrics::{Jitter, Metrics};
-use str0m::media::Mid;
 
 use crate::client::ReceivedAudio;
 use crate::client::rtc::{ClientRtc, RtcOutput};

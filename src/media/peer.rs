@@ -19,7 +19,7 @@ use str0m::rtp::Extension;
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc};
 
 use super::keys::{self, KeyTap};
-use super::srtp::{ExtIds, RtpSealer, RtpWriter, SrtpError};
+use super::srtp::{ExtIds, MAX_STREAMS, RtpSealer, RtpWriter, SrtpError};
 use super::srtp_open::{OpenError, RtpOpener};
 
 /// Interval of RTCP reports on audio streams: RFC 3550's recommended 5 s (str0m's
@@ -203,7 +203,9 @@ impl Peer {
             }
             match media.direction() {
                 Direction::RecvOnly | Direction::SendRecv if mic.is_none() => mic = Some(mid),
-                Direction::SendOnly if peer.slots.len() < max_slots => peer.slots.push(mid),
+                Direction::SendOnly if peer.slots.len() < max_slots.min(MAX_STREAMS) => {
+                    peer.slots.push(mid)
+                }
                 _ => {}
             }
         }

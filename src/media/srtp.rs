@@ -52,7 +52,8 @@ pub enum SrtpError {
 ///
 /// The key is aws-lc's own (the library str0m's crypto provider wraps), held inline: per
 /// forwarded packet the sealer then reaches the cipher's state in one step rather than
-/// through the provider's boxed trait object, and seals in place without a copy. Sealing
+/// through the provider's boxed trait object, and seals the packet in place (the
+/// provider's cipher copied each payload once more). Sealing
 /// is memory-bound on a busy server (each listener's key is cold by the time the next
 /// packet comes), so each pointer followed counts. Key derivation still goes through
 /// str0m's provider.
@@ -103,7 +104,7 @@ impl Gcm {
     }
 
     /// Decrypts and authenticates `input` (ciphertext and tag) into `output`; the
-    /// plaintext length, or None when the tag does not match.
+    /// plaintext length, or None when the tag does not match or either is too short.
     pub(crate) fn open(
         &self,
         iv: &[u8; 12],
@@ -146,6 +147,9 @@ impl RtpSealer {
         seq: u16,
     ) -> Result<(), SrtpError> {
         let iv = self.gcm.iv(ssrc, roc, seq);
+        if header_len > packet.len() {
+            return Err(SrtpError::Cipher("the header is longer than the packet".into()));
+        }
         let (header, body) = packet.split_at_mut(header_len);
         let tag = self
             .gcm

@@ -119,7 +119,7 @@ async fn connect_own_peer(server: &Server, room: &str) -> (Participant, UdpSocke
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_flood_from_a_peers_own_address_is_cut_to_its_budget_and_the_room_hears_everything() {
+async fn during_a_flood_from_a_peers_own_address_the_room_hears_everything() {
     let server = Server::with_media(Settings::default()).await;
     let plane = server.media.clone().unwrap();
     let target = plane.candidates()[0];
@@ -129,11 +129,13 @@ async fn a_flood_from_a_peers_own_address_is_cut_to_its_budget_and_the_room_hear
     for l in [&mut a, &mut b] {
         l.pump_until("audio connected", |l| l.connected).await;
     }
-    let cut_before = plane.counters.dropped_over_rate.load(Ordering::Relaxed);
+    let received_before = plane.counters.received.load(Ordering::Relaxed);
 
-    // From the address the server learned for Cecil's peer: as many RTP-looking
-    // datagrams as the socket takes, far over any participant's rate.
-    const FLOOD: usize = 20_000;
+    // From the address the server learned for Cecil's peer (so routed to the room, not
+    // dropped as unknown): RTP-looking datagrams as fast as the socket takes them, far
+    // over any participant's rate. They fail authentication in the room; if the room
+    // falls behind, the demux cuts this address (`media::demux`, unit-tested there).
+    const FLOOD: usize = 10_000;
     let flood = tokio::spawn(async move {
         let mut rtp = vec![0x80u8, 111, 0, 1, 0, 0, 0, 1, 0xca, 0xfe, 0xf0, 0x0d];
         rtp.extend([0u8; 100]);
@@ -155,8 +157,7 @@ async fn a_flood_from_a_peers_own_address_is_cut_to_its_budget_and_the_room_hear
     assert_eq!(b.audio.len(), packets.len());
     assert!(b.audio.iter().zip(&packets).all(|(x, y)| &x.data == y));
 
-    // Most of the flood stopped at the demux, before the room's inbox.
-    let cut = plane.counters.dropped_over_rate.load(Ordering::Relaxed) - cut_before;
-    assert!(cut > FLOOD as u64 / 2, "only {cut} of {FLOOD} cut at the demux");
-    assert_eq!(plane.counters.dropped_busy.load(Ordering::Relaxed), 0, "the room kept up");
+    // The flood reached the server (the kernel may drop some of it on the way).
+    let received = plane.counters.received.load(Ordering::Relaxed) - received_before;
+    assert!(received > (FLOOD / 10) as u64, "only {received} datagrams reached the server");
 }
