@@ -88,8 +88,9 @@ struct Slot {
     fresh: bool,
 }
 
-/// Most receive slots a listener can have (`--audio-slots` is 1–8).
-pub const MAX_SLOTS: usize = 8;
+/// Most receive slots a listener can have (`--audio-slots` is 1–8): as many streams as a
+/// fast-path writer has.
+pub const MAX_SLOTS: usize = super::srtp::MAX_STREAMS;
 
 /// A listener's slots, inline in the listener: the fan-out reads them for every packet,
 /// and on a busy server a separate allocation costs one more cache miss per listener.

@@ -53,10 +53,9 @@ pub enum SrtpError {
 /// The key is aws-lc's own (the library str0m's crypto provider wraps), held inline: per
 /// forwarded packet the sealer then reaches the cipher's state in one step rather than
 /// through the provider's boxed trait object, and seals the packet in place (the
-/// provider's cipher copied each payload once more). Sealing
-/// is memory-bound on a busy server (each listener's key is cold by the time the next
-/// packet comes), so each pointer followed counts. Key derivation still goes through
-/// str0m's provider.
+/// provider's cipher copied each payload once more). Sealing is memory-bound on a busy
+/// server (each listener's key is cold by the time the next packet comes), so each
+/// pointer followed counts. Key derivation still goes through str0m's provider.
 pub(crate) struct Gcm {
     key: LessSafeKey,
     salt: [u8; SALT_LEN],
