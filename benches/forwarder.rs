@@ -19,8 +19,6 @@ fn bench(c: &mut Criterion) {
         g.throughput(Throughput::Elements((n - 1) as u64));
         g.bench_with_input(BenchmarkId::new("fan_out", n - 1), &n, |b, &n| {
             let mut room = warmed(n);
-            let (id, generation, addr) =
-                (room.clients[0].id, room.clients[0].generation, room.clients[0].addr);
             let mut ts = 10 * 960u64;
             b.iter_custom(|iters| {
                 let payloads: Vec<(u64, &[u8])> = (0..iters)
@@ -37,19 +35,7 @@ fn bench(c: &mut Criterion) {
                 let mut spent = Duration::ZERO;
                 for (k, d) in datagrams.iter().enumerate() {
                     let now = base + Duration::from_millis(20 * k as u64);
-                    let start = Instant::now();
-                    room.forwarder.handle_datagram(now, id, generation, addr, SERVER, d);
-                    if room.forwarder.poll_timeout().is_some_and(|t| t <= now) {
-                        room.forwarder.handle_timeout(now);
-                    }
-                    while let Some(out) = room.forwarder.poll_output() {
-                        if let MediaOutput::Transmit { contents, .. } = out {
-                            black_box(contents);
-                        }
-                    }
-                    spent += start.elapsed();
-                    room.now = now;
-                    room.step(Duration::ZERO);
+                    spent += forward_one(&mut room, now, d);
                 }
                 spent
             });
@@ -83,23 +69,8 @@ fn bench(c: &mut Criterion) {
             let mut spent = Duration::ZERO;
             for i in 0..iters as usize {
                 let (r, k) = (i % ROOMS, i / ROOMS);
-                let room = &mut rooms[r];
-                let (id, generation, addr) =
-                    (room.clients[0].id, room.clients[0].generation, room.clients[0].addr);
                 let now = bases[r] + Duration::from_millis(20 * k as u64);
-                let start = Instant::now();
-                room.forwarder.handle_datagram(now, id, generation, addr, SERVER, &datagrams[r][k]);
-                if room.forwarder.poll_timeout().is_some_and(|t| t <= now) {
-                    room.forwarder.handle_timeout(now);
-                }
-                while let Some(out) = room.forwarder.poll_output() {
-                    if let MediaOutput::Transmit { contents, .. } = out {
-                        black_box(contents);
-                    }
-                }
-                spent += start.elapsed();
-                room.now = now;
-                room.step(Duration::ZERO);
+                spent += forward_one(&mut rooms[r], now, &datagrams[r][k]);
             }
             let now_sealed: u64 = rooms.iter().map(|r| r.forwarder.counters().packets_sealed).sum();
             assert_eq!(now_sealed - sealed, 5 * iters, "every packet sealed for five");
@@ -107,6 +78,28 @@ fn bench(c: &mut Criterion) {
         });
     });
     g.finish();
+}
+
+/// Feeds the speaker's (client 0's) `datagram` to the forwarder at `now`, with any timers
+/// due, and drains the outputs; returns the time that took. Then, untimed, the room's
+/// clients do their own work.
+fn forward_one(room: &mut SimRoom, now: Instant, datagram: &[u8]) -> Duration {
+    let (id, generation, addr) =
+        (room.clients[0].id, room.clients[0].generation, room.clients[0].addr);
+    let start = Instant::now();
+    room.forwarder.handle_datagram(now, id, generation, addr, SERVER, datagram);
+    if room.forwarder.poll_timeout().is_some_and(|t| t <= now) {
+        room.forwarder.handle_timeout(now);
+    }
+    while let Some(out) = room.forwarder.poll_output() {
+        if let MediaOutput::Transmit { contents, .. } = out {
+            black_box(contents);
+        }
+    }
+    let spent = start.elapsed();
+    room.now = now;
+    room.step(Duration::ZERO);
+    spent
 }
 
 /// A connected room of `n` whose speaker (client 0) holds a slot at everyone's.

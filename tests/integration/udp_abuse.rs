@@ -16,6 +16,18 @@ use crate::media::{Listener, opus_packets, speak};
 
 use talkstick::media::demux::binding_request as stun;
 
+/// `speaker` says 60 packets of voice (`seed` picks the voice); `listener` must hear every
+/// one, once, in order. Returns how many.
+async fn speak_through(speaker: &Listener, listener: &mut Listener, seed: f32) -> usize {
+    let packets = opus_packets(60, seed);
+    speak(&speaker.p, &packets).await;
+    listener.pump_until("every packet", |l| l.audio.len() >= packets.len()).await;
+    listener.pump_for(Duration::from_millis(100)).await;
+    assert_eq!(listener.audio.len(), packets.len());
+    assert!(listener.audio.iter().zip(&packets).all(|(x, y)| &x.data == y));
+    packets.len()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_and_floods_are_dropped_and_audio_flows_intact() {
     let server = Server::with_media(Settings::default()).await;
@@ -50,19 +62,14 @@ async fn garbage_and_floods_are_dropped_and_audio_flows_intact() {
     });
 
     // Meanwhile Aino speaks; Bertil must get every packet, once, in order.
-    let packets = opus_packets(60, 11.0);
-    speak(&a.p, &packets).await;
+    let heard = speak_through(&a, &mut b, 11.0).await;
     flood.await.unwrap();
-    b.pump_until("every packet", |l| l.audio.len() >= packets.len()).await;
-    b.pump_for(Duration::from_millis(100)).await;
-    assert_eq!(b.audio.len(), packets.len());
-    assert!(b.audio.iter().zip(&packets).all(|(x, y)| &x.data == y));
 
     // Every junk datagram that reached the socket was dropped at the demux and counted.
     let dropped = plane.counters.dropped_unknown.load(Ordering::Relaxed);
     let received = plane.counters.received.load(Ordering::Relaxed) - received_before;
-    assert!(received > packets.len() as u64);
-    assert!(dropped >= received - packets.len() as u64 - 200, "dropped {dropped} of {received}");
+    assert!(received > heard as u64);
+    assert!(dropped >= received - heard as u64 - 200, "dropped {dropped} of {received}");
     assert!(dropped > 0);
     // The server is alive and still serving signaling.
     a.p.send(serde_json::json!({"type": "ping"})).await;
@@ -149,13 +156,8 @@ async fn during_a_flood_from_a_peers_own_address_the_room_hears_everything() {
     });
 
     // Aino speaks meanwhile; Bertil, in the flooded room, gets every packet once, in order.
-    let packets = opus_packets(60, 13.0);
-    speak(&a.p, &packets).await;
+    speak_through(&a, &mut b, 13.0).await;
     flood.await.unwrap();
-    b.pump_until("every packet", |l| l.audio.len() >= packets.len()).await;
-    b.pump_for(Duration::from_millis(100)).await;
-    assert_eq!(b.audio.len(), packets.len());
-    assert!(b.audio.iter().zip(&packets).all(|(x, y)| &x.data == y));
 
     // The flood reached the server (the kernel may drop some of it on the way).
     let received = plane.counters.received.load(Ordering::Relaxed) - received_before;
