@@ -20,7 +20,6 @@ use tokio::net::UdpSocket;
 
 use super::Ctx;
 use super::metrics::{Jitter, Metrics};
-
 use crate::client::ReceivedAudio;
 use crate::client::rtc::{ClientRtc, RtcOutput};
 

@@ -59,8 +59,8 @@ pub struct UdpCounters {
     /// Dropped: not STUN for a known peer and not from a known address (garbage, unknown
     /// usernames, RTP from unknown sources).
     pub dropped_unknown: AtomicU64,
-    /// Dropped: from a known address over its budget (a flood from a peer's address; see
-    /// [`super::demux::MAX_RATE`]).
+    /// Dropped: from a known address over its budget while its room was behind (a flood
+    /// from a peer's address; see [`super::demux`]).
     pub dropped_over_rate: AtomicU64,
     /// Dropped: the room's inbox was full (its task fell behind).
     pub dropped_busy: AtomicU64,
