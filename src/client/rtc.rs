@@ -275,7 +275,7 @@ impl ClientRtc {
         let mic = self.mic;
         let ssrc = self.rtc.direct_api().stream_tx_by_mid(mic, None).map(|s| *s.ssrc());
         self.tx = match (RtpSealer::new(crypto, &keys), ssrc) {
-            (Ok(sealer), Some(ssrc)) => Some(RtpWriter::new(sealer, vec![(ssrc, mic.to_string())])),
+            (Ok(sealer), Some(ssrc)) => Some(RtpWriter::new(sealer, vec![(ssrc, mic)])),
             _ => None,
         };
     }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use talkstick_signaling::ParticipantId;
 use talkstick_signaling::protocol::SlotView;
 
+use super::inline::Inline;
 use super::peer::{IncomingAudio, Peer, PeerError, PeerOutput};
 use super::speech::SpeechDetector;
 
@@ -92,38 +93,12 @@ struct Slot {
 /// fast-path writer has.
 pub const MAX_SLOTS: usize = super::srtp::MAX_STREAMS;
 
-/// A listener's slots, inline in the listener: the fan-out reads them for every packet,
-/// and on a busy server a separate allocation costs one more cache miss per listener.
-#[derive(Debug, Default)]
-struct Slots {
-    items: [Slot; MAX_SLOTS],
-    len: usize,
-}
-
-impl Slots {
-    fn new(len: usize) -> Self {
-        Slots { items: Default::default(), len: len.min(MAX_SLOTS) }
-    }
-}
-
-impl std::ops::Deref for Slots {
-    type Target = [Slot];
-    fn deref(&self) -> &[Slot] {
-        &self.items[..self.len]
-    }
-}
-
-impl std::ops::DerefMut for Slots {
-    fn deref_mut(&mut self) -> &mut [Slot] {
-        &mut self.items[..self.len]
-    }
-}
-
 #[derive(Debug)]
 struct Listener {
     peer: Peer,
     generation: u64,
-    slots: Slots,
+    /// Inline ([`Inline`]): the fan-out reads them for every packet.
+    slots: Inline<Slot, MAX_SLOTS>,
     /// A peer not connected by then is dropped.
     connect_by: Instant,
 }
@@ -212,7 +187,7 @@ impl Forwarder {
         let ufrag = peer.ufrag().to_owned();
         let generation = self.next_generation;
         self.next_generation += 1;
-        let slots = Slots::new(peer.slot_mids().len());
+        let slots = Inline::from_iter_capped(peer.slot_mids().iter().map(|_| Slot::default()));
         let listener = Listener { peer, generation, slots, connect_by: now + CONNECT_TIMEOUT };
         let replaced = self.peers.insert(who, listener);
         let replaced = replaced.map(|old| old.peer.ufrag().to_owned());

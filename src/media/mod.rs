@@ -7,11 +7,13 @@
 //! - [`srtp_open`]: its receive half: SRTP-GCM opening, replay window, audio level.
 //! - [`keys`]: the SRTP keys DTLS exports, tapped from str0m's crypto provider.
 //! - [`forwarder`]: one room's peers, audio slots, rewrite, gates (sans-IO).
+//! - [`inline`]: short lists kept inline, for the state each forwarded packet reads.
 //! - [`speech`]: speaking / stopped from RFC 6464 levels (sans-IO).
 //! - [`sim`]: clients wired to a forwarder in memory on simulated time (tests, benches).
 
 pub mod demux;
 pub mod forwarder;
+pub mod inline;
 pub mod keys;
 pub mod peer;
 pub mod sim;

@@ -403,10 +403,10 @@ impl Peer {
             return;
         }
         let mut api = self.rtc.direct_api();
-        let streams: Option<Vec<(u32, String)>> = self
+        let streams: Option<Vec<(u32, Mid)>> = self
             .slots
             .iter()
-            .map(|mid| Some((*api.stream_tx_by_mid(*mid, None)?.ssrc(), mid.to_string())))
+            .map(|mid| Some((*api.stream_tx_by_mid(*mid, None)?.ssrc(), *mid)))
             .collect();
         self.fast = streams.map(|streams| RtpWriter::new(sealer, streams));
         tracing::debug!(ufrag = %self.ufrag, profile = ?keys.profile, armed = self.fast.is_some(), "SRTP fast path");

@@ -14,7 +14,9 @@
 use aws_lc_rs::aead::{AES_128_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use str0m::crypto::CryptoProvider;
 use str0m::crypto::dtls::SrtpProfile;
+use str0m::media::Mid;
 
+use super::inline::Inline;
 use super::keys::ExportedKeys;
 
 /// SRTP-GCM authentication tag length.
@@ -217,12 +219,8 @@ fn derive(
 #[derive(Debug)]
 pub struct RtpWriter {
     sealer: RtpSealer,
-    /// Inline rather than in a `Vec`: on a busy server each listener's writer is cold when
-    /// its next packet comes, and following a pointer to the streams cost a cache miss
-    /// per forwarded packet.
-    streams: [TxStream; MAX_STREAMS],
-    /// How many of `streams` are in use.
-    len: usize,
+    /// Inline ([`Inline`]): read for every forwarded packet.
+    streams: Inline<TxStream, MAX_STREAMS>,
 }
 
 /// Most streams one writer writes (a listener's receive slots are at most 8).
@@ -233,10 +231,8 @@ pub const MAX_STREAMS: usize = 8;
 struct TxStream {
     /// The SSRC the session description announced for the stream's m-line.
     ssrc: u32,
-    /// The m-line's MID, inline (a longer one than 16 bytes is not written, as RFC 8285's
-    /// one-byte form cannot carry it): no pointer to follow per packet.
-    mid: [u8; 16],
-    mid_len: u8,
+    /// The m-line's MID (str0m's, inline: at most 16 bytes).
+    mid: Mid,
     /// Next sequence number.
     seq: u16,
     /// Rollover counter of `seq` (RFC 3711 §3.3.1).
@@ -246,21 +242,14 @@ struct TxStream {
 impl RtpWriter {
     /// A writer for `streams` (SSRC and MID each, at most [`MAX_STREAMS`]; any more are
     /// not written), sequence numbers starting at random.
-    pub fn new(sealer: RtpSealer, streams: Vec<(u32, String)>) -> Self {
-        let mut writer = RtpWriter { sealer, streams: Default::default(), len: 0 };
-        for ((ssrc, mid), tx) in streams.into_iter().zip(writer.streams.iter_mut()) {
-            let mut inline = [0u8; 16];
-            let mid_len = if mid.len() <= 16 {
-                inline[..mid.len()].copy_from_slice(mid.as_bytes());
-                mid.len() as u8
-            } else {
-                0
-            };
-            let seq = rand::random::<u16>() & 0x7fff;
-            *tx = TxStream { ssrc, mid: inline, mid_len, seq, roc: 0 };
-            writer.len += 1;
-        }
-        writer
+    pub fn new(sealer: RtpSealer, streams: Vec<(u32, Mid)>) -> Self {
+        let streams = streams.into_iter().map(|(ssrc, mid)| TxStream {
+            ssrc,
+            mid,
+            seq: rand::random::<u16>() & 0x7fff,
+            roc: 0,
+        });
+        RtpWriter { sealer, streams: Inline::from_iter_capped(streams) }
     }
 
     /// New keys for the same streams: sequence numbers go on.
@@ -281,10 +270,9 @@ impl RtpWriter {
         payload: &[u8],
         ext: ExtIds,
     ) -> Result<Option<Vec<u8>>, SrtpError> {
-        let Some(tx) = self.streams[..self.len].get_mut(k) else { return Ok(None) };
-        // Whole strings of at most 16 bytes were copied, so this is valid UTF-8.
-        let mid = std::str::from_utf8(&tx.mid[..usize::from(tx.mid_len)]).unwrap_or_default();
-        let header = Header { marker, pt, seq: tx.seq, timestamp, ssrc: tx.ssrc, level, mid };
+        let Some(tx) = self.streams.get_mut(k) else { return Ok(None) };
+        let header =
+            Header { marker, pt, seq: tx.seq, timestamp, ssrc: tx.ssrc, level, mid: &tx.mid };
         // The header goes straight into the packet, which is sealed in place.
         let mut packet = Vec::with_capacity(MAX_HEADER + payload.len() + TAG_LEN);
         header.write(ext, &mut packet);
