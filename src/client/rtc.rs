@@ -12,9 +12,10 @@ use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 
 use super::session::{ClientError, ReceivedAudio};
+use crate::media::inline::Inline;
 use crate::media::keys::{self, KeyTap};
 use crate::media::peer::RTCP_INTERVAL;
-use crate::media::srtp::{ExtIds, RtpSealer, RtpWriter};
+use crate::media::srtp::{ExtIds, MAX_STREAMS, RtpSealer, RtpWriter};
 use crate::media::srtp_open::{OpenError, RtpOpener};
 
 /// What the peer produced.
@@ -51,8 +52,9 @@ pub struct ClientRtc {
     ext: ExtIds,
     /// The slots' SRTP opened here rather than by str0m (AEAD profiles), once keyed.
     rx: Option<RtpOpener>,
-    /// SSRC → slot media id, for the streams the fast path opens.
-    slot_of: Vec<(u32, Mid)>,
+    /// SSRC → slot media id, for the streams the fast path opens (inline: it is read for
+    /// every packet received, and a load generator's thousand peers are cold by then).
+    slot_of: Inline<(u32, Mid), MAX_STREAMS>,
     /// Scratch for decrypted payloads.
     buf: Vec<u8>,
     /// The microphone written and sealed here rather than through str0m, once keyed.
@@ -97,7 +99,7 @@ impl ClientRtc {
             tap,
             ext: ExtIds::default(),
             rx: None,
-            slot_of: Vec::new(),
+            slot_of: Inline::default(),
             buf: Vec::with_capacity(256),
             tx: None,
             media_to: None,
@@ -285,9 +287,9 @@ impl ClientRtc {
         let Some(rx) = self.rx.as_mut() else { return };
         if let Some(stream) = self.rtc.direct_api().stream_rx_by_mid(mid, None) {
             let ssrc = *stream.ssrc();
-            if !rx.knows(ssrc) {
+            // Past MAX_STREAMS slots, str0m goes on opening them.
+            if !rx.knows(ssrc) && self.slot_of.push((ssrc, mid)).is_ok() {
                 rx.add_stream(ssrc, Some(seq));
-                self.slot_of.push((ssrc, mid));
             }
         }
     }

@@ -22,6 +22,8 @@ use super::Ctx;
 use super::metrics::{Jitter, Metrics};
 use crate::client::ReceivedAudio;
 use crate::client::rtc::{ClientRtc, RtcOutput};
+use crate::media::inline::Inline;
+use crate::media::srtp::MAX_STREAMS;
 
 /// Largest datagram read.
 const MAX_DATAGRAM: usize = 2048;
@@ -51,9 +53,8 @@ pub(super) struct MemberAudio {
     /// server's join path, worth measuring on its own.
     measure_join: bool,
     heard: bool,
-    metrics: Metrics,
-    /// Jitter per slot (a handful).
-    jitter: Vec<(Mid, Jitter)>,
+    /// Jitter per slot (inline: read for every packet heard).
+    jitter: Inline<(Mid, Jitter), MAX_STREAMS>,
 }
 
 impl MemberAudio {
@@ -72,8 +73,7 @@ impl MemberAudio {
             started,
             measure_join,
             heard: false,
-            metrics: Metrics::default(),
-            jitter: Vec::new(),
+            jitter: Inline::default(),
         }
     }
 }
@@ -84,6 +84,12 @@ pub(super) struct RoomPeers {
     /// When the room's speaker sent what (for timing what the listeners receive).
     sent: Sent,
     members: Vec<Option<MemberAudio>>,
+    /// Each member's peer's next deadline, copied after every call into the peer: the
+    /// room's task asks for the earliest on every wake-up, and the peers are cold then.
+    deadlines: Vec<Option<Instant>>,
+    /// What the members heard, in one place for the room: a forwarded packet's five
+    /// arrivals are timed into the same few cache lines.
+    metrics: Metrics,
     /// The datagrams read in one wake-up, back to back.
     arena: Vec<u8>,
     /// Who each was for, where from, and where it lies in `arena`.
@@ -145,6 +151,8 @@ impl RoomPeers {
             sent: Sent { frames: vec![None; ctx.speech.len()], spurt: None },
             ctx,
             members: (0..n).map(|_| None).collect(),
+            deadlines: vec![None; n],
+            metrics: Metrics::default(),
             arena: vec![0; MAX_DATAGRAM * BATCH],
             batch: Vec::with_capacity(BATCH),
             out: Vec::new(),
@@ -159,6 +167,7 @@ impl RoomPeers {
     /// Adds member `j`'s audio.
     pub(super) fn insert(&mut self, j: usize, audio: MemberAudio) {
         if let Some(slot) = self.members.get_mut(j) {
+            self.deadlines[j] = Some(audio.rtc.timeout());
             *slot = Some(audio);
             // Read it once, which leaves its waker with it.
             self.wake.set(j);
@@ -274,7 +283,7 @@ impl RoomPeers {
 
     /// When [`RoomPeers::handle_timeout`] is next due.
     pub(super) fn timeout(&self) -> Option<Instant> {
-        self.members.iter().flatten().map(|a| a.rtc.timeout()).min()
+        self.deadlines.iter().flatten().min().copied()
     }
 
     /// Advances every peer that is due.
@@ -292,46 +301,49 @@ impl RoomPeers {
 
     /// What every member heard, folded into `m`.
     pub(super) fn collect(&mut self, m: &mut Metrics) {
+        m.merge(std::mem::take(&mut self.metrics));
         for a in self.members.iter_mut().flatten() {
-            m.merge(std::mem::take(&mut a.metrics));
-            for (_, j) in &a.jitter {
+            for (_, j) in a.jitter.iter() {
                 m.jitter_sum_us += j.estimate_us;
                 m.jitter_streams += 1;
             }
         }
     }
 
-    /// Carries out member `j`'s peer outputs.
+    /// Carries out member `j`'s peer outputs and notes its next deadline.
     fn flush(&mut self, j: usize) {
         let Some(a) = self.members.get_mut(j).and_then(Option::as_mut) else { return };
+        self.deadlines[j] = Some(a.rtc.timeout());
         for o in self.out.drain(..) {
             match o {
                 RtcOutput::Transmit { destination, contents } => {
                     // A full socket buffer loses the datagram, as on a real network.
                     let _ = a.socket.try_send_to(&contents, destination);
                 }
-                RtcOutput::Audio(audio) => heard(&self.ctx, &self.sent, a, audio),
+                RtcOutput::Audio(audio) => {
+                    heard(&self.ctx, &self.sent, a, &mut self.metrics, audio);
+                }
                 RtcOutput::Connected => a.connected = true,
-                RtcOutput::Disconnected => a.metrics.error("audio_disconnected"),
+                RtcOutput::Disconnected => self.metrics.error("audio_disconnected"),
             }
         }
     }
 }
 
 /// Measures one received packet: first audio, forwarding latency and jitter.
-fn heard(ctx: &Ctx, sent: &Sent, a: &mut MemberAudio, audio: ReceivedAudio) {
-    a.metrics.packets_received += 1;
+fn heard(ctx: &Ctx, sent: &Sent, a: &mut MemberAudio, m: &mut Metrics, audio: ReceivedAudio) {
+    m.packets_received += 1;
     ctx.delivered.fetch_add(1, Ordering::Relaxed);
     if !a.heard {
         a.heard = true;
-        a.metrics.listeners_heard += 1;
+        m.listeners_heard += 1;
         if a.measure_join {
             let took = audio.at.saturating_duration_since(a.started);
-            a.metrics.first_audio.add(took);
+            m.first_audio.add(took);
             // The speaker sent without a pause from before this join to now: the time is
             // the server's join path alone, not a wait for speech.
             if sent.spurt.is_some_and(|s| s <= a.started) {
-                a.metrics.join.add(took);
+                m.join.add(took);
             }
         }
     }
@@ -340,16 +352,15 @@ fn heard(ctx: &Ctx, sent: &Sent, a: &mut MemberAudio, audio: ReceivedAudio) {
         return;
     };
     let took = audio.at.saturating_duration_since(at);
-    a.metrics.forward.add(took);
+    m.forward.add(took);
     if ctx.steady.load(Ordering::Relaxed) {
-        a.metrics.forward_steady.add(took);
+        m.forward_steady.add(took);
     }
     let k = match a.jitter.iter().position(|(mid, _)| *mid == audio.mid) {
         Some(k) => k,
-        None => {
-            a.jitter.push((audio.mid, Jitter::default()));
-            a.jitter.len() - 1
-        }
+        // A listener has at most MAX_STREAMS slots (the server caps them there).
+        None if a.jitter.push((audio.mid, Jitter::default())).is_ok() => a.jitter.len() - 1,
+        None => return,
     };
     a.jitter[k].1.add(at, audio.at);
 }

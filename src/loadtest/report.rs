@@ -169,7 +169,7 @@ impl Report {
         target: String,
         args: &LoadArgs,
         joined: usize,
-        mut m: Metrics,
+        m: Metrics,
         server: Option<ServerUsage>,
     ) -> Report {
         Report {
@@ -180,11 +180,11 @@ impl Report {
             duration_s: args.duration.as_secs_f64(),
             joined,
             listeners_heard: m.listeners_heard,
-            join_ms: Percentiles::of(&mut m.join, &[50.0, 95.0, 99.0]),
-            first_audio_ms: Percentiles::of(&mut m.first_audio, &[50.0, 95.0, 99.0]),
-            forward_latency_ms: Percentiles::of(&mut m.forward, &[50.0, 99.0, 99.9]),
-            forward_latency_steady_ms: Percentiles::of(&mut m.forward_steady, &[50.0, 99.0, 99.9]),
-            fanout_ms: Percentiles::of(&mut m.fanout, &[50.0, 99.0]),
+            join_ms: Percentiles::of(&m.join, &[50.0, 95.0, 99.0]),
+            first_audio_ms: Percentiles::of(&m.first_audio, &[50.0, 95.0, 99.0]),
+            forward_latency_ms: Percentiles::of(&m.forward, &[50.0, 99.0, 99.9]),
+            forward_latency_steady_ms: Percentiles::of(&m.forward_steady, &[50.0, 99.0, 99.9]),
+            fanout_ms: Percentiles::of(&m.fanout, &[50.0, 99.0]),
             loss: round(m.loss(), 5),
             jitter_ms: if m.jitter_streams > 0 {
                 round(m.jitter_sum_us / m.jitter_streams as f64 / 1000.0, 3)

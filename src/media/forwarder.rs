@@ -118,6 +118,9 @@ pub struct Forwarder {
     outputs: VecDeque<MediaOutput>,
     scratch: Vec<PeerOutput>,
     counters: ForwarderCounters,
+    /// Set while handling a datagram when a write went through str0m (which may move its
+    /// deadlines); see [`Forwarder::handle_datagram`].
+    stirred: bool,
 }
 
 /// A new peer's answer and routing facts.
@@ -149,6 +152,7 @@ impl Forwarder {
             outputs: VecDeque::new(),
             scratch: Vec::new(),
             counters: ForwarderCounters::default(),
+            stirred: false,
         }
     }
 
@@ -239,6 +243,11 @@ impl Forwarder {
     }
 
     /// Feeds a datagram routed to `who`'s peer of `generation`.
+    ///
+    /// Returns true when it was routine: audio opened and forwarded by the fast path that
+    /// produced nothing but datagrams to send. Then [`Forwarder::poll_timeout`] can only
+    /// have moved later (a speaker's silence deadline), so a caller may keep the deadline
+    /// it has and ask again when that comes, instead of after every packet.
     pub fn handle_datagram(
         &mut self,
         now: Instant,
@@ -247,20 +256,26 @@ impl Forwarder {
         source: SocketAddr,
         destination: SocketAddr,
         data: &[u8],
-    ) {
+    ) -> bool {
         let Some(l) = self.peers.get_mut(&who).filter(|l| l.generation == generation) else {
             self.counters.stale_datagrams += 1;
-            return;
+            return false;
         };
         let mut out = std::mem::take(&mut self.scratch);
         let opened = l.peer.opened_fast();
         let result = l.peer.handle_datagram(now, source, destination, data, &mut out);
-        self.counters.packets_opened += l.peer.opened_fast() - opened;
+        let fast = l.peer.opened_fast() - opened;
+        self.counters.packets_opened += fast;
         if let Err(e) = result {
             tracing::debug!(participant = %who, error = %e, "datagram refused");
         }
+        let before = self.outputs.len();
+        self.stirred = false;
         self.process(now, who, &mut out);
         self.scratch = out;
+        fast == 1
+            && !self.stirred
+            && self.outputs.range(before..).all(|o| matches!(o, MediaOutput::Transmit { .. }))
     }
 
     /// Advances every peer and speech detector to `now`.
@@ -402,6 +417,7 @@ impl Forwarder {
                 let ts = audio.rtp_time.wrapping_add(slot.offset);
                 slot.last_out = Some((ts, now));
                 let fast = l.peer.fast_path();
+                self.stirred |= !fast;
                 let written = l.peer.write_audio(now, k, ts, &audio, talkspurt, &mut out);
                 for o in out.drain(..) {
                     match o {

@@ -8,8 +8,9 @@
 
 use str0m::crypto::CryptoProvider;
 
+use super::inline::Inline;
 use super::keys::ExportedKeys;
-use super::srtp::{ExtIds, Gcm, SrtpError, TAG_LEN};
+use super::srtp::{ExtIds, Gcm, MAX_STREAMS, SrtpError, TAG_LEN};
 
 /// Size of the replay window (RFC 3711 §3.3.2 asks for at least 64).
 const REPLAY_WINDOW: u64 = 64;
@@ -53,7 +54,7 @@ pub struct Opened<'a> {
     pub payload: &'a [u8],
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy)]
 struct RxStream {
     ssrc: u32,
     /// Highest index seen (ROC << 16 | SEQ); None before the first packet.
@@ -68,7 +69,8 @@ struct RxStream {
 #[derive(Debug)]
 pub struct RtpOpener {
     gcm: Gcm,
-    streams: Vec<RxStream>,
+    /// Inline ([`Inline`]): read for every packet opened, when the opener is cold.
+    streams: Inline<RxStream, MAX_STREAMS>,
 }
 
 impl RtpOpener {
@@ -76,17 +78,19 @@ impl RtpOpener {
     pub fn new(crypto: &CryptoProvider, keys: &ExportedKeys) -> Result<Self, SrtpError> {
         // The other side writes with the key we do not.
         let theirs = ExportedKeys { active: !keys.active, ..keys.clone() };
-        Ok(RtpOpener { gcm: Gcm::new(crypto, &theirs)?, streams: Vec::new() })
+        Ok(RtpOpener { gcm: Gcm::new(crypto, &theirs)?, streams: Inline::default() })
     }
 
     /// Opens packets of `ssrc` from now on. `highest` is the highest packet index
     /// (rollover counter and sequence number) already seen on the stream, if any, so the
-    /// rollover counter carries on from there.
-    pub fn add_stream(&mut self, ssrc: u32, highest: Option<u64>) {
-        if !self.knows(ssrc) {
-            let window = u64::from(highest.is_some());
-            self.streams.push(RxStream { ssrc, highest, window, timestamp: None });
+    /// rollover counter carries on from there. At most [`MAX_STREAMS`] are; past that,
+    /// returns false and [`RtpOpener::knows`] stays false for `ssrc`.
+    pub fn add_stream(&mut self, ssrc: u32, highest: Option<u64>) -> bool {
+        if self.knows(ssrc) {
+            return true;
         }
+        let window = u64::from(highest.is_some());
+        self.streams.push(RxStream { ssrc, highest, window, timestamp: None }).is_ok()
     }
 
     /// Whether any stream is known yet.
@@ -280,6 +284,18 @@ mod tests {
         out.extend_from_slice(b"opus frame");
         sealer.seal(&mut out, header_len, 42, roc, seq).unwrap();
         out
+    }
+
+    #[test]
+    fn knows_at_most_max_streams() {
+        let mut opener = RtpOpener::new(crate::media::keys::backend(), &keys(false)).unwrap();
+        for ssrc in 0..MAX_STREAMS as u32 {
+            assert!(opener.add_stream(ssrc, None));
+        }
+        assert!(opener.add_stream(0, None), "a known stream is still known");
+        assert!(!opener.add_stream(99, None));
+        assert!(!opener.knows(99));
+        assert!((0..MAX_STREAMS as u32).all(|ssrc| opener.knows(ssrc)));
     }
 
     #[test]

@@ -84,9 +84,12 @@ impl RoomCore {
         [self.room.poll_timeout(), media].into_iter().flatten().min()
     }
 
-    /// Handles one command to completion.
-    pub fn apply(&mut self, cmd: RoomCmd) {
+    /// Handles one command to completion. Returns true when it was a routine datagram
+    /// (see [`Forwarder::handle_datagram`]): [`RoomCore::poll_timeout`] can then only have
+    /// moved later.
+    pub fn apply(&mut self, cmd: RoomCmd) -> bool {
         let now = Instant::now();
+        let mut routine = false;
         match cmd {
             RoomCmd::Join { req, conn, reply } => {
                 let role = req.role;
@@ -102,7 +105,7 @@ impl RoomCore {
             }
             RoomCmd::Client { from, conn, frame } => {
                 if self.members.get(&from).is_none_or(|m| m.conn.id != conn) {
-                    return; // a frame from a connection that was replaced
+                    return false; // a frame from a connection that was replaced
                 }
                 match frame {
                     Ok(f) => match f.msg {
@@ -125,13 +128,23 @@ impl RoomCore {
                 }
             }
             RoomCmd::Datagram { participant, peer, source, destination, data, at } => {
-                self.with_media(|m| {
-                    m.forwarder.handle_datagram(at, participant, peer, source, destination, &data)
-                });
+                routine = self
+                    .with_media(|m| {
+                        m.forwarder.handle_datagram(
+                            at,
+                            participant,
+                            peer,
+                            source,
+                            destination,
+                            &data,
+                        )
+                    })
+                    .unwrap_or(false);
             }
             RoomCmd::Shutdown => {}
         }
         self.settle(now);
+        routine
     }
 
     /// Advances the room and its media to `now`.

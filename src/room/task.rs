@@ -119,15 +119,24 @@ pub async fn run(
     let sleep = tokio::time::sleep_until(Instant::now());
     tokio::pin!(sleep);
     let mut armed: Option<Instant> = None;
+    // The last wake-up handled only routine datagrams: the deadline armed can only be
+    // earlier than the true one, so it stays (at worst the timer fires early and the
+    // deadline is asked for then). Asking after every packet cost a look at every peer
+    // and participant, and re-arming the timer for each packet of a speaker.
+    let mut routine = false;
     'run: loop {
         let linger = empty_since.map(|t| t + EMPTY_ROOM_LINGER);
-        let wake = [core.poll_timeout().map(Instant::from_std), linger].into_iter().flatten().min();
-        if wake != armed {
-            if let Some(at) = wake {
-                sleep.as_mut().reset(at);
+        if !(routine && armed.is_some()) {
+            let wake =
+                [core.poll_timeout().map(Instant::from_std), linger].into_iter().flatten().min();
+            if wake != armed {
+                if let Some(at) = wake {
+                    sleep.as_mut().reset(at);
+                }
+                armed = wake;
             }
-            armed = wake;
         }
+        routine = true;
         tokio::select! {
             cmd = rx.recv() => {
                 // This command, then up to BATCH - 1 more that are already queued; never
@@ -141,7 +150,7 @@ pub async fn run(
                             core.goodbye_all("the server is shutting down");
                             break 'run;
                         }
-                        Some(cmd) => core.apply(cmd),
+                        Some(cmd) => routine &= core.apply(cmd),
                     }
                     handled += 1;
                     if handled == BATCH {
@@ -155,6 +164,7 @@ pub async fn run(
             },
             () = &mut sleep, if armed.is_some() => {
                 armed = None;
+                routine = false;
                 if linger.is_some_and(|t| t <= Instant::now()) && core.is_empty() {
                     break;
                 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use talkstick::media::MediaOutput;
-use talkstick::media::sim::SimRoom;
+use talkstick::media::sim::{SERVER, SimRoom};
 use talkstick_signaling::ParticipantId;
 
 use crate::media::opus_packets;
@@ -124,4 +124,48 @@ fn a_participant_whose_audio_dropped_is_heard_again_after_a_new_offer() {
     assert!(room.run_until(Duration::from_secs(5), |r| r.clients[0].rtc.is_connected()));
     speak_for(&mut room, 0, &opus_packets(5, 6.0), 0);
     assert_eq!(room.clients[1].received.len(), 5, "forwarded as before the drop");
+}
+
+/// A datagram is routine (the room's task then keeps the deadline it armed) only when the
+/// fast path opened and forwarded it and nothing else happened; after a routine datagram
+/// the forwarder's next deadline is never earlier than before it.
+#[test]
+fn only_fast_path_audio_that_changes_nothing_is_routine() {
+    let mut room = SimRoom::connected(3, 2);
+    let packets = opus_packets(30, 0.0);
+    let list: Vec<(u64, &[u8])> =
+        packets.iter().enumerate().map(|(k, p)| (k as u64 * 960, p.as_slice())).collect();
+    let datagrams = room.encrypt_for_server(0, &list);
+    let (id, generation, addr) =
+        (room.clients[0].id, room.clients[0].generation, room.clients[0].addr);
+    let mut routine = Vec::new();
+    for d in &datagrams {
+        room.now += Duration::from_millis(20);
+        let before = room.forwarder.poll_timeout();
+        let r = room.forwarder.handle_datagram(room.now, id, generation, addr, SERVER, d);
+        let after = room.forwarder.poll_timeout();
+        if r {
+            assert!(after >= before, "a routine datagram moved the deadline earlier");
+        }
+        while room.forwarder.poll_output().is_some() {}
+        routine.push(r);
+    }
+    // The first packet goes through str0m (the fast path learns the stream from it); the
+    // start of speech places the speaker in slots. Neither is routine; the rest are.
+    assert!(!routine[0], "{routine:?}");
+    assert!(routine[..3].iter().any(|r| !r), "speech starting is not routine: {routine:?}");
+    assert!(routine[3..].iter().all(|r| *r), "{routine:?}");
+    // Every packet, routine or not, reached both listeners.
+    assert_eq!(room.forwarder.counters().packets_forwarded, 2 * datagrams.len() as u64);
+    // A stale peer's datagram, a replay and STUN-looking garbage are not routine.
+    assert!(!room.forwarder.handle_datagram(
+        room.now,
+        id,
+        generation + 9,
+        addr,
+        SERVER,
+        &datagrams[5]
+    ));
+    assert!(!room.forwarder.handle_datagram(room.now, id, generation, addr, SERVER, &datagrams[5]));
+    assert!(!room.forwarder.handle_datagram(room.now, id, generation, addr, SERVER, &[0, 1, 0, 0]));
 }
