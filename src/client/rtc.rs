@@ -55,8 +55,6 @@ pub struct ClientRtc {
     /// SSRC → slot media id, for the streams the fast path opens (inline: it is read for
     /// every packet received, and a load generator's thousand peers are cold by then).
     slot_of: Inline<(u32, Mid), MAX_STREAMS>,
-    /// Scratch for decrypted payloads.
-    buf: Vec<u8>,
     /// The microphone written and sealed here rather than through str0m, once keyed.
     tx: Option<RtpWriter>,
     /// Where str0m sends media (the server's candidate ICE chose).
@@ -100,7 +98,6 @@ impl ClientRtc {
             ext: ExtIds::default(),
             rx: None,
             slot_of: Inline::default(),
-            buf: Vec::with_capacity(256),
             tx: None,
             media_to: None,
         };
@@ -147,18 +144,25 @@ impl ClientRtc {
         out: &mut Vec<RtcOutput>,
     ) -> Result<(), ClientError> {
         if let Some(rx) = self.rx.as_mut() {
-            match rx.open(data, self.ext, &mut self.buf) {
+            // Opened straight into the payload handed out: no copy, and no scratch buffer
+            // of this peer's own, which would be cold when a thousand peers take turns.
+            let mut payload = Vec::new();
+            match rx.open(data, self.ext, &mut payload) {
                 Ok(o) => {
-                    let Some((_, mid)) = self.slot_of.iter().find(|(ssrc, _)| *ssrc == o.ssrc)
+                    let Some(&(_, mid)) = self.slot_of.iter().find(|(ssrc, _)| *ssrc == o.ssrc)
                     else {
                         return Ok(());
                     };
+                    let (rtp_time, seq, len) = (o.timestamp, o.seq, o.payload.len());
+                    let level = o.level.map(|(dbov, _)| dbov as i8);
+                    payload.truncate(len);
+                    let data = payload;
                     out.push(RtcOutput::Audio(ReceivedAudio {
-                        mid: *mid,
-                        rtp_time: o.timestamp,
-                        seq: o.seq,
-                        level: o.level.map(|(dbov, _)| dbov as i8),
-                        data: o.payload.to_vec(),
+                        mid,
+                        rtp_time,
+                        seq,
+                        level,
+                        data,
                         at: now,
                     }));
                     return Ok(());

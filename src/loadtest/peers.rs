@@ -44,9 +44,6 @@ struct Sent {
 pub(super) struct MemberAudio {
     rtc: ClientRtc,
     socket: UdpSocket,
-    /// ICE and DTLS came up (it stays set if they drop later: the packets this member
-    /// misses after that count as lost).
-    connected: bool,
     /// When this member started joining (WebSocket open).
     started: Instant,
     /// Someone held the floor as the member started joining: time to first audio is the
@@ -66,15 +63,7 @@ impl MemberAudio {
         started: Instant,
         measure_join: bool,
     ) -> Self {
-        MemberAudio {
-            rtc,
-            socket,
-            connected: false,
-            started,
-            measure_join,
-            heard: false,
-            jitter: Inline::default(),
-        }
+        MemberAudio { rtc, socket, started, measure_join, heard: false, jitter: Inline::default() }
     }
 }
 
@@ -87,6 +76,10 @@ pub(super) struct RoomPeers {
     /// Each member's peer's next deadline, copied after every call into the peer: the
     /// room's task asks for the earliest on every wake-up, and the peers are cold then.
     deadlines: Vec<Option<Instant>>,
+    /// Whether each member's ICE and DTLS came up (it stays set if they drop later: the
+    /// packets the member misses after that count as lost). Kept here, not with the
+    /// member: it is counted for every packet sent.
+    connected: Vec<bool>,
     /// What the members heard, in one place for the room: a forwarded packet's five
     /// arrivals are timed into the same few cache lines.
     metrics: Metrics,
@@ -152,6 +145,7 @@ impl RoomPeers {
             ctx,
             members: (0..n).map(|_| None).collect(),
             deadlines: vec![None; n],
+            connected: vec![false; n],
             metrics: Metrics::default(),
             arena: vec![0; MAX_DATAGRAM * BATCH],
             batch: Vec::with_capacity(BATCH),
@@ -168,6 +162,7 @@ impl RoomPeers {
     pub(super) fn insert(&mut self, j: usize, audio: MemberAudio) {
         if let Some(slot) = self.members.get_mut(j) {
             self.deadlines[j] = Some(audio.rtc.timeout());
+            self.connected[j] = false;
             *slot = Some(audio);
             // Read it once, which leaves its waker with it.
             self.wake.set(j);
@@ -176,7 +171,7 @@ impl RoomPeers {
 
     /// Whether member `j`'s audio came up.
     pub(super) fn connected(&self, j: usize) -> bool {
-        self.members.get(j).and_then(Option::as_ref).is_some_and(|a| a.connected)
+        self.connected.get(j).copied().unwrap_or(false)
     }
 
     /// Members other than `speaker` whose audio came up: who should hear a packet.
@@ -323,7 +318,7 @@ impl RoomPeers {
                 RtcOutput::Audio(audio) => {
                     heard(&self.ctx, &self.sent, a, &mut self.metrics, audio);
                 }
-                RtcOutput::Connected => a.connected = true,
+                RtcOutput::Connected => self.connected[j] = true,
                 RtcOutput::Disconnected => self.metrics.error("audio_disconnected"),
             }
         }
