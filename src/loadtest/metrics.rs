@@ -91,7 +91,8 @@ impl Samples {
         0
     }
 
-    /// Percentiles in milliseconds (nearest rank).
+    /// Percentiles in milliseconds: for `p`, the sample of rank `p × (n − 1)` (rounded, from
+    /// 0) in ascending order, to its bucket.
     pub fn summary(&self, points: &[f64]) -> BTreeMap<String, f64> {
         points
             .iter()
@@ -241,7 +242,7 @@ mod tests {
     /// Every value up to 256 µs is exact; above, each falls in a bucket whose middle is
     /// within 0.4 % of it, and buckets follow the order of their values.
     #[test]
-    fn buckets_are_exact_then_within_half_a_percent_and_ordered() {
+    fn buckets_are_exact_then_within_0_4_percent_and_ordered() {
         for v in 0..EXACT {
             assert_eq!(middle(bucket(v)), v);
         }

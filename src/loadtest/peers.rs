@@ -284,9 +284,11 @@ impl RoomPeers {
     /// Advances every peer that is due.
     pub(super) fn handle_timeout(&mut self, now: Instant) {
         for j in 0..self.members.len() {
-            let Some(a) = self.members[j].as_mut().filter(|a| a.rtc.timeout() <= now) else {
+            // The dense copy says who is due without touching the others' (cold) peers.
+            if self.deadlines[j].is_none_or(|t| t > now) {
                 continue;
-            };
+            }
+            let Some(a) = self.members[j].as_mut() else { continue };
             if let Err(e) = a.rtc.handle_timeout(now, &mut self.out) {
                 tracing::debug!(member = j, error = %e, "client peer error");
             }
@@ -351,11 +353,15 @@ fn heard(ctx: &Ctx, sent: &Sent, a: &mut MemberAudio, m: &mut Metrics, audio: Re
     if ctx.steady.load(Ordering::Relaxed) {
         m.forward_steady.add(took);
     }
-    let k = match a.jitter.iter().position(|(mid, _)| *mid == audio.mid) {
+    let k = a.jitter.iter().position(|(mid, _)| *mid == audio.mid);
+    // A listener has at most MAX_STREAMS slots (the server caps them there), so a new
+    // slot always finds a place.
+    let k = match k {
         Some(k) => k,
-        // A listener has at most MAX_STREAMS slots (the server caps them there).
-        None if a.jitter.push((audio.mid, Jitter::default())).is_ok() => a.jitter.len() - 1,
-        None => return,
+        None => match a.jitter.push((audio.mid, Jitter::default())) {
+            Ok(()) => a.jitter.len() - 1,
+            Err(_) => return,
+        },
     };
     a.jitter[k].1.add(at, audio.at);
 }

@@ -120,7 +120,7 @@ pub struct Forwarder {
     counters: ForwarderCounters,
     /// Set while handling a datagram when a write went through str0m (which may move its
     /// deadlines); see [`Forwarder::handle_datagram`].
-    stirred: bool,
+    wrote_through_str0m: bool,
 }
 
 /// A new peer's answer and routing facts.
@@ -152,7 +152,7 @@ impl Forwarder {
             outputs: VecDeque::new(),
             scratch: Vec::new(),
             counters: ForwarderCounters::default(),
-            stirred: false,
+            wrote_through_str0m: false,
         }
     }
 
@@ -270,11 +270,11 @@ impl Forwarder {
             tracing::debug!(participant = %who, error = %e, "datagram refused");
         }
         let before = self.outputs.len();
-        self.stirred = false;
+        self.wrote_through_str0m = false;
         self.process(now, who, &mut out);
         self.scratch = out;
         fast == 1
-            && !self.stirred
+            && !self.wrote_through_str0m
             && self.outputs.range(before..).all(|o| matches!(o, MediaOutput::Transmit { .. }))
     }
 
@@ -417,7 +417,8 @@ impl Forwarder {
                 let ts = audio.rtp_time.wrapping_add(slot.offset);
                 slot.last_out = Some((ts, now));
                 let fast = l.peer.fast_path();
-                self.stirred |= !fast;
+                // (`fast_path` is also false while the peer has no ICE path yet.)
+                self.wrote_through_str0m |= !fast;
                 let written = l.peer.write_audio(now, k, ts, &audio, talkspurt, &mut out);
                 for o in out.drain(..) {
                     match o {

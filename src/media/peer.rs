@@ -113,7 +113,8 @@ pub struct Peer {
 /// The receive half of the fast path: the microphone's SRTP opened here.
 #[derive(Debug)]
 struct RxFast {
-    opener: RtpOpener,
+    /// One stream: the microphone.
+    opener: RtpOpener<1>,
     /// Scratch for the decrypted payload.
     buf: Vec<u8>,
 }
@@ -428,7 +429,7 @@ impl Peer {
 
     /// Whether forwarded audio bypasses str0m's send path (the SRTP profile allows it).
     pub fn fast_path(&self) -> bool {
-        self.fast.is_some()
+        self.fast.is_some() && self.path.is_some()
     }
 
     fn event(&mut self, e: Event, out: &mut Vec<PeerOutput>) {

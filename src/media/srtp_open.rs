@@ -65,15 +65,16 @@ struct RxStream {
     timestamp: Option<u64>,
 }
 
-/// Opens the SRTP audio of the streams it was told about.
+/// Opens the SRTP audio of at most `N` streams it was told about (a client's slots; the
+/// server's one microphone per peer).
 #[derive(Debug)]
-pub struct RtpOpener {
+pub struct RtpOpener<const N: usize = MAX_STREAMS> {
     gcm: Gcm,
     /// Inline ([`Inline`]): read for every packet opened, when the opener is cold.
-    streams: Inline<RxStream, MAX_STREAMS>,
+    streams: Inline<RxStream, N>,
 }
 
-impl RtpOpener {
+impl<const N: usize> RtpOpener<N> {
     /// The opener for what the other side sends, from a handshake's export.
     pub fn new(crypto: &CryptoProvider, keys: &ExportedKeys) -> Result<Self, SrtpError> {
         // The other side writes with the key we do not.
@@ -83,7 +84,7 @@ impl RtpOpener {
 
     /// Opens packets of `ssrc` from now on. `highest` is the highest packet index
     /// (rollover counter and sequence number) already seen on the stream, if any, so the
-    /// rollover counter carries on from there. At most [`MAX_STREAMS`] are; past that,
+    /// rollover counter carries on from there. At most `N` are; past that,
     /// returns false and [`RtpOpener::knows`] stays false for `ssrc`.
     pub fn add_stream(&mut self, ssrc: u32, highest: Option<u64>) -> bool {
         if self.knows(ssrc) {
@@ -288,7 +289,8 @@ mod tests {
 
     #[test]
     fn knows_at_most_max_streams() {
-        let mut opener = RtpOpener::new(crate::media::keys::backend(), &keys(false)).unwrap();
+        let mut opener: RtpOpener =
+            RtpOpener::new(crate::media::keys::backend(), &keys(false)).unwrap();
         for ssrc in 0..MAX_STREAMS as u32 {
             assert!(opener.add_stream(ssrc, None));
         }
@@ -303,7 +305,7 @@ mod tests {
         let crypto = crate::media::keys::backend();
         // The DTLS client seals, the server opens.
         let mut sealer = RtpSealer::new(crypto, &keys(true)).unwrap();
-        let mut opener = RtpOpener::new(crypto, &keys(false)).unwrap();
+        let mut opener: RtpOpener = RtpOpener::new(crypto, &keys(false)).unwrap();
         let ids = ExtIds { audio_level: Some(1), mid: Some(4) };
         let mut buf = Vec::new();
         let p = sealed(&mut sealer, 7, 0, 1000, 33);
@@ -338,10 +340,10 @@ mod tests {
         let p = sealed(&mut sealer, 100, 0, 5000, 60);
         let mut buf = Vec::new();
         // Our own direction's key does not open what we sealed: the halves differ.
-        let mut same_side = RtpOpener::new(crypto, &k(false)).unwrap();
+        let mut same_side: RtpOpener = RtpOpener::new(crypto, &k(false)).unwrap();
         same_side.add_stream(42, None);
         assert_eq!(same_side.open(&p, ids, &mut buf), Err(OpenError::Auth));
-        let mut opener = RtpOpener::new(crypto, &k(true)).unwrap();
+        let mut opener: RtpOpener = RtpOpener::new(crypto, &k(true)).unwrap();
         opener.add_stream(42, None);
         let o = opener.open(&p, ids, &mut buf).unwrap();
         assert_eq!((o.seq, o.timestamp, o.level), (100, 5000, Some((60, true))));
@@ -352,7 +354,7 @@ mod tests {
     fn sequence_and_timestamp_wraps_are_followed() {
         let crypto = crate::media::keys::backend();
         let mut sealer = RtpSealer::new(crypto, &keys(false)).unwrap();
-        let mut opener = RtpOpener::new(crypto, &keys(true)).unwrap();
+        let mut opener: RtpOpener = RtpOpener::new(crypto, &keys(true)).unwrap();
         opener.add_stream(42, None);
         let ids = ExtIds { audio_level: Some(1), mid: Some(4) };
         let mut buf = Vec::new();
@@ -374,7 +376,7 @@ mod tests {
     fn a_stream_handed_over_after_a_wrap_keeps_its_rollover_counter() {
         let crypto = crate::media::keys::backend();
         let mut sealer = RtpSealer::new(crypto, &keys(false)).unwrap();
-        let mut opener = RtpOpener::new(crypto, &keys(true)).unwrap();
+        let mut opener: RtpOpener = RtpOpener::new(crypto, &keys(true)).unwrap();
         // str0m saw up to ROC 1, SEQ 3 before the fast path took the stream.
         opener.add_stream(42, Some((1 << 16) | 3));
         let ids = ExtIds { audio_level: Some(1), mid: Some(4) };
@@ -389,7 +391,7 @@ mod tests {
     #[test]
     fn rtcp_and_short_packets_are_not_rtp() {
         let crypto = crate::media::keys::backend();
-        let mut opener = RtpOpener::new(crypto, &keys(true)).unwrap();
+        let mut opener: RtpOpener = RtpOpener::new(crypto, &keys(true)).unwrap();
         let mut buf = Vec::new();
         let ids = ExtIds::default();
         let rtcp = [0x80, 200, 0, 6, 0, 0, 0, 42, 0, 0, 0, 0];
