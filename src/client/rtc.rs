@@ -156,13 +156,12 @@ impl ClientRtc {
                     let (rtp_time, seq, len) = (o.timestamp, o.seq, o.payload.len());
                     let level = o.level.map(|(dbov, _)| dbov as i8);
                     payload.truncate(len);
-                    let data = payload;
                     out.push(RtcOutput::Audio(ReceivedAudio {
                         mid,
                         rtp_time,
                         seq,
                         level,
-                        data,
+                        data: payload,
                         at: now,
                     }));
                     return Ok(());

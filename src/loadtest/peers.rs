@@ -80,8 +80,8 @@ pub(super) struct RoomPeers {
     /// packets the member misses after that count as lost). Kept here, not with the
     /// member: it is counted for every packet sent.
     connected: Vec<bool>,
-    /// What the members heard, in one place for the room: a forwarded packet's five
-    /// arrivals are timed into the same few cache lines.
+    /// What the members heard, in one place for the room: a forwarded packet's arrivals
+    /// at every listener are timed into the same few cache lines.
     metrics: Metrics,
     /// The datagrams read in one wake-up, back to back.
     arena: Vec<u8>,

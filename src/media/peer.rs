@@ -427,7 +427,8 @@ impl Peer {
         self.opened
     }
 
-    /// Whether forwarded audio bypasses str0m's send path (the SRTP profile allows it).
+    /// Whether forwarded audio bypasses str0m's send path: the SRTP profile allows it and
+    /// ICE has chosen the path to send on.
     pub fn fast_path(&self) -> bool {
         self.fast.is_some() && self.path.is_some()
     }
