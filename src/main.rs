@@ -83,8 +83,7 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(cfg) => runtime()?.block_on(run_server(cfg)),
         Command::Loadtest(args) => runtime()?.block_on(loadtest(args)),
         Command::Relay(args) => runtime()?.block_on(async move {
-            let socket = tokio::net::UdpSocket::bind(args.bind)
-                .await
+            let socket = talkstick::media::DatagramSocket::bind(args.bind)
                 .with_context(|| format!("cannot bind {}", args.bind))?;
             println!("Baseline relay listening on udp://{}", socket.local_addr()?);
             let counters = std::sync::Arc::new(talkstick::relay::RelayCounters::default());

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tokio::net::UdpSocket;
+use crate::media::DatagramSocket;
 
 /// First byte of a join datagram.
 pub const JOIN: u8 = 1;
@@ -28,7 +28,7 @@ pub struct RelayCounters {
 }
 
 /// Runs the relay on `socket` forever.
-pub async fn run(socket: UdpSocket, counters: Arc<RelayCounters>) -> std::io::Result<()> {
+pub async fn run(socket: DatagramSocket, counters: Arc<RelayCounters>) -> std::io::Result<()> {
     // (Never returns Ok: it relays until the task is dropped.)
     // The same socket strategy as the media plane.
     if let Err(e) = crate::media::udp::enlarge_recv_buffer(&socket) {

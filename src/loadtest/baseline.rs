@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use super::metrics::{Jitter, Metrics};
 use super::{Ctx, FRAME};
+use crate::media::DatagramSocket;
 use crate::relay::{AUDIO, JOIN};
 
 /// Runs baseline room `index` against the relay at `relay` until `end`.
@@ -29,7 +29,7 @@ pub(super) async fn run(
     for j in 0..ctx.per_room {
         let global = j * ctx.rooms + index;
         tokio::time::sleep_until((ctx.start + ctx.ramp_interval * global as u32).into()).await;
-        let sock = match UdpSocket::bind((ctx.bind_ip, 0)).await {
+        let sock = match DatagramSocket::bind(std::net::SocketAddr::new(ctx.bind_ip, 0)) {
             Ok(s) => Arc::new(s),
             Err(_) => {
                 m.error("bind_failed");
@@ -38,7 +38,7 @@ pub(super) async fn run(
         };
         let mut join = vec![JOIN];
         join.extend((index as u32).to_be_bytes());
-        if sock.send_to(&join, relay).await.is_err() {
+        if sock.try_send_to(&join, relay).is_err() {
             m.error("unreachable");
             continue;
         }

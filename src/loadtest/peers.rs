@@ -15,13 +15,12 @@ use std::time::Instant;
 
 use futures_util::task::AtomicWaker;
 use str0m::media::Mid;
-use tokio::io::ReadBuf;
-use tokio::net::UdpSocket;
 
 use super::Ctx;
 use super::metrics::{Jitter, Metrics};
 use crate::client::ReceivedAudio;
 use crate::client::rtc::{ClientRtc, RtcOutput};
+use crate::media::DatagramSocket;
 use crate::media::inline::Inline;
 use crate::media::srtp::MAX_STREAMS;
 
@@ -43,7 +42,7 @@ struct Sent {
 /// One member's audio: their peer, socket and what they heard.
 pub(super) struct MemberAudio {
     rtc: ClientRtc,
-    socket: UdpSocket,
+    socket: DatagramSocket,
     /// When this member started joining (WebSocket open).
     started: Instant,
     /// Someone held the floor as the member started joining: time to first audio is the
@@ -59,7 +58,7 @@ impl MemberAudio {
     /// the address it names.
     pub(super) fn new(
         rtc: ClientRtc,
-        socket: UdpSocket,
+        socket: DatagramSocket,
         started: Instant,
         measure_join: bool,
     ) -> Self {
@@ -200,11 +199,10 @@ impl RoomPeers {
                     self.wake.set(j);
                     break;
                 }
-                let mut rb = ReadBuf::new(&mut self.arena[used..used + MAX_DATAGRAM]);
+                let buf = &mut self.arena[used..used + MAX_DATAGRAM];
                 // Pending leaves the socket's own waker with it: an arrival marks it.
-                match a.socket.poll_recv_from(&mut own, &mut rb) {
-                    Poll::Ready(Ok(from)) => {
-                        let len = rb.filled().len();
+                match a.socket.poll_recv_from(&mut own, buf) {
+                    Poll::Ready(Ok((len, from))) => {
                         self.batch.push((j, from, used..used + len));
                         used += len;
                     }
@@ -381,7 +379,7 @@ mod tests {
     }
 
     async fn member(now: Instant) -> (MemberAudio, SocketAddr) {
-        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let socket = DatagramSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let local = socket.local_addr().unwrap();
         let (rtc, _offer) = ClientRtc::offer(now, local, 3).unwrap();
         (MemberAudio::new(rtc, socket, now, false), local)

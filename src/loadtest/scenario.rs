@@ -4,14 +4,15 @@
 //! audio (`peers`), and measures as it goes.
 
 use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use super::metrics::Metrics;
@@ -19,6 +20,7 @@ use super::peers::{MemberAudio, RoomPeers};
 use super::{Ctx, FRAME};
 use crate::client::rtc::ClientRtc;
 use crate::client::{ClientError, ClientEvent, EventSink, Participant};
+use crate::media::DatagramSocket;
 use crate::token::{Claims, mint, unix_now};
 use talkstick_signaling::protocol::Role;
 
@@ -30,7 +32,9 @@ struct Member {
 }
 
 /// Where a member's join outcome goes: their signaling, their audio and its SDP offer.
-type JoinedTx = mpsc::Sender<(usize, Result<(Member, MemberAudio, String), String>)>;
+/// Boxed: a peer is several kilobytes, and the room's `select!` moves its output (sized
+/// for its largest branch) on every wake-up.
+type JoinedTx = mpsc::Sender<(usize, Result<Box<(Member, MemberAudio, String)>, String>)>;
 
 /// A reaction on its way to every member.
 struct Pending {
@@ -109,6 +113,7 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
             }
             armed = due;
         }
+        let rearm = |peers: &RoomPeers| peers.timeout().is_some_and(|t| due.is_none_or(|a| t < a));
         tokio::select! {
             biased;
             _ = tick.tick() => {
@@ -135,9 +140,21 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
             }
             // A forwarded packet wakes the task once for all its listeners. (After the
             // speaker's tick and the peers' timers, which must not wait behind audio.)
-            () = std::future::poll_fn(|cx| peers.poll_recv(cx)) => peers.handle_batch(),
+            // What arrived is handled here, and the branch stays pending: a wake-up for
+            // audio then polls every branch once, not twice. Only a peer deadline moved
+            // before the armed timer ends the `select!`, to re-arm it.
+            () = std::future::poll_fn(|cx| {
+                while peers.poll_recv(cx).is_ready() {
+                    peers.handle_batch();
+                    if rearm(&peers) {
+                        return Poll::Ready(());
+                    }
+                }
+                Poll::Pending
+            }) => {}
             joined = joins.recv(), if !joins.is_closed() || !joins.is_empty() => match joined {
-                Some((j, Ok((mut member, audio, offer)))) => {
+                Some((j, Ok(joined))) => {
+                    let (mut member, audio, offer) = *joined;
                     // A newcomer sees only reactions sent from now on.
                     for (from, list) in &pending {
                         member.reactions_seen.insert(*from, list.len());
@@ -218,7 +235,8 @@ async fn join(
         let p = Participant::join_into(&ctx.base, &token, None, EventSink::Shared(j, events))
             .await
             .map_err(|e| error_kind(&e))?;
-        let socket = UdpSocket::bind((ctx.bind_ip, 0)).await.map_err(|_| "bind_failed")?;
+        let socket =
+            DatagramSocket::bind(SocketAddr::new(ctx.bind_ip, 0)).map_err(|_| "bind_failed")?;
         // As large as the server's: a moment when the generator is busy must delay
         // packets, not drop them and count as loss at the server.
         let _ = crate::media::udp::enlarge_recv_buffer(&socket);
@@ -228,7 +246,7 @@ async fn join(
             ClientRtc::offer(Instant::now(), local, slots).map_err(|e| error_kind(&e))?;
         ctx.joined.fetch_add(1, Ordering::Relaxed);
         let member = Member { id: p.id, p, reactions_seen: HashMap::new() };
-        Ok((member, MemberAudio::new(rtc, socket, started, measure_join), offer))
+        Ok(Box::new((member, MemberAudio::new(rtc, socket, started, measure_join), offer)))
     }
     .await;
     let _ = done.send((j, result.map_err(|kind: &'static str| kind.to_owned()))).await;

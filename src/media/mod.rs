@@ -1,6 +1,7 @@
 //! The media plane: Opus forwarding over one UDP port.
 //!
 //! - [`udp`]: sockets, the receive loops, counters ([`MediaPlane`]).
+//! - [`socket`]: a UDP socket the runtime watches for reads only ([`DatagramSocket`]).
 //! - [`demux`]: datagram → room routing by STUN ufrag, then source address.
 //! - [`peer`]: one participant's WebRTC connection (str0m, ICE-lite, DTLS-SRTP, Opus).
 //! - [`srtp`]: the forwarding fast path's RTP header writer and SRTP-GCM sealer.
@@ -17,12 +18,14 @@ pub mod inline;
 pub mod keys;
 pub mod peer;
 pub mod sim;
+pub mod socket;
 pub mod speech;
 pub mod srtp;
 pub mod srtp_open;
 pub mod udp;
 
 pub use forwarder::{Forwarder, MediaOutput};
+pub use socket::DatagramSocket;
 pub use udp::MediaPlane;
 
 /// Installs str0m's crypto backend for the process (once; later calls do nothing).

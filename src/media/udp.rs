@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc::error::TrySendError;
 
 use super::demux::{Demux, Unrouted};
+use super::socket::DatagramSocket;
 use crate::room::RoomCmd;
 
 /// Largest datagram read.
@@ -22,7 +22,7 @@ pub const RECV_BUFFER: usize = 4 << 20;
 
 /// Asks for a [`RECV_BUFFER`] receive buffer on `socket`; returns the size the kernel
 /// granted (it reports twice the usable size).
-pub fn enlarge_recv_buffer(socket: &UdpSocket) -> std::io::Result<usize> {
+pub fn enlarge_recv_buffer(socket: &impl std::os::fd::AsFd) -> std::io::Result<usize> {
     let s = socket2::SockRef::from(socket);
     s.set_recv_buffer_size(RECV_BUFFER)?;
     s.recv_buffer_size()
@@ -86,7 +86,7 @@ impl UdpCounters {
 /// One bound socket and the addresses it is known by.
 #[derive(Debug)]
 struct MediaSocket {
-    socket: Arc<UdpSocket>,
+    socket: Arc<DatagramSocket>,
     /// Host candidates advertised for this socket.
     advertised: Vec<SocketAddr>,
 }
@@ -123,7 +123,7 @@ impl MediaPlane {
         for ip in ips {
             let addr = SocketAddr::new(*ip, port);
             let socket =
-                UdpSocket::bind(addr).await.map_err(|source| UdpError::Bind { addr, source })?;
+                DatagramSocket::bind(addr).map_err(|source| UdpError::Bind { addr, source })?;
             let local = socket.local_addr().map_err(|source| UdpError::Bind { addr, source })?;
             match enlarge_recv_buffer(&socket) {
                 Ok(size) => tracing::debug!(%local, size, "media socket receive buffer"),
