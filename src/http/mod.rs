@@ -49,10 +49,13 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    let media = state
-        .registry
-        .media()
-        .map(|m| serde_json::json!({ "peers": m.demux.peers(), "udp": m.counters.snapshot() }));
+    let media = state.registry.media().map(|m| {
+        serde_json::json!({
+            "peers": m.demux.peers(),
+            "udp": m.counters.snapshot(),
+            "forwarding": m.forwarding.snapshot(),
+        })
+    });
     Json(
         serde_json::json!({ "status": "ok", "rooms": state.registry.room_count(), "media": media }),
     )

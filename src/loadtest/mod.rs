@@ -5,8 +5,10 @@
 //! - `baseline`: the same rooms against the raw UDP relay ([`crate::relay`]).
 //! - [`metrics`]: samples and counts; [`report`]: the summary, JSON and thresholds.
 //! - [`sysstat`]: the server's CPU and memory from `/proc`.
+//! - [`health`]: the server's own media counters, from its `/healthz`.
 
 mod baseline;
+pub mod health;
 pub mod metrics;
 mod peers;
 pub mod report;
@@ -240,6 +242,10 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
         delivered: AtomicU64::new(0),
         steady: AtomicBool::new(false),
     });
+    let counters_before = match args.baseline {
+        Some(_) => None,
+        None => health::media_counters(&ctx.base).await,
+    };
     let before = pid.and_then(sysstat::read);
     let mut tasks = Vec::new();
     for i in 0..args.rooms {
@@ -304,7 +310,13 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
     });
     let kind = if args.baseline.is_some() { "baseline-relay" } else { "talkstick" };
     let target = args.baseline.map_or_else(|| args.url.clone(), |a| a.to_string());
-    Ok(Report::new(kind, target, args, ctx.joined.load(Ordering::Relaxed), metrics, usage))
+    let mut report =
+        Report::new(kind, target, args, ctx.joined.load(Ordering::Relaxed), metrics, usage);
+    if let Some(before) = counters_before {
+        let after = health::media_counters(&ctx.base).await;
+        report.server_media = after.map(|after| health::difference(&before, &after));
+    }
+    Ok(report)
 }
 
 /// Checks the server answers and accepts our tokens before starting anything.

@@ -155,6 +155,11 @@ pub struct Report {
     pub errors: std::collections::BTreeMap<String, u64>,
     /// Server resource use, when the server runs on this host.
     pub server: Option<ServerUsage>,
+    /// The server's media counters over the run (its `/healthz` after, minus before):
+    /// datagrams received, sent, dropped and failed, packets forwarded and gated. Each room
+    /// adds its forwarding counts on its timers, so the last second or so of a room still
+    /// running may be missing.
+    pub server_media: Option<serde_json::Value>,
 }
 
 fn round(v: f64, places: i32) -> f64 {
@@ -199,6 +204,7 @@ impl Report {
             reactions: m.reactions,
             errors: m.errors,
             server,
+            server_media: None,
         }
     }
 
@@ -273,6 +279,9 @@ impl Report {
                     s.rss_per_participant_kb.map_or("-".into(), |v| format!("{v:.0}"))
                 ),
             ));
+        }
+        if let Some(c) = &self.server_media {
+            rows.push(("server media", super::health::summary(c)));
         }
         rows.iter().map(|(k, v)| format!("{k:>14}  {v}\n")).collect()
     }

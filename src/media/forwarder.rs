@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use talkstick_signaling::ParticipantId;
@@ -77,6 +78,50 @@ pub struct ForwarderCounters {
     pub packets_gated: u64,
     /// Datagrams for a peer that no longer exists.
     pub stale_datagrams: u64,
+}
+
+impl ForwarderCounters {
+    /// Each counter with its name, always in the same order.
+    pub fn named(&self) -> [(&'static str, u64); 6] {
+        [
+            ("packets_in", self.packets_in),
+            ("packets_forwarded", self.packets_forwarded),
+            ("packets_sealed", self.packets_sealed),
+            ("packets_opened", self.packets_opened),
+            ("packets_gated", self.packets_gated),
+            ("stale_datagrams", self.stale_datagrams),
+        ]
+    }
+}
+
+/// Every room's [`ForwarderCounters`] summed, for the server's health report. Each room
+/// adds what it counted since it last did ([`ForwardingTotals::add_since`]), so a room
+/// that ended still counts.
+#[derive(Debug, Default)]
+pub struct ForwardingTotals([AtomicU64; 6]);
+
+impl ForwardingTotals {
+    /// Adds one room's `now` minus the `before` it added last time.
+    pub fn add_since(&self, now: &ForwarderCounters, before: &ForwarderCounters) {
+        for (total, ((_, n), (_, b))) in
+            self.0.iter().zip(now.named().into_iter().zip(before.named()))
+        {
+            if n > b {
+                total.fetch_add(n - b, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The totals as a JSON object, by counter name.
+    pub fn snapshot(&self) -> serde_json::Value {
+        let names = ForwarderCounters::default().named().map(|(name, _)| name);
+        let pairs = names.iter().zip(&self.0);
+        pairs
+            .map(|(name, v)| {
+                ((*name).to_owned(), serde_json::Value::from(v.load(Ordering::Relaxed)))
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Default)]

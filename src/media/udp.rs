@@ -9,6 +9,7 @@ use std::time::Instant;
 use tokio::sync::mpsc::error::TrySendError;
 
 use super::demux::{Demux, Unrouted};
+use super::forwarder::ForwardingTotals;
 use super::socket::DatagramSocket;
 use crate::room::RoomCmd;
 
@@ -99,6 +100,8 @@ pub struct MediaPlane {
     pub demux: Demux,
     /// Datagram counters.
     pub counters: UdpCounters,
+    /// What the rooms' forwarders counted, summed.
+    pub forwarding: ForwardingTotals,
     /// Receive slots per listener.
     pub slots: usize,
 }
@@ -140,6 +143,7 @@ impl MediaPlane {
             sockets,
             demux: Demux::default(),
             counters: UdpCounters::default(),
+            forwarding: ForwardingTotals::default(),
             slots,
         }))
     }

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use super::task::{Conn, ConnId, Outbound, RoomCmd};
 use crate::media::demux::Route;
+use crate::media::forwarder::ForwarderCounters;
 use crate::media::{Forwarder, MediaOutput, MediaPlane};
 
 /// Least time between two audio offers from one participant: each builds a WebRTC peer
@@ -40,6 +41,17 @@ struct Media {
     ufrags: HashMap<ParticipantId, String>,
     /// When each participant last offered.
     last_offer: HashMap<ParticipantId, Instant>,
+    /// The forwarder's counters as last added to the plane's totals.
+    published: ForwarderCounters,
+}
+
+impl Media {
+    /// Adds what the forwarder counted since the last time to the plane's totals.
+    fn publish(&mut self) {
+        let now = self.forwarder.counters();
+        self.plane.forwarding.add_since(&now, &self.published);
+        self.published = now;
+    }
 }
 
 /// One room: signaling, media and members.
@@ -64,6 +76,7 @@ impl RoomCore {
             inbox,
             ufrags: HashMap::new(),
             last_offer: HashMap::new(),
+            published: ForwarderCounters::default(),
         });
         RoomCore { room, members: HashMap::new(), media, media_failed: false, slow: Vec::new() }
     }
@@ -154,6 +167,11 @@ impl RoomCore {
         }
         self.with_media(|m| m.forwarder.handle_timeout(now));
         self.settle(now);
+        // The server's totals follow each room's timers (its peers' run every second or
+        // so), not each packet.
+        if let Some(m) = self.media.as_mut() {
+            m.publish();
+        }
     }
 
     /// Says goodbye to every member and closes their connections.
@@ -168,7 +186,8 @@ impl RoomCore {
 
     /// Unregisters every peer of this room from the shared demux.
     pub fn release_media(&mut self) {
-        if let Some(m) = self.media.take() {
+        if let Some(mut m) = self.media.take() {
+            m.publish();
             for ufrag in m.ufrags.values() {
                 m.plane.demux.unregister(ufrag);
             }

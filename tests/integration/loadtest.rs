@@ -52,11 +52,29 @@ async fn two_rooms_of_six_run_without_loss_and_hand_the_floor_over() {
     assert!(report.fanout_ms.samples > 0 || report.reactions == 0);
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert!(report.violations(&a).is_empty());
+    // The server's own counters over the run, from its /healthz: it got every microphone
+    // packet and dropped or failed none, and its rooms' forwarding counts came in.
+    let media = report.server_media.as_ref().expect("the server's media counters");
+    let udp = |key: &str| media["udp"][key].as_u64().unwrap_or_else(|| panic!("udp.{key}"));
+    assert!(udp("received") >= report.packets_sent, "{media}");
+    for key in ["dropped_busy", "dropped_over_rate", "send_failed"] {
+        assert_eq!(udp(key), 0, "{key}: {media}");
+    }
+    let forwarded = media["forwarding"]["packets_forwarded"].as_u64().unwrap();
+    assert!(forwarded > 0 && forwarded <= udp("sent"), "{media}");
     // A well-formed JSON report, written as the CLI writes it.
     report.write_json(&path).unwrap();
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    for key in ["join_ms", "forward_latency_ms", "fanout_ms", "loss", "jitter_ms", "errors"] {
+    for key in [
+        "join_ms",
+        "forward_latency_ms",
+        "fanout_ms",
+        "loss",
+        "jitter_ms",
+        "errors",
+        "server_media",
+    ] {
         assert!(json.get(key).is_some(), "report has {key}");
     }
     assert!(json["forward_latency_ms"]["p99"].as_f64().is_some());
