@@ -53,7 +53,7 @@ struct Session {
 pub(crate) async fn session<S, R>(mut sink: S, mut stream: R, state: AppState)
 where
     S: Sink<Message> + Unpin,
-    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin + Send + 'static,
 {
     let joined =
         tokio::time::timeout(JOIN_TIMEOUT, handshake(&mut sink, &mut stream, &state)).await;
@@ -65,6 +65,11 @@ where
         }
         return;
     };
+    // The socket is read by a task of its own, which hands the member's frames straight
+    // to the room: this one wakes for every message the room sends the member (about 15 a
+    // second in a busy room), and polling the socket on each of those wake-ups cost more
+    // than the write (the library zero-fills its read buffer on every attempt).
+    let mut reader = tokio::spawn(read_frames(stream, s.room.tx.clone(), (s.participant, s.conn)));
     let mut left = false;
     loop {
         tokio::select! {
@@ -91,21 +96,11 @@ where
                     break;
                 }
             },
-            frame = stream.next() => {
-                let frame = match frame {
-                    Some(Ok(Message::Text(t))) => protocol::decode(t.as_str()),
-                    Some(Ok(Message::Binary(b))) => Err(DecodeError::Malformed(format!(
-                        "binary frames ({} bytes) are not part of the protocol; send JSON text",
-                        b.len()
-                    ))),
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                    Some(Ok(Message::Close(_)) | Err(_)) | None => break,
-                };
-                let cmd = RoomCmd::Client { from: s.participant, conn: s.conn, frame };
-                if s.room.tx.send(cmd).await.is_err() { break; }
-            }
+            // The member went away, and the reader told the room (unless it panicked).
+            read = &mut reader => if read.is_ok() { return } else { break },
         }
     }
+    reader.abort();
     if !left {
         let _ = s
             .room
@@ -113,6 +108,32 @@ where
             .send(RoomCmd::Disconnected { participant: s.participant, conn: s.conn })
             .await;
     }
+}
+
+/// Hands a joined member's frames to their room until the socket ends, then tells the
+/// room they disconnected. Bad frames go to the room as errors, for it to answer.
+async fn read_frames<R>(
+    mut stream: R,
+    room: mpsc::Sender<RoomCmd>,
+    (participant, conn): (ParticipantId, ConnId),
+) where
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    loop {
+        let frame = match stream.next().await {
+            Some(Ok(Message::Text(t))) => protocol::decode(t.as_str()),
+            Some(Ok(Message::Binary(b))) => Err(DecodeError::Malformed(format!(
+                "binary frames ({} bytes) are not part of the protocol; send JSON text",
+                b.len()
+            ))),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+        };
+        if room.send(RoomCmd::Client { from: participant, conn, frame }).await.is_err() {
+            return; // the room is gone
+        }
+    }
+    let _ = room.send(RoomCmd::Disconnected { participant, conn }).await;
 }
 
 /// Reads frames until a valid join. Bad frames get an error and the connection stays

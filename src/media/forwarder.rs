@@ -162,6 +162,9 @@ pub struct Forwarder {
     next_generation: u64,
     outputs: VecDeque<MediaOutput>,
     scratch: Vec<PeerOutput>,
+    /// Where microphone packets are decrypted: one buffer for the room, warm from the
+    /// last packet, where one per peer was a cache miss on every packet.
+    opened: Vec<u8>,
     counters: ForwarderCounters,
     /// Set while handling a datagram when a write went through str0m (which may move its
     /// deadlines); see [`Forwarder::handle_datagram`].
@@ -196,6 +199,7 @@ impl Forwarder {
             next_generation: 1,
             outputs: VecDeque::new(),
             scratch: Vec::new(),
+            opened: Vec::with_capacity(1500),
             counters: ForwarderCounters::default(),
             wrote_through_str0m: false,
         }
@@ -308,7 +312,8 @@ impl Forwarder {
         };
         let mut out = std::mem::take(&mut self.scratch);
         let opened = l.peer.opened_fast();
-        let result = l.peer.handle_datagram(now, source, destination, data, &mut out);
+        let result =
+            l.peer.handle_datagram(now, source, destination, data, (&mut out, &mut self.opened));
         let fast = l.peer.opened_fast() - opened;
         self.counters.packets_opened += fast;
         if let Err(e) = result {

@@ -115,8 +115,6 @@ pub struct Peer {
 struct RxFast {
     /// One stream: the microphone.
     opener: RtpOpener<1>,
-    /// Scratch for the decrypted payload.
-    buf: Vec<u8>,
 }
 
 impl std::fmt::Debug for Peer {
@@ -240,16 +238,17 @@ impl Peer {
         self.next_timeout
     }
 
-    /// Feeds one datagram, then drains outputs into `out`.
+    /// Feeds one datagram, then drains outputs into `out`; a microphone packet the fast
+    /// path opens is decrypted into `scratch` first.
     pub fn handle_datagram(
         &mut self,
         now: Instant,
         source: SocketAddr,
         destination: SocketAddr,
         data: &[u8],
-        out: &mut Vec<PeerOutput>,
+        (out, scratch): (&mut Vec<PeerOutput>, &mut Vec<u8>),
     ) -> Result<(), PeerError> {
-        if let Some(audio) = self.open_fast(now, data) {
+        if let Some(audio) = self.open_fast(now, data, scratch) {
             if let Some(audio) = audio {
                 // Authenticated media from the participant: the address pair is live, so
                 // forwarded audio follows it at once (str0m's own traffic, which also
@@ -269,11 +268,16 @@ impl Peer {
         Ok(result?)
     }
 
-    /// Opens a microphone packet on the fast path: `Some(Some(audio))` opened,
-    /// `Some(None)` dropped as a replay, `None` left for str0m.
-    fn open_fast(&mut self, now: Instant, data: &[u8]) -> Option<Option<IncomingAudio>> {
+    /// Opens a microphone packet on the fast path, decrypting into `scratch`:
+    /// `Some(Some(audio))` opened, `Some(None)` dropped as a replay, `None` left for str0m.
+    fn open_fast(
+        &mut self,
+        now: Instant,
+        data: &[u8],
+        scratch: &mut Vec<u8>,
+    ) -> Option<Option<IncomingAudio>> {
         let rx = self.rx.as_mut()?;
-        match rx.opener.open(data, self.ext, &mut rx.buf) {
+        match rx.opener.open(data, self.ext, scratch) {
             Ok(o) => {
                 self.opened += 1;
                 Some(Some(IncomingAudio {
@@ -396,7 +400,7 @@ impl Peer {
             }
         };
         // The microphone's SSRC, if str0m has seen it yet (otherwise on its first packet).
-        self.rx = Some(RxFast { opener, buf: Vec::with_capacity(256) });
+        self.rx = Some(RxFast { opener });
         self.learn_mic_ssrc(None);
         if let Some(fast) = &mut self.fast {
             // New keys for the same streams: sequence numbers go on.
