@@ -80,9 +80,12 @@ pub struct ForwarderCounters {
     pub stale_datagrams: u64,
 }
 
+/// How many counters [`ForwarderCounters`] has.
+const COUNTERS: usize = 6;
+
 impl ForwarderCounters {
     /// Each counter with its name, always in the same order.
-    pub fn named(&self) -> [(&'static str, u64); 6] {
+    pub fn named(&self) -> [(&'static str, u64); COUNTERS] {
         [
             ("packets_in", self.packets_in),
             ("packets_forwarded", self.packets_forwarded),
@@ -98,7 +101,7 @@ impl ForwarderCounters {
 /// adds what it counted since it last did ([`ForwardingTotals::add_since`]), so a room
 /// that ended still counts.
 #[derive(Debug, Default)]
-pub struct ForwardingTotals([AtomicU64; 6]);
+pub struct ForwardingTotals([AtomicU64; COUNTERS]);
 
 impl ForwardingTotals {
     /// Adds one room's `now` minus the `before` it added last time.
@@ -164,7 +167,7 @@ pub struct Forwarder {
     scratch: Vec<PeerOutput>,
     /// Where microphone packets are decrypted: one buffer for the room, warm from the
     /// last packet, where one per peer was a cache miss on every packet.
-    opened: Vec<u8>,
+    decrypted: Vec<u8>,
     counters: ForwarderCounters,
     /// Set while handling a datagram when a write went through str0m (which may move its
     /// deadlines); see [`Forwarder::handle_datagram`].
@@ -199,7 +202,7 @@ impl Forwarder {
             next_generation: 1,
             outputs: VecDeque::new(),
             scratch: Vec::new(),
-            opened: Vec::with_capacity(1500),
+            decrypted: Vec::with_capacity(1500),
             counters: ForwarderCounters::default(),
             wrote_through_str0m: false,
         }
@@ -313,7 +316,7 @@ impl Forwarder {
         let mut out = std::mem::take(&mut self.scratch);
         let opened = l.peer.opened_fast();
         let result =
-            l.peer.handle_datagram(now, source, destination, data, (&mut out, &mut self.opened));
+            l.peer.handle_datagram(now, source, destination, data, (&mut out, &mut self.decrypted));
         let fast = l.peer.opened_fast() - opened;
         self.counters.packets_opened += fast;
         if let Err(e) = result {
