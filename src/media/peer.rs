@@ -104,17 +104,11 @@ pub struct Peer {
     /// sequence numbers, SRTP), without its per-packet queueing, pacing and timers. str0m
     /// still owns the connection and RTCP.
     fast: Option<RtpWriter>,
-    /// The microphone opened here rather than by str0m, once its SSRC is known.
-    rx: Option<RxFast>,
+    /// The receive half of the fast path: the microphone's SRTP (one stream) opened here
+    /// rather than by str0m, once its SSRC is known.
+    rx: Option<RtpOpener<1>>,
     /// Microphone packets opened by the fast path so far.
     opened: u64,
-}
-
-/// The receive half of the fast path: the microphone's SRTP opened here.
-#[derive(Debug)]
-struct RxFast {
-    /// One stream: the microphone.
-    opener: RtpOpener<1>,
 }
 
 impl std::fmt::Debug for Peer {
@@ -277,7 +271,7 @@ impl Peer {
         scratch: &mut Vec<u8>,
     ) -> Option<Option<IncomingAudio>> {
         let rx = self.rx.as_mut()?;
-        match rx.opener.open(data, self.ext, scratch) {
+        match rx.open(data, self.ext, scratch) {
             Ok(o) => {
                 self.opened += 1;
                 Some(Some(IncomingAudio {
@@ -400,7 +394,7 @@ impl Peer {
             }
         };
         // The microphone's SSRC, if str0m has seen it yet (otherwise on its first packet).
-        self.rx = Some(RxFast { opener });
+        self.rx = Some(opener);
         self.learn_mic_ssrc(None);
         if let Some(fast) = &mut self.fast {
             // New keys for the same streams: sequence numbers go on.
@@ -422,7 +416,7 @@ impl Peer {
     fn learn_mic_ssrc(&mut self, seq: Option<u64>) {
         let Some(rx) = self.rx.as_mut() else { return };
         if let Some(stream) = self.rtc.direct_api().stream_rx_by_mid(self.mic, None) {
-            rx.opener.add_stream(*stream.ssrc(), seq);
+            rx.add_stream(*stream.ssrc(), seq);
         }
     }
 
@@ -448,7 +442,7 @@ impl Peer {
                 out.push(PeerOutput::Disconnected);
             }
             Event::MediaData(d) if d.mid == self.mic => {
-                if self.rx.as_ref().is_some_and(|rx| !rx.opener.knows_any()) {
+                if self.rx.as_ref().is_some_and(|rx| !rx.knows_any()) {
                     self.learn_mic_ssrc(Some(**d.seq_range.end()));
                 }
                 out.push(PeerOutput::Audio(IncomingAudio {
