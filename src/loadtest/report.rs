@@ -23,6 +23,9 @@ pub struct ServerUsage {
     /// CPU microseconds per packet delivered to a listener once everyone had joined: the
     /// forwarding cost, without the one-off cost of joins.
     pub steady_cpu_us_per_forwarded_packet: Option<f64>,
+    /// Of that, the microseconds in user space (the server's own code); the rest is the
+    /// kernel's. Less noisy than the total, whose kernel part follows the machine.
+    pub steady_user_us_per_forwarded_packet: Option<f64>,
     /// Steady-state CPU per room, in percent of one core.
     pub steady_cpu_percent_per_room: Option<f64>,
     /// The load generator's own steady-state CPU, in percent of one core: a simulated
@@ -81,19 +84,22 @@ impl ServerUsage {
         let steady = match (steady, after) {
             (Some((s, packets)), Some(a)) if a.at > s.at => {
                 let cpu = (a.cpu - s.cpu).as_secs_f64();
+                let user = a.user.saturating_sub(s.user).as_secs_f64();
                 let percent = 100.0 * cpu / (a.at - s.at).as_secs_f64();
-                Some((percent, (packets > 0).then(|| cpu * 1e6 / packets as f64)))
+                let per_packet = |t: f64| (packets > 0).then(|| round(t * 1e6 / packets as f64, 2));
+                Some((percent, per_packet(cpu), per_packet(user)))
             }
             _ => None,
         };
         ServerUsage {
             pid,
-            steady_cpu_percent: steady.map(|(p, _)| round(p, 1)),
+            steady_cpu_percent: steady.map(|(p, ..)| round(p, 1)),
             generator_steady_cpu_percent: generator,
-            steady_cpu_us_per_forwarded_packet: steady.and_then(|(_, us)| us.map(|v| round(v, 2))),
+            steady_cpu_us_per_forwarded_packet: steady.and_then(|(_, us, _)| us),
+            steady_user_us_per_forwarded_packet: steady.and_then(|(.., user)| user),
             steady_cpu_percent_per_room: steady
                 .filter(|_| rooms > 0)
-                .map(|(p, _)| round(p / rooms as f64, 3)),
+                .map(|(p, ..)| round(p / rooms as f64, 3)),
             cpu_seconds: round(cpu_seconds, 2),
             cpu_percent: if wall > 0.0 { round(100.0 * cpu_seconds / wall, 1) } else { 0.0 },
             cpu_us_per_forwarded_packet: (delivered > 0)
@@ -262,8 +268,10 @@ impl Report {
                 rows.push((
                     "steady cpu",
                     format!(
-                        "{p:.1} % of a core after the joins, {} µs per forwarded packet, {} % per room (generator: {} %)",
+                        "{p:.1} % of a core after the joins, {} µs per forwarded packet ({} in user space), {} % per room (generator: {} %)",
                         s.steady_cpu_us_per_forwarded_packet
+                            .map_or("-".into(), |v| format!("{v:.2}")),
+                        s.steady_user_us_per_forwarded_packet
                             .map_or("-".into(), |v| format!("{v:.2}")),
                         s.steady_cpu_percent_per_room.map_or("-".into(), |v| format!("{v:.2}")),
                         s.generator_steady_cpu_percent.map_or("-".into(), |v| format!("{v:.1}"))

@@ -9,6 +9,9 @@ pub struct Reading {
     pub at: Instant,
     /// User + system CPU time so far.
     pub cpu: Duration,
+    /// Of that, the time in user space: the server's own code, where the rest is the
+    /// kernel's (sockets, mostly).
+    pub user: Duration,
     /// Resident memory in bytes.
     pub rss: u64,
 }
@@ -20,7 +23,8 @@ pub fn read(pid: u32) -> Option<Reading> {
     // Fields after the command name (which may contain spaces) start after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let user: u64 = fields.get(11)?.parse().ok()?;
+    let ticks: u64 = user + fields.get(12)?.parse::<u64>().ok()?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let rss_kb: u64 = status
         .lines()
@@ -28,7 +32,12 @@ pub fn read(pid: u32) -> Option<Reading> {
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())?;
     // Linux reports CPU in clock ticks of 1/100 s on every common configuration.
-    Some(Reading { at: Instant::now(), cpu: Duration::from_millis(ticks * 10), rss: rss_kb * 1024 })
+    Some(Reading {
+        at: Instant::now(),
+        cpu: Duration::from_millis(ticks * 10),
+        user: Duration::from_millis(user * 10),
+        rss: rss_kb * 1024,
+    })
 }
 
 /// Finds a local process whose command line contains every word in `words`.
@@ -51,5 +60,6 @@ mod tests {
     fn reads_itself() {
         let r = super::read(std::process::id()).expect("Linux /proc");
         assert!(r.rss > 1_000_000);
+        assert!(r.user <= r.cpu);
     }
 }

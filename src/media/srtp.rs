@@ -11,7 +11,7 @@
 //! Only the send side of RTP, only the AEAD profiles: str0m keeps doing RTCP, receiving,
 //! and every other profile (the peer then forwards through str0m, see [`super::peer`]).
 
-use aws_lc_rs::aead::{AES_128_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use ring::aead::{AES_128_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, Tag, UnboundKey};
 use str0m::crypto::CryptoProvider;
 use str0m::crypto::dtls::SrtpProfile;
 use str0m::media::Mid;
@@ -52,12 +52,14 @@ pub enum SrtpError {
 /// The AES-GCM cipher and session salt of one direction's RTP (RFC 7714), shared by the
 /// sealer here and the opener in [`super::srtp_open`].
 ///
-/// The key is aws-lc's own (the library str0m's crypto provider wraps), held inline: per
-/// forwarded packet the sealer then reaches the cipher's state in one step rather than
-/// through the provider's boxed trait object, and seals the packet in place (the
-/// provider's cipher copied each payload once more). Sealing is memory-bound on a busy
-/// server (each listener's key is cold by the time the next packet comes), so each
-/// pointer followed counts. Key derivation still goes through str0m's provider.
+/// The cipher is ring's, whose key schedule and GHASH table live inside the key value
+/// itself (about 0.5 KB) rather than behind a pointer on the C heap. Sealing is
+/// memory-bound on a busy server: each listener's key is cold by the time its next
+/// packet comes, 20 ms and a thousand other packets later. Held inline, the key sits
+/// in the same few pages as the rest of its peer's fast-path state, next to the other
+/// listeners of the room, so the fan-out reads neighbouring memory instead of one
+/// scattered heap block per listener (see `docs/design.md`). Key derivation still goes
+/// through str0m's provider.
 pub(crate) struct Gcm {
     key: LessSafeKey,
     salt: [u8; SALT_LEN],
@@ -115,12 +117,18 @@ impl Gcm {
     ) -> Option<usize> {
         let len = input.len().checked_sub(TAG_LEN)?;
         let (ciphertext, tag) = input.split_at(len);
+        let tag = Tag::from(<[u8; TAG_LEN]>::try_from(tag).ok()?);
         let plain = output.get_mut(..len)?;
+        plain.copy_from_slice(ciphertext);
         let nonce = Nonce::assume_unique_for_key(*iv);
-        self.key
-            .open_separate_gather(nonce, Aad::from(aad), ciphertext, tag, plain)
-            .ok()
-            .map(|()| len)
+        match self.key.open_in_place_separate_tag(nonce, Aad::from(aad), tag, plain, 0..) {
+            Ok(_) => Some(len),
+            Err(_) => {
+                // Leave no unauthenticated plaintext behind.
+                plain.fill(0);
+                None
+            }
+        }
     }
 }
 
