@@ -135,10 +135,11 @@ impl ClientRtc {
         self.rtc.is_connected()
     }
 
-    /// Feeds a datagram from the server.
+    /// Feeds a datagram from the server, read `now`, that arrived at `arrived` (the
+    /// kernel's receive timestamp, or `now`): audio is timed by its arrival.
     pub fn handle_datagram(
         &mut self,
-        now: Instant,
+        (now, arrived): (Instant, Instant),
         source: SocketAddr,
         data: &[u8],
         out: &mut Vec<RtcOutput>,
@@ -162,7 +163,7 @@ impl ClientRtc {
                         seq,
                         level,
                         data: payload,
-                        at: now,
+                        at: arrived,
                     }));
                     return Ok(());
                 }

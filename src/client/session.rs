@@ -289,7 +289,7 @@ async fn run(
                 streak += 1;
                 match (got, peer.as_mut()) {
                     (Ok((n, from)), Some((rtc, _))) => {
-                        rtc.handle_datagram(Instant::now(), from, &buf[..n], &mut out)
+                        rtc.handle_datagram((Instant::now(), Instant::now()), from, &buf[..n], &mut out)
                     }
                     _ => Ok(()),
                 }

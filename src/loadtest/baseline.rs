@@ -1,18 +1,20 @@
 //! The baseline generator: the same rooms, speech and measurements as the Talkstick
 //! scenario, but each participant is a plain UDP socket talking to the raw relay
-//! ([`crate::relay`]). The speaker rotates on the same turn lengths.
+//! ([`crate::relay`]). The speaker rotates on the same turn lengths. Sockets are read
+//! every few ticks of the room with the kernel's arrival times (`super::polled`), as the
+//! scenario reads a connected member's.
 
+use std::net::UdpSocket;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tokio::sync::mpsc;
 
 use super::metrics::{Jitter, Metrics};
+use super::polled::{self, Clocks};
 use super::{Ctx, FRAME};
-use crate::media::DatagramSocket;
 use crate::relay::{AUDIO, JOIN};
 
 /// Runs baseline room `index` against the relay at `relay` until `end`.
@@ -24,13 +26,14 @@ pub(super) async fn run(
 ) -> Metrics {
     let mut m = Metrics::default();
     let mut rng = StdRng::seed_from_u64(index as u64 + 1);
-    let (tx, mut rx) = mpsc::channel::<(usize, Vec<u8>, Instant)>(65_536);
+    // Read on the room's tick with the kernel's arrival times, like a connected member
+    // of the Talkstick scenario (`super::polled`): the two servers are driven alike.
     let mut socks = Vec::new();
     for j in 0..ctx.per_room {
         let global = j * ctx.rooms + index;
         tokio::time::sleep_until((ctx.start + ctx.ramp_interval * global as u32).into()).await;
-        let sock = match DatagramSocket::bind(std::net::SocketAddr::new(ctx.bind_ip, 0)) {
-            Ok(s) => Arc::new(s),
+        let sock = match bind(std::net::SocketAddr::new(ctx.bind_ip, 0)) {
+            Ok(s) => s,
             Err(_) => {
                 m.error("bind_failed");
                 continue;
@@ -38,85 +41,106 @@ pub(super) async fn run(
         };
         let mut join = vec![JOIN];
         join.extend((index as u32).to_be_bytes());
-        if sock.try_send_to(&join, relay).is_err() {
+        if sock.send_to(&join, relay).is_err() {
             m.error("unreachable");
             continue;
         }
         ctx.joined.fetch_add(1, Ordering::Relaxed);
-        let (rsock, tx) = (Arc::clone(&sock), tx.clone());
-        let k = socks.len();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 2048];
-            while let Ok((n, _)) = rsock.recv_from(&mut buf).await {
-                let Some(payload) = buf.get(1..n) else { continue };
-                if tx.send((k, payload.to_vec(), Instant::now())).await.is_err() {
-                    break;
-                }
-            }
-        });
         socks.push(sock);
     }
-    drop(tx);
     let n = socks.len();
-    let mut heard = vec![false; n];
-    let mut jitter = vec![Jitter::default(); n];
-    let mut sent_at = std::collections::HashMap::new();
+    let mut room = Heard {
+        heard: vec![false; n],
+        jitter: vec![Jitter::default(); n],
+        sent_at: std::collections::HashMap::new(),
+        buf: vec![0u8; 2048],
+    };
     let mut speaker = 1.min(n.saturating_sub(1));
     let mut until =
         Instant::now() + Duration::from_millis(rng.random_range(ctx.turn_ms.0..=ctx.turn_ms.1));
     let mut cursor = (index * 97) % ctx.speech.len().max(1);
     let mut tick = tokio::time::interval(FRAME);
+    let mut ticks = 0u32;
     let mut datagram = Vec::with_capacity(1500);
     while Instant::now() < end && n > 1 {
-        tokio::select! {
-            got = rx.recv() => {
-                let Some((k, data, at)) = got else { break };
-                m.packets_received += 1;
-                ctx.delivered.fetch_add(1, Ordering::Relaxed);
-                // No join protocol here, so no join time: only who heard audio.
-                if !heard[k] {
-                    heard[k] = true;
-                    m.listeners_heard += 1;
-                }
-                if let Some(sent) = ctx.frame_of(&data).and_then(|f| sent_at.get(&f)) {
-                    let took = at.saturating_duration_since(*sent);
-                    m.forward.add(took);
-                    if ctx.steady.load(Ordering::Relaxed) {
-                        m.forward_steady.add(took);
-                    }
-                    jitter[k].add(*sent, at);
-                }
-            }
-            _ = tick.tick() => {
-                let now = Instant::now();
-                if until <= now {
-                    speaker = 1 + (speaker % (n - 1));
-                    let (lo, hi) = ctx.turn_ms;
-                    until = now + Duration::from_millis(rng.random_range(lo..=hi));
-                    m.handovers += 1;
-                    m.rooms_with_handover = 1;
-                }
-                if now + super::scenario::DRAIN >= end {
-                    continue;
-                }
-                let frame = cursor;
-                cursor = (cursor + 1) % ctx.speech.len();
-                if let Some(packet) = ctx.speech.packet(frame) {
-                    datagram.clear();
-                    datagram.push(AUDIO);
-                    datagram.extend_from_slice(packet);
-                    if socks[speaker].try_send_to(&datagram, relay).is_ok() {
-                        sent_at.insert(frame, now);
-                        m.packets_sent += 1;
-                        m.packets_expected += (n - 1) as u64;
-                    }
-                }
+        tick.tick().await;
+        ticks += 1;
+        if ticks % polled::READ_EVERY == 0 {
+            room.read(&ctx, &socks, &mut m);
+        }
+        let now = Instant::now();
+        if until <= now {
+            speaker = 1 + (speaker % (n - 1));
+            let (lo, hi) = ctx.turn_ms;
+            until = now + Duration::from_millis(rng.random_range(lo..=hi));
+            m.handovers += 1;
+            m.rooms_with_handover = 1;
+        }
+        if now + super::scenario::DRAIN >= end {
+            continue;
+        }
+        let frame = cursor;
+        cursor = (cursor + 1) % ctx.speech.len();
+        if let Some(packet) = ctx.speech.packet(frame) {
+            datagram.clear();
+            datagram.push(AUDIO);
+            datagram.extend_from_slice(packet);
+            if socks[speaker].send_to(&datagram, relay).is_ok() {
+                room.sent_at.insert(frame, now);
+                m.packets_sent += 1;
+                m.packets_expected += (n - 1) as u64;
             }
         }
     }
+    room.read(&ctx, &socks, &mut m);
+    let jitter = room.jitter;
     for j in &jitter {
         m.jitter_sum_us += j.estimate_us;
         m.jitter_streams += 1;
     }
     m
+}
+
+/// A member's socket: non-blocking, stamped by the kernel on arrival.
+fn bind(addr: std::net::SocketAddr) -> std::io::Result<UdpSocket> {
+    let sock = UdpSocket::bind(addr)?;
+    sock.set_nonblocking(true)?;
+    polled::enable_timestamps(&sock)?;
+    Ok(sock)
+}
+
+/// What one baseline room's members heard.
+struct Heard {
+    heard: Vec<bool>,
+    jitter: Vec<Jitter>,
+    /// When each frame of the asset was last sent.
+    sent_at: std::collections::HashMap<usize, Instant>,
+    buf: Vec<u8>,
+}
+
+impl Heard {
+    /// Reads and times everything the members' sockets received since the last tick.
+    fn read(&mut self, ctx: &Ctx, socks: &[UdpSocket], m: &mut Metrics) {
+        let clocks = Clocks::now();
+        for (k, sock) in socks.iter().enumerate() {
+            while let Ok(Some(got)) = polled::try_recv(sock, &mut self.buf, &clocks) {
+                m.packets_received += 1;
+                ctx.delivered.fetch_add(1, Ordering::Relaxed);
+                // No join protocol here, so no join time: only who heard audio.
+                if !self.heard[k] {
+                    self.heard[k] = true;
+                    m.listeners_heard += 1;
+                }
+                let Some(payload) = self.buf.get(1..got.len) else { continue };
+                if let Some(sent) = ctx.frame_of(payload).and_then(|f| self.sent_at.get(&f)) {
+                    let took = got.at.saturating_duration_since(*sent);
+                    m.forward.add(took);
+                    if ctx.steady.load(Ordering::Relaxed) {
+                        m.forward_steady.add(took);
+                    }
+                    self.jitter[k].add(*sent, got.at);
+                }
+            }
+        }
+    }
 }

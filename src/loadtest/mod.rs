@@ -2,6 +2,8 @@
 //!
 //! - [`speech`]: the committed Opus speech asset the speakers send.
 //! - `scenario`: one simulated room (facilitator bot, learners, floor, reactions).
+//! - `peers`: the room's members' WebRTC peers and sockets; `polled`: a connected
+//!   member's socket, read on the room's tick with the kernel's arrival times.
 //! - `baseline`: the same rooms against the raw UDP relay ([`crate::relay`]).
 //! - [`metrics`]: samples and counts; [`report`]: the summary, JSON and thresholds.
 //! - [`sysstat`]: the server's CPU and memory from `/proc`.
@@ -11,6 +13,7 @@ mod baseline;
 pub mod health;
 pub mod metrics;
 mod peers;
+mod polled;
 pub mod report;
 mod scenario;
 pub mod speech;

@@ -1,11 +1,12 @@
 //! The audio of one simulated room: each member's client-core WebRTC peer
 //! ([`ClientRtc`]) on its own UDP socket, all driven by the room's task.
 //!
-//! A forwarded packet reaches the room's five listeners at almost the same moment, so
-//! one wake-up of the room's task reads all five datagrams. Driving each member's
-//! sockets from its own session task instead costs a task wake-up and an extra poll of
-//! every other input per datagram: the generator then spent more per participant than
-//! the server it measured.
+//! While a member's peer connects, its socket is watched by the runtime and each
+//! handshake step is answered at once; one wake-up of the room's task reads every socket
+//! with news. Driving each member's sockets from its own session task instead cost a
+//! task wake-up and an extra poll of every other input per datagram. Once the peer is
+//! up, the socket is read every few ticks of the room instead ([`super::polled`]), with
+//! the kernel's arrival times: nobody is woken per forwarded packet.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use str0m::media::Mid;
 
 use super::Ctx;
 use super::metrics::{Jitter, Metrics};
+use super::polled::{self, Clocks};
 use crate::client::ReceivedAudio;
 use crate::client::rtc::{ClientRtc, RtcOutput};
 use crate::media::DatagramSocket;
@@ -39,10 +41,28 @@ struct Sent {
     spurt: Option<Instant>,
 }
 
+/// A member's socket: watched by the runtime while the peer connects, then polled.
+#[derive(Debug)]
+enum MemberSocket {
+    Watched(DatagramSocket),
+    Polled(std::net::UdpSocket),
+}
+
+impl MemberSocket {
+    /// Sends now or loses the datagram (a full buffer, as on a real network).
+    fn send_to(&self, buf: &[u8], to: SocketAddr) {
+        let _ = match self {
+            MemberSocket::Watched(s) => s.try_send_to(buf, to),
+            MemberSocket::Polled(s) => s.send_to(buf, to),
+        };
+    }
+}
+
 /// One member's audio: their peer, socket and what they heard.
 pub(super) struct MemberAudio {
     rtc: ClientRtc,
-    socket: DatagramSocket,
+    /// `None` only while it changes from watched to polled.
+    socket: Option<MemberSocket>,
     /// When this member started joining (WebSocket open).
     started: Instant,
     /// Someone held the floor as the member started joining: time to first audio is the
@@ -62,6 +82,7 @@ impl MemberAudio {
         started: Instant,
         measure_join: bool,
     ) -> Self {
+        let socket = Some(MemberSocket::Watched(socket));
         MemberAudio { rtc, socket, started, measure_join, heard: false, jitter: Inline::default() }
     }
 }
@@ -84,8 +105,9 @@ pub(super) struct RoomPeers {
     metrics: Metrics,
     /// The datagrams read in one wake-up, back to back.
     arena: Vec<u8>,
-    /// Who each was for, where from, and where it lies in `arena`.
-    batch: Vec<(usize, SocketAddr, std::ops::Range<usize>)>,
+    /// Who each was for, where from, where it lies in `arena`, and when it arrived if
+    /// the kernel said (a polled socket's).
+    batch: Vec<(usize, SocketAddr, std::ops::Range<usize>, Option<Instant>)>,
     out: Vec<RtcOutput>,
     /// The socket to try first on the next read (rotates, so none is favoured).
     next: usize,
@@ -192,6 +214,7 @@ impl RoomPeers {
                 continue;
             }
             let Some(a) = &self.members[j] else { continue };
+            let Some(MemberSocket::Watched(socket)) = &a.socket else { continue };
             let mut own = Context::from_waker(&self.wakers[j]);
             loop {
                 if self.batch.len() == BATCH {
@@ -201,9 +224,9 @@ impl RoomPeers {
                 }
                 let buf = &mut self.arena[used..used + MAX_DATAGRAM];
                 // Pending leaves the socket's own waker with it: an arrival marks it.
-                match a.socket.poll_recv_from(&mut own, buf) {
+                match socket.poll_recv_from(&mut own, buf) {
                     Poll::Ready(Ok((len, from))) => {
-                        self.batch.push((j, from, used..used + len));
+                        self.batch.push((j, from, used..used + len, None));
                         used += len;
                     }
                     // ICMP errors surface here on some systems; the socket stays usable.
@@ -222,14 +245,51 @@ impl RoomPeers {
         if self.batch.is_empty() { Poll::Pending } else { Poll::Ready(()) }
     }
 
-    /// Handles the datagrams the last [`RoomPeers::poll_recv`] read.
+    /// Reads what the polled sockets (those of connected members) received since the
+    /// last time, handling it a batch at a time. Called every few ticks of the room.
+    pub(super) fn read_polled(&mut self) {
+        let clocks = Clocks::now();
+        self.batch.clear();
+        let mut used = 0;
+        for j in 0..self.members.len() {
+            loop {
+                if self.batch.len() == BATCH {
+                    self.handle_batch();
+                    used = 0;
+                }
+                let Some(Some(MemberSocket::Polled(socket))) =
+                    self.members[j].as_ref().map(|a| a.socket.as_ref())
+                else {
+                    break;
+                };
+                let buf = &mut self.arena[used..used + MAX_DATAGRAM];
+                match polled::try_recv(socket, buf, &clocks) {
+                    Ok(Some(got)) => {
+                        self.batch.push((j, got.from, used..used + got.len, Some(got.at)));
+                        used += got.len;
+                    }
+                    Ok(None) => break,
+                    // ICMP errors surface here on some systems; tried again next tick.
+                    Err(e) => {
+                        tracing::debug!(member = j, error = %e, "receive error");
+                        break;
+                    }
+                }
+            }
+        }
+        self.handle_batch();
+    }
+
+    /// Handles the datagrams the last [`RoomPeers::poll_recv`] or
+    /// [`RoomPeers::read_polled`] read.
     pub(super) fn handle_batch(&mut self) {
         let now = Instant::now();
         for k in 0..self.batch.len() {
-            let (j, from, ref range) = self.batch[k];
+            let (j, from, ref range, arrived) = self.batch[k];
             let Some(a) = self.members.get_mut(j).and_then(Option::as_mut) else { continue };
+            let data = &self.arena[range.clone()];
             if let Err(e) =
-                a.rtc.handle_datagram(now, from, &self.arena[range.clone()], &mut self.out)
+                a.rtc.handle_datagram((now, arrived.unwrap_or(now)), from, data, &mut self.out)
             {
                 tracing::debug!(member = j, error = %e, "client peer error");
             }
@@ -312,15 +372,33 @@ impl RoomPeers {
         for o in self.out.drain(..) {
             match o {
                 RtcOutput::Transmit { destination, contents } => {
-                    // A full socket buffer loses the datagram, as on a real network.
-                    let _ = a.socket.try_send_to(&contents, destination);
+                    if let Some(s) = &a.socket {
+                        s.send_to(&contents, destination);
+                    }
                 }
                 RtcOutput::Audio(audio) => {
                     heard(&self.ctx, &self.sent, a, &mut self.metrics, audio);
                 }
-                RtcOutput::Connected => self.connected[j] = true,
+                RtcOutput::Connected => {
+                    self.connected[j] = true;
+                    a.socket = a.socket.take().map(to_polled);
+                }
                 RtcOutput::Disconnected => self.metrics.error("audio_disconnected"),
             }
+        }
+    }
+}
+
+/// The socket of a member whose peer is up: no longer watched, stamped by the kernel.
+/// One that cannot be stamped stays watched (its arrivals are then timed when read, at
+/// once, as before).
+fn to_polled(socket: MemberSocket) -> MemberSocket {
+    let MemberSocket::Watched(s) = socket else { return socket };
+    match polled::enable_timestamps(&s) {
+        Ok(()) => MemberSocket::Polled(s.into_std()),
+        Err(e) => {
+            tracing::debug!(error = %e, "no receive timestamps; the socket stays watched");
+            MemberSocket::Watched(s)
         }
     }
 }

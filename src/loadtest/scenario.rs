@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 
 use super::metrics::Metrics;
 use super::peers::{MemberAudio, RoomPeers};
+use super::polled;
 use super::{Ctx, FRAME};
 use crate::client::rtc::ClientRtc;
 use crate::client::{ClientError, ClientEvent, EventSink, Participant};
@@ -99,6 +100,7 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
     let mut cursor = (index * 97) % ctx.speech.len().max(1);
     let mut rtp = 0u64;
     let mut tick = tokio::time::interval(FRAME);
+    let mut ticks = 0u32;
     let mut act = tokio::time::interval(Duration::from_millis(500));
     let mut hand_kind = 0usize;
     // One timer for every member's peer, moved only when the earliest deadline changes.
@@ -117,6 +119,11 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
         tokio::select! {
             biased;
             _ = tick.tick() => {
+                // What the connected members' sockets received since the last read.
+                ticks += 1;
+                if ticks % polled::READ_EVERY == 0 {
+                    peers.read_polled();
+                }
                 let now = Instant::now();
                 rtp += 960;
                 let Some(h) = turn.holder.filter(|_| !turn.yielded && now + DRAIN < end) else { continue };
@@ -201,7 +208,9 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
     }
     m.handovers = turn.count.saturating_sub(1);
     m.rooms_with_handover = u64::from(turn.count >= 2);
-    // What each listener heard, jitter per stream, then leave.
+    // What each listener heard (the last tick's arrivals too), jitter per stream, then
+    // leave.
+    peers.read_polled();
     peers.collect(&mut m);
     for x in members.iter().flatten() {
         x.p.send(json!({"type": "leave"})).await;

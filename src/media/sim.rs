@@ -178,8 +178,12 @@ impl SimRoom {
                     if let Some(&i) = by_addr.get(&destination) {
                         let mut out = Vec::new();
                         let now = self.now;
-                        let _ =
-                            self.clients[i].rtc.handle_datagram(now, SERVER, &contents, &mut out);
+                        let _ = self.clients[i].rtc.handle_datagram(
+                            (now, now),
+                            SERVER,
+                            &contents,
+                            &mut out,
+                        );
                         self.client_outputs(i, out);
                     }
                 }

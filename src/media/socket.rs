@@ -60,6 +60,11 @@ impl DatagramSocket {
         }
     }
 
+    /// Stops watching the socket and hands it back as a plain non-blocking socket.
+    pub fn into_std(self) -> std::net::UdpSocket {
+        self.fd.into_inner()
+    }
+
     /// Waits for one datagram and reads it into `buf`.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         std::future::poll_fn(|cx| self.poll_recv_from(cx, buf)).await

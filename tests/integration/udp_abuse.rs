@@ -115,7 +115,12 @@ async fn connect_own_peer(server: &Server, room: &str) -> (Participant, UdpSocke
             .await
         {
             Ok(Ok((n, from))) => {
-                let _ = rtc.handle_datagram(Instant::now(), from, &buf[..n], &mut out);
+                let _ = rtc.handle_datagram(
+                    (Instant::now(), Instant::now()),
+                    from,
+                    &buf[..n],
+                    &mut out,
+                );
             }
             _ => {
                 let _ = rtc.handle_timeout(Instant::now(), &mut out);
