@@ -178,7 +178,15 @@ impl ClientRtc {
             Receive { proto: Protocol::Udp, source, destination: self.local, contents },
         );
         let result = if self.rtc.accepts(&input) { self.rtc.handle_input(input) } else { Ok(()) };
+        let first = out.len();
         self.drain(out)?;
+        // Audio str0m let through (a stream's first packets, before the fast path knows
+        // its SSRC) is timed by this datagram's arrival too, not by when it was read.
+        for o in &mut out[first..] {
+            if let RtcOutput::Audio(audio) = o {
+                audio.at = arrived;
+            }
+        }
         result.map_err(|e| ClientError::Rtc(e.to_string()))
     }
 

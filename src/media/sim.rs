@@ -44,6 +44,9 @@ pub struct SimRoom {
     pub events: Vec<MediaOutput>,
     /// Datagrams sent by the server so far.
     pub server_datagrams: u64,
+    /// How long after arriving the clients read the server's datagrams (as the load
+    /// generator reads a connected member's socket every few ticks).
+    pub read_lag: Duration,
 }
 
 impl SimRoom {
@@ -56,6 +59,7 @@ impl SimRoom {
             now,
             events: Vec::new(),
             server_datagrams: 0,
+            read_lag: Duration::ZERO,
         };
         for i in 0..n {
             room.add_client(ParticipantId(i as u32 + 1), slots);
@@ -179,7 +183,7 @@ impl SimRoom {
                         let mut out = Vec::new();
                         let now = self.now;
                         let _ = self.clients[i].rtc.handle_datagram(
-                            (now, now),
+                            (now + self.read_lag, now),
                             SERVER,
                             &contents,
                             &mut out,

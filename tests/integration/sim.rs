@@ -49,6 +49,29 @@ fn a_slot_stays_one_continuous_stream_when_the_speaker_changes() {
 }
 
 #[test]
+fn audio_read_late_is_timed_by_its_arrival_the_first_packet_of_a_slot_too() {
+    let mut room = SimRoom::connected(3, 1);
+    room.read_lag = Duration::from_millis(80);
+    let packets = opus_packets(10, 0.0);
+    let mut sent = Vec::new();
+    for (k, p) in packets.iter().enumerate() {
+        sent.push(room.now);
+        room.speak(0, 1_000 + k as u64 * 960, 20, p);
+        room.step(Duration::from_millis(20));
+    }
+    for listener in [1, 2] {
+        let got = &room.clients[listener].received;
+        assert_eq!(got.len(), 10, "listener {listener} heard every packet");
+        // The first packet reaches the listener through str0m (the fast path learns the
+        // slot's SSRC from it), the rest through the fast path: all timed on arrival,
+        // which in memory is the moment the speaker sent it, not 80 ms later.
+        for (p, at) in got.iter().zip(&sent) {
+            assert_eq!(p.at, *at, "listener {listener}, packet {}", p.seq);
+        }
+    }
+}
+
+#[test]
 fn a_vanished_client_is_removed_within_the_consent_window() {
     let mut room = SimRoom::connected(3, 3);
     room.clients[1].online = false;
