@@ -289,7 +289,8 @@ async fn run(
                 streak += 1;
                 match (got, peer.as_mut()) {
                     (Ok((n, from)), Some((rtc, _))) => {
-                        rtc.handle_datagram((Instant::now(), Instant::now()), from, &buf[..n], &mut out)
+                        let now = Instant::now();
+                        rtc.handle_datagram((now, now), from, &buf[..n], &mut out)
                     }
                     _ => Ok(()),
                 }

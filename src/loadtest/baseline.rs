@@ -26,8 +26,8 @@ pub(super) async fn run(
 ) -> Metrics {
     let mut m = Metrics::default();
     let mut rng = StdRng::seed_from_u64(index as u64 + 1);
-    // Read on the room's tick with the kernel's arrival times, like a connected member
-    // of the Talkstick scenario (`super::polled`): the two servers are driven alike.
+    // Read every few ticks with the kernel's arrival times, like a connected member of
+    // the Talkstick scenario (`super::polled`): the two servers are driven alike.
     let mut socks = Vec::new();
     for j in 0..ctx.per_room {
         let global = j * ctx.rooms + index;

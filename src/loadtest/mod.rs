@@ -3,7 +3,7 @@
 //! - [`speech`]: the committed Opus speech asset the speakers send.
 //! - `scenario`: one simulated room (facilitator bot, learners, floor, reactions).
 //! - `peers`: the room's members' WebRTC peers and sockets; `polled`: a connected
-//!   member's socket, read on the room's tick with the kernel's arrival times.
+//!   member's socket, read every few ticks of its room with the kernel's arrival times.
 //! - `baseline`: the same rooms against the raw UDP relay ([`crate::relay`]).
 //! - [`metrics`]: samples and counts; [`report`]: the summary, JSON and thresholds.
 //! - [`sysstat`]: the server's CPU and memory from `/proc`.

@@ -59,8 +59,9 @@ impl Clocks {
         Clocks { wall: SystemTime::now(), mono: Instant::now() }
     }
 
-    /// The instant of a wall-clock stamp taken `ago` before these clocks were read; a
-    /// stamp from the future (the wall clock stepped) counts as now.
+    /// The instant of a wall-clock stamp; a stamp later than these clocks' reading (a
+    /// datagram that came while the sockets were being read, or a stepped wall clock)
+    /// counts as that reading.
     fn instant_of(&self, stamp: SystemTime) -> Instant {
         let ago = self.wall.duration_since(stamp).unwrap_or(Duration::ZERO);
         self.mono.checked_sub(ago).unwrap_or(self.mono)
