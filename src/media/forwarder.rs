@@ -251,23 +251,19 @@ impl Forwarder {
         let generation = self.next_generation;
         self.next_generation += 1;
         let slots = Inline::from_iter_capped(peer.slot_mids().iter().map(|_| Slot::default()));
+        // A new peer carries on the old one's speech: whoever was told they speak hears
+        // the end of it from this detector.
+        let speech = self.peers.get(&who).map(|old| old.speech.clone()).unwrap_or_default();
         let listener = Listener {
             peer,
             generation,
             slots,
             connect_by: now + CONNECT_TIMEOUT,
-            speech: SpeechDetector::default(),
+            speech,
             forward: self.gates.get(&who).copied().unwrap_or(false),
             retry_at: None,
         };
-        let replaced = self.peers.insert(who, listener).map(|old| {
-            // The new peer carries on the old one's speech: whoever was told they speak
-            // hears the end of it from this detector.
-            if let Some(new) = self.peers.get_mut(&who) {
-                new.speech = old.speech;
-            }
-            old.peer.ufrag().to_owned()
-        });
+        let replaced = self.peers.insert(who, listener).map(|old| old.peer.ufrag().to_owned());
         self.reselect();
         Ok(Accepted { answer, ufrag, generation, replaced })
     }
