@@ -6,8 +6,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_main};
-use talkstick::media::MediaOutput;
-use talkstick::media::sim::{SERVER, SimRoom};
+use talkstick::testkit::sim::SimRoom;
 
 /// A realistic 20 ms Opus voice packet size.
 const PAYLOAD: [u8; 80] = [0x55; 80];
@@ -84,17 +83,18 @@ fn bench(c: &mut Criterion) {
 /// due, and drains the outputs; returns the time that took. Then, untimed, the room's
 /// clients do their own work.
 fn forward_one(room: &mut SimRoom, now: Instant, datagram: &[u8]) -> Duration {
-    let (id, generation, addr) =
-        (room.clients[0].id, room.clients[0].generation, room.clients[0].addr);
+    room.now = now;
+    let datagram = room.datagram_from(0, datagram.to_vec());
     let start = Instant::now();
-    room.forwarder.handle_datagram(now, id, generation, addr, SERVER, datagram);
+    room.forwarder.handle_datagram(&datagram);
     if room.forwarder.poll_timeout().is_some_and(|t| t <= now) {
         room.forwarder.handle_timeout(now);
     }
-    while let Some(out) = room.forwarder.poll_output() {
-        if let MediaOutput::Transmit { contents, .. } = out {
-            black_box(contents);
-        }
+    for t in room.forwarder.drain_transmits() {
+        black_box(t);
+    }
+    while let Some(event) = room.forwarder.poll_event() {
+        black_box(event);
     }
     let spent = start.elapsed();
     room.now = now;

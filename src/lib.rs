@@ -5,15 +5,19 @@
 //! them: an axum edge, one tokio task per room, and the embedded browser client.
 //!
 //! # Layout
-//! - [`client`]: a native participant (WebSocket + str0m), for the load tester and tests.
-//! - [`config`]: command-line and environment configuration.
-//! - [`token`]: HS256 join tokens (mint and verify).
+//! From the top down; a module uses only those below it (`docs/architecture.md`).
+//!
 //! - [`http`]: the axum edge: `/ws`, `/healthz`, the web client.
-//! - [`media`]: the audio SFU: one UDP port, demux, str0m peers, slots, speech.
-//! - [`room`]: one task per room (signaling + media + members) and the registry.
-//! - [`demo`]: the links `serve` prints.
 //! - [`loadtest`]: `talkstick loadtest`, real participants measured against a server.
+//! - [`room`]: one task per room (signaling + media + members) and the registry.
+//! - [`client`]: a native participant (WebSocket + WebRTC), for the load tester and tests.
+//! - [`media`]: the audio SFU: one UDP port, demux, peers, slots, speech.
 //! - [`relay`]: the raw UDP relay that load tests use as a baseline.
+//! - [`rtp`]: the WebRTC endpoint with the SRTP fast path, shared by SFU and client.
+//! - [`demo`]: the links `serve` prints.
+//! - [`token`]: HS256 join tokens (mint and verify).
+//! - [`config`]: command-line and environment configuration.
+//! - `testkit` (feature `testkit`): simulated rooms and fault injection, for tests.
 
 pub mod client;
 pub mod config;
@@ -23,4 +27,7 @@ pub mod loadtest;
 pub mod media;
 pub mod relay;
 pub mod room;
+pub mod rtp;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod token;

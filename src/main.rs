@@ -83,7 +83,7 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(cfg) => runtime()?.block_on(run_server(cfg)),
         Command::Loadtest(args) => runtime()?.block_on(loadtest(args)),
         Command::Relay(args) => runtime()?.block_on(async move {
-            let socket = talkstick::media::DatagramSocket::bind(args.bind)
+            let socket = talkstick::rtp::DatagramSocket::bind(args.bind)
                 .with_context(|| format!("cannot bind {}", args.bind))?;
             println!("Baseline relay listening on udp://{}", socket.local_addr()?);
             let counters = std::sync::Arc::new(talkstick::relay::RelayCounters::default());
@@ -150,10 +150,6 @@ async fn run_server(cfg: ServeConfig) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let base = cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let room: RoomId = cfg.demo_room.parse().context("--demo-room")?;
-    if std::env::var("TALKSTICK_FAULT_INJECTION").is_ok_and(|v| v == "1") {
-        tracing::warn!("fault injection is armed (TALKSTICK_FAULT_INJECTION=1): for tests only");
-        talkstick::media::arm_fault_injection();
-    }
     let media = if cfg.no_audio {
         None
     } else {

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::media::DatagramSocket;
+use crate::rtp::DatagramSocket;
 
 /// First byte of a join datagram.
 pub const JOIN: u8 = 1;
@@ -31,7 +31,7 @@ pub struct RelayCounters {
 pub async fn run(socket: DatagramSocket, counters: Arc<RelayCounters>) -> std::io::Result<()> {
     // (Never returns Ok: it relays until the task is dropped.)
     // The same socket strategy as the media plane.
-    if let Err(e) = crate::media::udp::enlarge_recv_buffer(&socket) {
+    if let Err(e) = crate::rtp::socket::enlarge_recv_buffer(&socket) {
         tracing::warn!(error = %e, "cannot enlarge the receive buffer");
     }
     let mut member_of: HashMap<SocketAddr, u32> = HashMap::new();

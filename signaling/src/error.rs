@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::ids::ParticipantId;
-use crate::protocol::ErrorCode;
+use crate::protocol::{ErrorCode, MAX_NOTE_CHARS};
 
 /// A refused action, with the reason a person can read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,7 +24,7 @@ pub enum RoomError {
     #[error("{0} has no raised hand")]
     NoHand(ParticipantId),
     /// The private note is too long.
-    #[error("the note has {0} characters; the limit is 280")]
+    #[error("the note has {0} characters; the limit is {MAX_NOTE_CHARS}")]
     NoteTooLong(usize),
     /// You hold the floor; a hand makes no sense.
     #[error("you already hold the floor")]

@@ -1,4 +1,4 @@
-//! A native Talkstick participant: the WebSocket protocol plus a str0m WebRTC peer on its
+//! A native Talkstick participant: the WebSocket protocol plus a WebRTC peer on its
 //! own UDP socket. Shared by the load tester and the tests; the same core can back a
 //! future native client.
 //!
@@ -9,4 +9,5 @@
 pub mod rtc;
 pub mod session;
 
-pub use session::{ClientError, ClientEvent, EventSink, Participant, ReceivedAudio};
+pub use rtc::{ClientRtc, ClientRtcError};
+pub use session::{ClientError, ClientEvent, EventSink, Participant};

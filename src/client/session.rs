@@ -7,12 +7,12 @@ use std::time::Instant;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use str0m::media::Mid;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::rtc::{ClientRtc, RtcOutput};
+use super::rtc::{ClientRtc, ClientRtcError};
+use crate::rtp::{Audio, RtcEvent};
 
 /// WebSocket read and write buffer size.
 const WS_BUFFER: usize = 4 * 1024;
@@ -42,28 +42,11 @@ pub enum ClientError {
     #[error("the connection closed before {0}")]
     Closed(&'static str),
     /// WebRTC failed.
-    #[error("webrtc: {0}")]
-    Rtc(String),
+    #[error(transparent)]
+    Rtc(#[from] ClientRtcError),
     /// Socket error.
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
-}
-
-/// One received Opus packet.
-#[derive(Debug, Clone)]
-pub struct ReceivedAudio {
-    /// The slot's media id.
-    pub mid: Mid,
-    /// RTP time (48 kHz).
-    pub rtp_time: u64,
-    /// RTP sequence number (extended).
-    pub seq: u64,
-    /// Audio level, if sent.
-    pub level: Option<i8>,
-    /// The Opus payload.
-    pub data: Vec<u8>,
-    /// Arrival time.
-    pub at: Instant,
 }
 
 /// What the session reports.
@@ -72,7 +55,7 @@ pub enum ClientEvent {
     /// A server message, and when it arrived.
     Signal(Value, Instant),
     /// Audio on a slot.
-    Audio(ReceivedAudio),
+    Audio(Audio),
     /// Audio connected.
     AudioConnected,
     /// Audio or WebSocket ended.
@@ -290,7 +273,8 @@ async fn run(
                 match (got, peer.as_mut()) {
                     (Ok((n, from)), Some((rtc, _))) => {
                         let now = Instant::now();
-                        rtc.handle_datagram((now, now), from, &buf[..n], &mut out)
+                        let received = rtc.received(from, &buf[..n], now);
+                        rtc.handle_datagram(now, &received, &mut out)
                     }
                     _ => Ok(()),
                 }
@@ -340,19 +324,16 @@ async fn run(
         if let Err(e) = result {
             tracing::debug!(error = %e, "client peer error");
         }
-        for o in out.drain(..) {
-            let ev = match o {
-                RtcOutput::Transmit { destination, contents } => {
-                    if let Some((_, s)) = peer.as_ref() {
-                        let _ = s.try_send_to(&contents, destination);
-                    }
-                    continue;
-                }
-                RtcOutput::Audio(a) => ClientEvent::Audio(a),
-                RtcOutput::Connected => ClientEvent::AudioConnected,
-                RtcOutput::Disconnected => ClientEvent::Closed,
-            };
-            events.try_send(ev);
+        let Some((rtc, socket)) = peer.as_mut() else { continue };
+        for t in out.drain(..) {
+            let _ = socket.try_send_to(&t.contents, t.destination);
+        }
+        while let Some(event) = rtc.poll_event() {
+            events.try_send(match event {
+                RtcEvent::Audio(a) => ClientEvent::Audio(a),
+                RtcEvent::Connected => ClientEvent::AudioConnected,
+                RtcEvent::Disconnected => ClientEvent::Closed,
+            });
         }
     }
     reader.abort();

@@ -158,7 +158,7 @@ where
             Err(e) => (e.code(), e.to_string(), None),
             Ok(frame) => match frame.msg {
                 ClientMsg::Join { v, token, resume } if v == PROTOCOL_VERSION => {
-                    match try_join(state, &token, resume, frame.id).await {
+                    match try_join(state, &token, resume).await {
                         Ok(session) => return Some(session),
                         Err(Refusal { code, message, fatal }) => {
                             let e = error_text(0, code, &message, frame.id);
@@ -196,7 +196,6 @@ async fn try_join(
     state: &AppState,
     token: &str,
     resume: Option<ResumeToken>,
-    _id: Option<u32>,
 ) -> Result<Session, Refusal> {
     let claims = token::verify(&state.secret, token, token::unix_now()).map_err(|e| Refusal {
         code: match e {
@@ -208,7 +207,7 @@ async fn try_join(
     })?;
     let room: RoomId = claims.room;
     let conn_id = state.conn_id();
-    let (tx, rx) = mpsc::channel(crate::room::task::CONN_BUFFER);
+    let (tx, rx) = mpsc::channel(crate::room::inbox::CONN_BUFFER);
     let req = JoinRequest {
         name: claims.name,
         role: claims.role,

@@ -20,11 +20,10 @@ use str0m::media::Mid;
 use super::Ctx;
 use super::metrics::{Jitter, Metrics};
 use super::polled::{self, Clocks};
-use crate::client::ReceivedAudio;
-use crate::client::rtc::{ClientRtc, RtcOutput};
-use crate::media::DatagramSocket;
-use crate::media::inline::Inline;
-use crate::media::srtp::MAX_STREAMS;
+use crate::client::ClientRtc;
+use crate::rtp::inline::Inline;
+use crate::rtp::srtp::MAX_STREAMS;
+use crate::rtp::{Audio, DatagramSocket, RtcEvent, Transmit};
 
 /// Largest datagram read.
 const MAX_DATAGRAM: usize = 2048;
@@ -108,7 +107,7 @@ pub(super) struct RoomPeers {
     /// Who each was for, where from, where it lies in `arena`, and when it arrived if
     /// the kernel said (a polled socket's).
     batch: Vec<(usize, SocketAddr, std::ops::Range<usize>, Option<Instant>)>,
-    out: Vec<RtcOutput>,
+    out: Vec<Transmit>,
     /// The socket to try first on the next read (rotates, so none is favoured).
     next: usize,
     /// Which sockets may have something to read, and the room task's waker.
@@ -288,9 +287,8 @@ impl RoomPeers {
             let (j, from, ref range, arrived) = self.batch[k];
             let Some(a) = self.members.get_mut(j).and_then(Option::as_mut) else { continue };
             let data = &self.arena[range.clone()];
-            if let Err(e) =
-                a.rtc.handle_datagram((now, arrived.unwrap_or(now)), from, data, &mut self.out)
-            {
+            let received = a.rtc.received(from, data, arrived.unwrap_or(now));
+            if let Err(e) = a.rtc.handle_datagram(now, &received, &mut self.out) {
                 tracing::debug!(member = j, error = %e, "client peer error");
             }
             self.flush(j);
@@ -369,21 +367,22 @@ impl RoomPeers {
     fn flush(&mut self, j: usize) {
         let Some(a) = self.members.get_mut(j).and_then(Option::as_mut) else { return };
         self.deadlines[j] = Some(a.rtc.timeout());
-        for o in self.out.drain(..) {
-            match o {
-                RtcOutput::Transmit { destination, contents } => {
-                    if let Some(s) = &a.socket {
-                        s.send_to(&contents, destination);
-                    }
-                }
-                RtcOutput::Audio(audio) => {
+        if let Some(s) = &a.socket {
+            for t in self.out.drain(..) {
+                s.send_to(&t.contents, t.destination);
+            }
+        }
+        self.out.clear();
+        while let Some(event) = a.rtc.poll_event() {
+            match event {
+                RtcEvent::Audio(audio) => {
                     heard(&self.ctx, &self.sent, a, &mut self.metrics, audio);
                 }
-                RtcOutput::Connected => {
+                RtcEvent::Connected => {
                     self.connected[j] = true;
                     a.socket = a.socket.take().map(to_polled);
                 }
-                RtcOutput::Disconnected => self.metrics.error("audio_disconnected"),
+                RtcEvent::Disconnected => self.metrics.error("audio_disconnected"),
             }
         }
     }
@@ -404,7 +403,7 @@ fn to_polled(socket: MemberSocket) -> MemberSocket {
 }
 
 /// Measures one received packet: first audio, forwarding latency and jitter.
-fn heard(ctx: &Ctx, sent: &Sent, a: &mut MemberAudio, m: &mut Metrics, audio: ReceivedAudio) {
+fn heard(ctx: &Ctx, sent: &Sent, a: &mut MemberAudio, m: &mut Metrics, audio: Audio) {
     m.packets_received += 1;
     ctx.delivered.fetch_add(1, Ordering::Relaxed);
     if !a.heard {

@@ -19,9 +19,9 @@ use super::metrics::Metrics;
 use super::peers::{MemberAudio, RoomPeers};
 use super::polled;
 use super::{Ctx, FRAME};
-use crate::client::rtc::ClientRtc;
+use crate::client::ClientRtc;
 use crate::client::{ClientError, ClientEvent, EventSink, Participant};
-use crate::media::DatagramSocket;
+use crate::rtp::DatagramSocket;
 use crate::token::{Claims, mint, unix_now};
 use talkstick_signaling::protocol::Role;
 
@@ -248,11 +248,11 @@ async fn join(
             DatagramSocket::bind(SocketAddr::new(ctx.bind_ip, 0)).map_err(|_| "bind_failed")?;
         // As large as the server's: a moment when the generator is busy must delay
         // packets, not drop them and count as loss at the server.
-        let _ = crate::media::udp::enlarge_recv_buffer(&socket);
+        let _ = crate::rtp::socket::enlarge_recv_buffer(&socket);
         let local = socket.local_addr().map_err(|_| "bind_failed")?;
         let slots = p.welcome["room"]["audio_slots"].as_u64().unwrap_or(3) as usize;
-        let (rtc, offer) =
-            ClientRtc::offer(Instant::now(), local, slots).map_err(|e| error_kind(&e))?;
+        let (rtc, offer) = ClientRtc::offer(Instant::now(), local, slots)
+            .map_err(|e| error_kind(&ClientError::from(e)))?;
         ctx.joined.fetch_add(1, Ordering::Relaxed);
         let member = Member { id: p.id, p, reactions_seen: HashMap::new() };
         Ok(Box::new((member, MemberAudio::new(rtc, socket, started, measure_join), offer)))

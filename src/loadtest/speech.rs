@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::media::speech::LOUD_LEVEL;
+use crate::rtp::LOUD_LEVEL;
 
 /// The embedded asset, see the [module docs](self) for its format.
 static ASSET: &[u8] = include_bytes!("speech.bin");

@@ -8,6 +8,9 @@
 //! the room's other participants. Enforcing it always would let a flood forged with a
 //! participant's address starve that participant's own audio and consent checks, where
 //! the forged datagrams alone fail authentication and do no harm but cost CPU.
+//!
+//! The demux does not know rooms: a route names a [`DatagramSink`] the room registered
+//! (its inbox), and a routed datagram is handed to it as a [`Datagram`].
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -15,14 +18,63 @@ use std::time::Instant;
 use dashmap::DashMap;
 use talkstick_signaling::ParticipantId;
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
 
-use crate::room::RoomCmd;
+/// A datagram routed to one participant's peer.
+#[derive(Debug, Clone)]
+pub struct Datagram {
+    /// Whose peer.
+    pub participant: ParticipantId,
+    /// Which of their peers (a reconnect makes a new one).
+    pub peer: u64,
+    /// Sender address.
+    pub source: SocketAddr,
+    /// Our candidate it was addressed to.
+    pub destination: SocketAddr,
+    /// The datagram.
+    pub data: Vec<u8>,
+    /// Arrival time.
+    pub at: Instant,
+}
+
+/// Why a sink did not take a datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Undelivered {
+    /// Its queue is full: the owner fell behind.
+    Busy,
+    /// Its owner is gone.
+    Gone,
+}
+
+/// Where routed datagrams go: the inbox of whoever owns the peer (a room's task). Never
+/// blocks; a full inbox refuses.
+pub trait DatagramSink: Clone + Send + Sync + std::fmt::Debug + 'static {
+    /// Queues `datagram`, or says why not.
+    fn deliver(&self, datagram: Datagram) -> Result<(), Undelivered>;
+    /// Whether the owner has fallen behind: its queue more than half full. Then known
+    /// addresses are held to their budget.
+    fn is_behind(&self) -> bool;
+}
+
+/// A plain channel of datagrams is a sink.
+impl DatagramSink for mpsc::Sender<Datagram> {
+    fn deliver(&self, datagram: Datagram) -> Result<(), Undelivered> {
+        self.try_send(datagram).map_err(|e| match e {
+            TrySendError::Full(_) => Undelivered::Busy,
+            TrySendError::Closed(_) => Undelivered::Gone,
+        })
+    }
+
+    fn is_behind(&self) -> bool {
+        self.capacity() < self.max_capacity() / 2
+    }
+}
 
 /// Where a peer's datagrams go.
 #[derive(Debug, Clone)]
-pub struct Route {
-    /// The room task's inbox.
-    pub room: mpsc::Sender<RoomCmd>,
+pub struct Route<S> {
+    /// The owner's inbox.
+    pub sink: S,
     /// The participant the peer belongs to.
     pub participant: ParticipantId,
     /// Which of that participant's peers (a reconnect makes a new one).
@@ -30,8 +82,8 @@ pub struct Route {
 }
 
 #[derive(Debug)]
-struct Entry {
-    route: Route,
+struct Entry<S> {
+    route: Route<S>,
     addrs: Vec<SocketAddr>,
 }
 
@@ -53,15 +105,15 @@ pub enum Unrouted {
 
 /// A known address's route and its budget of datagrams.
 #[derive(Debug)]
-struct AddrRoute {
-    route: Route,
+struct AddrRoute<S> {
+    route: Route<S>,
     /// Datagrams it may still send now.
     tokens: f32,
     /// When `tokens` was last brought up to date.
     at: Instant,
 }
 
-impl AddrRoute {
+impl<S> AddrRoute<S> {
     /// Spends one datagram of the budget at `now`; false when there is none left.
     fn spend(&mut self, now: Instant) -> bool {
         // Receive tasks of several sockets may come with their clocks slightly out of
@@ -81,23 +133,24 @@ impl AddrRoute {
 }
 
 /// Routes shared by the UDP drivers (lookups) and the room tasks (registration).
-#[derive(Debug, Default)]
-pub struct Demux {
-    by_ufrag: DashMap<String, Entry>,
-    by_addr: DashMap<SocketAddr, AddrRoute>,
+#[derive(Debug)]
+pub struct Demux<S> {
+    by_ufrag: DashMap<String, Entry<S>>,
+    by_addr: DashMap<SocketAddr, AddrRoute<S>>,
+}
+
+impl<S> Default for Demux<S> {
+    fn default() -> Self {
+        Demux { by_ufrag: DashMap::new(), by_addr: DashMap::new() }
+    }
 }
 
 /// Most source addresses one peer may be reached from (ICE candidates it tries).
 pub const MAX_ADDRS_PER_PEER: usize = 8;
 
-/// Whether the room behind `route` has fallen behind: its inbox more than half full.
-fn under_pressure(route: &Route) -> bool {
-    route.room.capacity() < route.room.max_capacity() / 2
-}
-
-impl Demux {
+impl<S: DatagramSink> Demux<S> {
     /// Registers a peer by its local ICE username fragment.
-    pub fn register(&self, ufrag: String, route: Route) {
+    pub fn register(&self, ufrag: String, route: Route<S>) {
         self.by_ufrag.insert(ufrag, Entry { route, addrs: Vec::new() });
     }
 
@@ -117,12 +170,12 @@ impl Demux {
         source: SocketAddr,
         datagram: &[u8],
         now: Instant,
-    ) -> Result<Route, Unrouted> {
+    ) -> Result<Route<S>, Unrouted> {
         if let Some(mut r) = self.by_addr.get_mut(&source) {
             // The budget is kept all the time, so a flood has spent it by the time the room
             // falls behind.
             let within = r.spend(now);
-            return if within || !under_pressure(&r.route) {
+            return if within || !r.route.sink.is_behind() {
                 Ok(r.route.clone())
             } else {
                 Err(Unrouted::OverRate)
@@ -133,7 +186,7 @@ impl Demux {
         if entry.addrs.len() >= MAX_ADDRS_PER_PEER {
             // Not learned, so without a budget: a peer changing ports to get fresh ones
             // gets nothing while its room is behind.
-            return if under_pressure(&entry.route) {
+            return if entry.route.sink.is_behind() {
                 Err(Unrouted::OverRate)
             } else {
                 Ok(entry.route.clone())
@@ -217,8 +270,8 @@ mod tests {
     #[tokio::test]
     async fn routes_by_ufrag_then_address_and_forgets() {
         let demux = Demux::default();
-        let (tx, _rx) = mpsc::channel(1);
-        let route = Route { room: tx, participant: ParticipantId(3), peer: 1 };
+        let (tx, _rx) = mpsc::channel::<Datagram>(1);
+        let route = Route { sink: tx, participant: ParticipantId(3), peer: 1 };
         demux.register("frag1".into(), route);
         let src: SocketAddr = "127.0.0.1:4000".parse().unwrap();
         let now = Instant::now();
@@ -233,9 +286,9 @@ mod tests {
     }
 
     /// A datagram for the room's inbox, to fill it.
-    fn filler() -> RoomCmd {
+    fn filler() -> Datagram {
         let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
-        RoomCmd::Datagram {
+        Datagram {
             participant: ParticipantId(9),
             peer: 1,
             source: addr,
@@ -248,8 +301,8 @@ mod tests {
     #[tokio::test]
     async fn over_its_budget_a_known_address_loses_only_while_the_room_is_behind() {
         let demux = Demux::default();
-        let (tx, mut rx) = mpsc::channel(8);
-        let route = Route { room: tx.clone(), participant: ParticipantId(3), peer: 1 };
+        let (tx, mut rx) = mpsc::channel::<Datagram>(8);
+        let route = Route { sink: tx.clone(), participant: ParticipantId(3), peer: 1 };
         demux.register("frag1".into(), route);
         let src: SocketAddr = "127.0.0.1:4000".parse().unwrap();
         let other: SocketAddr = "127.0.0.1:4001".parse().unwrap();

@@ -15,9 +15,11 @@ use std::time::{Duration, Instant};
 use talkstick_signaling::ParticipantId;
 use talkstick_signaling::protocol::SlotView;
 
-use super::inline::Inline;
-use super::peer::{IncomingAudio, Peer, PeerError, PeerOutput};
+use super::demux::Datagram;
+use super::peer::{Peer, PeerError};
 use super::speech::SpeechDetector;
+use crate::rtp::inline::Inline;
+use crate::rtp::{Audio, Outgoing, Received, RtcEvent, Transmit};
 
 /// RTP ticks per 20 ms Opus frame at 48 kHz.
 const FRAME_TICKS: u64 = 960;
@@ -26,18 +28,10 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often an active sender who found no free slot tries again.
 const PLACEMENT_RETRY: Duration = Duration::from_millis(100);
 
-/// What the forwarder wants done.
+/// What the forwarder tells the room (the datagrams it sends come apart, from
+/// [`Forwarder::drain_transmits`]).
 #[derive(Debug)]
-pub enum MediaOutput {
-    /// Send a datagram.
-    Transmit {
-        /// Our local candidate address (which socket).
-        source: SocketAddr,
-        /// The remote address.
-        destination: SocketAddr,
-        /// The datagram.
-        contents: Vec<u8>,
-    },
+pub enum MediaEvent {
     /// Speech detection changed.
     Speaking {
         /// Who.
@@ -62,6 +56,13 @@ pub enum MediaOutput {
         ufrag: Option<String>,
     },
 }
+
+/// Set by `testkit::arm_fault_injection`: an offer containing `talkstick-inject-panic`
+/// then makes [`Forwarder::add_peer`] panic, for tests of failure isolation. Not in
+/// builds without the `testkit` feature.
+#[cfg(feature = "testkit")]
+pub(crate) static FAULT_INJECTION: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
 
 /// Counters of one forwarder.
 #[derive(Debug, Default, Clone, Copy)]
@@ -139,7 +140,7 @@ struct Slot {
 
 /// Most receive slots a listener can have (`--audio-slots` is 1–8): as many streams as a
 /// fast-path writer has.
-pub const MAX_SLOTS: usize = super::srtp::MAX_STREAMS;
+pub const MAX_SLOTS: usize = crate::rtp::srtp::MAX_STREAMS;
 
 /// One participant's peer and everything the forwarder keeps for them. What a packet
 /// from them needs (speech, gate) is here rather than in maps of its own: every map
@@ -172,11 +173,9 @@ pub struct Forwarder {
     gates: HashMap<ParticipantId, bool>,
     holder: Option<ParticipantId>,
     next_generation: u64,
-    outputs: VecDeque<MediaOutput>,
-    scratch: Vec<PeerOutput>,
-    /// Where microphone packets are decrypted: one buffer for the room, warm from the
-    /// last packet, where one per peer was a cache miss on every packet.
-    decrypted: Vec<u8>,
+    /// Datagrams to send, in order, until the caller takes them.
+    transmits: Vec<Transmit>,
+    events: VecDeque<MediaEvent>,
     counters: ForwarderCounters,
     /// Set while handling a datagram when a write went through str0m (which may move its
     /// deadlines); see [`Forwarder::handle_datagram`].
@@ -207,9 +206,8 @@ impl Forwarder {
             gates: HashMap::new(),
             holder: None,
             next_generation: 1,
-            outputs: VecDeque::new(),
-            scratch: Vec::new(),
-            decrypted: Vec::with_capacity(1500),
+            transmits: Vec::new(),
+            events: VecDeque::new(),
             counters: ForwarderCounters::default(),
             wrote_through_str0m: false,
         }
@@ -243,7 +241,10 @@ impl Forwarder {
         who: ParticipantId,
         offer: &str,
     ) -> Result<Accepted, PeerError> {
-        if super::fault_injection_armed() && offer.contains("talkstick-inject-panic") {
+        #[cfg(feature = "testkit")]
+        if FAULT_INJECTION.load(std::sync::atomic::Ordering::Relaxed)
+            && offer.contains("talkstick-inject-panic")
+        {
             panic!("injected fault in the media code of participant {who}");
         }
         let (peer, answer) = Peer::accept(now, offer, &self.candidates, self.max_slots)?;
@@ -281,7 +282,7 @@ impl Forwarder {
     fn drop_peer(&mut self, who: ParticipantId) -> Option<String> {
         let gone = self.peers.remove(&who)?;
         if gone.speech.speaking() {
-            self.outputs.push_back(MediaOutput::Speaking { participant: who, speaking: false });
+            self.events.push_back(MediaEvent::Speaking { participant: who, speaking: false });
         }
         self.reselect();
         Some(gone.peer.ufrag().to_owned())
@@ -313,41 +314,35 @@ impl Forwarder {
         }
     }
 
-    /// Feeds a datagram routed to `who`'s peer of `generation`.
+    /// Feeds a datagram routed to a peer, handled at its arrival time.
     ///
     /// Returns true when it was routine: audio opened and forwarded by the fast path that
     /// produced nothing but datagrams to send. Then [`Forwarder::poll_timeout`] can only
     /// have moved later (a speaker's silence deadline), so a caller may keep the deadline
     /// it has and ask again when that comes, instead of after every packet.
-    pub fn handle_datagram(
-        &mut self,
-        now: Instant,
-        who: ParticipantId,
-        generation: u64,
-        source: SocketAddr,
-        destination: SocketAddr,
-        data: &[u8],
-    ) -> bool {
-        let Some(l) = self.peers.get_mut(&who).filter(|l| l.generation == generation) else {
+    pub fn handle_datagram(&mut self, d: &Datagram) -> bool {
+        let (now, who) = (d.at, d.participant);
+        let Some(l) = self.peers.get_mut(&who).filter(|l| l.generation == d.peer) else {
             self.counters.stale_datagrams += 1;
             return false;
         };
-        let mut out = std::mem::take(&mut self.scratch);
         let opened = l.peer.opened_fast();
-        let result =
-            l.peer.handle_datagram(now, source, destination, data, (&mut out, &mut self.decrypted));
+        let received = Received {
+            source: d.source,
+            destination: d.destination,
+            contents: &d.data,
+            arrived: d.at,
+        };
+        let result = l.peer.handle_datagram(now, &received, &mut self.transmits);
         let fast = l.peer.opened_fast() - opened;
         self.counters.packets_opened += fast;
         if let Err(e) = result {
             tracing::debug!(participant = %who, error = %e, "datagram refused");
         }
-        let before = self.outputs.len();
+        let before = self.events.len();
         self.wrote_through_str0m = false;
-        self.process(now, who, &mut out);
-        self.scratch = out;
-        fast == 1
-            && !self.wrote_through_str0m
-            && self.outputs.range(before..).all(|o| matches!(o, MediaOutput::Transmit { .. }))
+        self.poll_peer(now, who);
+        fast == 1 && !self.wrote_through_str0m && self.events.len() == before
     }
 
     /// Advances every peer and speech detector to `now`.
@@ -360,21 +355,18 @@ impl Forwarder {
             })
             .map(|(p, _)| *p)
             .collect();
-        let mut out = std::mem::take(&mut self.scratch);
         for who in due {
             if let Some(l) = self.peers.get_mut(&who) {
-                if let Err(e) = l.peer.handle_timeout(now, &mut out) {
+                if let Err(e) = l.peer.handle_timeout(now, &mut self.transmits) {
                     tracing::debug!(participant = %who, error = %e, "peer timeout failed");
                 }
-                self.process(now, who, &mut out);
+                self.poll_peer(now, who);
             }
         }
-        self.scratch = out;
         let mut changed = false;
         for (who, l) in &mut self.peers {
             if l.speech.on_timeout(now) == Some(false) {
-                self.outputs
-                    .push_back(MediaOutput::Speaking { participant: *who, speaking: false });
+                self.events.push_back(MediaEvent::Speaking { participant: *who, speaking: false });
                 changed = true;
             }
         }
@@ -394,9 +386,14 @@ impl Forwarder {
 
     // ----- polling ------------------------------------------------------------------
 
-    /// The next output.
-    pub fn poll_output(&mut self) -> Option<MediaOutput> {
-        self.outputs.pop_front()
+    /// The next event for the room.
+    pub fn poll_event(&mut self) -> Option<MediaEvent> {
+        self.events.pop_front()
+    }
+
+    /// The datagrams to send, in order, taken out of the forwarder.
+    pub fn drain_transmits(&mut self) -> std::vec::Drain<'_, Transmit> {
+        self.transmits.drain(..)
     }
 
     /// When [`Forwarder::handle_timeout`] is next needed.
@@ -411,15 +408,16 @@ impl Forwarder {
 
     // ----- internals ----------------------------------------------------------------
 
-    fn process(&mut self, now: Instant, who: ParticipantId, out: &mut Vec<PeerOutput>) {
-        for o in out.drain(..) {
-            match o {
-                PeerOutput::Transmit { source, destination, contents } => {
-                    self.outputs.push_back(MediaOutput::Transmit { source, destination, contents });
-                }
-                PeerOutput::Audio(audio) => self.on_audio(now, who, audio),
-                PeerOutput::Connected => {
-                    self.outputs.push_back(MediaOutput::Audio {
+    /// Handles what `who`'s peer reported, in order.
+    fn poll_peer(&mut self, now: Instant, who: ParticipantId) {
+        loop {
+            let Some(event) = self.peers.get_mut(&who).and_then(|l| l.peer.poll_event()) else {
+                return;
+            };
+            match event {
+                RtcEvent::Audio(audio) => self.on_audio(now, who, audio),
+                RtcEvent::Connected => {
+                    self.events.push_back(MediaEvent::Audio {
                         participant: who,
                         connected: true,
                         ufrag: None,
@@ -428,19 +426,15 @@ impl Forwarder {
                     self.reselect();
                     self.emit_slots(who);
                 }
-                PeerOutput::Disconnected => {
-                    self.peer_gone(who);
-                    // Whatever else this drain held came from a dead peer (dropping the
-                    // drain iterator discards it).
-                    break;
-                }
+                // Whatever else the peer held goes with it.
+                RtcEvent::Disconnected => return self.peer_gone(who),
             }
         }
     }
 
     fn peer_gone(&mut self, who: ParticipantId) {
         if let Some(ufrag) = self.drop_peer(who) {
-            self.outputs.push_back(MediaOutput::Audio {
+            self.events.push_back(MediaEvent::Audio {
                 participant: who,
                 connected: false,
                 ufrag: Some(ufrag),
@@ -448,14 +442,14 @@ impl Forwarder {
         }
     }
 
-    fn on_audio(&mut self, now: Instant, from: ParticipantId, audio: IncomingAudio) {
+    fn on_audio(&mut self, now: Instant, from: ParticipantId, audio: Audio) {
         self.counters.packets_in += 1;
         let Some(sender) = self.peers.get_mut(&from) else { return };
         let change = sender.speech.on_packet(now, audio.level);
         let (active, forward) = (sender.speech.active(), sender.forward);
         let may_retry = sender.retry_at.is_none_or(|t| t <= now);
         if let Some(speaking) = change {
-            self.outputs.push_back(MediaOutput::Speaking { participant: from, speaking });
+            self.events.push_back(MediaEvent::Speaking { participant: from, speaking });
             self.reselect();
         } else if active && may_retry && !self.placed(from) {
             // A first loud packet: place the sender now (at most every 100 ms while the
@@ -469,10 +463,9 @@ impl Forwarder {
             self.counters.packets_gated += 1;
             return;
         }
-        // A listener's drain may also report its connection state; that is handled after
-        // the fan-out, through the same path as any other peer output.
-        let mut events: Vec<(ParticipantId, PeerOutput)> = Vec::new();
-        let mut out = std::mem::take(&mut self.scratch);
+        // A listener written through str0m may report its connection state too; that
+        // is handled after the fan-out, as any other peer's events.
+        let mut reported: Vec<ParticipantId> = Vec::new();
         for (who, l) in self.peers.iter_mut().filter(|(who, _)| **who != from) {
             for (k, slot) in l.slots.iter_mut().enumerate() {
                 if slot.source != Some(from) {
@@ -488,25 +481,21 @@ impl Forwarder {
                     });
                     slot.offset = next.wrapping_sub(audio.rtp_time);
                 }
-                let ts = audio.rtp_time.wrapping_add(slot.offset);
-                slot.last_out = Some((ts, now));
+                let rtp_time = audio.rtp_time.wrapping_add(slot.offset);
+                slot.last_out = Some((rtp_time, now));
                 let fast = l.peer.fast_path();
                 // (`fast_path` is also false while the peer has no ICE path yet.)
                 self.wrote_through_str0m |= !fast;
-                let written = l.peer.write_audio(now, k, ts, &audio, talkspurt, &mut out);
-                for o in out.drain(..) {
-                    match o {
-                        PeerOutput::Transmit { source, destination, contents } => {
-                            self.outputs.push_back(MediaOutput::Transmit {
-                                source,
-                                destination,
-                                contents,
-                            });
-                        }
-                        other => events.push((*who, other)),
-                    }
-                }
-                match written {
+                let packet = Outgoing {
+                    stream: k,
+                    rtp_time,
+                    talkspurt,
+                    level: audio.level,
+                    voice: audio.voice,
+                    payload: &audio.data,
+                    wallclock: audio.at,
+                };
+                match l.peer.write_audio(now, &packet, &mut self.transmits) {
                     Ok(()) => {
                         self.counters.packets_forwarded += 1;
                         self.counters.packets_sealed += u64::from(fast);
@@ -514,10 +503,12 @@ impl Forwarder {
                     Err(e) => tracing::debug!(listener = %who, error = %e, "write failed"),
                 }
             }
+            if l.peer.has_events() {
+                reported.push(*who);
+            }
         }
-        self.scratch = out;
-        for (who, event) in events {
-            self.process(now, who, &mut vec![event]);
+        for who in reported {
+            self.poll_peer(now, who);
         }
     }
 
@@ -583,6 +574,6 @@ impl Forwarder {
             .zip(l.slots.iter())
             .map(|(mid, s)| SlotView { mid: mid.to_string(), participant: s.source })
             .collect();
-        self.outputs.push_back(MediaOutput::Slots { participant: who, slots });
+        self.events.push_back(MediaEvent::Slots { participant: who, slots });
     }
 }

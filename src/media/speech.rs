@@ -8,8 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-/// A packet at or above this level (-45 dBov) counts as voice.
-pub const LOUD_LEVEL: i8 = 45;
+use crate::rtp::LOUD_LEVEL;
+
 /// Time after the last loud packet at which speech counts as stopped.
 pub const HANGOVER: Duration = Duration::from_millis(300);
 

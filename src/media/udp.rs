@@ -6,28 +6,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use tokio::sync::mpsc::error::TrySendError;
-
-use super::demux::{Demux, Unrouted};
+use super::demux::{Datagram, DatagramSink, Demux, Undelivered, Unrouted};
 use super::forwarder::ForwardingTotals;
-use super::socket::DatagramSocket;
-use crate::room::RoomCmd;
+use crate::rtp::Transmit;
+use crate::rtp::socket::{DatagramSocket, enlarge_recv_buffer};
 
 /// Largest datagram read.
 const MAX_DATAGRAM: usize = 2048;
-/// Receive buffer asked of the kernel for a media socket (it caps the request at
-/// `net.core.rmem_max`): 4 MiB holds about 100 ms of 40,000 audio packets a second, so a
-/// moment without CPU (another process, a busy room) delays datagrams instead of dropping
-/// them. The default (~208 KiB) holds about 5 ms of that.
-pub const RECV_BUFFER: usize = 4 << 20;
-
-/// Asks for a [`RECV_BUFFER`] receive buffer on `socket`; returns the size the kernel
-/// granted (it reports twice the usable size).
-pub fn enlarge_recv_buffer(socket: &impl std::os::fd::AsFd) -> std::io::Result<usize> {
-    let s = socket2::SockRef::from(socket);
-    s.set_recv_buffer_size(RECV_BUFFER)?;
-    s.recv_buffer_size()
-}
 
 /// Why the media plane could not start.
 #[derive(Debug, thiserror::Error)]
@@ -92,12 +77,13 @@ struct MediaSocket {
     advertised: Vec<SocketAddr>,
 }
 
-/// Every media socket, the demux and the counters.
+/// Every media socket, the demux and the counters. `S` is where routed datagrams go
+/// (the rooms' inboxes).
 #[derive(Debug)]
-pub struct MediaPlane {
+pub struct MediaPlane<S> {
     sockets: Vec<MediaSocket>,
-    /// Routes datagrams to rooms.
-    pub demux: Demux,
+    /// Routes datagrams to their owners.
+    pub demux: Demux<S>,
     /// Datagram counters.
     pub counters: UdpCounters,
     /// What the rooms' forwarders counted, summed.
@@ -106,7 +92,7 @@ pub struct MediaPlane {
     pub slots: usize,
 }
 
-impl MediaPlane {
+impl<S: DatagramSink> MediaPlane<S> {
     /// Binds `port` (0 for any) on each of `ips`. When `public` is empty each socket is
     /// advertised by its own address; otherwise the public addresses are advertised
     /// (for a server behind NAT) with the bound port.
@@ -161,15 +147,15 @@ impl MediaPlane {
         }
     }
 
-    /// Sends a datagram from the socket that owns `source` (one of our candidates).
-    pub fn send(&self, source: SocketAddr, destination: SocketAddr, contents: &[u8]) {
+    /// Sends a datagram from the socket that owns its source (one of our candidates).
+    pub fn send(&self, t: &Transmit) {
         let socket = self
             .sockets
             .iter()
-            .find(|s| s.advertised.contains(&source))
+            .find(|s| s.advertised.contains(&t.source))
             .or(self.sockets.first())
             .map(|s| &s.socket);
-        let ok = socket.is_some_and(|s| s.try_send_to(contents, destination).is_ok());
+        let ok = socket.is_some_and(|s| s.try_send_to(&t.contents, t.destination).is_ok());
         let counter = if ok { &self.counters.sent } else { &self.counters.send_failed };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -206,7 +192,7 @@ impl MediaPlane {
                 .find(|a| a.is_ipv4() == source.is_ipv4())
                 .copied()
                 .unwrap_or(advertised[0]);
-            let cmd = RoomCmd::Datagram {
+            let datagram = Datagram {
                 participant: route.participant,
                 peer: route.peer,
                 source,
@@ -214,15 +200,12 @@ impl MediaPlane {
                 data: data.to_vec(),
                 at: now,
             };
-            match route.room.try_send(cmd) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_)) => {
-                    self.counters.dropped_busy.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(TrySendError::Closed(_)) => {
-                    self.counters.dropped_unknown.fetch_add(1, Ordering::Relaxed);
-                }
-            }
+            let dropped = match route.sink.deliver(datagram) {
+                Ok(()) => continue,
+                Err(Undelivered::Busy) => &self.counters.dropped_busy,
+                Err(Undelivered::Gone) => &self.counters.dropped_unknown,
+            };
+            dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

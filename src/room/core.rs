@@ -13,10 +13,10 @@ use talkstick_signaling::protocol::{self, ClientMsg, ErrorCode, Role, ServerMsg}
 use talkstick_signaling::{Input, Output, ParticipantId, Room, RoomId};
 use tokio::sync::mpsc;
 
-use super::task::{Conn, ConnId, Outbound, RoomCmd};
+use super::inbox::{Conn, ConnId, Outbound, Plane, RoomCmd};
 use crate::media::demux::Route;
 use crate::media::forwarder::ForwarderCounters;
-use crate::media::{Forwarder, MediaOutput, MediaPlane};
+use crate::media::{Forwarder, MediaEvent};
 
 /// Least time between two audio offers from one participant: each builds a WebRTC peer
 /// (and a DTLS certificate) on the room's task, so a client must not flood them.
@@ -33,7 +33,7 @@ struct Member {
 
 /// The room's media: the forwarder and what it registered with the shared plane.
 struct Media {
-    plane: Arc<MediaPlane>,
+    plane: Arc<Plane>,
     forwarder: Forwarder,
     /// This room's own inbox, for datagram routes.
     inbox: mpsc::Sender<RoomCmd>,
@@ -69,7 +69,7 @@ pub struct RoomCore {
 
 impl RoomCore {
     /// A room, with media when a plane is given.
-    pub fn new(room: Room, plane: Option<Arc<MediaPlane>>, inbox: mpsc::Sender<RoomCmd>) -> Self {
+    pub fn new(room: Room, plane: Option<Arc<Plane>>, inbox: mpsc::Sender<RoomCmd>) -> Self {
         let media = plane.map(|plane| Media {
             forwarder: Forwarder::new(plane.candidates(), plane.slots),
             plane,
@@ -140,19 +140,8 @@ impl RoomCore {
                     let _ = self.room.handle(now, Input::Disconnected { participant });
                 }
             }
-            RoomCmd::Datagram { participant, peer, source, destination, data, at } => {
-                routine = self
-                    .with_media(|m| {
-                        m.forwarder.handle_datagram(
-                            at,
-                            participant,
-                            peer,
-                            source,
-                            destination,
-                            &data,
-                        )
-                    })
-                    .unwrap_or(false);
+            RoomCmd::Datagram(d) => {
+                routine = self.with_media(|m| m.forwarder.handle_datagram(&d)).unwrap_or(false);
             }
             RoomCmd::Shutdown => {}
         }
@@ -213,7 +202,7 @@ impl RoomCore {
         m.last_offer.insert(from, now);
         let accepted = self.with_media(|m| {
             let acc = m.forwarder.add_peer(now, from, sdp)?;
-            let route = Route { room: m.inbox.clone(), participant: from, peer: acc.generation };
+            let route = Route { sink: m.inbox.clone(), participant: from, peer: acc.generation };
             m.plane.demux.register(acc.ufrag.clone(), route);
             if let Some(old) = m.ufrags.insert(from, acc.ufrag) {
                 m.plane.demux.unregister(&old);
@@ -309,24 +298,24 @@ impl RoomCore {
         any
     }
 
-    /// Delivers the forwarder's outputs; true if any fed the room.
+    /// Sends the forwarder's datagrams and delivers its events; true if any fed the room.
     fn deliver_media(&mut self, now: Instant) -> bool {
+        self.with_media(|m| {
+            for t in m.forwarder.drain_transmits() {
+                m.plane.send(&t);
+            }
+        });
         let mut fed_room = false;
         loop {
-            let Some(out) = self.with_media(|m| m.forwarder.poll_output()).flatten() else {
+            let Some(event) = self.with_media(|m| m.forwarder.poll_event()).flatten() else {
                 return fed_room;
             };
-            match out {
-                MediaOutput::Transmit { source, destination, contents } => {
-                    if let Some(m) = &self.media {
-                        m.plane.send(source, destination, &contents);
-                    }
-                }
-                MediaOutput::Speaking { participant, speaking } => {
+            match event {
+                MediaEvent::Speaking { participant, speaking } => {
                     let _ = self.room.handle(now, Input::Speaking { participant, speaking });
                     fed_room = true;
                 }
-                MediaOutput::Audio { participant, connected, ufrag } => {
+                MediaEvent::Audio { participant, connected, ufrag } => {
                     if let (Some(m), Some(u)) = (self.media.as_mut(), ufrag) {
                         m.plane.demux.unregister(&u);
                         if m.ufrags.get(&participant) == Some(&u) {
@@ -336,7 +325,7 @@ impl RoomCore {
                     let _ = self.room.handle(now, Input::Audio { participant, connected });
                     fed_room = true;
                 }
-                MediaOutput::Slots { participant, slots } => {
+                MediaEvent::Slots { participant, slots } => {
                     self.tell(participant, &ServerMsg::Slots { slots })
                 }
             }

@@ -1,10 +1,13 @@
 //! Rooms at run time: [`core`] joins one signaling `Room` with its media `Forwarder` and
 //! members' connections; [`task`] drives a core on tokio; the [`registry`] maps room ids
-//! to running tasks.
+//! to running tasks; [`inbox`] holds the types they share.
+//!
+//! Within `room/`: registry → task → core → inbox, and each may use those after it.
 
 pub mod core;
+pub mod inbox;
 pub mod registry;
 pub mod task;
 
+pub use inbox::{Conn, ConnId, Outbound, Plane, RoomCmd, RoomHandle};
 pub use registry::{JoinError, Registry};
-pub use task::{Conn, ConnId, Outbound, RoomCmd, RoomHandle};

@@ -11,8 +11,8 @@ use talkstick_signaling::{JoinRequest, Joined, Room, RoomError, RoomId};
 use tokio::sync::{mpsc, oneshot};
 
 use super::core::RoomCore;
-use super::task::{self, Conn, ROOM_BUFFER, RoomCmd, RoomHandle};
-use crate::media::MediaPlane;
+use super::inbox::{Conn, Plane, ROOM_BUFFER, RoomCmd, RoomHandle};
+use super::task;
 
 /// Why a join did not reach a room.
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +31,7 @@ pub struct Registry {
     rooms: DashMap<RoomId, RoomHandle>,
     generation: AtomicU64,
     defaults: Settings,
-    media: Option<Arc<MediaPlane>>,
+    media: Option<Arc<Plane>>,
 }
 
 impl Registry {
@@ -41,12 +41,12 @@ impl Registry {
     }
 
     /// An empty registry whose rooms forward audio through `media`.
-    pub fn with_media(defaults: Settings, media: Option<Arc<MediaPlane>>) -> Arc<Self> {
+    pub fn with_media(defaults: Settings, media: Option<Arc<Plane>>) -> Arc<Self> {
         Arc::new(Registry { rooms: DashMap::new(), generation: AtomicU64::new(1), defaults, media })
     }
 
     /// The media plane, if audio is on.
-    pub fn media(&self) -> Option<&Arc<MediaPlane>> {
+    pub fn media(&self) -> Option<&Arc<Plane>> {
         self.media.as_ref()
     }
 
@@ -71,7 +71,9 @@ impl Registry {
                     room.set_audio_slots(m.slots as u8);
                 }
                 let core = RoomCore::new(room, self.media.clone(), tx.clone());
-                tokio::spawn(task::run(core, rx, Arc::clone(self), generation));
+                let (registry, room) = (Arc::clone(self), id.clone());
+                let on_end = move || registry.forget(&room, generation);
+                tokio::spawn(task::run(core, rx, on_end));
                 tracing::info!(room = %id, "room started");
                 RoomHandle { tx, generation }
             })

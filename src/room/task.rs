@@ -2,109 +2,22 @@
 //! one channel; the core decides and delivers; the task sleeps until the next deadline.
 //! No locks.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use std::net::SocketAddr;
-
-use axum::extract::ws::Utf8Bytes;
-use talkstick_signaling::protocol::{ClientFrame, DecodeError};
-use talkstick_signaling::{JoinRequest, Joined, ParticipantId, RoomError};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::core::RoomCore;
-use super::registry::Registry;
+use super::inbox::RoomCmd;
 
-/// Messages queued for one connection before it counts as too slow and is dropped.
-pub const CONN_BUFFER: usize = 512;
-/// Commands queued for one room.
-pub const ROOM_BUFFER: usize = 1024;
 /// How long an empty room lingers before its task ends.
 pub const EMPTY_ROOM_LINGER: Duration = Duration::from_secs(60);
-
-/// One WebSocket connection's identity, unique in the process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ConnId(pub u64);
-
-/// What the room task sends to a connection.
-#[derive(Debug, Clone)]
-pub enum Outbound {
-    /// A JSON text frame.
-    Text(Utf8Bytes),
-    /// Close the WebSocket with this code and reason.
-    Close(u16, &'static str),
-}
-
-/// The room's end of a connection.
-#[derive(Debug, Clone)]
-pub struct Conn {
-    /// Which connection.
-    pub id: ConnId,
-    /// Its outbound queue.
-    pub tx: mpsc::Sender<Outbound>,
-}
-
-/// An input for a room task.
-#[derive(Debug)]
-pub enum RoomCmd {
-    /// Admit (or resume) a participant on a connection.
-    Join {
-        /// From the verified token and the join message.
-        req: JoinRequest,
-        /// Where their messages go.
-        conn: Conn,
-        /// The outcome.
-        reply: oneshot::Sender<Result<Joined, RoomError>>,
-    },
-    /// A frame from a joined participant, or why it could not be read.
-    Client {
-        /// Sender.
-        from: ParticipantId,
-        /// Their connection.
-        conn: ConnId,
-        /// The decoded frame.
-        frame: Result<ClientFrame, DecodeError>,
-    },
-    /// A connection ended.
-    Disconnected {
-        /// Whose.
-        participant: ParticipantId,
-        /// Which (a resumed participant may already have a newer one).
-        conn: ConnId,
-    },
-    /// A datagram for one of the room's peers, routed by the media plane.
-    Datagram {
-        /// Whose peer.
-        participant: ParticipantId,
-        /// Which of their peers.
-        peer: u64,
-        /// Sender address.
-        source: SocketAddr,
-        /// Our candidate it was addressed to.
-        destination: SocketAddr,
-        /// The datagram.
-        data: Vec<u8>,
-        /// Arrival time.
-        at: std::time::Instant,
-    },
-    /// The server is stopping: say goodbye and end.
-    Shutdown,
-}
-
-/// A registry's handle on a running room task.
-#[derive(Debug, Clone)]
-pub struct RoomHandle {
-    /// The task's inbox.
-    pub tx: mpsc::Sender<RoomCmd>,
-    /// Tells this task apart from a later one for the same room id.
-    pub generation: u64,
-}
 
 /// Commands handled in one wake-up before deadlines are looked at again.
 const BATCH: usize = 64;
 
-/// Runs one room until it has been empty for [`EMPTY_ROOM_LINGER`] or the server stops.
+/// Runs one room until it has been empty for [`EMPTY_ROOM_LINGER`] or the server stops;
+/// then calls `on_end` (the registry forgets the room).
 ///
 /// One timer is kept and only moved when the next deadline changes, and the inbox is
 /// drained in batches: a room forwarding audio wakes for every datagram, so the loop
@@ -112,8 +25,7 @@ const BATCH: usize = 64;
 pub async fn run(
     mut core: RoomCore,
     mut rx: mpsc::Receiver<RoomCmd>,
-    registry: Arc<Registry>,
-    generation: u64,
+    on_end: impl FnOnce() + Send,
 ) {
     let mut empty_since: Option<Instant> = Some(Instant::now());
     let sleep = tokio::time::sleep_until(Instant::now());
@@ -174,16 +86,18 @@ pub async fn run(
         empty_since = if core.is_empty() { empty_since.or(Some(Instant::now())) } else { None };
     }
     core.release_media();
-    registry.forget(core.id(), generation);
+    on_end();
     tracing::debug!(room = %core.id(), "room task ended");
 }
 
 #[cfg(test)]
 mod tests {
     use talkstick_signaling::protocol::{Role, Settings};
-    use talkstick_signaling::{ResumeToken, Room};
+    use talkstick_signaling::{JoinRequest, ResumeToken, Room};
+    use tokio::sync::oneshot;
 
     use super::*;
+    use crate::room::inbox::{CONN_BUFFER, Conn, ConnId, ROOM_BUFFER};
 
     /// More commands queued than one batch holds: every one is handled (each join is
     /// answered, admitted or refused), none is taken off the queue and dropped.
@@ -207,7 +121,7 @@ mod tests {
             tx.try_send(RoomCmd::Join { req, conn, reply }).unwrap();
             replies.push(answer);
         }
-        let task = tokio::spawn(run(core, rx, Registry::new(Settings::default()), 1));
+        let task = tokio::spawn(run(core, rx, || {}));
         for (i, answer) in replies.into_iter().enumerate() {
             assert!(answer.await.is_ok(), "join {i} was dropped unanswered");
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use talkstick::http::{AppState, serve};
-use talkstick::media::MediaPlane;
+use talkstick::room::Plane;
 use talkstick::room::Registry;
 use talkstick::token::{Claims, Secret, mint, unix_now};
 use talkstick_signaling::protocol::{Role, Settings};
@@ -24,7 +24,7 @@ pub const WAIT: Duration = Duration::from_secs(5);
 pub struct Server {
     pub addr: SocketAddr,
     #[allow(dead_code)]
-    pub media: Option<std::sync::Arc<MediaPlane>>,
+    pub media: Option<std::sync::Arc<Plane>>,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -40,12 +40,12 @@ impl Server {
     /// A server with the audio SFU on loopback (any free UDP port).
     pub async fn with_media(settings: Settings) -> Server {
         let ip = std::net::IpAddr::from([127, 0, 0, 1]);
-        let plane = MediaPlane::bind(&[ip], 0, &[], 3).await.unwrap();
+        let plane = Plane::bind(&[ip], 0, &[], 3).await.unwrap();
         plane.spawn_receivers();
         Server::build(settings, Some(plane)).await
     }
 
-    pub async fn build(settings: Settings, media: Option<std::sync::Arc<MediaPlane>>) -> Server {
+    pub async fn build(settings: Settings, media: Option<std::sync::Arc<Plane>>) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let registry = Registry::with_media(settings, media.clone());

@@ -13,7 +13,7 @@ use crate::media::{Listener, opus_packets, speak};
 async fn a_media_panic_stays_inside_its_room() {
     // Only offers carrying the marker below are affected, so tests running alongside
     // are not.
-    talkstick::media::arm_fault_injection();
+    talkstick::testkit::arm_fault_injection();
     let server = Server::with_media(Settings::default()).await;
     let mut a1 = Listener::join(&server, "p-a", "Aino", Role::Learner).await;
     let mut a2 = Listener::join(&server, "p-a", "Bertil", Role::Learner).await;

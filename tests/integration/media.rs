@@ -6,7 +6,8 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use talkstick::client::{ClientEvent, Participant, ReceivedAudio};
+use talkstick::client::{ClientEvent, Participant};
+use talkstick::rtp::Audio;
 use talkstick_signaling::protocol::{Role, Settings};
 
 use crate::common::{Server, WAIT};
@@ -37,7 +38,7 @@ pub fn opus_packets(n: usize, seed: f32) -> Vec<Vec<u8>> {
 
 pub struct Listener {
     pub p: Participant,
-    pub audio: Vec<ReceivedAudio>,
+    pub audio: Vec<Audio>,
     pub signals: Vec<(Instant, Value)>,
     pub connected: bool,
 }
@@ -264,7 +265,7 @@ async fn quiet_audio_is_neither_speech_nor_forwarded_to_free_slots() {
 async fn behind_nat_the_public_address_is_advertised_and_audio_flows() {
     // Receive on every address, advertise 127.0.0.1 as if it were the public one.
     let any = std::net::IpAddr::from([0, 0, 0, 0]);
-    let plane = talkstick::media::MediaPlane::bind(&[any], 0, &[LOOPBACK], 3).await.unwrap();
+    let plane = talkstick::room::Plane::bind(&[any], 0, &[LOOPBACK], 3).await.unwrap();
     assert!(plane.candidates().iter().all(|c| c.ip() == LOOPBACK));
     plane.spawn_receivers();
     let server = Server::build(Settings::default(), Some(plane)).await;
@@ -278,7 +279,7 @@ async fn behind_nat_the_public_address_is_advertised_and_audio_flows() {
     b.pump_until("audio", |l| l.audio.len() >= packets.len()).await;
     assert!(b.audio.iter().zip(&packets).all(|(x, y)| &x.data == y));
     // A wildcard without a public address is refused with a clear error.
-    let err = talkstick::media::MediaPlane::bind(&[any], 0, &[], 3).await.unwrap_err();
+    let err = talkstick::room::Plane::bind(&[any], 0, &[], 3).await.unwrap_err();
     assert!(err.to_string().contains("--public-ip"));
 }
 

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use talkstick::media::MediaOutput;
-use talkstick::media::sim::{SERVER, SimRoom};
+use talkstick::media::{Datagram, MediaEvent};
+use talkstick::testkit::sim::SimRoom;
 use talkstick_signaling::ParticipantId;
 
 use crate::media::opus_packets;
@@ -77,7 +77,7 @@ fn a_vanished_client_is_removed_within_the_consent_window() {
     room.clients[1].online = false;
     let gone = room.run_until(Duration::from_secs(30), |r| {
         r.events.iter().any(|e| {
-            matches!(e, MediaOutput::Audio { participant, connected: false, .. } if *participant == ParticipantId(2))
+            matches!(e, MediaEvent::Audio { participant, connected: false, .. } if *participant == ParticipantId(2))
         })
     });
     assert!(gone, "peer 2 removed and reported");
@@ -93,7 +93,7 @@ fn a_peer_that_never_connects_is_dropped() {
     let last = room.clients.len() - 1;
     room.clients[last].online = false;
     let dropped = room.run_until(Duration::from_secs(31), |r| {
-        r.events.iter().any(|e| matches!(e, MediaOutput::Audio { participant, connected: false, .. } if participant.0 == 9))
+        r.events.iter().any(|e| matches!(e, MediaEvent::Audio { participant, connected: false, .. } if participant.0 == 9))
     });
     assert!(dropped);
 }
@@ -139,7 +139,7 @@ fn a_participant_whose_audio_dropped_is_heard_again_after_a_new_offer() {
     let mut room = SimRoom::connected(3, 3);
     room.clients[0].online = false;
     let dropped = room.run_until(Duration::from_secs(30), |r| {
-        r.events.iter().any(|e| matches!(e, MediaOutput::Audio { participant, connected: false, .. } if participant.0 == 1))
+        r.events.iter().any(|e| matches!(e, MediaEvent::Audio { participant, connected: false, .. } if participant.0 == 1))
     });
     assert!(dropped);
     // They come back with a new offer; signaling never re-sent their gate, and it holds.
@@ -159,18 +159,17 @@ fn only_fast_path_audio_that_changes_nothing_is_routine() {
     let list: Vec<(u64, &[u8])> =
         packets.iter().enumerate().map(|(k, p)| (k as u64 * 960, p.as_slice())).collect();
     let datagrams = room.encrypt_for_server(0, &list);
-    let (id, generation, addr) =
-        (room.clients[0].id, room.clients[0].generation, room.clients[0].addr);
     let mut routine = Vec::new();
     for d in &datagrams {
         room.now += Duration::from_millis(20);
         let before = room.forwarder.poll_timeout();
-        let r = room.forwarder.handle_datagram(room.now, id, generation, addr, SERVER, d);
+        let r = room.forwarder.handle_datagram(&room.datagram_from(0, d.clone()));
         let after = room.forwarder.poll_timeout();
         if r {
             assert!(after >= before, "a routine datagram moved the deadline earlier");
         }
-        while room.forwarder.poll_output().is_some() {}
+        room.forwarder.drain_transmits();
+        while room.forwarder.poll_event().is_some() {}
         routine.push(r);
     }
     // The first packet goes through str0m (the fast path learns the stream from it); the
@@ -181,14 +180,11 @@ fn only_fast_path_audio_that_changes_nothing_is_routine() {
     // Every packet, routine or not, reached both listeners.
     assert_eq!(room.forwarder.counters().packets_forwarded, 2 * datagrams.len() as u64);
     // A stale peer's datagram, a replay and STUN-looking garbage are not routine.
-    assert!(!room.forwarder.handle_datagram(
-        room.now,
-        id,
-        generation + 9,
-        addr,
-        SERVER,
-        &datagrams[5]
-    ));
-    assert!(!room.forwarder.handle_datagram(room.now, id, generation, addr, SERVER, &datagrams[5]));
-    assert!(!room.forwarder.handle_datagram(room.now, id, generation, addr, SERVER, &[0, 1, 0, 0]));
+    let stale = Datagram {
+        peer: room.clients[0].generation + 9,
+        ..room.datagram_from(0, datagrams[5].clone())
+    };
+    assert!(!room.forwarder.handle_datagram(&stale));
+    assert!(!room.forwarder.handle_datagram(&room.datagram_from(0, datagrams[5].clone())));
+    assert!(!room.forwarder.handle_datagram(&room.datagram_from(0, vec![0, 1, 0, 0])));
 }

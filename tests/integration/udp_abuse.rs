@@ -6,8 +6,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use talkstick::client::rtc::{ClientRtc, RtcOutput};
+use talkstick::client::ClientRtc;
 use talkstick::client::{ClientEvent, Participant};
+use talkstick::rtp::RtcEvent;
 use talkstick_signaling::protocol::{Role, Settings};
 use tokio::net::UdpSocket;
 
@@ -101,26 +102,19 @@ async fn connect_own_peer(server: &Server, room: &str) -> (Participant, UdpSocke
     let mut connected = false;
     while !connected {
         assert!(tokio::time::Instant::now() < deadline, "Cecil's audio never connected");
-        for o in out.drain(..) {
-            match o {
-                RtcOutput::Transmit { destination, contents } => {
-                    let _ = socket.send_to(&contents, destination).await;
-                }
-                RtcOutput::Connected => connected = true,
-                _ => {}
-            }
+        for t in out.drain(..) {
+            let _ = socket.send_to(&t.contents, t.destination).await;
+        }
+        while let Some(event) = rtc.poll_event() {
+            connected |= matches!(event, RtcEvent::Connected);
         }
         let wait = rtc.timeout().saturating_duration_since(Instant::now());
         match tokio::time::timeout(wait.min(Duration::from_millis(20)), socket.recv_from(&mut buf))
             .await
         {
             Ok(Ok((n, from))) => {
-                let _ = rtc.handle_datagram(
-                    (Instant::now(), Instant::now()),
-                    from,
-                    &buf[..n],
-                    &mut out,
-                );
+                let received = rtc.received(from, &buf[..n], Instant::now());
+                let _ = rtc.handle_datagram(Instant::now(), &received, &mut out);
             }
             _ => {
                 let _ = rtc.handle_timeout(Instant::now(), &mut out);

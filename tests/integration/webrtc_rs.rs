@@ -22,7 +22,8 @@ use rtc::rtp_transceiver::rtp_sender::{
 };
 use rtc::shared::marshal::Marshal;
 use serde_json::{Value, json};
-use talkstick::client::{ClientEvent, Participant, ReceivedAudio};
+use talkstick::client::{ClientEvent, Participant};
+use talkstick::rtp::Audio;
 use talkstick_signaling::protocol::{Role, Settings};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -308,7 +309,7 @@ impl RsPeer {
 /// A str0m-based participant and what it received.
 struct Str0m {
     p: Participant,
-    audio: Vec<ReceivedAudio>,
+    audio: Vec<Audio>,
     signals: Vec<Value>,
     connected: bool,
 }

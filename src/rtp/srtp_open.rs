@@ -261,7 +261,7 @@ mod tests {
     use str0m::crypto::dtls::SrtpProfile;
 
     use super::*;
-    use crate::media::srtp::{Header, RtpSealer};
+    use crate::rtp::srtp::{Header, RtpSealer};
 
     fn keys(active: bool) -> ExportedKeys {
         let material = (0..88u8).map(|i| i.wrapping_mul(37)).collect();
@@ -290,7 +290,7 @@ mod tests {
     #[test]
     fn knows_at_most_max_streams() {
         let mut opener: RtpOpener =
-            RtpOpener::new(crate::media::keys::backend(), &keys(false)).unwrap();
+            RtpOpener::new(crate::rtp::keys::backend(), &keys(false)).unwrap();
         for ssrc in 0..MAX_STREAMS as u32 {
             assert!(opener.add_stream(ssrc, None));
         }
@@ -302,7 +302,7 @@ mod tests {
 
     #[test]
     fn opens_what_the_other_side_sealed_and_refuses_replays_and_forgeries() {
-        let crypto = crate::media::keys::backend();
+        let crypto = crate::rtp::keys::backend();
         // The DTLS client seals, the server opens.
         let mut sealer = RtpSealer::new(crypto, &keys(true)).unwrap();
         let mut opener: RtpOpener = RtpOpener::new(crypto, &keys(false)).unwrap();
@@ -329,7 +329,7 @@ mod tests {
 
     #[test]
     fn aes_128_gcm_round_trips_and_keys_are_per_direction() {
-        let crypto = crate::media::keys::backend();
+        let crypto = crate::rtp::keys::backend();
         let k = |active| ExportedKeys {
             profile: SrtpProfile::AEAD_AES_128_GCM,
             material: (0..56u8).collect(),
@@ -352,7 +352,7 @@ mod tests {
 
     #[test]
     fn sequence_and_timestamp_wraps_are_followed() {
-        let crypto = crate::media::keys::backend();
+        let crypto = crate::rtp::keys::backend();
         let mut sealer = RtpSealer::new(crypto, &keys(false)).unwrap();
         let mut opener: RtpOpener = RtpOpener::new(crypto, &keys(true)).unwrap();
         opener.add_stream(42, None);
@@ -374,7 +374,7 @@ mod tests {
 
     #[test]
     fn a_stream_handed_over_after_a_wrap_keeps_its_rollover_counter() {
-        let crypto = crate::media::keys::backend();
+        let crypto = crate::rtp::keys::backend();
         let mut sealer = RtpSealer::new(crypto, &keys(false)).unwrap();
         let mut opener: RtpOpener = RtpOpener::new(crypto, &keys(true)).unwrap();
         // str0m saw up to ROC 1, SEQ 3 before the fast path took the stream.
@@ -390,7 +390,7 @@ mod tests {
 
     #[test]
     fn rtcp_and_short_packets_are_not_rtp() {
-        let crypto = crate::media::keys::backend();
+        let crypto = crate::rtp::keys::backend();
         let mut opener: RtpOpener = RtpOpener::new(crypto, &keys(true)).unwrap();
         let mut buf = Vec::new();
         let ids = ExtIds::default();

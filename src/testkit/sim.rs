@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use talkstick_signaling::ParticipantId;
 
-use super::forwarder::{Forwarder, MediaOutput};
-use crate::client::ReceivedAudio;
-use crate::client::rtc::{ClientRtc, RtcOutput};
+use crate::client::rtc::ClientRtc;
+use crate::media::{Datagram, Forwarder, MediaEvent};
+use crate::rtp::{Audio, Received, RtcEvent, Transmit};
 
 /// The server's (pretend) address.
 pub const SERVER: SocketAddr =
@@ -29,7 +29,7 @@ pub struct SimClient {
     /// Deliver their datagrams to the server (false simulates a vanished client).
     pub online: bool,
     /// Audio they received.
-    pub received: Vec<ReceivedAudio>,
+    pub received: Vec<Audio>,
 }
 
 /// A forwarder and its clients.
@@ -40,8 +40,8 @@ pub struct SimRoom {
     pub clients: Vec<SimClient>,
     /// Simulated now.
     pub now: Instant,
-    /// Forwarder outputs other than transmits, in order.
-    pub events: Vec<MediaOutput>,
+    /// Forwarder events, in order.
+    pub events: Vec<MediaEvent>,
     /// Datagrams sent by the server so far.
     pub server_datagrams: u64,
     /// How long after arriving the clients read the server's datagrams (as the load
@@ -147,25 +147,35 @@ impl SimRoom {
         for (ts, data) in packets {
             let mut out = Vec::new();
             let _ = self.clients[i].rtc.send_audio(self.now, *ts, 20, data, &mut out);
-            datagrams.extend(out.into_iter().filter_map(|o| match o {
-                RtcOutput::Transmit { contents, .. } => Some(contents),
-                _ => None,
-            }));
+            datagrams.extend(out.into_iter().map(|t| t.contents));
         }
         datagrams
     }
 
-    fn client_outputs(&mut self, i: usize, out: Vec<RtcOutput>) {
-        let now = self.now;
-        for o in out {
-            match o {
-                RtcOutput::Transmit { contents, .. } if self.clients[i].online => {
-                    let c = &self.clients[i];
-                    let (id, generation, addr) = (c.id, c.generation, c.addr);
-                    self.forwarder.handle_datagram(now, id, generation, addr, SERVER, &contents);
-                }
-                RtcOutput::Audio(a) => self.clients[i].received.push(a),
-                _ => {}
+    /// What client `i` sent, as the server's socket would have routed it.
+    pub fn datagram_from(&self, i: usize, data: Vec<u8>) -> Datagram {
+        let c = &self.clients[i];
+        Datagram {
+            participant: c.id,
+            peer: c.generation,
+            source: c.addr,
+            destination: SERVER,
+            data,
+            at: self.now,
+        }
+    }
+
+    /// Delivers what client `i` sent and keeps what it received.
+    fn client_outputs(&mut self, i: usize, out: Vec<Transmit>) {
+        while let Some(event) = self.clients[i].rtc.poll_event() {
+            if let RtcEvent::Audio(audio) = event {
+                self.clients[i].received.push(audio);
+            }
+        }
+        if self.clients[i].online {
+            for t in out {
+                let d = self.datagram_from(i, t.contents);
+                self.forwarder.handle_datagram(&d);
             }
         }
         self.server_outputs();
@@ -175,24 +185,56 @@ impl SimRoom {
     fn server_outputs(&mut self) {
         let by_addr: HashMap<SocketAddr, usize> =
             self.clients.iter().enumerate().map(|(i, c)| (c.addr, i)).collect();
-        while let Some(o) = self.forwarder.poll_output() {
-            match o {
-                MediaOutput::Transmit { destination, contents, .. } => {
-                    self.server_datagrams += 1;
-                    if let Some(&i) = by_addr.get(&destination) {
-                        let mut out = Vec::new();
-                        let now = self.now;
-                        let _ = self.clients[i].rtc.handle_datagram(
-                            (now + self.read_lag, now),
-                            SERVER,
-                            &contents,
-                            &mut out,
-                        );
-                        self.client_outputs(i, out);
-                    }
+        loop {
+            while let Some(e) = self.forwarder.poll_event() {
+                self.events.push(e);
+            }
+            let sent: Vec<Transmit> = self.forwarder.drain_transmits().collect();
+            if sent.is_empty() {
+                return;
+            }
+            for t in sent {
+                self.server_datagrams += 1;
+                if let Some(&i) = by_addr.get(&t.destination) {
+                    let mut out = Vec::new();
+                    let now = self.now;
+                    let received = Received {
+                        source: SERVER,
+                        destination: self.clients[i].addr,
+                        contents: &t.contents,
+                        arrived: now,
+                    };
+                    let _ = self.clients[i].rtc.handle_datagram(
+                        now + self.read_lag,
+                        &received,
+                        &mut out,
+                    );
+                    self.client_outputs(i, out);
                 }
-                other => self.events.push(other),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::client::ClientRtc;
+    use crate::media::peer::Peer;
+
+    use super::*;
+
+    /// The server's peer takes the native client's offer: a microphone and its slots.
+    #[test]
+    fn a_peer_accepts_a_client_offer_with_a_microphone_and_slots() {
+        let now = Instant::now();
+        let (_client, offer) =
+            ClientRtc::offer(now, "127.0.0.1:40000".parse().unwrap(), 3).unwrap();
+        let (peer, answer) = Peer::accept(now, &offer, &[SERVER], 3).unwrap();
+        assert_eq!(peer.slot_mids().len(), 3);
+        assert!(answer.contains("a=ice-lite"), "{answer}");
+        assert!(answer.contains("127.0.0.1 50000"), "host candidate advertised");
+        assert!(answer.contains("usedtx=1") && answer.contains("useinbandfec=1"), "{answer}");
+        assert!(answer.contains("ssrc-audio-level"), "RFC 6464 negotiated");
+        assert!(!answer.to_lowercase().contains("vp8"), "audio only");
     }
 }

@@ -9,13 +9,14 @@
 //!   header is the associated data, the 16-byte tag follows the ciphertext.
 //!
 //! Only the send side of RTP, only the AEAD profiles: str0m keeps doing RTCP, receiving,
-//! and every other profile (the peer then forwards through str0m, see [`super::peer`]).
+//! and every other profile (the endpoint then writes through str0m, see [`super::endpoint`]).
 
 use ring::aead::{AES_128_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, Tag, UnboundKey};
 use str0m::crypto::CryptoProvider;
 use str0m::crypto::dtls::SrtpProfile;
 use str0m::media::Mid;
 
+use super::Outgoing;
 use super::inline::Inline;
 use super::keys::ExportedKeys;
 
@@ -265,20 +266,17 @@ impl RtpWriter {
         self.sealer = sealer;
     }
 
-    /// One packet on stream `k`, sealed (None when there is no stream `k`). `level` is
-    /// RFC 6464 -dBov and the voice flag.
-    #[allow(clippy::too_many_arguments)]
+    /// One packet on the stream `out.stream` with payload type `pt`, sealed (None when
+    /// there is no such stream).
     pub fn write(
         &mut self,
-        k: usize,
         pt: u8,
-        timestamp: u32,
-        marker: bool,
-        level: Option<(u8, bool)>,
-        payload: &[u8],
+        out: &Outgoing<'_>,
         ext: ExtIds,
     ) -> Result<Option<Vec<u8>>, SrtpError> {
-        let Some(tx) = self.streams.get_mut(k) else { return Ok(None) };
+        let Some(tx) = self.streams.get_mut(out.stream) else { return Ok(None) };
+        let (marker, timestamp, level, payload) =
+            (out.talkspurt, out.rtp_time as u32, out.level_ext(), out.payload);
         let header =
             Header { marker, pt, seq: tx.seq, timestamp, ssrc: tx.ssrc, level, mid: &tx.mid };
         // The header goes straight into the packet, which is sealed in place.

@@ -1,0 +1,99 @@
+//! What flows into a room's task and out to its members' connections: the types the
+//! registry, the task and the core share, at the bottom of `room/` so that none of them
+//! takes its types from another.
+
+use axum::extract::ws::Utf8Bytes;
+use talkstick_signaling::protocol::{ClientFrame, DecodeError};
+use talkstick_signaling::{JoinRequest, Joined, ParticipantId, RoomError};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::media::demux::Undelivered;
+use crate::media::{Datagram, DatagramSink, MediaPlane};
+
+/// Messages queued for one connection before it counts as too slow and is dropped.
+pub const CONN_BUFFER: usize = 512;
+/// Commands queued for one room.
+pub const ROOM_BUFFER: usize = 1024;
+
+/// The media plane as rooms use it: datagrams routed to their inboxes.
+pub type Plane = MediaPlane<mpsc::Sender<RoomCmd>>;
+
+/// One WebSocket connection's identity, unique in the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnId(pub u64);
+
+/// What the room task sends to a connection.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// A JSON text frame.
+    Text(Utf8Bytes),
+    /// Close the WebSocket with this code and reason.
+    Close(u16, &'static str),
+}
+
+/// The room's end of a connection.
+#[derive(Debug, Clone)]
+pub struct Conn {
+    /// Which connection.
+    pub id: ConnId,
+    /// Its outbound queue.
+    pub tx: mpsc::Sender<Outbound>,
+}
+
+/// An input for a room task.
+#[derive(Debug)]
+pub enum RoomCmd {
+    /// Admit (or resume) a participant on a connection.
+    Join {
+        /// From the verified token and the join message.
+        req: JoinRequest,
+        /// Where their messages go.
+        conn: Conn,
+        /// The outcome.
+        reply: oneshot::Sender<Result<Joined, RoomError>>,
+    },
+    /// A frame from a joined participant, or why it could not be read.
+    Client {
+        /// Sender.
+        from: ParticipantId,
+        /// Their connection.
+        conn: ConnId,
+        /// The decoded frame.
+        frame: Result<ClientFrame, DecodeError>,
+    },
+    /// A connection ended.
+    Disconnected {
+        /// Whose.
+        participant: ParticipantId,
+        /// Which (a resumed participant may already have a newer one).
+        conn: ConnId,
+    },
+    /// A datagram for one of the room's peers, routed by the media plane.
+    Datagram(Datagram),
+    /// The server is stopping: say goodbye and end.
+    Shutdown,
+}
+
+/// A room's inbox takes the datagrams the media plane routes to its peers.
+impl DatagramSink for mpsc::Sender<RoomCmd> {
+    fn deliver(&self, datagram: Datagram) -> Result<(), Undelivered> {
+        self.try_send(RoomCmd::Datagram(datagram)).map_err(|e| match e {
+            TrySendError::Full(_) => Undelivered::Busy,
+            TrySendError::Closed(_) => Undelivered::Gone,
+        })
+    }
+
+    fn is_behind(&self) -> bool {
+        self.capacity() < self.max_capacity() / 2
+    }
+}
+
+/// A registry's handle on a running room task.
+#[derive(Debug, Clone)]
+pub struct RoomHandle {
+    /// The task's inbox.
+    pub tx: mpsc::Sender<RoomCmd>,
+    /// Tells this task apart from a later one for the same room id.
+    pub generation: u64,
+}
