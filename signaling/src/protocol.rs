@@ -463,17 +463,24 @@ fn peek_type<'a>(text: &'a str, known: &[&str]) -> Result<Cow<'a, str>, DecodeEr
         #[serde(rename = "type", borrow, default)]
         kind: Option<Cow<'a, str>>,
     }
+    let peek: Peek<'_> = peek(text, "\"type\" must be a string")?;
+    known_type(peek.kind, known)
+}
+
+/// The few fields of a JSON message object that `P` borrows, read without the rest;
+/// `wrong_type` says what was expected of them.
+fn peek<'a, P: Deserialize<'a>>(text: &'a str, wrong_type: &str) -> Result<P, DecodeError> {
     if !text.trim_start().starts_with('{') {
         return Err(DecodeError::Malformed("expected a JSON object".into()));
     }
-    let peek: Peek<'_> = serde_json::from_str(text).map_err(|e| {
-        DecodeError::Malformed(if e.is_data() {
-            "\"type\" must be a string".to_owned()
-        } else {
-            e.to_string()
-        })
-    })?;
-    let kind = peek.kind.ok_or_else(|| DecodeError::Malformed("missing \"type\"".into()))?;
+    serde_json::from_str(text).map_err(|e| {
+        DecodeError::Malformed(if e.is_data() { wrong_type.to_owned() } else { e.to_string() })
+    })
+}
+
+/// A message's `type`, present and one of `known`.
+fn known_type<'a>(kind: Option<Cow<'a, str>>, known: &[&str]) -> Result<Cow<'a, str>, DecodeError> {
+    let kind = kind.ok_or_else(|| DecodeError::Malformed("missing \"type\"".into()))?;
     if !known.contains(&kind.as_ref()) {
         return Err(DecodeError::UnknownType(kind.into_owned()));
     }
@@ -511,9 +518,21 @@ pub struct ServerFrame {
 /// told apart from a known one with missing or wrong fields ([`DecodeError::Invalid`]).
 /// There is no size limit: a `welcome` grows with the room.
 pub fn decode_server(text: &str) -> Result<ServerFrame, DecodeError> {
-    let kind = peek_type(text, ServerMsg::TYPES)?;
-    serde_json::from_str::<ServerFrame>(text)
-        .map_err(|e| DecodeError::Invalid { kind: kind.into_owned(), reason: e.to_string() })
+    #[derive(Deserialize)]
+    struct Peek<'a> {
+        #[serde(rename = "type", borrow, default)]
+        kind: Option<Cow<'a, str>>,
+        #[serde(default)]
+        seq: Option<u64>,
+    }
+    let peek: Peek<'_> = peek(text, "\"type\" must be a string and \"seq\" a number")?;
+    let kind = known_type(peek.kind, ServerMsg::TYPES)?;
+    let invalid = |reason: String| DecodeError::Invalid { kind: kind.to_string(), reason };
+    let seq = peek.seq.ok_or_else(|| invalid("missing field `seq`".into()))?;
+    // The message is read on its own (it ignores `seq`): cheaper than through the
+    // frame's flattened `Deserialize`, which buffers it twice.
+    let msg = serde_json::from_str::<ServerMsg>(text).map_err(|e| invalid(e.to_string()))?;
+    Ok(ServerFrame { seq, msg })
 }
 
 /// Writes one client message as JSON, the client's counterpart of [`encode`]:

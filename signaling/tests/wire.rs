@@ -178,8 +178,10 @@ fn every_server_message_round_trips_through_encode_and_decode_server() {
         let text = protocol::encode(seq, &msg);
         let back = protocol::decode_server(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
         assert_eq!(back, ServerFrame { seq, msg: msg.clone() }, "{text}");
-        // A frame serializes exactly as `encode` writes it.
+        // A frame serializes exactly as `encode` writes it, and its own `Deserialize`
+        // agrees with `decode_server`.
         assert_eq!(serde_json::to_string(&back).unwrap(), text);
+        assert_eq!(serde_json::from_str::<ServerFrame>(&text).unwrap(), back);
     }
 }
 
