@@ -178,7 +178,8 @@ pub struct RoomSnapshot {
     pub audio_slots: u8,
 }
 
-/// Everything the server sends. Each is wrapped by [`encode`] with `seq`.
+/// Everything the server sends. Each is wrapped by [`crate::protocol::encode`] with `seq`;
+/// a client reads it back with [`crate::protocol::decode_server`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {
