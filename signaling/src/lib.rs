@@ -12,8 +12,10 @@
 //! ```
 //!
 //! # Layout
-//! - [`protocol`]: the wire contract (client and server messages, error codes,
-//!   [`protocol::decode`] / [`protocol::encode`]); the views live in `views`.
+//! - [`protocol`]: the wire contract (client and server messages, error codes), read and
+//!   written from both ends: [`protocol::decode`] / [`protocol::encode`] for the server,
+//!   [`protocol::encode_client`] / [`protocol::decode_server`] for a Rust client; the
+//!   views live in `views`.
 //! - [`room`]: [`Room`], its inputs and outputs; handlers and floor transitions inside.
 //! - [`floor`]: floor states, turns and their deadlines.
 //! - [`queue`]: the hand queue and its order policies.

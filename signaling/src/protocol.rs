@@ -3,6 +3,15 @@
 //! Client messages are objects tagged by `"type"` (snake_case) with an optional numeric
 //! `"id"` that the server echoes as `"re"` in errors. Server messages are tagged the same
 //! way and always carry the room's sequence number `"seq"` (see [`encode`]).
+//!
+//! Both ends of the wire are here:
+//!
+//! | Side   | Writes                          | Reads                                   |
+//! |--------|---------------------------------|-----------------------------------------|
+//! | server | [`encode`] a [`ServerMsg`]      | [`decode`] a [`ClientFrame`]            |
+//! | client | [`encode_client`] a [`ClientFrame`] | [`decode_server`] a [`ServerFrame`] |
+
+use std::borrow::Cow;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -360,6 +369,13 @@ pub enum ClientMsg {
     },
 }
 
+impl From<ClientMsg> for ClientFrame {
+    /// A frame without a request id.
+    fn from(msg: ClientMsg) -> ClientFrame {
+        ClientFrame { id: None, msg }
+    }
+}
+
 impl ClientMsg {
     /// The `type` tags a client may send, for telling an unknown type from a bad field.
     pub const TYPES: &'static [&'static str] = &[
@@ -391,7 +407,8 @@ impl ClientMsg {
     ];
 }
 
-/// Why a client frame could not be read.
+/// Why a frame could not be read: a client frame by [`decode`], or a server frame by
+/// [`decode_server`] (which never reports [`DecodeError::TooLarge`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     /// Larger than [`MAX_FRAME_BYTES`].
@@ -414,7 +431,7 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
-    /// The wire code for this error.
+    /// The wire code the server answers this error with (meaningful for client frames).
     pub fn code(&self) -> ErrorCode {
         match self {
             DecodeError::TooLarge(_) => ErrorCode::TooLarge,
@@ -431,30 +448,43 @@ impl DecodeError {
 /// `type` is never taken for a variant index and an unknown type is told apart from a
 /// known one with bad fields.
 pub fn decode(text: &str) -> Result<ClientFrame, DecodeError> {
-    #[derive(Deserialize)]
-    struct Peek<'a> {
-        #[serde(rename = "type", borrow, default)]
-        kind: Option<std::borrow::Cow<'a, str>>,
-    }
     if text.len() > MAX_FRAME_BYTES {
         return Err(DecodeError::TooLarge(text.len()));
     }
+    let kind = peek_type(text, ClientMsg::TYPES)?;
+    serde_json::from_str::<ClientFrame>(text)
+        .map_err(|e| DecodeError::Invalid { kind: kind.into_owned(), reason: e.to_string() })
+}
+
+/// The `type` of a JSON message object, if it is one of `known`.
+fn peek_type<'a>(text: &'a str, known: &[&str]) -> Result<Cow<'a, str>, DecodeError> {
+    #[derive(Deserialize)]
+    struct Peek<'a> {
+        #[serde(rename = "type", borrow, default)]
+        kind: Option<Cow<'a, str>>,
+    }
+    let peek: Peek<'_> = peek(text, "\"type\" must be a string")?;
+    known_type(peek.kind, known)
+}
+
+/// The few fields of a JSON message object that `P` borrows, read without the rest;
+/// `wrong_type` says what was expected of them.
+fn peek<'a, P: Deserialize<'a>>(text: &'a str, wrong_type: &str) -> Result<P, DecodeError> {
     if !text.trim_start().starts_with('{') {
         return Err(DecodeError::Malformed("expected a JSON object".into()));
     }
-    let peek: Peek<'_> = serde_json::from_str(text).map_err(|e| {
-        DecodeError::Malformed(if e.is_data() {
-            "\"type\" must be a string".to_owned()
-        } else {
-            e.to_string()
-        })
-    })?;
-    let kind = peek.kind.ok_or_else(|| DecodeError::Malformed("missing \"type\"".into()))?;
-    if !ClientMsg::TYPES.contains(&kind.as_ref()) {
+    serde_json::from_str(text).map_err(|e| {
+        DecodeError::Malformed(if e.is_data() { wrong_type.to_owned() } else { e.to_string() })
+    })
+}
+
+/// A message's `type`, present and one of `known`.
+fn known_type<'a>(kind: Option<Cow<'a, str>>, known: &[&str]) -> Result<Cow<'a, str>, DecodeError> {
+    let kind = kind.ok_or_else(|| DecodeError::Malformed("missing \"type\"".into()))?;
+    if !known.contains(&kind.as_ref()) {
         return Err(DecodeError::UnknownType(kind.into_owned()));
     }
-    serde_json::from_str::<ClientFrame>(text)
-        .map_err(|e| DecodeError::Invalid { kind: kind.into_owned(), reason: e.to_string() })
+    Ok(kind)
 }
 
 /// Writes one server message as JSON with the room's sequence number first:
@@ -467,6 +497,49 @@ pub fn encode(seq: u64, msg: &ServerMsg) -> String {
     out.push(',');
     out.push_str(&body[1..]);
     out
+}
+
+/// A server message as a client reads it: the room's sequence number and the message.
+///
+/// Serializes as [`encode`] writes (`seq` first), so a test server can write one too.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerFrame {
+    /// The room's sequence number (see `docs/protocol.md`, "Envelope and sequence
+    /// numbers"); 0 on errors sent before the join succeeded.
+    pub seq: u64,
+    /// The message itself.
+    #[serde(flatten)]
+    pub msg: ServerMsg,
+}
+
+/// Reads one server text frame, the client's counterpart of [`decode`].
+///
+/// As there, an unknown `type` ([`DecodeError::UnknownType`], e.g. from a newer server) is
+/// told apart from a known one with missing or wrong fields ([`DecodeError::Invalid`]).
+/// There is no size limit: a `welcome` grows with the room.
+pub fn decode_server(text: &str) -> Result<ServerFrame, DecodeError> {
+    #[derive(Deserialize)]
+    struct Peek<'a> {
+        #[serde(rename = "type", borrow, default)]
+        kind: Option<Cow<'a, str>>,
+        #[serde(default)]
+        seq: Option<u64>,
+    }
+    let peek: Peek<'_> = peek(text, "\"type\" must be a string and \"seq\" a number")?;
+    let kind = known_type(peek.kind, ServerMsg::TYPES)?;
+    let invalid = |reason: String| DecodeError::Invalid { kind: kind.to_string(), reason };
+    let seq = peek.seq.ok_or_else(|| invalid("missing field `seq`".into()))?;
+    // The message is read on its own (it ignores `seq`): cheaper than through the
+    // frame's flattened `Deserialize`, which buffers it twice.
+    let msg = serde_json::from_str::<ServerMsg>(text).map_err(|e| invalid(e.to_string()))?;
+    Ok(ServerFrame { seq, msg })
+}
+
+/// Writes one client message as JSON, the client's counterpart of [`encode`]:
+/// `{"id":4,"type":"react","reaction":"agree"}` (no `id` when it has none). A
+/// [`ClientMsg`] converts into a frame without one: `encode_client(&msg.into())`.
+pub fn encode_client(frame: &ClientFrame) -> String {
+    serde_json::to_string(frame).expect("client messages always serialize")
 }
 
 #[cfg(test)]
@@ -530,5 +603,48 @@ mod tests {
         assert_eq!(back["seq"], 3);
         assert_eq!(back["code"], "no_hand");
         assert_eq!(back["re"], 2);
+    }
+
+    #[test]
+    fn decode_server_reads_what_encode_writes() {
+        let frame = decode_server(&encode(9, &ServerMsg::Pong)).unwrap();
+        assert_eq!(frame, ServerFrame { seq: 9, msg: ServerMsg::Pong });
+        let text = "{\"seq\":2,\"type\":\"speaking\",\"participant\":4,\"speaking\":true}";
+        let msg = ServerMsg::Speaking { participant: ParticipantId(4), speaking: true };
+        assert_eq!(decode_server(text).unwrap(), ServerFrame { seq: 2, msg });
+    }
+
+    #[test]
+    fn decode_server_tells_bad_input_apart() {
+        let kind = |t: &str| match decode_server(t).unwrap_err() {
+            DecodeError::Malformed(_) => "malformed",
+            DecodeError::UnknownType(_) => "unknown",
+            DecodeError::Invalid { .. } => "invalid",
+            DecodeError::TooLarge(_) => "too large",
+        };
+        assert_eq!(kind("nope"), "malformed");
+        assert_eq!(kind("{\"seq\":1}"), "malformed");
+        assert_eq!(kind("{\"seq\":1,\"type\":7}"), "malformed");
+        assert_eq!(kind("{\"seq\":1,\"type\":\"dance\"}"), "unknown");
+        // A client message type is not a server one.
+        assert_eq!(kind("{\"seq\":1,\"type\":\"yield\"}"), "unknown");
+        assert_eq!(kind("{\"type\":\"pong\"}"), "invalid");
+        assert_eq!(kind("{\"seq\":1,\"type\":\"youre_up\"}"), "invalid");
+        // Larger than a client may send, still read.
+        let reason = "x".repeat(MAX_FRAME_BYTES);
+        let big = encode(1, &ServerMsg::Goodbye { reason: reason.clone() });
+        assert_eq!(decode_server(&big).unwrap().msg, ServerMsg::Goodbye { reason });
+    }
+
+    #[test]
+    fn encode_client_writes_what_decode_reads() {
+        let msg = ClientMsg::React { reaction: ReactionKind::Agree };
+        assert_eq!(
+            encode_client(&msg.clone().into()),
+            "{\"type\":\"react\",\"reaction\":\"agree\"}"
+        );
+        let frame = ClientFrame { id: Some(4), msg };
+        assert_eq!(encode_client(&frame), "{\"id\":4,\"type\":\"react\",\"reaction\":\"agree\"}");
+        assert_eq!(decode(&encode_client(&frame)), Ok(frame));
     }
 }

@@ -178,7 +178,8 @@ pub struct RoomSnapshot {
     pub audio_slots: u8,
 }
 
-/// Everything the server sends. Each is wrapped by [`encode`] with `seq`.
+/// Everything the server sends. Each is wrapped by [`crate::protocol::encode`] with `seq`;
+/// a client reads it back with [`crate::protocol::decode_server`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {
@@ -303,6 +304,33 @@ pub enum ServerMsg {
     },
 }
 
+impl ServerMsg {
+    /// The `type` tags a server may send, for telling an unknown type from a bad field
+    /// in [`crate::protocol::decode_server`].
+    pub const TYPES: &'static [&'static str] = &[
+        "welcome",
+        "participant_joined",
+        "participant_updated",
+        "speaking",
+        "participant_left",
+        "queue",
+        "floor",
+        "youre_up",
+        "offer_expired",
+        "time_warning",
+        "time_up",
+        "reaction",
+        "settings",
+        "turn_ended",
+        "stats",
+        "error",
+        "pong",
+        "rtc_answer",
+        "slots",
+        "goodbye",
+    ];
+}
+
 /// Every error code a client can receive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -335,6 +363,78 @@ pub enum ErrorCode {
     ForceMuted,
     Internal,
     BadOffer,
+}
+
+impl ErrorCode {
+    /// Every error code, in declaration order.
+    pub const ALL: [ErrorCode; 27] = [
+        ErrorCode::Malformed,
+        ErrorCode::UnknownType,
+        ErrorCode::InvalidMessage,
+        ErrorCode::TooLarge,
+        ErrorCode::UnsupportedVersion,
+        ErrorCode::BadToken,
+        ErrorCode::TokenExpired,
+        ErrorCode::NotJoined,
+        ErrorCode::AlreadyJoined,
+        ErrorCode::RoomFull,
+        ErrorCode::Forbidden,
+        ErrorCode::UnknownParticipant,
+        ErrorCode::HandAlreadyRaised,
+        ErrorCode::NoHand,
+        ErrorCode::NoteTooLong,
+        ErrorCode::AlreadyHoldingFloor,
+        ErrorCode::NotHolder,
+        ErrorCode::NoOffer,
+        ErrorCode::FloorBusy,
+        ErrorCode::FloorFree,
+        ErrorCode::QueueEmpty,
+        ErrorCode::InvalidPosition,
+        ErrorCode::RateLimited,
+        ErrorCode::InvalidSetting,
+        ErrorCode::ForceMuted,
+        ErrorCode::Internal,
+        ErrorCode::BadOffer,
+    ];
+
+    /// The code as it is on the wire, e.g. `"bad_token"` (also its `Display` form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Malformed => "malformed",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::InvalidMessage => "invalid_message",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::UnsupportedVersion => "unsupported_version",
+            ErrorCode::BadToken => "bad_token",
+            ErrorCode::TokenExpired => "token_expired",
+            ErrorCode::NotJoined => "not_joined",
+            ErrorCode::AlreadyJoined => "already_joined",
+            ErrorCode::RoomFull => "room_full",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::UnknownParticipant => "unknown_participant",
+            ErrorCode::HandAlreadyRaised => "hand_already_raised",
+            ErrorCode::NoHand => "no_hand",
+            ErrorCode::NoteTooLong => "note_too_long",
+            ErrorCode::AlreadyHoldingFloor => "already_holding_floor",
+            ErrorCode::NotHolder => "not_holder",
+            ErrorCode::NoOffer => "no_offer",
+            ErrorCode::FloorBusy => "floor_busy",
+            ErrorCode::FloorFree => "floor_free",
+            ErrorCode::QueueEmpty => "queue_empty",
+            ErrorCode::InvalidPosition => "invalid_position",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::InvalidSetting => "invalid_setting",
+            ErrorCode::ForceMuted => "force_muted",
+            ErrorCode::Internal => "internal",
+            ErrorCode::BadOffer => "bad_offer",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One receive slot of a listener.

@@ -1,12 +1,20 @@
 //! A participant session: join over WebSocket, negotiate audio, then one task runs the
 //! WebSocket, the UDP socket and the WebRTC peer together.
+//!
+//! Messages are the signaling crate's types both ways: a caller sends [`ClientMsg`]s and
+//! reads [`ServerFrame`]s, so a change to the protocol breaks the build of every client
+//! rather than a run.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use talkstick_signaling::ParticipantId;
+use talkstick_signaling::protocol::{
+    self, ClientFrame, ClientMsg, DecodeError, ErrorCode, PROTOCOL_VERSION, RoomSnapshot,
+    ServerFrame, ServerMsg, YouView,
+};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -34,13 +42,17 @@ pub enum ClientError {
     #[error("the server refused: {code}: {message}")]
     Refused {
         /// Error code.
-        code: String,
+        code: ErrorCode,
         /// Its text.
         message: String,
     },
     /// The connection closed early.
     #[error("the connection closed before {0}")]
     Closed(&'static str),
+    /// The server answered the join with a message this client cannot read (another
+    /// protocol version, or a bug on one side).
+    #[error("unreadable answer to the join: {0}")]
+    Undecodable(DecodeError),
     /// WebRTC failed.
     #[error(transparent)]
     Rtc(#[from] ClientRtcError),
@@ -52,8 +64,19 @@ pub enum ClientError {
 /// What the session reports.
 #[derive(Debug, Clone)]
 pub enum ClientEvent {
-    /// A server message, and when it arrived.
-    Signal(Value, Instant),
+    /// A server message, and when it arrived (read off the socket).
+    Signal(ServerFrame, Instant),
+    /// A server text frame that does not decode as a [`ServerFrame`]: reported, not
+    /// skipped, so that a test sees a protocol mismatch where it happens and a load test
+    /// can count it. The session goes on.
+    Undecodable {
+        /// The frame as received.
+        text: String,
+        /// Why it did not decode.
+        error: DecodeError,
+        /// When it arrived.
+        at: Instant,
+    },
     /// Audio on a slot.
     Audio(Audio),
     /// Audio connected.
@@ -64,7 +87,7 @@ pub enum ClientEvent {
 
 enum Command {
     /// With a cell for the time the message went to the socket, when asked for.
-    Send(Value, Option<Arc<OnceLock<Instant>>>),
+    Send(ClientFrame, Option<Arc<OnceLock<Instant>>>),
     Audio {
         rtp_time: u64,
         level: i8,
@@ -117,10 +140,12 @@ impl EventSink {
 /// A joined participant with audio.
 #[derive(Debug)]
 pub struct Participant {
-    /// Participant id.
-    pub id: u64,
-    /// The `welcome` message.
-    pub welcome: Value,
+    /// Participant id (the same as `you.id`).
+    pub id: ParticipantId,
+    /// Who the `welcome` said this participant is.
+    pub you: YouView,
+    /// The room as the `welcome` showed it.
+    pub room: Box<RoomSnapshot>,
     commands: mpsc::Sender<Command>,
     /// Everything the session reports, in order (empty with a shared sink).
     pub events: mpsc::Receiver<ClientEvent>,
@@ -161,18 +186,20 @@ impl Participant {
         let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, Some(config), true)
             .await
             .map_err(|e| unreachable(&e))?;
-        let join = json!({"type": "join", "v": 1, "token": token});
-        ws.send(Message::text(join.to_string())).await.map_err(|e| unreachable(&e))?;
-        let welcome = next_json(&mut ws, "welcome").await?;
-        let id = welcome["you"]["id"].as_u64().unwrap_or_default();
+        let join = ClientMsg::Join { v: PROTOCOL_VERSION, token: token.to_owned(), resume: None };
+        ws.send(Message::text(protocol::encode_client(&join.into())))
+            .await
+            .map_err(|e| unreachable(&e))?;
+        let (you, room) = welcome(&mut ws).await?;
         let (_, events) = mpsc::channel(1);
         let (commands, cmd_rx) = mpsc::channel(256);
         let peer = match audio {
             Some(ip) => {
                 let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
-                let slots = welcome["room"]["audio_slots"].as_u64().unwrap_or(3) as usize;
+                let slots = usize::from(room.audio_slots);
                 let (rtc, offer) = ClientRtc::offer(Instant::now(), socket.local_addr()?, slots)?;
-                ws.send(Message::text(json!({"type": "rtc_offer", "sdp": offer}).to_string()))
+                let offer = ClientMsg::RtcOffer { sdp: offer };
+                ws.send(Message::text(protocol::encode_client(&offer.into())))
                     .await
                     .map_err(|e| unreachable(&e))?;
                 Some((rtc, socket))
@@ -180,20 +207,26 @@ impl Participant {
             None => None,
         };
         tokio::spawn(run(ws, peer, cmd_rx, sink));
-        Ok(Participant { id, welcome, commands, events })
+        Ok(Participant { id: you.id, you, room, commands, events })
     }
 
     /// Sends a protocol message.
-    pub async fn send(&self, msg: Value) {
-        let _ = self.commands.send(Command::Send(msg, None)).await;
+    pub async fn send(&self, msg: ClientMsg) {
+        self.send_frame(msg.into()).await;
+    }
+
+    /// Sends a protocol message with a request id (which the server echoes as `re` in an
+    /// error it causes).
+    pub async fn send_frame(&self, frame: ClientFrame) {
+        let _ = self.commands.send(Command::Send(frame, None)).await;
     }
 
     /// Sends a protocol message; the returned cell gets the time it was written to the
     /// socket (the counterpart of [`ClientEvent::Signal`]'s time, taken when a message is
     /// read off it), so a measurement leaves out the queueing inside this process.
-    pub async fn send_stamped(&self, msg: Value) -> Arc<OnceLock<Instant>> {
+    pub async fn send_stamped(&self, msg: ClientMsg) -> Arc<OnceLock<Instant>> {
         let at = Arc::new(OnceLock::new());
-        let _ = self.commands.send(Command::Send(msg, Some(Arc::clone(&at)))).await;
+        let _ = self.commands.send(Command::Send(msg.into(), Some(Arc::clone(&at)))).await;
         at
     }
 
@@ -206,21 +239,35 @@ impl Participant {
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn next_json(ws: &mut Ws, kind: &'static str) -> Result<Value, ClientError> {
+/// Reads until the `welcome` (or the `error` refusing the join).
+async fn welcome(ws: &mut Ws) -> Result<(YouView, Box<RoomSnapshot>), ClientError> {
     while let Some(msg) = ws.next().await {
         let Ok(Message::Text(t)) = msg else { continue };
-        let v: Value = serde_json::from_str(t.as_str()).unwrap_or(Value::Null);
-        if v["type"] == kind {
-            return Ok(v);
-        }
-        if v["type"] == "error" {
-            return Err(ClientError::Refused {
-                code: v["code"].as_str().unwrap_or("").into(),
-                message: v["message"].as_str().unwrap_or("").into(),
-            });
+        match protocol::decode_server(t.as_str()).map_err(ClientError::Undecodable)?.msg {
+            ServerMsg::Welcome { you, room, .. } => return Ok((you, room)),
+            ServerMsg::Error { code, message, .. } => {
+                return Err(ClientError::Refused { code, message });
+            }
+            _ => {}
         }
     }
-    Err(ClientError::Closed(kind))
+    Err(ClientError::Closed("welcome"))
+}
+
+/// A text frame from the server as the session reports it.
+fn signal(text: &str, at: Instant) -> ClientEvent {
+    match protocol::decode_server(text) {
+        Ok(frame) => ClientEvent::Signal(frame, at),
+        Err(error) => ClientEvent::Undecodable { text: text.to_owned(), error, at },
+    }
+}
+
+/// The SDP of an `rtc_answer`.
+fn answer(ev: &ClientEvent) -> Option<&str> {
+    match ev {
+        ClientEvent::Signal(ServerFrame { msg: ServerMsg::RtcAnswer { sdp }, .. }, _) => Some(sdp),
+        _ => None,
+    }
 }
 
 /// The session's run loop: WebSocket, UDP and WebRTC together.
@@ -290,20 +337,20 @@ async fn run(
                 streak = 0;
                 let Some((Ok(msg), read_at)) = msg else { break };
                 let Message::Text(t) = msg else { continue };
-                let v: Value = serde_json::from_str(t.as_str()).unwrap_or(Value::Null);
+                let ev = signal(t.as_str(), read_at);
                 // Without a peer of its own, the session hands the answer on with the
                 // rest (the caller drives audio itself).
-                if let (true, Some((rtc, _))) = (v["type"] == "rtc_answer", peer.as_mut()) {
-                    rtc.accept_answer(v["sdp"].as_str().unwrap_or_default(), &mut out)
+                if let (Some(sdp), Some((rtc, _))) = (answer(&ev), peer.as_mut()) {
+                    rtc.accept_answer(sdp, &mut out)
                 } else {
-                    if !events.send(ClientEvent::Signal(v, read_at)).await { break; }
+                    if !events.send(ev).await { break; }
                     Ok(())
                 }
             }
             cmd = commands.recv() => { streak = 0; match cmd {
                 None => break,
-                Some(Command::Send(v, stamp)) => {
-                    let text = v.to_string();
+                Some(Command::Send(frame, stamp)) => {
+                    let text = protocol::encode_client(&frame);
                     let at = Instant::now();
                     if ws.send(Message::text(text)).await.is_err() { break; }
                     if let Some(cell) = stamp {

@@ -69,7 +69,7 @@ where
     // to the room: this one wakes for every message the room sends the member (about 15 a
     // second in a busy room), and polling the socket on each of those wake-ups cost more
     // than the write (the library zero-fills its read buffer on every attempt).
-    let mut reader = tokio::spawn(read_frames(stream, s.room.tx.clone(), (s.participant, s.conn)));
+    let mut reader = tokio::spawn(read_frames(stream, s.room.tx.clone(), s.participant, s.conn));
     let mut left = false;
     loop {
         tokio::select! {
@@ -115,7 +115,8 @@ where
 async fn read_frames<R>(
     mut stream: R,
     room: mpsc::Sender<RoomCmd>,
-    (participant, conn): (ParticipantId, ConnId),
+    participant: ParticipantId,
+    conn: ConnId,
 ) where
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {

@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Args;
+use talkstick_signaling::protocol::{ClientMsg, ErrorCode};
 
 use self::metrics::Metrics;
 use self::report::{Readings, Report, ServerUsage};
@@ -309,7 +310,7 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
     }
     let usage = pid.map(|pid| {
         let readings = Readings { before, full: at_full, steady, after, peak_rss, generator };
-        ServerUsage::from_readings(pid, readings, (total, args.rooms), metrics.packets_received)
+        ServerUsage::from_readings(pid, readings, total, args.rooms, metrics.packets_received)
     });
     let kind = if args.baseline.is_some() { "baseline-relay" } else { "talkstick" };
     let target = args.baseline.map_or_else(|| args.url.clone(), |a| a.to_string());
@@ -333,10 +334,10 @@ async fn preflight(base: &str, secret: &Secret) -> anyhow::Result<()> {
     let token = crate::token::mint(secret, &claims);
     match crate::client::Participant::join(base.trim_end_matches('/'), &token, None).await {
         Ok(p) => {
-            p.send(serde_json::json!({"type": "leave"})).await;
+            p.send(ClientMsg::Leave).await;
             Ok(())
         }
-        Err(crate::client::ClientError::Refused { code, .. }) if code == "bad_token" => {
+        Err(crate::client::ClientError::Refused { code: ErrorCode::BadToken, .. }) => {
             anyhow::bail!(
                 "the server refused our token: is --secret the one `talkstick serve` printed?"
             )

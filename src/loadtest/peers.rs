@@ -312,7 +312,8 @@ impl RoomPeers {
         j: usize,
         frame: usize,
         rtp_time: u64,
-        (now, spurt): (Instant, bool),
+        now: Instant,
+        spurt: bool,
     ) -> bool {
         let speech = &self.ctx.speech;
         let Some(packet) = speech.packet(frame) else { return false };

@@ -62,7 +62,8 @@ impl ServerUsage {
     pub fn from_readings(
         pid: u32,
         r: Readings,
-        (participants, rooms): (usize, usize),
+        participants: usize,
+        rooms: usize,
         delivered: u64,
     ) -> ServerUsage {
         let Readings { before, full, steady, after, peak_rss, generator } = r;

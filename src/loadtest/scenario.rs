@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::metrics::Metrics;
@@ -23,19 +22,29 @@ use crate::client::ClientRtc;
 use crate::client::{ClientError, ClientEvent, EventSink, Participant};
 use crate::rtp::DatagramSocket;
 use crate::token::{Claims, mint, unix_now};
-use talkstick_signaling::protocol::Role;
+use talkstick_signaling::protocol::{
+    ClientMsg, ErrorCode, FloorView, HandKind, ReactionKind, Role, ServerMsg,
+};
+use talkstick_signaling::{ParticipantId, TurnId};
 
 struct Member {
     p: Participant,
-    id: u64,
-    /// Reactions seen, by sender id (to pair the n-th sent with the n-th seen).
-    reactions_seen: HashMap<u64, usize>,
+    id: ParticipantId,
+    /// Reactions seen, by sender (to pair the n-th sent with the n-th seen).
+    reactions_seen: HashMap<ParticipantId, usize>,
 }
 
-/// Where a member's join outcome goes: their signaling, their audio and its SDP offer.
-/// Boxed: a peer is several kilobytes, and the room's `select!` moves its output (sized
-/// for its largest branch) on every wake-up.
-type JoinedTx = mpsc::Sender<(usize, Result<Box<(Member, MemberAudio, String)>, String>)>;
+/// A member whose join succeeded: their signaling, their audio and its SDP offer.
+struct Joined {
+    member: Member,
+    audio: MemberAudio,
+    offer: String,
+}
+
+/// Member `j`'s join: who joined, or the name of the error. Boxed: a peer is several
+/// kilobytes, and the room's `select!` moves its output (sized for its largest branch) on
+/// every wake-up.
+type JoinOutcome = (usize, Result<Box<Joined>, String>);
 
 /// A reaction on its way to every member.
 struct Pending {
@@ -56,7 +65,7 @@ struct Turn {
     until: Option<Instant>,
     yielded: bool,
     /// The server's turn number, when held.
-    id: Option<u64>,
+    id: Option<TurnId>,
     /// Turns begun so far.
     count: u64,
     /// When the last audio packet was sent.
@@ -74,41 +83,16 @@ pub(super) const DRAIN: Duration = Duration::from_millis(500);
 
 /// Runs room `index` from `start` until `end`; returns what it measured.
 pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
-    let mut m = Metrics::default();
-    let mut rng = StdRng::seed_from_u64(index as u64 + 1);
-    let (tx, mut rx) = mpsc::channel::<(usize, ClientEvent)>(65_536);
-    let (joins_tx, mut joins) = mpsc::channel(ctx.per_room.max(1));
-    // Whether someone speaks in this room: a join that starts then measures its join time
-    // (WebSocket open → first audio) on its own, not the wait for a speaker.
-    let speaking = Arc::new(AtomicBool::new(false));
-    for j in 0..ctx.per_room {
-        tokio::spawn(join(
-            Arc::clone(&ctx),
-            index,
-            j,
-            (tx.clone(), joins_tx.clone()),
-            Arc::clone(&speaking),
-        ));
-    }
-    drop((tx, joins_tx));
-    let mut members: Vec<Option<Member>> = (0..ctx.per_room).map(|_| None).collect();
-    let mut peers = RoomPeers::new(Arc::clone(&ctx));
-    let mut ids: HashMap<u64, usize> = HashMap::new();
-    let mut hands: HashSet<u64> = HashSet::new();
-    let mut pending: HashMap<u64, Vec<Pending>> = HashMap::new();
-    let mut turn = Turn::default();
-    let mut cursor = (index * 97) % ctx.speech.len().max(1);
-    let mut rtp = 0u64;
+    let (mut rx, mut joins, speaking) = start_joins(&ctx, index);
+    let mut room = RoomDriver::new(ctx, index, end);
     let mut tick = tokio::time::interval(FRAME);
-    let mut ticks = 0u32;
     let mut act = tokio::time::interval(Duration::from_millis(500));
-    let mut hand_kind = 0usize;
     // One timer for every member's peer, moved only when the earliest deadline changes.
     let timer = tokio::time::sleep_until(tokio::time::Instant::now());
     tokio::pin!(timer);
     let mut armed: Option<Instant> = None;
     while Instant::now() < end {
-        let due = peers.timeout();
+        let due = room.peers.timeout();
         if due != armed {
             if let Some(at) = due {
                 timer.as_mut().reset(at.into());
@@ -118,32 +102,10 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
         let rearm = |peers: &RoomPeers| peers.timeout().is_some_and(|t| due.is_none_or(|a| t < a));
         tokio::select! {
             biased;
-            _ = tick.tick() => {
-                // What the connected members' sockets received since the last read.
-                ticks += 1;
-                if ticks % polled::READ_EVERY == 0 {
-                    peers.read_polled();
-                }
-                let now = Instant::now();
-                rtp += 960;
-                let Some(h) = turn.holder.filter(|_| !turn.yielded && now + DRAIN < end) else { continue };
-                if turn.until.is_some_and(|u| u <= now) {
-                    turn.yielded = true;
-                    send(&members, h, json!({"type": "yield"})).await;
-                    continue;
-                }
-                let frame = cursor;
-                cursor = (cursor + 1) % ctx.speech.len();
-                let spurt = turn.last_send.is_none_or(|t| now.saturating_duration_since(t) > SPURT_GAP);
-                if peers.send_audio(h, frame, rtp, (now, spurt)) {
-                    turn.last_send = Some(now);
-                    m.packets_sent += 1;
-                    m.packets_expected += peers.listeners(h) as u64;
-                }
-            }
+            _ = tick.tick() => room.tick().await,
             () = &mut timer, if armed.is_some() => {
                 armed = None;
-                peers.handle_timeout(Instant::now());
+                room.peers.handle_timeout(Instant::now());
             }
             // A forwarded packet wakes the task once for all its listeners. (After the
             // speaker's tick and the peers' timers, which must not wait behind audio.)
@@ -151,81 +113,57 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
             // audio then polls every branch once, not twice. Only a peer deadline moved
             // before the armed timer ends the `select!`, to re-arm it.
             () = std::future::poll_fn(|cx| {
-                while peers.poll_recv(cx).is_ready() {
-                    peers.handle_batch();
-                    if rearm(&peers) {
+                while room.peers.poll_recv(cx).is_ready() {
+                    room.peers.handle_batch();
+                    if rearm(&room.peers) {
                         return Poll::Ready(());
                     }
                 }
                 Poll::Pending
             }) => {}
             joined = joins.recv(), if !joins.is_closed() || !joins.is_empty() => match joined {
-                Some((j, Ok(joined))) => {
-                    let (mut member, audio, offer) = *joined;
-                    // A newcomer sees only reactions sent from now on.
-                    for (from, list) in &pending {
-                        member.reactions_seen.insert(*from, list.len());
-                    }
-                    ids.insert(member.id, j);
-                    peers.insert(j, audio);
-                    // Offered only now that the answer has somewhere to go.
-                    member.p.send(json!({"type": "rtc_offer", "sdp": offer})).await;
-                    members[j] = Some(member);
-                }
-                Some((_, Err(kind))) => m.error(kind),
+                Some((j, Ok(joined))) => room.joined(j, *joined).await,
+                Some((_, Err(kind))) => room.metrics.error(kind),
                 None => {}
             },
             ev = rx.recv() => {
                 let Some(first) = ev else { break };
-                // Drain what else is queued before the other branches are polled again.
-                let mut next = Some(first);
-                let mut handled = 0;
-                while let Some((j, ev)) = next {
-                    if let ClientEvent::Signal(v, _) = &ev {
-                        match v["type"].as_str() {
-                            Some("queue") => {
-                                hands = v["hands"].as_array().into_iter().flatten().filter_map(|h| h["participant"].as_u64()).collect();
-                            }
-                            Some("rtc_answer") => {
-                                let sdp = v["sdp"].as_str().unwrap_or_default();
-                                if !peers.accept_answer(j, sdp) {
-                                    m.error("bad_answer");
-                                }
-                            }
-                            _ => {}
-                        }
-                    }
-                    on_event(&ctx, &mut m, &mut members, &ids, j, ev, &mut pending, &mut turn, &mut rng).await;
-                    handled += 1;
-                    next = if handled < EVENT_BATCH { rx.try_recv().ok() } else { None };
-                }
-                speaking.store(turn.holder.is_some(), Ordering::Relaxed);
+                room.on_events(first, &mut rx).await;
+                speaking.store(room.turn.holder.is_some(), Ordering::Relaxed);
             }
-            _ = act.tick() => {
-                act_once(&members, &mut m, &mut rng, &turn, &hands, &mut pending, &mut hand_kind).await;
-            }
+            _ = act.tick() => room.act().await,
         }
     }
-    m.handovers = turn.count.saturating_sub(1);
-    m.rooms_with_handover = u64::from(turn.count >= 2);
-    // What each listener heard (the last tick's arrivals too), jitter per stream, then
-    // leave.
-    peers.read_polled();
-    peers.collect(&mut m);
-    for x in members.iter().flatten() {
-        x.p.send(json!({"type": "leave"})).await;
+    room.finish().await
+}
+
+/// Starts the joins of room `index`'s members. Returns where their sessions' events and
+/// the joins' outcomes arrive, and whether someone speaks in this room: a join that
+/// starts then measures its join time (WebSocket open → first audio) on its own, not the
+/// wait for a speaker.
+fn start_joins(
+    ctx: &Arc<Ctx>,
+    index: usize,
+) -> (mpsc::Receiver<(usize, ClientEvent)>, mpsc::Receiver<JoinOutcome>, Arc<AtomicBool>) {
+    let (tx, rx) = mpsc::channel::<(usize, ClientEvent)>(65_536);
+    let (joins_tx, joins) = mpsc::channel(ctx.per_room.max(1));
+    let speaking = Arc::new(AtomicBool::new(false));
+    for j in 0..ctx.per_room {
+        let (ctx, events, done) = (Arc::clone(ctx), tx.clone(), joins_tx.clone());
+        tokio::spawn(join(ctx, index, j, events, done, Arc::clone(&speaking)));
     }
-    m
+    (rx, joins, speaking)
 }
 
 /// Joins member `j` of room `index` at its turn in the ramp: signaling through the client
-/// core's session, and a WebRTC peer on its own socket whose offer the room's task sends.
-/// The outcome goes to `done`.
+/// core's session (its events go to `events`), and a WebRTC peer on its own socket whose
+/// offer the room's task sends. The outcome goes to `done`.
 async fn join(
     ctx: Arc<Ctx>,
     index: usize,
     j: usize,
-    (events, done): (mpsc::Sender<(usize, ClientEvent)>, JoinedTx),
+    events: mpsc::Sender<(usize, ClientEvent)>,
+    done: mpsc::Sender<JoinOutcome>,
     speaking: Arc<AtomicBool>,
 ) {
     // Round robin over rooms: every room fills at the same pace, so most joins land in a
@@ -250,131 +188,273 @@ async fn join(
         // packets, not drop them and count as loss at the server.
         let _ = crate::rtp::socket::enlarge_recv_buffer(&socket);
         let local = socket.local_addr().map_err(|_| "bind_failed")?;
-        let slots = p.welcome["room"]["audio_slots"].as_u64().unwrap_or(3) as usize;
-        let (rtc, offer) = ClientRtc::offer(Instant::now(), local, slots)
-            .map_err(|e| error_kind(&ClientError::from(e)))?;
+        let slots = usize::from(p.room.audio_slots);
+        let (rtc, offer) =
+            ClientRtc::offer(Instant::now(), local, slots).map_err(|e| error_kind(&ClientError::from(e)))?;
         ctx.joined.fetch_add(1, Ordering::Relaxed);
         let member = Member { id: p.id, p, reactions_seen: HashMap::new() };
-        Ok(Box::new((member, MemberAudio::new(rtc, socket, started, measure_join), offer)))
+        let audio = MemberAudio::new(rtc, socket, started, measure_join);
+        Ok(Box::new(Joined { member, audio, offer }))
     }
     .await;
     let _ = done.send((j, result.map_err(|kind: &'static str| kind.to_owned()))).await;
 }
 
-/// Raises hands to keep a short queue, and reacts now and then.
-async fn act_once(
-    members: &[Option<Member>],
-    m: &mut Metrics,
-    rng: &mut StdRng,
-    turn: &Turn,
-    hands: &HashSet<u64>,
-    pending: &mut HashMap<u64, Vec<Pending>>,
-    hand_kind: &mut usize,
-) {
-    let present = members.iter().flatten().count();
-    let learners: Vec<usize> = (1..members.len()).filter(|j| members[*j].is_some()).collect();
-    if learners.is_empty() {
-        return;
-    }
-    // One hand every half second on average keeps a queue of a few.
-    if rng.random_bool(0.5) {
-        let j = learners[rng.random_range(0..learners.len())];
-        let has_hand = members[j].as_ref().is_some_and(|x| hands.contains(&x.id));
-        if turn.holder != Some(j) && !has_hand {
-            *hand_kind += 1;
-            let kind = if *hand_kind % 2 == 0 { "reply" } else { "new_point" };
-            send(members, j, json!({"type": "raise_hand", "kind": kind})).await;
-        }
-    }
-    // About one reaction per learner every ten seconds, never by the speaker.
-    for &j in &learners {
-        if turn.holder != Some(j) && rng.random_bool(0.05) {
-            let reaction = ["agree", "disagree", "question", "applause"][rng.random_range(0..4)];
-            if let Some(Some(x)) = members.get(j) {
-                let now = Instant::now();
-                let written =
-                    x.p.send_stamped(json!({"type": "react", "reaction": reaction})).await;
-                pending.entry(x.id).or_default().push(Pending {
-                    written,
-                    sent: now,
-                    seen: 0,
-                    last: now,
-                    expected: present,
-                });
-            }
-            m.reactions += 1;
-        }
-    }
+/// One simulated room as its task sees it: the members, their audio, the floor, and
+/// what has been measured. [`run`]'s loop calls a method per input.
+struct RoomDriver {
+    ctx: Arc<Ctx>,
+    end: Instant,
+    metrics: Metrics,
+    rng: StdRng,
+    /// By join index; `None` until joined (or when the join failed).
+    members: Vec<Option<Member>>,
+    peers: RoomPeers,
+    /// Join index by participant id.
+    ids: HashMap<ParticipantId, usize>,
+    /// Who has a hand up, from the last `queue`.
+    hands: HashSet<ParticipantId>,
+    /// Reactions sent, by sender, in order.
+    pending: HashMap<ParticipantId, Vec<Pending>>,
+    turn: Turn,
+    /// The next frame of the speech asset to send.
+    cursor: usize,
+    /// The speaker's RTP time, advanced every tick.
+    rtp: u64,
+    ticks: u32,
+    /// Hands raised so far (their kinds alternate).
+    hand_kind: usize,
 }
 
-async fn send(members: &[Option<Member>], j: usize, msg: Value) {
-    if let Some(Some(x)) = members.get(j) {
-        x.p.send(msg).await;
+impl RoomDriver {
+    fn new(ctx: Arc<Ctx>, index: usize, end: Instant) -> RoomDriver {
+        RoomDriver {
+            end,
+            metrics: Metrics::default(),
+            rng: StdRng::seed_from_u64(index as u64 + 1),
+            members: (0..ctx.per_room).map(|_| None).collect(),
+            peers: RoomPeers::new(Arc::clone(&ctx)),
+            ids: HashMap::new(),
+            hands: HashSet::new(),
+            pending: HashMap::new(),
+            turn: Turn::default(),
+            cursor: (index * 97) % ctx.speech.len().max(1),
+            rtp: 0,
+            ticks: 0,
+            hand_kind: 0,
+            ctx,
+        }
     }
-}
 
-#[allow(clippy::too_many_arguments)]
-async fn on_event(
-    ctx: &Ctx,
-    m: &mut Metrics,
-    members: &mut [Option<Member>],
-    ids: &HashMap<u64, usize>,
-    j: usize,
-    ev: ClientEvent,
-    pending: &mut HashMap<u64, Vec<Pending>>,
-    turn: &mut Turn,
-    rng: &mut StdRng,
-) {
-    let Some(Some(me)) = members.get_mut(j) else { return };
-    match ev {
-        // Audio is the room's peers' (see `peers`), not the session's.
-        ClientEvent::Audio(_) | ClientEvent::AudioConnected => {}
-        ClientEvent::Closed => m.error("connection_closed"),
-        ClientEvent::Signal(v, at) => match v["type"].as_str().unwrap_or("") {
-            "youre_up" => me.p.send(json!({"type": "accept_floor"})).await,
-            "floor" if j == 0 => {
-                let holder = v["floor"]["holder"].as_u64().and_then(|id| ids.get(&id).copied());
-                let id = v["floor"]["turn"].as_u64();
-                if id != turn.id {
-                    if holder.is_some() {
-                        turn.count += 1;
-                    }
-                    turn.id = id;
-                    turn.holder = holder;
-                    turn.yielded = false;
-                    let (lo, hi) = ctx.turn_ms;
-                    turn.until = holder
-                        .map(|_| Instant::now() + Duration::from_millis(rng.random_range(lo..=hi)));
+    /// Every 20 ms: reads the connected members' sockets now and then, and sends the
+    /// holder's next frame (or their yield when their turn is up).
+    async fn tick(&mut self) {
+        // What the connected members' sockets received since the last read.
+        self.ticks += 1;
+        if self.ticks % polled::READ_EVERY == 0 {
+            self.peers.read_polled();
+        }
+        let now = Instant::now();
+        self.rtp += 960;
+        let turn = &mut self.turn;
+        let Some(h) = turn.holder.filter(|_| !turn.yielded && now + DRAIN < self.end) else {
+            return;
+        };
+        if turn.until.is_some_and(|u| u <= now) {
+            turn.yielded = true;
+            self.send(h, ClientMsg::Yield).await;
+            return;
+        }
+        let frame = self.cursor;
+        self.cursor = (self.cursor + 1) % self.ctx.speech.len();
+        let spurt = turn.last_send.is_none_or(|t| now.saturating_duration_since(t) > SPURT_GAP);
+        if self.peers.send_audio(h, frame, self.rtp, now, spurt) {
+            turn.last_send = Some(now);
+            self.metrics.packets_sent += 1;
+            self.metrics.packets_expected += self.peers.listeners(h) as u64;
+        }
+    }
+
+    /// Member `j` joined: their audio joins the room's and their offer goes out.
+    async fn joined(&mut self, j: usize, joined: Joined) {
+        let Joined { mut member, audio, offer } = joined;
+        // A newcomer sees only reactions sent from now on.
+        for (from, list) in &self.pending {
+            member.reactions_seen.insert(*from, list.len());
+        }
+        self.ids.insert(member.id, j);
+        self.peers.insert(j, audio);
+        // Offered only now that the answer has somewhere to go.
+        member.p.send(ClientMsg::RtcOffer { sdp: offer }).await;
+        self.members[j] = Some(member);
+    }
+
+    /// Handles `first` and what else is queued, up to [`EVENT_BATCH`], before the other
+    /// inputs are polled again.
+    async fn on_events(
+        &mut self,
+        first: (usize, ClientEvent),
+        rx: &mut mpsc::Receiver<(usize, ClientEvent)>,
+    ) {
+        let mut next = Some(first);
+        let mut handled = 0;
+        while let Some((j, ev)) = next {
+            self.on_event(j, ev).await;
+            handled += 1;
+            next = if handled < EVENT_BATCH { rx.try_recv().ok() } else { None };
+        }
+    }
+
+    /// One event of member `j`'s session. The queue, audio answers and unreadable frames
+    /// count even before the member's join reached the room; the rest only after.
+    async fn on_event(&mut self, j: usize, ev: ClientEvent) {
+        match &ev {
+            ClientEvent::Signal(frame, _) => match &frame.msg {
+                ServerMsg::Queue { hands } => {
+                    self.hands = hands.iter().map(|h| h.participant).collect();
                 }
-            }
-            "reaction" => {
-                let Some(from) = v["from"].as_u64() else { return };
-                let n = me.reactions_seen.entry(from).or_default();
-                let k = *n;
-                *n += 1;
-                if let Some(p) = pending.get_mut(&from).and_then(|list| list.get_mut(k)) {
-                    p.seen += 1;
-                    p.last = p.last.max(at);
-                    if p.seen == p.expected {
-                        let sent = p.written.get().copied().unwrap_or(p.sent);
-                        m.fanout.add(p.last.saturating_duration_since(sent));
+                ServerMsg::RtcAnswer { sdp } => {
+                    let accepted = self.peers.accept_answer(j, sdp);
+                    if !accepted {
+                        self.metrics.error("bad_answer");
                     }
                 }
+                _ => {}
+            },
+            ClientEvent::Undecodable { text, error, .. } => {
+                tracing::warn!(member = j, %error, text, "unreadable server message");
+                self.metrics.error("undecodable");
             }
-            "error" => m.error(v["code"].as_str().unwrap_or("error").to_owned()),
             _ => {}
-        },
+        }
+        if !matches!(self.members.get(j), Some(Some(_))) {
+            return;
+        }
+        match ev {
+            // Audio is the room's peers' (see `peers`), not the session's.
+            ClientEvent::Audio(_) | ClientEvent::AudioConnected => {}
+            // Counted above.
+            ClientEvent::Undecodable { .. } => {}
+            ClientEvent::Closed => self.metrics.error("connection_closed"),
+            ClientEvent::Signal(frame, at) => match frame.msg {
+                ServerMsg::YoureUp { .. } => self.send(j, ClientMsg::AcceptFloor).await,
+                ServerMsg::Floor { floor } if j == 0 => self.on_floor(&floor),
+                ServerMsg::Reaction { from, .. } => self.on_reaction(j, from, at),
+                ServerMsg::Error { code, .. } => self.metrics.error(code.as_str()),
+                _ => {}
+            },
+        }
+    }
+
+    /// The floor as the facilitator bot saw it change: a new turn gets a holder and a
+    /// length.
+    fn on_floor(&mut self, floor: &FloorView) {
+        let turn = &mut self.turn;
+        let holder = floor.holder.and_then(|id| self.ids.get(&id).copied());
+        if floor.turn != turn.id {
+            if holder.is_some() {
+                turn.count += 1;
+            }
+            turn.id = floor.turn;
+            turn.holder = holder;
+            turn.yielded = false;
+            let (lo, hi) = self.ctx.turn_ms;
+            turn.until = holder
+                .map(|_| Instant::now() + Duration::from_millis(self.rng.random_range(lo..=hi)));
+        }
+    }
+
+    /// Member `j` saw a reaction from `from` at `at`: when every member has seen it, its
+    /// fan-out time is measured.
+    fn on_reaction(&mut self, j: usize, from: ParticipantId, at: Instant) {
+        let Some(Some(me)) = self.members.get_mut(j) else { return };
+        let n = me.reactions_seen.entry(from).or_default();
+        let k = *n;
+        *n += 1;
+        if let Some(p) = self.pending.get_mut(&from).and_then(|list| list.get_mut(k)) {
+            p.seen += 1;
+            p.last = p.last.max(at);
+            if p.seen == p.expected {
+                let sent = p.written.get().copied().unwrap_or(p.sent);
+                self.metrics.fanout.add(p.last.saturating_duration_since(sent));
+            }
+        }
+    }
+
+    /// Raises hands to keep a short queue, and reacts now and then.
+    async fn act(&mut self) {
+        let learners: Vec<usize> =
+            (1..self.members.len()).filter(|j| self.members[*j].is_some()).collect();
+        if learners.is_empty() {
+            return;
+        }
+        // One hand every half second on average keeps a queue of a few.
+        if self.rng.random_bool(0.5) {
+            let j = learners[self.rng.random_range(0..learners.len())];
+            let has_hand = self.members[j].as_ref().is_some_and(|x| self.hands.contains(&x.id));
+            if self.turn.holder != Some(j) && !has_hand {
+                self.hand_kind += 1;
+                let kind =
+                    if self.hand_kind % 2 == 0 { HandKind::Reply } else { HandKind::NewPoint };
+                self.send(j, ClientMsg::RaiseHand { kind, note: None }).await;
+            }
+        }
+        // About one reaction per learner every ten seconds, never by the speaker.
+        for &j in &learners {
+            if self.turn.holder != Some(j) && self.rng.random_bool(0.05) {
+                let reaction = REACTIONS[self.rng.random_range(0..REACTIONS.len())];
+                self.react(j, reaction).await;
+                self.metrics.reactions += 1;
+            }
+        }
+    }
+
+    /// Member `j` reacts; the reaction waits in `pending` to be seen by every member.
+    async fn react(&mut self, j: usize, reaction: ReactionKind) {
+        let present = self.members.iter().flatten().count();
+        let Some(Some(x)) = self.members.get(j) else { return };
+        let now = Instant::now();
+        let written = x.p.send_stamped(ClientMsg::React { reaction }).await;
+        let pending = Pending { written, sent: now, seen: 0, last: now, expected: present };
+        self.pending.entry(x.id).or_default().push(pending);
+    }
+
+    /// Sends `msg` from member `j`, if they are in.
+    async fn send(&self, j: usize, msg: ClientMsg) {
+        if let Some(Some(x)) = self.members.get(j) {
+            x.p.send(msg).await;
+        }
+    }
+
+    /// The end: hand-overs counted, what each listener heard (the last tick's arrivals
+    /// too) and the jitter per stream collected; then everyone leaves.
+    async fn finish(mut self) -> Metrics {
+        self.metrics.handovers = self.turn.count.saturating_sub(1);
+        self.metrics.rooms_with_handover = u64::from(self.turn.count >= 2);
+        self.peers.read_polled();
+        self.peers.collect(&mut self.metrics);
+        for x in self.members.iter().flatten() {
+            x.p.send(ClientMsg::Leave).await;
+        }
+        self.metrics
     }
 }
+
+/// The reactions the learners send, picked at random.
+const REACTIONS: [ReactionKind; 4] =
+    [ReactionKind::Agree, ReactionKind::Disagree, ReactionKind::Question, ReactionKind::Applause];
 
 /// A short, stable name for a failed join.
 pub(super) fn error_kind(e: &ClientError) -> &'static str {
     match e {
-        ClientError::Refused { code, .. } if code == "bad_token" || code == "token_expired" => {
+        ClientError::Refused { code: ErrorCode::BadToken | ErrorCode::TokenExpired, .. } => {
             "bad_token"
         }
         ClientError::Refused { .. } => "refused",
         ClientError::Unreachable { .. } => "unreachable",
-        ClientError::Closed(_) | ClientError::Rtc(_) | ClientError::Io(_) => "join_failed",
+        ClientError::Closed(_)
+        | ClientError::Undecodable(_)
+        | ClientError::Rtc(_)
+        | ClientError::Io(_) => "join_failed",
     }
 }

@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use serde_json::json;
-use talkstick_signaling::protocol::{Role, Settings};
+use talkstick_signaling::protocol::{ClientMsg, ErrorCode, HandKind, Role, ServerMsg, Settings};
 
 use crate::common::Server;
 use crate::media::{Listener, opus_packets, speak};
@@ -24,16 +23,15 @@ async fn a_media_panic_stays_inside_its_room() {
     }
     // Room A's media code panics. (Offers are limited to one a second per participant.)
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    a1.p.send(json!({"type": "rtc_offer", "sdp": "v=0 talkstick-inject-panic"})).await;
+    a1.p.send(ClientMsg::RtcOffer { sdp: "v=0 talkstick-inject-panic".into() }).await;
     a1.pump_until("an error", |l| {
-        l.saw(|v| v["type"] == "error" && v["code"] == "bad_offer").is_some()
+        l.saw(|m| matches!(m, ServerMsg::Error { code: ErrorCode::BadOffer, .. })).is_some()
     })
     .await;
     // Room A: signaling goes on; audio is gone.
-    a2.p.send(json!({"type": "raise_hand", "kind": "new_point"})).await;
+    a2.p.send(ClientMsg::RaiseHand { kind: HandKind::NewPoint, note: None }).await;
     a1.pump_until("queue", |l| {
-        l.saw(|v| v["type"] == "queue" && v["hands"].as_array().is_some_and(|h| h.len() == 1))
-            .is_some()
+        l.saw(|m| matches!(m, ServerMsg::Queue { hands } if hands.len() == 1)).is_some()
     })
     .await;
     speak(&a1.p, &opus_packets(10, 1.0)).await;

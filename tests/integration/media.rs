@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
 use talkstick::client::{ClientEvent, Participant};
 use talkstick::rtp::Audio;
-use talkstick_signaling::protocol::{Role, Settings};
+use talkstick_signaling::ParticipantId;
+use talkstick_signaling::protocol::{
+    ClientFrame, ClientMsg, ErrorCode, Mode, Role, ServerMsg, Settings, SettingsPatch,
+};
 
 use crate::common::{Server, WAIT};
 
@@ -39,7 +41,8 @@ pub fn opus_packets(n: usize, seed: f32) -> Vec<Vec<u8>> {
 pub struct Listener {
     pub p: Participant,
     pub audio: Vec<Audio>,
-    pub signals: Vec<(Instant, Value)>,
+    /// Server messages and when they arrived.
+    pub signals: Vec<(Instant, ServerMsg)>,
     pub connected: bool,
 }
 
@@ -59,7 +62,7 @@ impl Listener {
                 _ => panic!(
                     "participant {}: never saw {what}; signals: {:?}",
                     self.p.id,
-                    self.signals.iter().map(|(_, v)| v.to_string()).collect::<Vec<_>>()
+                    self.signals.iter().map(|(_, m)| m).collect::<Vec<_>>()
                 ),
             }
         }
@@ -76,24 +79,27 @@ impl Listener {
     fn take(&mut self, ev: ClientEvent) {
         match ev {
             ClientEvent::Audio(a) => self.audio.push(a),
-            ClientEvent::Signal(v, at) => self.signals.push((at, v)),
+            ClientEvent::Signal(frame, at) => self.signals.push((at, frame.msg)),
+            ClientEvent::Undecodable { text, error, .. } => {
+                panic!("participant {}: unreadable message {text}: {error}", self.p.id)
+            }
             ClientEvent::AudioConnected => self.connected = true,
             ClientEvent::Closed => {}
         }
     }
 
-    pub fn saw(&self, pred: impl Fn(&Value) -> bool) -> Option<Instant> {
-        self.signals.iter().find(|(_, v)| pred(v)).map(|(t, _)| *t)
+    /// When the first message matching `pred` arrived.
+    pub fn saw(&self, pred: impl Fn(&ServerMsg) -> bool) -> Option<Instant> {
+        self.signals.iter().find(|(_, m)| pred(m)).map(|(t, _)| *t)
     }
 
     /// The mid of the slot that last carried `who`.
-    fn slot_of(&self, who: u64) -> Option<String> {
-        self.signals.iter().rev().filter(|(_, v)| v["type"] == "slots").find_map(|(_, v)| {
-            v["slots"]
-                .as_array()?
-                .iter()
-                .find(|s| s["participant"] == who)
-                .map(|s| s["mid"].as_str().unwrap().to_owned())
+    fn slot_of(&self, who: ParticipantId) -> Option<String> {
+        self.signals.iter().rev().find_map(|(_, m)| match m {
+            ServerMsg::Slots { slots } => {
+                slots.iter().find(|s| s.participant == Some(who)).map(|s| s.mid.clone())
+            }
+            _ => None,
         })
     }
 }
@@ -141,9 +147,7 @@ async fn six_clients_hear_the_speaker_every_packet_once_and_in_order() {
         let seqs: Vec<u64> = l.audio.iter().map(|a| a.seq).collect();
         assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "one continuous stream");
         let onset = l
-            .saw(|v| {
-                v["type"] == "speaking" && v["participant"] == speaker && v["speaking"] == true
-            })
+            .saw(|m| *m == ServerMsg::Speaking { participant: speaker, speaking: true })
             .expect("speaking indicator");
         eprintln!(
             "listener {}: speaking shown {:?} after the first packet",
@@ -156,10 +160,7 @@ async fn six_clients_hear_the_speaker_every_packet_once_and_in_order() {
     // Silence: the indicator drops.
     for l in people.iter_mut() {
         l.pump_until("speaking stopped", |l| {
-            l.saw(|v| {
-                v["type"] == "speaking" && v["participant"] == speaker && v["speaking"] == false
-            })
-            .is_some()
+            l.saw(|m| *m == ServerMsg::Speaking { participant: speaker, speaking: false }).is_some()
         })
         .await;
     }
@@ -174,20 +175,25 @@ async fn moderated_mode_forwards_only_the_floor_holder() {
     for l in [&mut f, &mut a, &mut b] {
         l.pump_until("audio connected", |l| l.connected).await;
     }
-    f.p.send(json!({"type": "update_settings", "settings": {"mode": "moderated"}})).await;
-    b.pump_until("moderated", |l| l.saw(|v| v["settings"]["mode"] == "moderated").is_some()).await;
+    let settings = SettingsPatch { mode: Some(Mode::Moderated), ..SettingsPatch::default() };
+    f.p.send(ClientMsg::UpdateSettings { settings }).await;
+    b.pump_until("moderated", |l| {
+        l.saw(|m| matches!(m, ServerMsg::Settings { settings } if settings.mode == Mode::Moderated))
+            .is_some()
+    })
+    .await;
     // Aino speaks without the floor: the server forwards nothing.
     speak(&a.p, &opus_packets(25, 3.0)).await;
     b.pump_for(Duration::from_millis(300)).await;
     f.pump_for(Duration::from_millis(10)).await;
     assert!(b.audio.is_empty() && f.audio.is_empty(), "a non-holder is not forwarded");
     // Given the floor, she is heard.
-    f.p.send(json!({"type": "grant", "participant": a.p.id})).await;
-    a.pump_until("offer", |l| l.saw(|v| v["type"] == "youre_up").is_some()).await;
-    a.p.send(json!({"type": "accept_floor"})).await;
+    f.p.send(ClientMsg::Grant { participant: a.p.id }).await;
+    a.pump_until("offer", |l| l.saw(|m| matches!(m, ServerMsg::YoureUp { .. })).is_some()).await;
+    a.p.send(ClientMsg::AcceptFloor).await;
     let aid = a.p.id;
     b.pump_until("A holds", |l| {
-        l.saw(|v| v["type"] == "floor" && v["floor"]["holder"] == aid).is_some()
+        l.saw(|m| matches!(m, ServerMsg::Floor { floor } if floor.holder == Some(aid))).is_some()
     })
     .await;
     let packets = opus_packets(25, 7.0);
@@ -195,9 +201,9 @@ async fn moderated_mode_forwards_only_the_floor_holder() {
     b.pump_until("holder audio", |l| l.audio.len() >= packets.len()).await;
     assert!(b.audio.iter().zip(&packets).all(|(x, y)| &x.data == y));
     // Muted by the facilitator: never forwarded, whatever the client does.
-    f.p.send(json!({"type": "mute", "participant": aid})).await;
+    f.p.send(ClientMsg::Mute { participant: aid }).await;
     b.pump_until("mute", |l| {
-        l.saw(|v| v["type"] == "participant_updated" && v["participant"]["force_muted"] == true)
+        l.saw(|m| matches!(m, ServerMsg::ParticipantUpdated { participant } if participant.force_muted))
             .is_some()
     })
     .await;
@@ -230,8 +236,11 @@ async fn slots_map_matches_who_is_heard_and_listeners_have_three_slots() {
     });
     assert_eq!(by_mid[m0.as_str()], x.iter().collect::<Vec<_>>());
     assert_eq!(by_mid[m1.as_str()], y.iter().collect::<Vec<_>>());
-    let slots = l.signals.iter().rev().find(|(_, v)| v["type"] == "slots").unwrap();
-    assert_eq!(slots.1["slots"].as_array().unwrap().len(), 3);
+    let slots = l.signals.iter().rev().find_map(|(_, m)| match m {
+        ServerMsg::Slots { slots } => Some(slots),
+        _ => None,
+    });
+    assert_eq!(slots.unwrap().len(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -246,17 +255,13 @@ async fn quiet_audio_is_neither_speech_nor_forwarded_to_free_slots() {
     speak_at(&a.p, &opus_packets(25, 4.0), 80).await;
     b.pump_for(Duration::from_millis(400)).await;
     let aid = a.p.id;
-    assert!(
-        b.saw(|v| v["type"] == "speaking" && v["participant"] == aid).is_none(),
-        "quiet is not speech"
-    );
+    let speaks =
+        |m: &ServerMsg| matches!(m, ServerMsg::Speaking { participant, .. } if *participant == aid);
+    assert!(b.saw(speaks).is_none(), "quiet is not speech");
     assert!(b.audio.is_empty(), "quiet senders do not take slots");
     // The same voice at -25 dBov is speech.
     speak_at(&a.p, &opus_packets(10, 4.0), 25).await;
-    b.pump_until("speaking", |l| {
-        l.saw(|v| v["type"] == "speaking" && v["participant"] == aid).is_some()
-    })
-    .await;
+    b.pump_until("speaking", |l| l.saw(speaks).is_some()).await;
     let levels: Vec<Option<i8>> = b.audio.iter().map(|x| x.level).collect();
     assert!(levels.iter().all(|l| *l == Some(25)), "levels reach listeners unchanged: {levels:?}");
 }
@@ -289,22 +294,28 @@ async fn audio_offers_are_rate_limited_and_bad_ones_refused() {
     let mut a = Listener::join(&server, "m5", "Aino", Role::Learner).await;
     a.pump_until("audio connected", |l| l.connected).await;
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    a.p.send(json!({"type": "rtc_offer", "sdp": "not sdp", "id": 1})).await;
-    a.p.send(json!({"type": "rtc_offer", "sdp": "not sdp either", "id": 2})).await;
-    a.pump_until("two errors", |l| {
-        l.signals.iter().filter(|(_, v)| v["type"] == "error").count() >= 2
-    })
-    .await;
-    let errors: Vec<&Value> =
-        a.signals.iter().map(|(_, v)| v).filter(|v| v["type"] == "error").collect();
-    assert!(errors.iter().all(|e| e["code"] == "bad_offer"));
-    assert!(errors[0]["message"].as_str().unwrap().contains("refused"), "{}", errors[0]);
-    assert!(
-        errors[1]["retry_after_ms"].as_u64().is_some(),
-        "the second is rate-limited: {}",
-        errors[1]
-    );
+    let offer =
+        |id, sdp: &str| ClientFrame { id: Some(id), msg: ClientMsg::RtcOffer { sdp: sdp.into() } };
+    a.p.send_frame(offer(1, "not sdp")).await;
+    a.p.send_frame(offer(2, "not sdp either")).await;
+    let errors = |l: &Listener| -> Vec<(ErrorCode, String, Option<u32>, Option<u64>)> {
+        l.signals
+            .iter()
+            .filter_map(|(_, m)| match m {
+                ServerMsg::Error { code, message, re, retry_after_ms } => {
+                    Some((*code, message.clone(), *re, *retry_after_ms))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    a.pump_until("two errors", |l| errors(l).len() >= 2).await;
+    let errors = errors(&a);
+    assert!(errors.iter().all(|e| e.0 == ErrorCode::BadOffer), "{errors:?}");
+    assert!(errors[0].1.contains("refused"), "{:?}", errors[0]);
+    assert_eq!((errors[0].2, errors[1].2), (Some(1), Some(2)), "each names its request");
+    assert!(errors[1].3.is_some(), "the second is rate-limited: {:?}", errors[1]);
     // The existing audio connection is untouched by refused offers.
-    a.p.send(json!({"type": "ping"})).await;
-    a.pump_until("pong", |l| l.saw(|v| v["type"] == "pong").is_some()).await;
+    a.p.send(ClientMsg::Ping).await;
+    a.pump_until("pong", |l| l.saw(|m| *m == ServerMsg::Pong).is_some()).await;
 }

@@ -5,11 +5,10 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use talkstick::client::ClientRtc;
-use talkstick::client::{ClientEvent, Participant};
 use talkstick::rtp::RtcEvent;
-use talkstick_signaling::protocol::{Role, Settings};
+use talkstick::client::{ClientEvent, Participant};
+use talkstick_signaling::protocol::{ClientMsg, Role, ServerFrame, ServerMsg, Settings};
 use tokio::net::UdpSocket;
 
 use crate::common::{Server, WAIT};
@@ -73,8 +72,8 @@ async fn garbage_and_floods_are_dropped_and_audio_flows_intact() {
     assert!(dropped >= received - heard as u64 - 200, "dropped {dropped} of {received}");
     assert!(dropped > 0);
     // The server is alive and still serving signaling.
-    a.p.send(serde_json::json!({"type": "ping"})).await;
-    a.pump_until("pong", |l| l.saw(|v| v["type"] == "pong").is_some()).await;
+    a.p.send(ClientMsg::Ping).await;
+    a.pump_until("pong", |l| l.saw(|m| *m == ServerMsg::Pong).is_some()).await;
 }
 
 /// Cecil's audio peer, driven here on a socket the test holds (a normal participant's
@@ -85,13 +84,16 @@ async fn connect_own_peer(server: &Server, room: &str) -> (Participant, UdpSocke
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let (mut rtc, offer) =
         ClientRtc::offer(Instant::now(), socket.local_addr().unwrap(), 3).unwrap();
-    p.send(json!({"type": "rtc_offer", "sdp": offer})).await;
+    p.send(ClientMsg::RtcOffer { sdp: offer }).await;
     let mut out = Vec::new();
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         match tokio::time::timeout_at(deadline, p.events.recv()).await {
-            Ok(Some(ClientEvent::Signal(v, _))) if v["type"] == "rtc_answer" => {
-                rtc.accept_answer(v["sdp"].as_str().unwrap(), &mut out).unwrap();
+            Ok(Some(ClientEvent::Signal(
+                ServerFrame { msg: ServerMsg::RtcAnswer { sdp }, .. },
+                _,
+            ))) => {
+                rtc.accept_answer(&sdp, &mut out).unwrap();
                 break;
             }
             Ok(Some(_)) => {}

@@ -24,7 +24,8 @@ use rtc::shared::marshal::Marshal;
 use serde_json::{Value, json};
 use talkstick::client::{ClientEvent, Participant};
 use talkstick::rtp::Audio;
-use talkstick_signaling::protocol::{Role, Settings};
+use talkstick_signaling::ParticipantId;
+use talkstick_signaling::protocol::{Role, ServerMsg, Settings};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use webrtc::media_stream::MediaStreamTrack;
@@ -92,7 +93,8 @@ impl PeerConnectionEventHandler for Callbacks {
 }
 
 /// A participant whose audio is webrtc-rs: a send-only Opus track, then receive-only
-/// audio transceivers for the server's slots.
+/// audio transceivers for the server's slots. Its signaling is the raw JSON of
+/// [`Client`].
 struct RsPeer {
     id: u64,
     pc: Arc<dyn PeerConnection>,
@@ -310,7 +312,7 @@ impl RsPeer {
 struct Str0m {
     p: Participant,
     audio: Vec<Audio>,
-    signals: Vec<Value>,
+    signals: Vec<ServerMsg>,
     connected: bool,
 }
 
@@ -341,15 +343,29 @@ impl Str0m {
     async fn step(&mut self, deadline: tokio::time::Instant) -> bool {
         match tokio::time::timeout_at(deadline, self.p.events.recv()).await {
             Ok(Some(ClientEvent::Audio(a))) => self.audio.push(a),
-            Ok(Some(ClientEvent::Signal(v, _))) => self.signals.push(v),
+            Ok(Some(ClientEvent::Signal(frame, _))) => self.signals.push(frame.msg),
+            Ok(Some(ClientEvent::Undecodable { text, error, .. })) => {
+                panic!("str0m participant {}: unreadable message {text}: {error}", self.p.id)
+            }
             Ok(Some(ClientEvent::AudioConnected)) => self.connected = true,
             Ok(Some(ClientEvent::Closed)) | Ok(None) | Err(_) => return false,
         }
         true
     }
+
+    /// The mid of the slot that the last `slots` message gives to the webrtc-rs peer.
+    fn slot_of(&self, rs: &RsPeer) -> Option<String> {
+        let who = ParticipantId(u32::try_from(rs.id).unwrap());
+        let slots = self.signals.iter().rev().find_map(|m| match m {
+            ServerMsg::Slots { slots } => Some(slots),
+            _ => None,
+        })?;
+        Some(slots.iter().find(|s| s.participant == Some(who))?.mid.clone())
+    }
 }
 
-/// The mid of the slot that the last `slots` message in `signals` gives to `who`.
+/// The mid of the slot that the last `slots` message in `signals` (raw JSON) gives to
+/// `who`.
 fn slot_of(signals: &[Value], who: u64) -> Option<String> {
     let slots = signals.iter().rev().find(|v| v["type"] == "slots")?;
     let slot = slots["slots"].as_array()?.iter().find(|s| s["participant"] == who)?;
@@ -379,7 +395,7 @@ async fn a_str0m_participant_hears_a_webrtc_rs_peer_every_packet_once_in_order()
     assert_eq!(got, packets.iter().collect::<Vec<_>>(), "every packet, in order, intact");
     let seqs: Vec<u64> = st.audio.iter().map(|a| a.seq).collect();
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "one continuous stream");
-    let mid = slot_of(&st.signals, rs.id).expect("the webrtc-rs peer was put in a slot");
+    let mid = st.slot_of(&rs).expect("the webrtc-rs peer was put in a slot");
     assert!(st.audio.iter().all(|a| *a.mid == *mid), "all on the slot named for it");
     // (str0m reports levels as negative dBov.)
     let levels = st.audio.iter().map(|a| a.level.map(i8::unsigned_abs));
@@ -396,7 +412,7 @@ async fn a_webrtc_rs_peer_hears_a_str0m_participant_on_the_slot_named_for_it() {
         tick.tick().await;
         st.p.send_audio(5_000 + i as u64 * 960, 20, data.clone()).await;
     }
-    let speaker = st.p.id;
+    let speaker = u64::from(st.p.id.0);
     rs.pump_until("all packets", |p| p.heard.len() >= packets.len()).await;
     rs.pump_until("its slot", |p| slot_of(&p.signals, speaker).is_some()).await;
     rs.pump_for(Duration::from_millis(200)).await;
@@ -417,13 +433,9 @@ async fn a_webrtc_rs_peer_stops_speaking_while_its_quiet_packets_still_flow() {
     let (rs, mut st) = pair(&server, "wr3").await;
     // 0.5 s loud, then 1.5 s marked silent: speech ends a hangover (0.3 s) into the quiet.
     let packets = opus_packets(100, 70.0);
-    let who = rs.id;
+    let who = ParticipantId(u32::try_from(rs.id).unwrap());
     let speaking = |on: bool| {
-        move |s: &Str0m| {
-            s.signals
-                .iter()
-                .any(|v| v["type"] == "speaking" && v["participant"] == who && v["speaking"] == on)
-        }
+        move |s: &Str0m| s.signals.contains(&ServerMsg::Speaking { participant: who, speaking: on })
     };
     let (sent_all, stopped) = tokio::join!(
         async {

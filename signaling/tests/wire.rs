@@ -1,0 +1,239 @@
+//! The wire contract from both ends: every server message survives `encode` then
+//! `decode_server`, every client message `encode_client` then `decode`, and the type
+//! lists and error codes agree with what serde writes.
+
+use talkstick_signaling::protocol::{
+    self, ClientFrame, ClientMsg, ErrorCode, FloorState, FloorView, HandKind, HandView,
+    LeaveReason, ParticipantView, PersonStats, Presence, ReactionKind, Role, RoomSnapshot,
+    ServerFrame, ServerMsg, Settings, SettingsPatch, SlotView, StatsView, Tally, TurnEnd,
+    TurnRecord, YouView,
+};
+use talkstick_signaling::{ParticipantId, ResumeToken, TurnId};
+
+fn person(id: u32) -> ParticipantView {
+    ParticipantView {
+        id: ParticipantId(id),
+        name: format!("Person {id}"),
+        initials: "P".into(),
+        colour: "#0072B2".into(),
+        role: Role::Learner,
+        presence: Presence::Away,
+        connected: true,
+        mic_on: true,
+        force_muted: false,
+        push_to_talk: true,
+        speaking: false,
+        audio: true,
+    }
+}
+
+fn floor() -> FloorView {
+    FloorView {
+        state: FloorState::Held,
+        holder: Some(ParticipantId(2)),
+        offered_to: None,
+        offer_expires_ms: None,
+        turn: Some(TurnId(3)),
+        since_ms: 1_000,
+        ends_ms: Some(61_000),
+        open: false,
+        tally: Tally { agree: 2, cant_hear: 1, ..Tally::default() },
+        now_ms: 1_500,
+    }
+}
+
+fn hand(id: u32, note: Option<&str>) -> HandView {
+    HandView {
+        participant: ParticipantId(id),
+        position: id,
+        kind: HandKind::Reply,
+        raised_ms: 700,
+        note: note.map(str::to_owned),
+    }
+}
+
+fn turn_record() -> TurnRecord {
+    TurnRecord {
+        turn: TurnId(3),
+        holder: ParticipantId(2),
+        start_ms: 1_000,
+        end_ms: Some(4_000),
+        ended: Some(TurnEnd::TimeLimit),
+        tally: Tally::default(),
+    }
+}
+
+fn welcome() -> ServerMsg {
+    let you = YouView {
+        id: ParticipantId(2),
+        role: Role::Facilitator,
+        resume_token: ResumeToken("secret".into()),
+        resumed: false,
+    };
+    let room = RoomSnapshot {
+        id: "demo".parse().unwrap(),
+        now_ms: 1_500,
+        settings: Settings { time_limit_ms: Some(60_000), ..Settings::default() },
+        participants: vec![person(1), person(2)],
+        queue: vec![hand(1, Some("a note")), hand(2, None)],
+        floor: floor(),
+        audio_slots: 3,
+    };
+    ServerMsg::Welcome { protocol: protocol::PROTOCOL_VERSION, you, room: Box::new(room) }
+}
+
+fn stats() -> ServerMsg {
+    let who = PersonStats {
+        participant: ParticipantId(1),
+        name: "Person 1".into(),
+        colour: "#0072B2".into(),
+        present: true,
+        talk_ms: 3_000,
+        turns: 1,
+        reactions_given: 2,
+        reactions_received: 0,
+        wait_ms: 900,
+    };
+    let stats =
+        StatsView { now_ms: 9_000, gini: 0.25, people: vec![who], turns: vec![turn_record()] };
+    ServerMsg::Stats { stats }
+}
+
+/// One message of every kind the server sends.
+fn every_server_msg() -> Vec<ServerMsg> {
+    let p = ParticipantId(1);
+    let slots = vec![
+        SlotView { mid: "1".into(), participant: Some(p) },
+        SlotView { mid: "2".into(), participant: None },
+    ];
+    vec![
+        welcome(),
+        ServerMsg::ParticipantJoined { participant: person(1) },
+        ServerMsg::ParticipantUpdated { participant: person(2) },
+        ServerMsg::Speaking { participant: p, speaking: true },
+        ServerMsg::ParticipantLeft { participant: p, reason: LeaveReason::TimedOut },
+        ServerMsg::Queue { hands: vec![hand(1, None), hand(3, Some("later"))] },
+        ServerMsg::Floor { floor: floor() },
+        ServerMsg::YoureUp { expires_in_ms: 10_000 },
+        ServerMsg::OfferExpired,
+        ServerMsg::TimeWarning { turn: TurnId(3), remaining_ms: 15_000 },
+        ServerMsg::TimeUp { turn: TurnId(3) },
+        ServerMsg::Reaction {
+            from: p,
+            reaction: ReactionKind::CantHear,
+            turn: Some(TurnId(3)),
+            tally: Some(Tally { cant_hear: 1, ..Tally::default() }),
+        },
+        ServerMsg::Settings { settings: Settings::default() },
+        ServerMsg::TurnEnded { turn: turn_record() },
+        stats(),
+        ServerMsg::Error {
+            code: ErrorCode::RateLimited,
+            message: "slow down".into(),
+            re: Some(7),
+            retry_after_ms: Some(250),
+        },
+        ServerMsg::Pong,
+        ServerMsg::RtcAnswer { sdp: "v=0\r\n".into() },
+        ServerMsg::Slots { slots },
+        ServerMsg::Goodbye { reason: "replaced".into() },
+    ]
+}
+
+/// Which variant `msg` is; exhaustive, so a new message kind must be added to
+/// [`every_server_msg`] before this test builds again.
+fn variant(msg: &ServerMsg) -> usize {
+    match msg {
+        ServerMsg::Welcome { .. } => 0,
+        ServerMsg::ParticipantJoined { .. } => 1,
+        ServerMsg::ParticipantUpdated { .. } => 2,
+        ServerMsg::Speaking { .. } => 3,
+        ServerMsg::ParticipantLeft { .. } => 4,
+        ServerMsg::Queue { .. } => 5,
+        ServerMsg::Floor { .. } => 6,
+        ServerMsg::YoureUp { .. } => 7,
+        ServerMsg::OfferExpired => 8,
+        ServerMsg::TimeWarning { .. } => 9,
+        ServerMsg::TimeUp { .. } => 10,
+        ServerMsg::Reaction { .. } => 11,
+        ServerMsg::Settings { .. } => 12,
+        ServerMsg::TurnEnded { .. } => 13,
+        ServerMsg::Stats { .. } => 14,
+        ServerMsg::Error { .. } => 15,
+        ServerMsg::Pong => 16,
+        ServerMsg::RtcAnswer { .. } => 17,
+        ServerMsg::Slots { .. } => 18,
+        ServerMsg::Goodbye { .. } => 19,
+    }
+}
+
+#[test]
+fn every_server_message_round_trips_through_encode_and_decode_server() {
+    let all = every_server_msg();
+    let mut seen: Vec<usize> = all.iter().map(variant).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..20).collect::<Vec<_>>(), "one sample of every variant");
+    for (seq, msg) in all.into_iter().enumerate() {
+        let seq = seq as u64 * 1_000;
+        let text = protocol::encode(seq, &msg);
+        let back = protocol::decode_server(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(back, ServerFrame { seq, msg: msg.clone() }, "{text}");
+        // A frame serializes exactly as `encode` writes it, and its own `Deserialize`
+        // agrees with `decode_server`.
+        assert_eq!(serde_json::to_string(&back).unwrap(), text);
+        assert_eq!(serde_json::from_str::<ServerFrame>(&text).unwrap(), back);
+    }
+}
+
+#[test]
+fn the_server_type_list_is_exactly_the_variants() {
+    let mut tags: Vec<String> = every_server_msg()
+        .iter()
+        .map(|m| serde_json::to_value(m).unwrap()["type"].as_str().unwrap().to_owned())
+        .collect();
+    let mut listed: Vec<String> = ServerMsg::TYPES.iter().map(|t| (*t).to_owned()).collect();
+    tags.sort();
+    listed.sort();
+    assert_eq!(tags, listed);
+}
+
+#[test]
+fn error_codes_print_as_on_the_wire() {
+    for code in ErrorCode::ALL {
+        let wire = serde_json::to_value(code).unwrap();
+        assert_eq!(wire, code.as_str());
+        assert_eq!(code.to_string(), code.as_str());
+        assert_eq!(serde_json::from_value::<ErrorCode>(wire).unwrap(), code);
+    }
+    let mut names: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), ErrorCode::ALL.len(), "no code listed twice");
+}
+
+#[test]
+fn client_messages_round_trip_through_encode_client_and_decode() {
+    let p = ParticipantId(5);
+    let patch =
+        SettingsPatch { time_limit_ms: Some(None), pause_ms: Some(1_500), ..Default::default() };
+    let msgs = [
+        ClientMsg::Join { v: 1, token: "t.o.k".into(), resume: Some(ResumeToken("r".into())) },
+        ClientMsg::Join { v: 1, token: "t.o.k".into(), resume: None },
+        ClientMsg::RaiseHand { kind: HandKind::NewPoint, note: Some("mine".into()) },
+        ClientMsg::RaiseHand { kind: HandKind::Reply, note: None },
+        ClientMsg::React { reaction: ReactionKind::Applause },
+        ClientMsg::Grant { participant: p },
+        ClientMsg::MoveHand { participant: p, position: 2 },
+        ClientMsg::UpdateSettings { settings: patch },
+        ClientMsg::RtcOffer { sdp: "v=0\r\n".into() },
+        ClientMsg::AcceptFloor,
+        ClientMsg::Yield,
+        ClientMsg::Leave,
+    ];
+    for (i, msg) in msgs.into_iter().enumerate() {
+        for frame in [ClientFrame::from(msg.clone()), ClientFrame { id: Some(i as u32), msg }] {
+            let text = protocol::encode_client(&frame);
+            assert_eq!(protocol::decode(&text), Ok(frame), "{text}");
+        }
+    }
+}
