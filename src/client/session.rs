@@ -146,6 +146,8 @@ pub struct Participant {
     pub you: YouView,
     /// The room as the `welcome` showed it.
     pub room: Box<RoomSnapshot>,
+    /// The `welcome`'s sequence number: the events that follow count on from it.
+    pub welcome_seq: u64,
     commands: mpsc::Sender<Command>,
     /// Everything the session reports, in order (empty with a shared sink).
     pub events: mpsc::Receiver<ClientEvent>,
@@ -190,7 +192,7 @@ impl Participant {
         ws.send(Message::text(protocol::encode_client(&join.into())))
             .await
             .map_err(|e| unreachable(&e))?;
-        let (you, room) = welcome(&mut ws).await?;
+        let (welcome_seq, you, room) = welcome(&mut ws).await?;
         let (_, events) = mpsc::channel(1);
         let (commands, cmd_rx) = mpsc::channel(256);
         let peer = match audio {
@@ -207,7 +209,7 @@ impl Participant {
             None => None,
         };
         tokio::spawn(run(ws, peer, cmd_rx, sink));
-        Ok(Participant { id: you.id, you, room, commands, events })
+        Ok(Participant { id: you.id, you, room, welcome_seq, commands, events })
     }
 
     /// Sends a protocol message.
@@ -240,11 +242,12 @@ type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Reads until the `welcome` (or the `error` refusing the join).
-async fn welcome(ws: &mut Ws) -> Result<(YouView, Box<RoomSnapshot>), ClientError> {
+async fn welcome(ws: &mut Ws) -> Result<(u64, YouView, Box<RoomSnapshot>), ClientError> {
     while let Some(msg) = ws.next().await {
         let Ok(Message::Text(t)) = msg else { continue };
-        match protocol::decode_server(t.as_str()).map_err(ClientError::Undecodable)?.msg {
-            ServerMsg::Welcome { you, room, .. } => return Ok((you, room)),
+        let frame = protocol::decode_server(t.as_str()).map_err(ClientError::Undecodable)?;
+        match frame.msg {
+            ServerMsg::Welcome { you, room, .. } => return Ok((frame.seq, you, room)),
             ServerMsg::Error { code, message, .. } => {
                 return Err(ClientError::Refused { code, message });
             }

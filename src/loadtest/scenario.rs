@@ -189,8 +189,8 @@ async fn join(
         let _ = crate::rtp::socket::enlarge_recv_buffer(&socket);
         let local = socket.local_addr().map_err(|_| "bind_failed")?;
         let slots = usize::from(p.room.audio_slots);
-        let (rtc, offer) =
-            ClientRtc::offer(Instant::now(), local, slots).map_err(|e| error_kind(&ClientError::from(e)))?;
+        let (rtc, offer) = ClientRtc::offer(Instant::now(), local, slots)
+            .map_err(|e| error_kind(&ClientError::from(e)))?;
         ctx.joined.fetch_add(1, Ordering::Relaxed);
         let member = Member { id: p.id, p, reactions_seen: HashMap::new() };
         let audio = MemberAudio::new(rtc, socket, started, measure_join);

@@ -29,6 +29,11 @@ const MAX_ROUNDS: usize = 8;
 struct Member {
     conn: Conn,
     role: Role,
+    /// The `seq` of the latest event queued for this member: what a message to them alone
+    /// carries. The room's own number can be ahead of it while events it has produced
+    /// wait to be delivered (a `speaking` behind the `slots` it caused), and a client
+    /// takes a number ahead of what it has seen for a missed event.
+    seq: u64,
 }
 
 /// The room's media: the forwarder and what it registered with the shared plane.
@@ -109,9 +114,9 @@ impl RoomCore {
                 let result = self.room.join(now, req);
                 if let Ok(joined) = &result {
                     if let Some(old) =
-                        self.members.insert(joined.participant, Member { conn, role })
+                        self.members.insert(joined.participant, Member { conn, role, seq: 0 })
                     {
-                        self.replaced(&old.conn);
+                        Self::replaced(&old);
                     }
                 }
                 let _ = reply.send(result);
@@ -165,9 +170,9 @@ impl RoomCore {
 
     /// Says goodbye to every member and closes their connections.
     pub fn goodbye_all(&mut self, reason: &str) {
-        let bye = protocol::encode(self.room.seq(), &ServerMsg::Goodbye { reason: reason.into() });
+        let bye = ServerMsg::Goodbye { reason: reason.into() };
         for m in self.members.values() {
-            let _ = m.conn.tx.try_send(Outbound::Text(bye.as_str().into()));
+            let _ = m.conn.tx.try_send(Outbound::Text(protocol::encode(m.seq, &bye).into()));
             let _ = m.conn.tx.try_send(Outbound::Close(1001, "server shutting down"));
         }
         self.members.clear();
@@ -257,10 +262,12 @@ impl RoomCore {
             match out {
                 Output::Send { to, seq, msg } => {
                     let text: Utf8Bytes = protocol::encode(seq, &msg).into();
-                    for (pid, m) in &self.members {
-                        if to.includes(*pid, m.role)
-                            && m.conn.tx.try_send(Outbound::Text(text.clone())).is_err()
-                        {
+                    for (pid, m) in &mut self.members {
+                        if !to.includes(*pid, m.role) {
+                            continue;
+                        }
+                        m.seq = m.seq.max(seq);
+                        if m.conn.tx.try_send(Outbound::Text(text.clone())).is_err() {
                             slow.push((*pid, m.conn.id));
                         }
                     }
@@ -334,7 +341,7 @@ impl RoomCore {
 
     fn tell(&mut self, to: ParticipantId, msg: &ServerMsg) {
         if let Some(m) = self.members.get(&to) {
-            let text = protocol::encode(self.room.seq(), msg).into();
+            let text = protocol::encode(m.seq, msg).into();
             if m.conn.tx.try_send(Outbound::Text(text)).is_err() {
                 self.slow.push((to, m.conn.id));
             }
@@ -353,9 +360,9 @@ impl RoomCore {
     }
 
     /// Tells a connection that a newer one took over its identity, and closes it.
-    fn replaced(&self, old: &Conn) {
+    fn replaced(old: &Member) {
         let bye = ServerMsg::Goodbye { reason: "you joined again from another connection".into() };
-        let _ = old.tx.try_send(Outbound::Text(protocol::encode(self.room.seq(), &bye).into()));
-        let _ = old.tx.try_send(Outbound::Close(4002, "replaced"));
+        let _ = old.conn.tx.try_send(Outbound::Text(protocol::encode(old.seq, &bye).into()));
+        let _ = old.conn.tx.try_send(Outbound::Close(4002, "replaced"));
     }
 }

@@ -43,6 +43,9 @@ pub struct Listener {
     pub audio: Vec<Audio>,
     /// Server messages and when they arrived.
     pub signals: Vec<(Instant, ServerMsg)>,
+    /// Each server message's sequence number, in the order they arrived, starting with
+    /// the `welcome`'s.
+    pub seqs: Vec<u64>,
     pub connected: bool,
 }
 
@@ -50,7 +53,8 @@ impl Listener {
     pub async fn join(server: &Server, room: &str, name: &str, role: Role) -> Listener {
         let token = server.token(room, name, role);
         let p = Participant::join(&server.base(), &token, Some(LOOPBACK)).await.unwrap();
-        Listener { p, audio: Vec::new(), signals: Vec::new(), connected: false }
+        let seqs = vec![p.welcome_seq];
+        Listener { p, audio: Vec::new(), signals: Vec::new(), seqs, connected: false }
     }
 
     /// Reads events until `done` holds or [`WAIT`] passes.
@@ -79,7 +83,10 @@ impl Listener {
     fn take(&mut self, ev: ClientEvent) {
         match ev {
             ClientEvent::Audio(a) => self.audio.push(a),
-            ClientEvent::Signal(frame, at) => self.signals.push((at, frame.msg)),
+            ClientEvent::Signal(frame, at) => {
+                self.seqs.push(frame.seq);
+                self.signals.push((at, frame.msg));
+            }
             ClientEvent::Undecodable { text, error, .. } => {
                 panic!("participant {}: unreadable message {text}: {error}", self.p.id)
             }
@@ -318,4 +325,55 @@ async fn audio_offers_are_rate_limited_and_bad_ones_refused() {
     // The existing audio connection is untouched by refused offers.
     a.p.send(ClientMsg::Ping).await;
     a.pump_until("pong", |l| l.saw(|m| *m == ServerMsg::Pong).is_some()).await;
+}
+
+/// Everyone in `speakers` talks in the same rhythm, from one task so that their packets
+/// leave together: `loud` packets, then silence without packets (DTX) long enough for
+/// speech to stop, `cycles` times. Their speech then stops at the same moment, and the
+/// server handles several `speaking` changes and the slot changes they cause at once.
+async fn talk_in_unison(speakers: &[&Participant], loud: usize, cycles: usize) {
+    let packets = opus_packets(loud, 0.0);
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    for i in 0..cycles * (loud + 25) {
+        tick.tick().await;
+        let Some(pkt) = packets.get(i % (loud + 25)) else { continue };
+        for (k, p) in speakers.iter().enumerate() {
+            p.send_audio(1_000 + i as u64 * 960, 10 + 8 * k as i8, pkt.clone()).await;
+        }
+    }
+}
+
+/// No message runs ahead of the event stream: with several people speaking in talk
+/// spurts, speech starts and stops and the slots change all the time, and every message
+/// a client gets carries the `seq` of the last event it has or of the next one, never
+/// one it has not been sent yet (which a client takes for a missed event).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_message_carries_a_seq_the_client_has_reached_while_several_speak() {
+    let server = Server::with_media(Settings::default()).await;
+    let mut people = vec![Listener::join(&server, "seq", "Fiona", Role::Facilitator).await];
+    for name in ["Aino", "Bertil", "Chen", "Dalia"] {
+        people.push(Listener::join(&server, "seq", name, Role::Learner).await);
+    }
+    everyone_connected(&mut people).await;
+    let speakers: Vec<&Participant> = people[1..].iter().map(|l| &l.p).collect();
+    talk_in_unison(&speakers, 8, 6).await;
+    for l in people.iter_mut() {
+        l.pump_for(Duration::from_millis(700)).await;
+    }
+    for l in &people {
+        let slots = l.signals.iter().filter(|(_, m)| matches!(m, ServerMsg::Slots { .. })).count();
+        let speaking =
+            l.signals.iter().filter(|(_, m)| matches!(m, ServerMsg::Speaking { .. })).count();
+        assert!(slots >= 5 && speaking >= 10, "{}: {slots} slots, {speaking} speaking", l.p.id);
+        for (k, w) in l.seqs.windows(2).enumerate() {
+            assert!(
+                w[1] == w[0] || w[1] == w[0] + 1,
+                "{}: seq {} after {} ({:?})",
+                l.p.id,
+                w[1],
+                w[0],
+                l.signals[k].1
+            );
+        }
+    }
 }

@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use talkstick::client::ClientRtc;
-use talkstick::rtp::RtcEvent;
 use talkstick::client::{ClientEvent, Participant};
+use talkstick::rtp::RtcEvent;
 use talkstick_signaling::protocol::{ClientMsg, Role, ServerFrame, ServerMsg, Settings};
 use tokio::net::UdpSocket;
 
