@@ -112,7 +112,8 @@ pub fn verify(secret: &Secret, token: &str, now_unix: u64) -> Result<Claims, Tok
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or(TokenError::Malformed("unreadable claims"))?;
-    if claims.exp + LEEWAY_SECS < now_unix {
+    // `exp` is the signer's, but any u64 parses: saturate rather than overflow.
+    if claims.exp.saturating_add(LEEWAY_SECS) < now_unix {
         return Err(TokenError::Expired);
     }
     Ok(claims)
@@ -153,5 +154,13 @@ mod tests {
         // alg=none is never accepted.
         let none = format!("{}.{}.", B64.encode(r#"{"alg":"none"}"#), t.split('.').nth(1).unwrap());
         assert!(matches!(verify(&s, &none, 0), Err(TokenError::Malformed(_))));
+    }
+
+    /// The largest expiry a token can carry is checked without overflowing.
+    #[test]
+    fn the_largest_expiry_does_not_overflow() {
+        let s = Secret::new("k".repeat(32));
+        let t = mint(&s, &claims(u64::MAX));
+        assert_eq!(verify(&s, &t, u64::MAX).unwrap(), claims(u64::MAX));
     }
 }

@@ -75,6 +75,9 @@ pub struct ForwarderCounters {
     pub packets_sealed: u64,
     /// Microphone packets opened by the fast path rather than by str0m.
     pub packets_opened: u64,
+    /// Microphone packets the fast path refused: replays and packets that failed
+    /// authentication on a stream it owns.
+    pub packets_refused: u64,
     /// Packets not forwarded because the sender's gate is closed.
     pub packets_gated: u64,
     /// Datagrams for a peer that no longer exists.
@@ -82,7 +85,7 @@ pub struct ForwarderCounters {
 }
 
 /// How many counters [`ForwarderCounters`] has.
-const COUNTERS: usize = 6;
+const COUNTERS: usize = 7;
 
 impl ForwarderCounters {
     /// Each counter with its name, always in the same order.
@@ -92,6 +95,7 @@ impl ForwarderCounters {
             ("packets_forwarded", self.packets_forwarded),
             ("packets_sealed", self.packets_sealed),
             ("packets_opened", self.packets_opened),
+            ("packets_refused", self.packets_refused),
             ("packets_gated", self.packets_gated),
             ("stale_datagrams", self.stale_datagrams),
         ]
@@ -326,7 +330,7 @@ impl Forwarder {
             self.counters.stale_datagrams += 1;
             return false;
         };
-        let opened = l.peer.opened_fast();
+        let (opened, refused) = (l.peer.opened_fast(), l.peer.refused_fast());
         let received = Received {
             source: d.source,
             destination: d.destination,
@@ -336,6 +340,7 @@ impl Forwarder {
         let result = l.peer.handle_datagram(now, &received, &mut self.transmits);
         let fast = l.peer.opened_fast() - opened;
         self.counters.packets_opened += fast;
+        self.counters.packets_refused += l.peer.refused_fast() - refused;
         if let Err(e) = result {
             tracing::debug!(participant = %who, error = %e, "datagram refused");
         }
@@ -477,7 +482,9 @@ impl Forwarder {
                     // left off, plus the wall time since.
                     let next = slot.last_out.map_or(audio.rtp_time, |(ts, at)| {
                         let gap = now.saturating_duration_since(at).as_micros() as u64 * 48 / 1000;
-                        ts + gap.max(FRAME_TICKS)
+                        // The sender picks its timestamps, up to u64::MAX extended:
+                        // RTP time is modular, so is the slot's.
+                        ts.wrapping_add(gap.max(FRAME_TICKS))
                     });
                     slot.offset = next.wrapping_sub(audio.rtp_time);
                 }

@@ -153,6 +153,11 @@ impl Peer {
         self.endpoint.opened_fast()
     }
 
+    /// Microphone packets the receive fast path refused so far (replays, forgeries).
+    pub fn refused_fast(&self) -> u64 {
+        self.endpoint.refused_fast()
+    }
+
     /// Whether forwarded audio bypasses str0m's send path.
     pub fn fast_path(&self) -> bool {
         self.endpoint.fast_send()

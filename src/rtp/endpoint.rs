@@ -14,8 +14,10 @@
 //! - Learning: a receive stream is opened here once str0m knows its SSRC (at arming, or
 //!   from the first packet str0m delivers on it), carrying on from the sequence number
 //!   str0m last saw.
-//! - What the fast path refuses is str0m's to judge, except a replay of a stream it
-//!   owns, which is dropped.
+//! - No second chance: RTP of a stream the fast path owns that it refuses (a replay, a
+//!   failed authentication, a malformed header) is dropped and counted, never handed to
+//!   str0m, whose replay state stopped with the stream's first packet and would take a
+//!   recording for live audio. RTCP, STUN, DTLS and streams it does not own are str0m's.
 //!
 //! The sans-IO rule holds: every input is followed by draining str0m until it names its
 //! next timeout. Datagrams to send go to the caller's `Vec<Transmit>`; events wait here
@@ -92,6 +94,8 @@ pub struct Endpoint<const N: usize> {
     events: VecDeque<RtcEvent>,
     /// Packets the fast path opened so far.
     opened: u64,
+    /// Packets of its streams the fast path refused so far.
+    refused: u64,
 }
 
 impl<const N: usize> std::fmt::Debug for Endpoint<N> {
@@ -126,6 +130,7 @@ impl<const N: usize> Endpoint<N> {
             timeout: now,
             events: VecDeque::new(),
             opened: 0,
+            refused: 0,
         }
     }
 
@@ -181,6 +186,12 @@ impl<const N: usize> Endpoint<N> {
         self.opened
     }
 
+    /// Packets of its own streams the receive fast path refused so far: replays, failed
+    /// authentication, malformed headers.
+    pub fn refused_fast(&self) -> u64 {
+        self.refused
+    }
+
     /// Whether events wait for [`Endpoint::poll_event`].
     pub fn has_events(&self) -> bool {
         !self.events.is_empty()
@@ -224,13 +235,15 @@ impl<const N: usize> Endpoint<N> {
                     }));
                     return Ok(());
                 }
-                Err(OpenError::Replayed) => return Ok(()),
-                // Anything else is str0m's to judge: RTCP, STUN, a stream it has not
-                // reported yet, or a packet that failed here (forged, or a rollover
-                // counter str0m tracks differently); it authenticates on its own. Nothing
-                // is switched off, so forged packets cannot take an endpoint off the fast
-                // path.
-                Err(_) => {}
+                // Not RTP, or a stream str0m has not handed over: str0m's to judge.
+                Err(OpenError::NotRtp | OpenError::UnknownSsrc) => {}
+                // A stream the fast path owns: refused here is refused. Nothing is
+                // switched off, so forged packets cannot take an endpoint off the fast
+                // path either.
+                Err(OpenError::Replayed | OpenError::Auth | OpenError::Malformed) => {
+                    self.refused += 1;
+                    return Ok(());
+                }
             }
         }
         let contents =

@@ -188,3 +188,71 @@ fn only_fast_path_audio_that_changes_nothing_is_routine() {
     assert!(!room.forwarder.handle_datagram(&room.datagram_from(0, datagrams[5].clone())));
     assert!(!room.forwarder.handle_datagram(&room.datagram_from(0, vec![0, 1, 0, 0])));
 }
+
+/// A recorded microphone packet sent again is never forwarded, however old: the fast
+/// path owns the stream, so a packet it refuses (a replay, or one that fails
+/// authentication because its age made the rollover counter ambiguous) is dropped and
+/// counted, not handed to str0m, whose replay state never saw the stream go on.
+#[test]
+fn a_replayed_microphone_packet_is_never_forwarded_at_any_distance() {
+    let mut room = SimRoom::connected(2, 1);
+    let payload = [0x55u8; 60];
+    let mut ts = 0u64;
+    let mut next = |room: &mut SimRoom| {
+        ts += 960;
+        room.encrypt_for_server(0, &[(ts, &payload[..])]).remove(0)
+    };
+    // A few packets through the whole room first: str0m sees the stream's first one, the
+    // fast path learns it and opens the rest.
+    let mut recorded = Vec::new();
+    for _ in 0..20 {
+        let d = next(&mut room);
+        room.forwarder.handle_datagram(&room.datagram_from(0, d.clone()));
+        recorded.push(d);
+        room.step(Duration::from_millis(20));
+    }
+    assert!(room.forwarder.counters().packets_opened >= 18);
+    // Replays at several distances behind the newest packet, the stream going on between
+    // them: 1, 10, 100, 1 000, 32 000 and 40 000 packets.
+    let mut sent = recorded.len();
+    for distance in [1usize, 10, 100, 1_000, 32_000, 40_000] {
+        while sent < distance + 5 {
+            let d = next(&mut room);
+            room.forwarder.handle_datagram(&room.datagram_from(0, d));
+            room.forwarder.drain_transmits().for_each(drop);
+            sent += 1;
+        }
+        let victim = sent - distance;
+        let old = if victim < recorded.len() { recorded[victim].clone() } else { continue };
+        let before = room.forwarder.counters();
+        room.forwarder.handle_datagram(&room.datagram_from(0, old));
+        let after = room.forwarder.counters();
+        assert_eq!(after.packets_in, before.packets_in, "a replay {distance} back taken as audio");
+        assert_eq!(after.packets_forwarded, before.packets_forwarded, "{distance} back");
+        assert_eq!(after.packets_refused, before.packets_refused + 1, "{distance} back counted");
+    }
+}
+
+/// A sender picks its own RTP timestamps: one that steps back past zero extends to just
+/// under u64::MAX, and the slot's clock, continued across a change of speaker, wraps
+/// with it as RTP time does instead of overflowing (a panic would stop the room's audio).
+#[test]
+fn a_timestamp_near_the_top_of_its_range_continues_across_a_speaker_change() {
+    let mut room = SimRoom::connected(3, 1);
+    let a = opus_packets(10, 0.0);
+    // 0 and 960, then a step back to 10 000 ticks before zero: the fast path extends
+    // that to u64::MAX - 9 999 and counts on from there, to within 3 300 of the top.
+    for (k, p) in a.iter().enumerate() {
+        let ts = if k < 2 { k as u32 * 960 } else { u32::MAX - 9_999 + (k as u32 - 2) * 960 };
+        room.speak(0, u64::from(ts), 20, p);
+        room.step(Duration::from_millis(20));
+    }
+    // Silence, then the other speaker takes the slot: its clock goes on 600 ms later.
+    room.step(Duration::from_millis(600));
+    let b = opus_packets(10, 50.0);
+    speak_for(&mut room, 1, &b, 5_000);
+    let got = &room.clients[2].received;
+    assert_eq!(got.len(), a.len() + b.len(), "both speakers heard, the room's audio alive");
+    let gap = got[10].rtp_time.wrapping_sub(got[9].rtp_time) as u32;
+    assert!((28_000..40_000).contains(&gap), "the slot's clock goes on across the top: {gap}");
+}
