@@ -50,6 +50,9 @@ pub enum RoomError {
     /// Too many reactions too fast.
     #[error("too many reactions; try again in {} ms", .0.as_millis())]
     RateLimited(Duration),
+    /// Too many hand, microphone, away or push-to-talk changes too fast.
+    #[error("too many changes of hand, microphone or presence; try again in {} ms", .0.as_millis())]
+    TooManyChanges(Duration),
     /// A setting outside its range.
     #[error("invalid setting {0}: {1}")]
     InvalidSetting(&'static str, String),
@@ -65,7 +68,9 @@ impl RoomError {
     /// For [`RoomError::RateLimited`]: milliseconds until the action is allowed again.
     pub fn retry_after_ms(&self) -> Option<u64> {
         match self {
-            RoomError::RateLimited(d) => Some(d.as_millis().max(1) as u64),
+            RoomError::RateLimited(d) | RoomError::TooManyChanges(d) => {
+                Some(d.as_millis().max(1) as u64)
+            }
             _ => None,
         }
     }
@@ -86,7 +91,7 @@ impl RoomError {
             RoomError::FloorFree => ErrorCode::FloorFree,
             RoomError::QueueEmpty => ErrorCode::QueueEmpty,
             RoomError::InvalidPosition(..) => ErrorCode::InvalidPosition,
-            RoomError::RateLimited(_) => ErrorCode::RateLimited,
+            RoomError::RateLimited(_) | RoomError::TooManyChanges(_) => ErrorCode::RateLimited,
             RoomError::InvalidSetting(..) => ErrorCode::InvalidSetting,
             RoomError::ForceMuted => ErrorCode::ForceMuted,
             RoomError::AlreadyJoined => ErrorCode::AlreadyJoined,

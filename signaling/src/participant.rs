@@ -27,6 +27,8 @@ pub(crate) struct Participant {
     /// The media gate last told to the media plane.
     pub(crate) gate: bool,
     pub(crate) bucket: Bucket,
+    /// Hand, microphone, away and push-to-talk changes ([`crate::reactions::TOGGLES`]).
+    pub(crate) toggles: Bucket,
     /// Since when they have been talking (holding the floor or speaking).
     pub(crate) talking_since: Option<Instant>,
     pub(crate) talk: Duration,
@@ -61,6 +63,7 @@ impl Participant {
             audio: false,
             gate: false,
             bucket: Bucket::new(now),
+            toggles: Bucket::with(now, crate::reactions::TOGGLES),
             talking_since: None,
             talk: Duration::ZERO,
             turns: 0,

@@ -1,6 +1,7 @@
 //! The thin axum edge: the WebSocket endpoint, health, and the embedded browser client.
 
 mod assets;
+pub mod budget;
 mod ws;
 
 use std::net::SocketAddr;

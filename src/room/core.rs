@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use super::inbox::{Conn, ConnId, Outbound, Plane, RoomCmd};
 use crate::media::demux::Route;
 use crate::media::forwarder::ForwarderCounters;
-use crate::media::{Forwarder, MediaEvent};
+use crate::media::{Datagram, Forwarder, MediaEvent};
 
 /// Least time between two audio offers from one participant: each builds a WebRTC peer
 /// (and a DTLS certificate) on the room's task, so a client must not flood them.
@@ -40,8 +40,8 @@ struct Member {
 struct Media {
     plane: Arc<Plane>,
     forwarder: Forwarder,
-    /// This room's own inbox, for datagram routes.
-    inbox: mpsc::Sender<RoomCmd>,
+    /// This room's datagram inbox, for routes.
+    inbox: mpsc::Sender<Datagram>,
     /// Registered ICE username fragments by participant.
     ufrags: HashMap<ParticipantId, String>,
     /// When each participant last offered.
@@ -74,7 +74,7 @@ pub struct RoomCore {
 
 impl RoomCore {
     /// A room, with media when a plane is given.
-    pub fn new(room: Room, plane: Option<Arc<Plane>>, inbox: mpsc::Sender<RoomCmd>) -> Self {
+    pub fn new(room: Room, plane: Option<Arc<Plane>>, inbox: mpsc::Sender<Datagram>) -> Self {
         let media = plane.map(|plane| Media {
             forwarder: Forwarder::new(plane.candidates(), plane.slots),
             plane,
@@ -102,12 +102,18 @@ impl RoomCore {
         [self.room.poll_timeout(), media].into_iter().flatten().min()
     }
 
-    /// Handles one command to completion. Returns true when it was a routine datagram
-    /// (see [`Forwarder::handle_datagram`]): [`RoomCore::poll_timeout`] can then only have
+    /// Handles one datagram to completion. Returns true when it was routine (see
+    /// [`Forwarder::handle_datagram`]): [`RoomCore::poll_timeout`] can then only have
     /// moved later.
-    pub fn apply(&mut self, cmd: RoomCmd) -> bool {
+    pub fn datagram(&mut self, d: &Datagram) -> bool {
+        let routine = self.with_media(|m| m.forwarder.handle_datagram(d)).unwrap_or(false);
+        self.settle(Instant::now());
+        routine
+    }
+
+    /// Handles one command to completion.
+    pub fn apply(&mut self, cmd: RoomCmd) {
         let now = Instant::now();
-        let mut routine = false;
         match cmd {
             RoomCmd::Join { req, conn, reply } => {
                 let role = req.role;
@@ -123,7 +129,7 @@ impl RoomCore {
             }
             RoomCmd::Client { from, conn, frame } => {
                 if self.members.get(&from).is_none_or(|m| m.conn.id != conn) {
-                    return false; // a frame from a connection that was replaced
+                    return; // a frame from a connection that was replaced
                 }
                 match frame {
                     Ok(f) => match f.msg {
@@ -145,13 +151,9 @@ impl RoomCore {
                     let _ = self.room.handle(now, Input::Disconnected { participant });
                 }
             }
-            RoomCmd::Datagram(d) => {
-                routine = self.with_media(|m| m.forwarder.handle_datagram(&d)).unwrap_or(false);
-            }
             RoomCmd::Shutdown => {}
         }
         self.settle(now);
-        routine
     }
 
     /// Advances the room and its media to `now`.

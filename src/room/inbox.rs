@@ -5,19 +5,20 @@
 use axum::extract::ws::Utf8Bytes;
 use talkstick_signaling::protocol::{ClientFrame, DecodeError};
 use talkstick_signaling::{JoinRequest, Joined, ParticipantId, RoomError};
-use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::media::demux::Undelivered;
-use crate::media::{Datagram, DatagramSink, MediaPlane};
+use crate::media::{Datagram, MediaPlane};
 
 /// Messages queued for one connection before it counts as too slow and is dropped.
 pub const CONN_BUFFER: usize = 512;
 /// Commands queued for one room.
 pub const ROOM_BUFFER: usize = 1024;
+/// Datagrams queued for one room, on an inbox of their own: about 80 ms of a 40-person
+/// plenary's audio, before the media plane counts them as dropped (`dropped_busy`).
+pub const MEDIA_BUFFER: usize = 1024;
 
-/// The media plane as rooms use it: datagrams routed to their inboxes.
-pub type Plane = MediaPlane<mpsc::Sender<RoomCmd>>;
+/// The media plane as rooms use it: datagrams routed to each room's datagram inbox.
+pub type Plane = MediaPlane<mpsc::Sender<Datagram>>;
 
 /// One WebSocket connection's identity, unique in the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,24 +70,8 @@ pub enum RoomCmd {
         /// Which (a resumed participant may already have a newer one).
         conn: ConnId,
     },
-    /// A datagram for one of the room's peers, routed by the media plane.
-    Datagram(Datagram),
     /// The server is stopping: say goodbye and end.
     Shutdown,
-}
-
-/// A room's inbox takes the datagrams the media plane routes to its peers.
-impl DatagramSink for mpsc::Sender<RoomCmd> {
-    fn deliver(&self, datagram: Datagram) -> Result<(), Undelivered> {
-        self.try_send(RoomCmd::Datagram(datagram)).map_err(|e| match e {
-            TrySendError::Full(_) => Undelivered::Busy,
-            TrySendError::Closed(_) => Undelivered::Gone,
-        })
-    }
-
-    fn is_behind(&self) -> bool {
-        self.capacity() < self.max_capacity() / 2
-    }
 }
 
 /// A registry's handle on a running room task.

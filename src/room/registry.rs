@@ -11,7 +11,7 @@ use talkstick_signaling::{JoinRequest, Joined, Room, RoomError, RoomId};
 use tokio::sync::{mpsc, oneshot};
 
 use super::core::RoomCore;
-use super::inbox::{Conn, Plane, ROOM_BUFFER, RoomCmd, RoomHandle};
+use super::inbox::{Conn, MEDIA_BUFFER, Plane, ROOM_BUFFER, RoomCmd, RoomHandle};
 use super::task;
 
 /// Why a join did not reach a room.
@@ -65,15 +65,16 @@ impl Registry {
             .or_insert_with(|| {
                 let generation = self.generation.fetch_add(1, Ordering::Relaxed);
                 let (tx, rx) = mpsc::channel(ROOM_BUFFER);
+                let (datagram_tx, datagram_rx) = mpsc::channel(MEDIA_BUFFER);
                 let mut room =
                     Room::new(id.clone(), self.defaults.clone(), std::time::Instant::now());
                 if let Some(m) = &self.media {
                     room.set_audio_slots(m.slots as u8);
                 }
-                let core = RoomCore::new(room, self.media.clone(), tx.clone());
+                let core = RoomCore::new(room, self.media.clone(), datagram_tx);
                 let (registry, room) = (Arc::clone(self), id.clone());
                 let on_end = move || registry.forget(&room, generation);
-                tokio::spawn(task::run(core, rx, on_end));
+                tokio::spawn(task::run(core, rx, datagram_rx, on_end));
                 tracing::info!(room = %id, "room started");
                 RoomHandle { tx, generation }
             })

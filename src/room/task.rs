@@ -9,22 +9,29 @@ use tokio::time::Instant;
 
 use super::core::RoomCore;
 use super::inbox::RoomCmd;
+use crate::media::Datagram;
 
 /// How long an empty room lingers before its task ends.
 pub const EMPTY_ROOM_LINGER: Duration = Duration::from_secs(60);
 
-/// Commands handled in one wake-up before deadlines are looked at again.
+/// Commands, or datagrams, handled in one wake-up before deadlines are looked at again.
 const BATCH: usize = 64;
 
 /// Runs one room until it has been empty for [`EMPTY_ROOM_LINGER`] or the server stops;
 /// then calls `on_end` (the registry forgets the room).
 ///
-/// One timer is kept and only moved when the next deadline changes, and the inbox is
+/// Commands (joins, members' messages) and datagrams come on inboxes of their own, so a
+/// flood of one cannot fill the other's: whatever a member sends, the room's audio keeps
+/// its queue. Each wake-up takes a batch from one of them (`select!` picks at random
+/// among those ready, so neither starves the other).
+///
+/// One timer is kept and only moved when the next deadline changes, and the inboxes are
 /// drained in batches: a room forwarding audio wakes for every datagram, so the loop
 /// itself must cost next to nothing.
 pub async fn run(
     mut core: RoomCore,
     mut rx: mpsc::Receiver<RoomCmd>,
+    mut datagrams: mpsc::Receiver<Datagram>,
     on_end: impl FnOnce() + Send,
 ) {
     let mut empty_since: Option<Instant> = Some(Instant::now());
@@ -36,6 +43,8 @@ pub async fn run(
     // deadline is asked for then). Asking after every packet cost a look at every peer
     // and participant, and re-arming the timer for each packet of a speaker.
     let mut routine = false;
+    // A room without audio drops its datagram sender at once.
+    let mut media = true;
     'run: loop {
         let linger = empty_since.map(|t| t + EMPTY_ROOM_LINGER);
         if !(routine && armed.is_some()) {
@@ -51,20 +60,19 @@ pub async fn run(
         routine = true;
         tokio::select! {
             cmd = rx.recv() => {
+                routine = false;
                 // This command, then up to BATCH - 1 more that are already queued; never
                 // take one off the queue that this wake-up will not handle.
                 let mut next = cmd;
-                let mut handled = 0;
-                loop {
+                for handled in 1.. {
                     match next {
                         None => break 'run,
                         Some(RoomCmd::Shutdown) => {
                             core.goodbye_all("the server is shutting down");
                             break 'run;
                         }
-                        Some(cmd) => routine &= core.apply(cmd),
+                        Some(cmd) => core.apply(cmd),
                     }
-                    handled += 1;
                     if handled == BATCH {
                         break;
                     }
@@ -72,6 +80,17 @@ pub async fn run(
                         Ok(cmd) => next = Some(cmd),
                         Err(_) => break,
                     }
+                }
+            },
+            d = datagrams.recv(), if media => {
+                let Some(first) = d else {
+                    media = false;
+                    continue;
+                };
+                routine &= core.datagram(&first);
+                for _ in 1..BATCH {
+                    let Ok(d) = datagrams.try_recv() else { break };
+                    routine &= core.datagram(&d);
                 }
             },
             () = &mut sleep, if armed.is_some() => {
@@ -97,7 +116,7 @@ mod tests {
     use tokio::sync::oneshot;
 
     use super::*;
-    use crate::room::inbox::{CONN_BUFFER, Conn, ConnId, ROOM_BUFFER};
+    use crate::room::inbox::{CONN_BUFFER, Conn, ConnId, MEDIA_BUFFER, ROOM_BUFFER};
 
     /// More commands queued than one batch holds: every one is handled (each join is
     /// answered, admitted or refused), none is taken off the queue and dropped.
@@ -105,8 +124,9 @@ mod tests {
     async fn a_full_inbox_is_handled_to_the_last_command() {
         let id: talkstick_signaling::RoomId = "batch-test".parse().unwrap();
         let (tx, rx) = mpsc::channel(ROOM_BUFFER);
+        let (media_tx, media_rx) = mpsc::channel(MEDIA_BUFFER);
         let room = Room::new(id, Settings::default(), std::time::Instant::now());
-        let core = RoomCore::new(room, None, tx.clone());
+        let core = RoomCore::new(room, None, media_tx);
         let mut replies = Vec::new();
         for i in 0..(3 * BATCH + 5) {
             let (reply, answer) = oneshot::channel();
@@ -121,7 +141,7 @@ mod tests {
             tx.try_send(RoomCmd::Join { req, conn, reply }).unwrap();
             replies.push(answer);
         }
-        let task = tokio::spawn(run(core, rx, || {}));
+        let task = tokio::spawn(run(core, rx, media_rx, || {}));
         for (i, answer) in replies.into_iter().enumerate() {
             assert!(answer.await.is_ok(), "join {i} was dropped unanswered");
         }

@@ -26,6 +26,12 @@ impl Room {
                 return Err(RoomError::Forbidden(what));
             }
         }
+        // Attempts count, refused ones too: a flood of requests the room refuses costs it
+        // as much as one it grants.
+        if is_toggle(&msg) {
+            let p = self.participants.get_mut(&from).ok_or(RoomError::UnknownParticipant(from))?;
+            p.toggles.take(now).map_err(RoomError::TooManyChanges)?;
+        }
         match msg {
             ClientMsg::Join { .. } => Err(RoomError::AlreadyJoined),
             ClientMsg::Ping => {
@@ -385,6 +391,18 @@ fn apply(current: &Settings, patch: &SettingsPatch) -> Result<Settings, RoomErro
         }
     }
     Ok(s)
+}
+
+/// Whether `msg` is one of the state changes limited by [`crate::reactions::TOGGLES`].
+fn is_toggle(msg: &ClientMsg) -> bool {
+    matches!(
+        msg,
+        ClientMsg::RaiseHand { .. }
+            | ClientMsg::LowerHand
+            | ClientMsg::SetMic { .. }
+            | ClientMsg::SetAway { .. }
+            | ClientMsg::SetPushToTalk { .. }
+    )
 }
 
 /// What a facilitator-only message does, for the error text; `None` for everyone's.

@@ -252,3 +252,30 @@ fn mic_presence_and_push_to_talk_are_shown_to_everyone() {
     let outs = sim.ok(a, ClientMsg::Ping);
     assert_eq!(sends(&outs), [(Audience::One(a), &ServerMsg::Pong)]);
 }
+
+#[test]
+fn hand_microphone_and_away_changes_are_rate_limited_per_person() {
+    use talkstick_signaling::reactions::TOGGLES;
+    let mut sim = Sim::new();
+    let [a, b] = ["A", "B"].map(|n| sim.learner(n));
+    sim.at_ms(100);
+    // A burst of away/back goes through, then the rest is refused with a wait.
+    for k in 0..TOGGLES.burst {
+        sim.ok(a, ClientMsg::SetAway { away: k % 2 == 0 });
+    }
+    match sim.refused(a, ClientMsg::SetAway { away: true }) {
+        RoomError::TooManyChanges(wait) => {
+            assert!(wait > ms(0) && wait <= TOGGLES.refill, "{wait:?}")
+        }
+        other => panic!("expected rate limiting, got {other:?}"),
+    }
+    // The other kinds of toggle share the budget; a reaction does not.
+    assert!(matches!(sim.refused(a, ClientMsg::SetMic { on: true }), RoomError::TooManyChanges(_)));
+    react(&mut sim, a, ReactionKind::Agree);
+    // Someone else is not limited.
+    sim.ok(b, ClientMsg::SetMic { on: true });
+    // One more comes back after the refill interval.
+    sim.at_ms(100 + TOGGLES.refill.as_millis() as u64);
+    sim.ok(a, ClientMsg::RaiseHand { kind: HandKind::NewPoint, note: None });
+    assert!(matches!(sim.refused(a, ClientMsg::LowerHand), RoomError::TooManyChanges(_)));
+}

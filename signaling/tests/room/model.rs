@@ -342,6 +342,16 @@ impl World {
         if matches!(res, Err(RoomError::RateLimited(_))) {
             assert!(matches!(msg, ClientMsg::React { .. }));
         }
+        if matches!(res, Err(RoomError::TooManyChanges(_))) {
+            assert!(matches!(
+                msg,
+                ClientMsg::RaiseHand { .. }
+                    | ClientMsg::LowerHand
+                    | ClientMsg::SetMic { .. }
+                    | ClientMsg::SetAway { .. }
+                    | ClientMsg::SetPushToTalk { .. }
+            ));
+        }
         if res.is_err() {
             return;
         }
