@@ -24,7 +24,7 @@ pub const STRIKES_TO_CLOSE: f64 = 40.0;
 /// never closed; one far over it is closed within seconds.
 pub const STRIKE_FADE: f64 = 2.0;
 /// Close code of a connection closed for flooding: 1008, policy violation (RFC 6455).
-pub const CLOSE_TOO_MANY: u16 = 1008;
+pub use crate::room::core::CLOSE_TOO_MANY;
 /// Least time between two `rate_limited` notices to one connection.
 const NOTICE_EVERY: Duration = Duration::from_secs(1);
 

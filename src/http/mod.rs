@@ -2,6 +2,7 @@
 
 mod assets;
 pub mod budget;
+pub mod gate;
 mod ws;
 
 use std::net::SocketAddr;
@@ -25,13 +26,16 @@ pub struct AppState {
     pub secret: Secret,
     /// Running rooms.
     pub registry: Arc<Registry>,
+    /// Connections waiting to join.
+    pub gate: Arc<gate::JoinGate>,
     next_conn: Arc<AtomicU64>,
 }
 
 impl AppState {
     /// State for a server with this secret and registry.
     pub fn new(secret: Secret, registry: Arc<Registry>) -> Self {
-        AppState { secret, registry, next_conn: Arc::new(AtomicU64::new(1)) }
+        let gate = Arc::new(gate::JoinGate::default());
+        AppState { secret, registry, gate, next_conn: Arc::new(AtomicU64::new(1)) }
     }
 
     fn conn_id(&self) -> crate::room::ConnId {

@@ -22,6 +22,11 @@ use crate::media::{Datagram, Forwarder, MediaEvent};
 /// (and a DTLS certificate) on the room's task, so a client must not flood them.
 const OFFER_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Close code for a member whose messages queued up unsent (it does not read).
+pub const CLOSE_TOO_SLOW: u16 = 4008;
+/// Close code for a member that kept sending over its budget: 1008, policy violation.
+pub const CLOSE_TOO_MANY: u16 = 1008;
+
 /// Rounds of room ⇄ forwarder exchange per input; each round only follows up on the
 /// previous one, so this bounds a bug, not normal work.
 const MAX_ROUNDS: usize = 8;
@@ -143,6 +148,20 @@ impl RoomCore {
                         }
                     },
                     Err(e) => self.error(from, e.code(), e.to_string(), None, None),
+                }
+            }
+            RoomCmd::OverBudget { from, conn, re, retry_after_ms, close } => {
+                if self.members.get(&from).is_none_or(|m| m.conn.id != conn) {
+                    return;
+                }
+                let (code, text) = if close {
+                    (ErrorCode::RateLimited, "too many messages after a warning; closing".into())
+                } else {
+                    (ErrorCode::RateLimited, "too many messages; slow down".into())
+                };
+                self.error(from, code, text, re, Some(retry_after_ms.max(1)));
+                if close {
+                    self.close(now, from, CLOSE_TOO_MANY, "too many messages");
                 }
             }
             RoomCmd::Disconnected { participant, conn } => {
@@ -295,16 +314,21 @@ impl RoomCore {
         }
         // A connection whose queue is full cannot keep up: drop it (it can resume).
         for (pid, conn) in slow {
-            if self.members.get(&pid).is_none_or(|m| m.conn.id != conn) {
-                continue;
-            }
-            if let Some(m) = self.members.remove(&pid) {
+            if self.members.get(&pid).is_some_and(|m| m.conn.id == conn) {
                 tracing::warn!(room = %self.room.id(), participant = %pid, "connection too slow; dropped");
-                let _ = m.conn.tx.try_send(Outbound::Close(4008, "too slow"));
-                let _ = self.room.handle(now, Input::Disconnected { participant: pid });
+                self.close(now, pid, CLOSE_TOO_SLOW, "too slow");
             }
         }
         any
+    }
+
+    /// Closes a member's connection from the server's side; they count as disconnected
+    /// and may resume within the grace period.
+    fn close(&mut self, now: Instant, who: ParticipantId, code: u16, reason: &'static str) {
+        if let Some(m) = self.members.remove(&who) {
+            let _ = m.conn.tx.try_send(Outbound::Close(code, reason));
+            let _ = self.room.handle(now, Input::Disconnected { participant: who });
+        }
     }
 
     /// Sends the forwarder's datagrams and delivers its events; true if any fed the room.

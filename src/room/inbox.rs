@@ -63,6 +63,20 @@ pub enum RoomCmd {
         /// The decoded frame.
         frame: Result<ClientFrame, DecodeError>,
     },
+    /// A member's connection sent more than its budget allows (counted by the
+    /// connection's reader, which dropped the frames): answer `rate_limited`, or close it.
+    OverBudget {
+        /// Sender.
+        from: ParticipantId,
+        /// Their connection.
+        conn: ConnId,
+        /// The `id` of the frame that went over, if it had one.
+        re: Option<u32>,
+        /// When one more frame fits.
+        retry_after_ms: u64,
+        /// They went on flooding after being told: close the connection.
+        close: bool,
+    },
     /// A connection ended.
     Disconnected {
         /// Whose.

@@ -65,7 +65,6 @@ async fn every_kind_of_bad_frame_gets_a_clear_error_and_changes_nothing() {
         (r#"{"type":7}"#.to_owned(), "malformed"),
         (r#"{"type":"teleport"}"#.to_owned(), "unknown_type"),
         (r#"{"type":"raise_hand","kind":"shout"}"#.to_owned(), "invalid_message"),
-        (format!(r#"{{"type":"ping","pad":"{}"}}"#, "x".repeat(MAX_FRAME_BYTES)), "too_large"),
         (r#"{"type":"join","v":1,"token":"x"}"#.to_owned(), "already_joined"),
         (r#"{"type":"raise_hand","kind":"reply"}"#.to_owned(), "hand_already_raised"),
         (r#"{"type":"yield"}"#.to_owned(), "not_holder"),
@@ -161,6 +160,74 @@ async fn bad_and_expired_tokens_get_an_error_then_the_connection_closes() {
     assert_eq!(watcher.view.participants.len(), 1);
 }
 
+/// A frame over the protocol's 16 KiB is refused by the WebSocket layer before it is
+/// buffered: that connection ends; the room and everyone else go on as before.
+#[tokio::test]
+async fn a_frame_over_the_limit_ends_only_its_own_connection() {
+    let server = quiet_server().await;
+    let (mut f, mut a, mut o) = busy_room(&server).await;
+    let before = f.view.clone();
+    let big = format!(r#"{{"type":"ping","pad":"{}"}}"#, "x".repeat(MAX_FRAME_BYTES));
+    let _ = a.ws.send(Message::text(big)).await;
+    let ended = tokio::time::timeout(WAIT, async {
+        loop {
+            match a.ws.next().await {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    });
+    ended.await.expect("the connection ended");
+    // Aino is now a participant whose connection dropped: within the grace period, hand
+    // kept. Everyone else is served as before.
+    let aid = a.id;
+    f.until("Aino disconnected", |v| v.participants[&aid]["connected"] == false).await;
+    assert_eq!((&f.view.queue, f.view.holder()), (&before.queue, before.holder()));
+    o.ping().await;
+    f.ping().await;
+}
+
+/// Connections that never join are capped per address (and in total): two thousand of
+/// them from one address leave the server serving everyone else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_idle_connections_that_never_join_do_not_crowd_out_a_learner() {
+    use talkstick::http::gate::MAX_WAITING_PER_ADDRESS;
+    let server = quiet_server().await;
+    let mut idle = Vec::new();
+    let mut refused = 0;
+    for _ in 0..2_000 {
+        match tokio_tungstenite::connect_async(format!("ws://{}/ws", server.addr)).await {
+            Ok((ws, _)) => idle.push(ws),
+            Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
+                assert_eq!(r.status(), 503);
+                refused += 1;
+            }
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(idle.len(), MAX_WAITING_PER_ADDRESS, "one address holds at most its share");
+    assert_eq!(refused, 2_000 - MAX_WAITING_PER_ADDRESS);
+    // A learner from another address joins and is served at once.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let tcp = socket.connect(server.addr).await.unwrap();
+    let (mut ws, _) =
+        tokio_tungstenite::client_async(format!("ws://{}/ws", server.addr), tcp).await.unwrap();
+    let token = server.token("idle", "Aino", Role::Learner);
+    ws.send(Message::text(json!({"type":"join","v":1,"token":token}).to_string())).await.unwrap();
+    assert_eq!(read_json(&mut ws).await["type"], "welcome");
+    // Once the idle ones go, their places are free again.
+    drop(idle);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if tokio_tungstenite::connect_async(format!("ws://{}/ws", server.addr)).await.is_ok() {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "places were never given back");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn binary_frames_are_refused_without_closing() {
     let server = Server::start().await;
@@ -182,7 +249,10 @@ async fn health_and_the_web_client_are_served() {
     assert!(http_get(server.addr, "/nope.js").await.contains("404"));
 }
 
-async fn read_json(ws: &mut crate::common::WsStream) -> Value {
+async fn read_json<S>(ws: &mut S) -> Value
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
     loop {
         let msg = tokio::time::timeout(WAIT, ws.next()).await.unwrap().unwrap().unwrap();
         if let Message::Text(t) = msg {

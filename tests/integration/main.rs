@@ -4,6 +4,7 @@
 mod bad_input;
 mod common;
 mod isolation;
+mod limits;
 mod loadtest;
 mod media;
 mod session;
