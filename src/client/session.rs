@@ -383,6 +383,8 @@ async fn run(
                 RtcEvent::Audio(a) => ClientEvent::Audio(a),
                 RtcEvent::Connected => ClientEvent::AudioConnected,
                 RtcEvent::Disconnected => ClientEvent::Closed,
+                // A client checks the server; the server does not check it (ICE-lite).
+                RtcEvent::Verified(_) => continue,
             });
         }
     }

@@ -384,6 +384,7 @@ impl RoomPeers {
                     a.socket = a.socket.take().map(to_polled);
                 }
                 RtcEvent::Disconnected => self.metrics.error("audio_disconnected"),
+                RtcEvent::Verified(_) => {}
             }
         }
     }

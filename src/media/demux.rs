@@ -1,5 +1,12 @@
-//! Routing of incoming datagrams to the room that owns the peer: by STUN username
-//! fragment for the first packets, then by source address. Two hash lookups, no scan.
+//! Routing of incoming datagrams to the room that owns the peer: by source address, or,
+//! for an address not learned, a STUN request by its username fragment. Two hash
+//! lookups, no scan.
+//!
+//! An address is learned only once the peer's ICE agent has accepted a STUN request from
+//! it (MESSAGE-INTEGRITY checked: the room calls [`Demux::learn`] when its peer answered
+//! the request): a request naming a peer's username fragment is not proof of anything,
+//! since the fragment travels in the clear. The first peer to prove an address keeps it;
+//! a request for another peer from that address is routed by address, to its owner.
 //!
 //! Each known address also has a budget of datagrams ([`MAX_RATE`] a second, bursts of
 //! [`BURST`]; a browser sends about 50 audio packets a second, a few RTCP and STUN). It is
@@ -98,8 +105,8 @@ pub enum Unrouted {
     /// Not STUN for a registered peer and not from a known address.
     Unknown,
     /// From a known address over its budget ([`MAX_RATE`], [`BURST`]) while its room's
-    /// inbox is more than half full; or STUN from yet another address of a peer that has
-    /// [`MAX_ADDRS_PER_PEER`] already, at such a time.
+    /// inbox is more than half full; or a STUN request from an address not learned, at
+    /// such a time.
     OverRate,
 }
 
@@ -182,25 +189,37 @@ impl<S: DatagramSink> Demux<S> {
             };
         }
         let ufrag = stun_local_ufrag(datagram).ok_or(Unrouted::Unknown)?;
-        let mut entry = self.by_ufrag.get_mut(ufrag).ok_or(Unrouted::Unknown)?;
-        if entry.addrs.len() >= MAX_ADDRS_PER_PEER {
-            // Not learned, so without a budget: a peer changing ports to get fresh ones
-            // gets nothing while its room is behind.
-            return if entry.route.sink.is_behind() {
-                Err(Unrouted::OverRate)
-            } else {
-                Ok(entry.route.clone())
-            };
+        let entry = self.by_ufrag.get(ufrag).ok_or(Unrouted::Unknown)?;
+        // Not learned, so without a budget: requests from addresses nobody has proved get
+        // nothing while the room is behind.
+        if entry.route.sink.is_behind() { Err(Unrouted::OverRate) } else { Ok(entry.route.clone()) }
+    }
+
+    /// Learns `source` for the peer registered as `ufrag`, whose ICE agent has just
+    /// accepted a request from it. An address another peer already proved stays theirs,
+    /// and a peer learns at most [`MAX_ADDRS_PER_PEER`]. Returns whether it was learned.
+    pub fn learn(&self, ufrag: &str, source: SocketAddr, now: Instant) -> bool {
+        let Some(mut entry) = self.by_ufrag.get_mut(ufrag) else { return false };
+        if entry.addrs.contains(&source) {
+            return true;
         }
-        entry.addrs.push(source);
+        if entry.addrs.len() >= MAX_ADDRS_PER_PEER {
+            return false;
+        }
+        // Inserted while the ufrag entry is locked, so an `unregister` in between cannot
+        // leave a stale address behind (it never holds both maps at once).
         let route = entry.route.clone();
-        // Insert while the ufrag entry is still locked, so an `unregister` in between
-        // cannot leave a stale address behind (it never holds both maps at once).
-        let mut learned = AddrRoute { route: route.clone(), tokens: BURST, at: now };
-        learned.spend(now);
-        self.by_addr.insert(source, learned);
-        drop(entry);
-        Ok(route)
+        let learned = match self.by_addr.entry(source) {
+            dashmap::Entry::Occupied(_) => false,
+            dashmap::Entry::Vacant(v) => {
+                v.insert(AddrRoute { route, tokens: BURST, at: now });
+                true
+            }
+        };
+        if learned {
+            entry.addrs.push(source);
+        }
+        learned
     }
 
     /// Peers registered.
@@ -279,10 +298,38 @@ mod tests {
         assert_eq!(demux.route(src, &rtp, now).unwrap_err(), Unrouted::Unknown, "unknown RTP");
         assert_eq!(demux.route(src, &stun("other:x"), now).unwrap_err(), Unrouted::Unknown);
         assert_eq!(demux.route(src, &stun("frag1:x"), now).unwrap().participant, ParticipantId(3));
+        // A request naming the peer teaches nothing: its integrity is the peer's to check.
+        assert_eq!(demux.route(src, &rtp, now).unwrap_err(), Unrouted::Unknown, "not proved");
+        assert!(demux.learn("frag1", src, now), "the peer accepted a request from it");
         assert_eq!(demux.route(src, &rtp, now).unwrap().peer, 1, "then by address");
         demux.unregister("frag1");
         assert_eq!(demux.route(src, &rtp, now).unwrap_err(), Unrouted::Unknown);
         assert_eq!(demux.peers(), 0);
+    }
+
+    /// An address one peer proved stays theirs: another peer's request from it is routed
+    /// to its owner, and another peer's proof does not take it over.
+    #[tokio::test]
+    async fn the_first_peer_to_prove_an_address_keeps_it() {
+        let demux = Demux::default();
+        let (tx, _rx) = mpsc::channel::<Datagram>(4);
+        for (frag, id) in [("victim", 1), ("attacker", 2)] {
+            let route = Route { sink: tx.clone(), participant: ParticipantId(id), peer: 1 };
+            demux.register(frag.into(), route);
+        }
+        let addr: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let now = Instant::now();
+        assert!(demux.learn("victim", addr, now));
+        let to = |d: &[u8]| demux.route(addr, d, now).unwrap().participant;
+        assert_eq!(to(&stun("attacker:x")), ParticipantId(1), "routed by address");
+        assert!(!demux.learn("attacker", addr, now), "not taken over");
+        assert_eq!(to(&[0x80, 1, 2, 3]), ParticipantId(1));
+        // Proving it again changes nothing; a peer learns at most MAX_ADDRS_PER_PEER.
+        assert!(demux.learn("victim", addr, now));
+        for port in 5001..5001 + MAX_ADDRS_PER_PEER as u16 {
+            let more = SocketAddr::new(addr.ip(), port);
+            assert_eq!(demux.learn("victim", more, now), port < 5000 + MAX_ADDRS_PER_PEER as u16);
+        }
     }
 
     /// A datagram for the room's inbox, to fill it.
@@ -308,8 +355,7 @@ mod tests {
         let other: SocketAddr = "127.0.0.1:4001".parse().unwrap();
         let t0 = Instant::now();
         let rtp = [0x80, 1, 2, 3];
-        assert!(demux.route(src, &stun("frag1:x"), t0).is_ok());
-        assert!(demux.route(other, &stun("frag1:x"), t0).is_ok());
+        assert!(demux.learn("frag1", src, t0) && demux.learn("frag1", other, t0));
         // A flood while the room keeps up: nothing is refused, the budget runs out.
         assert!((0..1000).all(|_| demux.route(src, &rtp, t0).is_ok()));
         // The room falls behind (inbox more than half full): now the flood is cut...
@@ -319,11 +365,7 @@ mod tests {
         assert_eq!(demux.route(src, &rtp, t0).unwrap_err(), Unrouted::OverRate);
         // ...but not another address of the same peer, which has a budget of its own.
         assert!(demux.route(other, &rtp, t0).is_ok());
-        // A peer with all its addresses learned gets no new one while the room is behind.
-        for port in 4002..4008 {
-            let addr = SocketAddr::new(src.ip(), port);
-            assert!(demux.route(addr, &stun("frag1:x"), t0).is_ok(), "learns {addr}");
-        }
+        // Requests from addresses nobody has proved get nothing while the room is behind.
         let ninth: SocketAddr = "127.0.0.1:4100".parse().unwrap();
         assert_eq!(demux.route(ninth, &stun("frag1:x"), t0).unwrap_err(), Unrouted::OverRate);
         // Audio's steady 50 packets a second refill the budget faster than they spend it.

@@ -46,6 +46,16 @@ pub enum MediaEvent {
         /// Their slots.
         slots: Vec<SlotView>,
     },
+    /// A participant's peer accepted a STUN request from `remote`: datagrams from there
+    /// are theirs (the room tells the demux).
+    Verified {
+        /// Whose peer.
+        participant: ParticipantId,
+        /// The peer's ICE username fragment.
+        ufrag: String,
+        /// The remote address it proved.
+        remote: SocketAddr,
+    },
     /// A participant's audio connection came up or went away.
     Audio {
         /// Who.
@@ -430,6 +440,11 @@ impl Forwarder {
                     // Place them (a returning holder gets their slot back) and tell them.
                     self.reselect();
                     self.emit_slots(who);
+                }
+                RtcEvent::Verified(remote) => {
+                    let Some(l) = self.peers.get(&who) else { continue };
+                    let ufrag = l.peer.ufrag().to_owned();
+                    self.events.push_back(MediaEvent::Verified { participant: who, ufrag, remote });
                 }
                 // Whatever else the peer held goes with it.
                 RtcEvent::Disconnected => return self.peer_gone(who),

@@ -331,19 +331,26 @@ impl RoomCore {
         }
     }
 
-    /// Sends the forwarder's datagrams and delivers its events; true if any fed the room.
+    /// Delivers the forwarder's events, then sends its datagrams; true if any event fed
+    /// the room. Events first: an address a peer has just proved is learned before the
+    /// answer that lets the other side send from it leaves.
     fn deliver_media(&mut self, now: Instant) -> bool {
-        self.with_media(|m| {
-            for t in m.forwarder.drain_transmits() {
-                m.plane.send(&t);
-            }
-        });
         let mut fed_room = false;
         loop {
             let Some(event) = self.with_media(|m| m.forwarder.poll_event()).flatten() else {
+                self.with_media(|m| {
+                    for t in m.forwarder.drain_transmits() {
+                        m.plane.send(&t);
+                    }
+                });
                 return fed_room;
             };
             match event {
+                MediaEvent::Verified { ufrag, remote, .. } => {
+                    if let Some(m) = &self.media {
+                        m.plane.demux.learn(&ufrag, remote, now);
+                    }
+                }
                 MediaEvent::Speaking { participant, speaking } => {
                     let _ = self.room.handle(now, Input::Speaking { participant, speaking });
                     fed_room = true;

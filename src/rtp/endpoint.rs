@@ -62,6 +62,9 @@ pub enum RtcEvent {
     Disconnected,
     /// An Opus packet arrived on one of the receive m-lines.
     Audio(Audio),
+    /// The ICE agent accepted a STUN binding request from this remote address (its
+    /// MESSAGE-INTEGRITY checked, and answered): the address is the other side's.
+    Verified(SocketAddr),
 }
 
 /// A WebRTC audio connection. `N` is how many receive streams the fast path opens (the
@@ -80,8 +83,9 @@ pub struct Endpoint<const N: usize> {
     send: Vec<Mid>,
     /// The m-lines whose audio is reported; media on any other is dropped.
     recv: Vec<Mid>,
-    /// The (local, remote) address pair media goes on: the ICE pair str0m sends DTLS and
-    /// SRTP on, or the one authenticated media last came from.
+    /// The (local, remote) address pair media goes on: the pair ICE chose, which str0m
+    /// sends DTLS and SRTP/SRTCP on. Media from elsewhere, authenticated or not, does not
+    /// move it: only ICE does.
     path: Option<(SocketAddr, SocketAddr)>,
     /// The send half of the fast path, once keyed.
     writer: Option<RtpWriter>,
@@ -106,6 +110,16 @@ impl<const N: usize> std::fmt::Debug for Endpoint<N> {
             .field("fast_receive", &self.opener.is_some())
             .finish_non_exhaustive()
     }
+}
+
+/// A STUN binding request (RFC 5389: class request, method binding, magic cookie).
+fn is_binding_request(d: &[u8]) -> bool {
+    d.len() >= 20 && d[..2] == [0x00, 0x01] && d[4..8] == [0x21, 0x12, 0xA4, 0x42]
+}
+
+/// A STUN binding success response.
+fn is_binding_success(d: &[u8]) -> bool {
+    d.len() >= 20 && d[..2] == [0x01, 0x01] && d[4..8] == [0x21, 0x12, 0xA4, 0x42]
 }
 
 impl<const N: usize> Endpoint<N> {
@@ -214,10 +228,6 @@ impl<const N: usize> Endpoint<N> {
             match opener.open(d.contents, self.ext, &mut data) {
                 Ok(o) => {
                     self.opened += 1;
-                    // Authenticated media from the other side: the pair is live, so
-                    // written audio follows it at once (str0m's own traffic, which also
-                    // moves it, is only RTCP every few seconds once the fast path runs).
-                    self.path = Some((d.destination, d.source));
                     let (ssrc, rtp_time, seq, level) = (o.ssrc, o.timestamp, o.seq, o.level);
                     let len = o.payload.len();
                     data.truncate(len);
@@ -257,8 +267,16 @@ impl<const N: usize> Endpoint<N> {
         let input = Input::Receive(now, receive);
         // Drain even when the input was refused: a failed receive can still move state.
         let result = if self.rtc.accepts(&input) { self.rtc.handle_input(input) } else { Ok(()) };
-        let first = self.events.len();
+        let (first, sent) = (self.events.len(), out.len());
         self.drain(out)?;
+        // A binding request str0m answered with success passed its integrity check.
+        if is_binding_request(d.contents)
+            && out[sent..]
+                .iter()
+                .any(|t| t.destination == d.source && is_binding_success(&t.contents))
+        {
+            self.events.push_back(RtcEvent::Verified(d.source));
+        }
         // Audio str0m let through (a stream's first packets, before the fast path knows
         // its SSRC) is timed by this datagram's arrival too, not by when it was handled.
         for e in self.events.range_mut(first..) {

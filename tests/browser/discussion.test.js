@@ -83,6 +83,8 @@ describe('six people in open discussion for a minute', () => {
     for (const file of voices) browsers.push(await launchBrowser({ fakeAudio: file }));
     for (const [k, link] of server.links.entries()) {
       const page = await newPage(browsers[k % 2].browser, link.url, { rawMic: true });
+      // Five pages already talking keep two cores busy: joining the sixth may be slow.
+      page.setDefaultTimeout(20_000);
       watched.push(watch(page, link.name));
       await page.locator('#start-mic-on').check();
       await join(page);

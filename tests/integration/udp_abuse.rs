@@ -77,8 +77,16 @@ async fn garbage_and_floods_are_dropped_and_audio_flows_intact() {
 }
 
 /// Cecil's audio peer, driven here on a socket the test holds (a normal participant's
-/// socket lives inside its session), until ICE and DTLS are up. Returns the socket.
-async fn connect_own_peer(server: &Server, room: &str) -> (Participant, UdpSocket) {
+/// socket lives inside its session), until ICE and DTLS are up.
+struct OwnPeer {
+    p: Participant,
+    socket: UdpSocket,
+    rtc: ClientRtc,
+    /// The server's answer.
+    answer: String,
+}
+
+async fn connect_own_peer(server: &Server, room: &str) -> OwnPeer {
     let token = server.token(room, "Cecil", Role::Learner);
     let mut p = Participant::join(&server.base(), &token, None).await.unwrap();
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -87,19 +95,19 @@ async fn connect_own_peer(server: &Server, room: &str) -> (Participant, UdpSocke
     p.send(ClientMsg::RtcOffer { sdp: offer }).await;
     let mut out = Vec::new();
     let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    let answer = loop {
         match tokio::time::timeout_at(deadline, p.events.recv()).await {
             Ok(Some(ClientEvent::Signal(
                 ServerFrame { msg: ServerMsg::RtcAnswer { sdp }, .. },
                 _,
             ))) => {
                 rtc.accept_answer(&sdp, &mut out).unwrap();
-                break;
+                break sdp;
             }
             Ok(Some(_)) => {}
             _ => panic!("Cecil got no answer to his offer"),
         }
-    }
+    };
     let mut buf = vec![0u8; 2048];
     let mut connected = false;
     while !connected {
@@ -123,7 +131,7 @@ async fn connect_own_peer(server: &Server, room: &str) -> (Participant, UdpSocke
             }
         }
     }
-    (p, socket)
+    OwnPeer { p, socket, rtc, answer }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -133,7 +141,7 @@ async fn during_a_flood_from_a_peers_own_address_the_room_hears_everything() {
     let target = plane.candidates()[0];
     let mut a = Listener::join(&server, "u1", "Aino", Role::Learner).await;
     let mut b = Listener::join(&server, "u1", "Bertil", Role::Learner).await;
-    let (_cecil, socket) = connect_own_peer(&server, "u1").await;
+    let OwnPeer { socket, .. } = connect_own_peer(&server, "u1").await;
     for l in [&mut a, &mut b] {
         l.pump_until("audio connected", |l| l.connected).await;
     }
@@ -163,4 +171,54 @@ async fn during_a_flood_from_a_peers_own_address_the_room_hears_everything() {
     // The flood reached the server (the kernel may drop some of it on the way).
     let received = plane.counters.received.load(Ordering::Relaxed) - received_before;
     assert!(received > (FLOOD / 10) as u64, "only {received} datagrams reached the server");
+}
+
+/// A spoofed-source STUN request naming a real peer (its username fragment travels in the
+/// clear), followed by one of that peer's own sealed packets from the same address, never
+/// makes the server send audio there: the address was never proved, so nothing from it is
+/// routed, and authenticated media does not move a peer's path anyway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spoofed_address_is_never_learned_nor_sent_audio() {
+    let server = Server::with_media(Settings::default()).await;
+    let target = server.media.clone().unwrap().candidates()[0];
+    let mut a = Listener::join(&server, "u3", "Aino", Role::Learner).await;
+    let OwnPeer { socket, mut rtc, answer, p: _cecil } = connect_own_peer(&server, "u3").await;
+    a.pump_until("audio connected", |l| l.connected).await;
+    // Cecil speaks a little from his own socket: the server's fast path owns his stream.
+    let voice = opus_packets(8, 5.0);
+    let mut out = Vec::new();
+    for (k, pkt) in voice[..5].iter().enumerate() {
+        rtc.send_audio(Instant::now(), 960 * k as u64, 20, pkt, &mut out).unwrap();
+        for t in out.drain(..) {
+            socket.send_to(&t.contents, t.destination).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The attacker: Cecil's username fragment without his password, then his next sealed
+    // packet, both from an address of the attacker's.
+    let ufrag = answer.lines().find_map(|l| l.trim().strip_prefix("a=ice-ufrag:")).unwrap();
+    let attacker = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    attacker.send_to(&stun(&format!("{ufrag}:evil")), target).await.unwrap();
+    rtc.send_audio(Instant::now(), 960 * 5, 20, &voice[5], &mut out).unwrap();
+    for t in out.drain(..) {
+        attacker.send_to(&t.contents, target).await.unwrap();
+    }
+    // Aino speaks: Cecil is her listener, and nothing of hers reaches the attacker.
+    speak(&a.p, &opus_packets(50, 1.0)).await;
+    let mut buf = [0u8; 2048];
+    let mut srtp = 0;
+    while let Ok(Ok((n, _))) =
+        tokio::time::timeout(Duration::from_millis(300), attacker.recv_from(&mut buf)).await
+    {
+        srtp += usize::from(n > 0 && (128..=191).contains(&buf[0]));
+    }
+    assert_eq!(srtp, 0, "audio was sent to the spoofed address");
+    // Cecil's own socket did get Aino's audio.
+    let mut heard = 0;
+    while let Ok(Ok((n, _))) =
+        tokio::time::timeout(Duration::from_millis(100), socket.recv_from(&mut buf)).await
+    {
+        heard += usize::from(n > 0 && (128..=191).contains(&buf[0]));
+    }
+    assert!(heard >= 40, "Cecil heard {heard} packets");
 }
