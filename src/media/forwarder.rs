@@ -92,10 +92,12 @@ pub struct ForwarderCounters {
     pub packets_gated: u64,
     /// Datagrams for a peer that no longer exists.
     pub stale_datagrams: u64,
+    /// Peers ended because their code panicked.
+    pub peers_failed: u64,
 }
 
 /// How many counters [`ForwarderCounters`] has.
-const COUNTERS: usize = 7;
+const COUNTERS: usize = 8;
 
 impl ForwarderCounters {
     /// Each counter with its name, always in the same order.
@@ -108,6 +110,7 @@ impl ForwarderCounters {
             ("packets_refused", self.packets_refused),
             ("packets_gated", self.packets_gated),
             ("stale_datagrams", self.stale_datagrams),
+            ("peers_failed", self.peers_failed),
         ]
     }
 }
@@ -150,6 +153,12 @@ struct Slot {
     last_out: Option<(u64, Instant)>,
     /// The source changed: the next packet re-bases the timestamp.
     fresh: bool,
+}
+
+/// Runs one participant's peer code, catching a panic (`None`): a bug in one peer ends
+/// that peer, not the room's audio.
+fn contained<T>(f: impl FnOnce() -> T) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
 }
 
 /// Most receive slots a listener can have (`--audio-slots` is 1–8): as many streams as a
@@ -255,13 +264,21 @@ impl Forwarder {
         who: ParticipantId,
         offer: &str,
     ) -> Result<Accepted, PeerError> {
-        #[cfg(feature = "testkit")]
-        if FAULT_INJECTION.load(std::sync::atomic::Ordering::Relaxed)
-            && offer.contains("talkstick-inject-panic")
-        {
-            panic!("injected fault in the media code of participant {who}");
-        }
-        let (peer, answer) = Peer::accept(now, offer, &self.candidates, self.max_slots)?;
+        let (candidates, max_slots) = (&self.candidates, self.max_slots);
+        let accepted = contained(|| {
+            #[cfg(feature = "testkit")]
+            if FAULT_INJECTION.load(std::sync::atomic::Ordering::Relaxed)
+                && offer.contains("talkstick-inject-panic")
+            {
+                panic!("injected fault in the media code of participant {who}");
+            }
+            Peer::accept(now, offer, candidates, max_slots)
+        });
+        let Some(accepted) = accepted else {
+            self.peer_failed(who);
+            return Err(PeerError::Failed);
+        };
+        let (peer, answer) = accepted?;
         let ufrag = peer.ufrag().to_owned();
         let generation = self.next_generation;
         self.next_generation += 1;
@@ -347,7 +364,13 @@ impl Forwarder {
             contents: &d.data,
             arrived: d.at,
         };
-        let result = l.peer.handle_datagram(now, &received, &mut self.transmits);
+        let Some(result) =
+            contained(|| l.peer.handle_datagram(now, &received, &mut self.transmits))
+        else {
+            self.peer_failed(who);
+            return false;
+        };
+        let Some(l) = self.peers.get_mut(&who) else { return false };
         let fast = l.peer.opened_fast() - opened;
         self.counters.packets_opened += fast;
         self.counters.packets_refused += l.peer.refused_fast() - refused;
@@ -372,8 +395,15 @@ impl Forwarder {
             .collect();
         for who in due {
             if let Some(l) = self.peers.get_mut(&who) {
-                if let Err(e) = l.peer.handle_timeout(now, &mut self.transmits) {
-                    tracing::debug!(participant = %who, error = %e, "peer timeout failed");
+                match contained(|| l.peer.handle_timeout(now, &mut self.transmits)) {
+                    Some(Err(e)) => {
+                        tracing::debug!(participant = %who, error = %e, "peer timeout failed")
+                    }
+                    Some(Ok(())) => {}
+                    None => {
+                        self.peer_failed(who);
+                        continue;
+                    }
                 }
                 self.poll_peer(now, who);
             }
@@ -486,6 +516,7 @@ impl Forwarder {
         // A listener written through str0m may report its connection state too; that
         // is handled after the fan-out, as any other peer's events.
         let mut reported: Vec<ParticipantId> = Vec::new();
+        let mut failed: Vec<ParticipantId> = Vec::new();
         for (who, l) in self.peers.iter_mut().filter(|(who, _)| **who != from) {
             for (k, slot) in l.slots.iter_mut().enumerate() {
                 if slot.source != Some(from) {
@@ -517,21 +548,35 @@ impl Forwarder {
                     payload: &audio.data,
                     wallclock: audio.at,
                 };
-                match l.peer.write_audio(now, &packet, &mut self.transmits) {
-                    Ok(()) => {
+                match contained(|| l.peer.write_audio(now, &packet, &mut self.transmits)) {
+                    Some(Ok(())) => {
                         self.counters.packets_forwarded += 1;
                         self.counters.packets_sealed += u64::from(fast);
                     }
-                    Err(e) => tracing::debug!(listener = %who, error = %e, "write failed"),
+                    Some(Err(e)) => tracing::debug!(listener = %who, error = %e, "write failed"),
+                    None => {
+                        failed.push(*who);
+                        break;
+                    }
                 }
             }
             if l.peer.has_events() {
                 reported.push(*who);
             }
         }
+        for who in failed {
+            self.peer_failed(who);
+        }
         for who in reported {
             self.poll_peer(now, who);
         }
+    }
+
+    /// Ends a peer whose code panicked: a bug, contained to that participant's audio.
+    fn peer_failed(&mut self, who: ParticipantId) {
+        tracing::error!(participant = %who, "media code panicked; this participant's audio connection ends");
+        self.counters.peers_failed += 1;
+        self.peer_gone(who);
     }
 
     /// Whether anyone hears `who` in a slot.

@@ -34,6 +34,10 @@ pub enum PeerError {
     /// The connection refused an input.
     #[error(transparent)]
     Rtp(#[from] RtpError),
+    /// This participant's media code failed (a bug, contained): their audio connection
+    /// was closed, and a new offer starts a new one.
+    #[error("your audio connection failed on the server; offer again to reconnect")]
+    Failed,
 }
 
 /// A participant's WebRTC connection: an [`Endpoint`] that receives one microphone and

@@ -24,6 +24,8 @@ const OFFER_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Close code for a member whose messages queued up unsent (it does not read).
 pub const CLOSE_TOO_SLOW: u16 = 4008;
+/// Close code when the room itself failed: 1011, internal error (RFC 6455).
+pub const CLOSE_ROOM_FAILED: u16 = 1011;
 /// Close code for a member that kept sending over its budget: 1008, policy violation.
 pub const CLOSE_TOO_MANY: u16 = 1008;
 
@@ -140,6 +142,8 @@ impl RoomCore {
                     Ok(f) => match f.msg {
                         ClientMsg::RtcOffer { sdp } => self.offer(now, from, &sdp, f.id),
                         msg => {
+                            #[cfg(feature = "testkit")]
+                            inject_room_fault(&msg);
                             if let Err(e) = self.room.handle(now, Input::Client { from, msg }) {
                                 let (code, text, retry) =
                                     (e.code(), e.to_string(), e.retry_after_ms());
@@ -195,6 +199,24 @@ impl RoomCore {
         for m in self.members.values() {
             let _ = m.conn.tx.try_send(Outbound::Text(protocol::encode(m.seq, &bye).into()));
             let _ = m.conn.tx.try_send(Outbound::Close(1001, "server shutting down"));
+        }
+        self.members.clear();
+    }
+
+    /// The room's code panicked: tells every member, plainly, and closes their
+    /// connections (1011); they may join again, into a new room. Only reads the members,
+    /// whatever state the panic left the rest in.
+    pub fn fail_all(&mut self) {
+        let message = "this room stopped because of an error on the server; join again to continue";
+        let error = ServerMsg::Error {
+            code: ErrorCode::Internal,
+            message: message.into(),
+            re: None,
+            retry_after_ms: None,
+        };
+        for m in self.members.values() {
+            let _ = m.conn.tx.try_send(Outbound::Text(protocol::encode(m.seq, &error).into()));
+            let _ = m.conn.tx.try_send(Outbound::Close(CLOSE_ROOM_FAILED, "room failed"));
         }
         self.members.clear();
     }
@@ -397,5 +419,17 @@ impl RoomCore {
         let bye = ServerMsg::Goodbye { reason: "you joined again from another connection".into() };
         let _ = old.conn.tx.try_send(Outbound::Text(protocol::encode(old.seq, &bye).into()));
         let _ = old.conn.tx.try_send(Outbound::Close(4002, "replaced"));
+    }
+}
+
+/// Fault injection for tests of failure isolation: a hand raised with this note makes
+/// the room's code panic. Only in builds with the `testkit` feature.
+#[cfg(feature = "testkit")]
+fn inject_room_fault(msg: &ClientMsg) {
+    let armed = crate::media::forwarder::FAULT_INJECTION.load(std::sync::atomic::Ordering::Relaxed);
+    if armed
+        && matches!(msg, ClientMsg::RaiseHand { note: Some(n), .. } if n == "talkstick-inject-room-panic")
+    {
+        panic!("injected fault in a room's signaling");
     }
 }

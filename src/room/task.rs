@@ -71,7 +71,11 @@ pub async fn run(
                             core.goodbye_all("the server is shutting down");
                             break 'run;
                         }
-                        Some(cmd) => core.apply(cmd),
+                        Some(cmd) => {
+                            if !contained(&mut core, |core| core.apply(cmd)) {
+                                break 'run;
+                            }
+                        }
                     }
                     if handled == BATCH {
                         break;
@@ -87,10 +91,15 @@ pub async fn run(
                     media = false;
                     continue;
                 };
-                routine &= core.datagram(&first);
-                for _ in 1..BATCH {
-                    let Ok(d) = datagrams.try_recv() else { break };
-                    routine &= core.datagram(&d);
+                let mut next = Some(first);
+                for handled in 1.. {
+                    let Some(d) = next.take() else { break };
+                    if !contained(&mut core, |core| routine &= core.datagram(&d)) {
+                        break 'run;
+                    }
+                    if handled < BATCH {
+                        next = datagrams.try_recv().ok();
+                    }
                 }
             },
             () = &mut sleep, if armed.is_some() => {
@@ -99,7 +108,9 @@ pub async fn run(
                 if linger.is_some_and(|t| t <= Instant::now()) && core.is_empty() {
                     break;
                 }
-                core.handle_timeout(Instant::now().into_std());
+                if !contained(&mut core, |core| core.handle_timeout(Instant::now().into_std())) {
+                    break;
+                }
             }
         }
         empty_since = if core.is_empty() { empty_since.or(Some(Instant::now())) } else { None };
@@ -107,6 +118,18 @@ pub async fn run(
     core.release_media();
     on_end();
     tracing::debug!(room = %core.id(), "room task ended");
+}
+
+/// Runs `f` on the core; when it panics (a bug), tells the members the room failed and
+/// says to stop: the task ends, its routes are released and the registry forgets it, so
+/// the next join starts a new room. Other rooms never notice.
+fn contained(core: &mut RoomCore, f: impl FnOnce(&mut RoomCore)) -> bool {
+    let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(core)));
+    if done.is_err() {
+        tracing::error!(room = %core.id(), "the room's code panicked; the room ends");
+        core.fail_all();
+    }
+    done.is_ok()
 }
 
 #[cfg(test)]
