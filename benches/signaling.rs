@@ -20,6 +20,7 @@ fn room(n: usize, now: Instant) -> (Room, Vec<ParticipantId>) {
             role,
             resume: None,
             new_resume: ResumeToken(format!("r{i}")),
+            link: None,
         };
         ids.push(room.join(now, req).unwrap().participant);
     }

@@ -11,10 +11,19 @@ pub struct ServeConfig {
     /// Address to listen on for HTTP and WebSocket.
     #[arg(long, env = "TALKSTICK_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
-    /// Secret that signs join tokens. Without one, a random development secret is
-    /// generated and printed at start-up.
-    #[arg(long, env = "TALKSTICK_SECRET", hide_env_values = true)]
+    /// Secret that signs join tokens. Without one (and without --secret-file), a random
+    /// development secret is generated and printed at start-up.
+    #[arg(long, env = "TALKSTICK_SECRET", hide_env_values = true, conflicts_with = "secret_file")]
     pub secret: Option<String>,
+    /// File holding the signing secret (its first line), so that it appears in no command
+    /// line or environment.
+    #[arg(long, env = "TALKSTICK_SECRET_FILE")]
+    pub secret_file: Option<std::path::PathBuf>,
+    /// Print the demo room's links (a facilitator's among them) even though a secret was
+    /// given. Without a secret they are always printed; with one, only when asked, so a
+    /// production server never shows a facilitator link in its log.
+    #[arg(long)]
+    pub demo: bool,
     /// Base URL printed in the demo links (defaults to http://BIND).
     #[arg(long, env = "TALKSTICK_PUBLIC_URL")]
     pub public_url: Option<String>,

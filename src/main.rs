@@ -135,15 +135,30 @@ async fn loadtest(args: talkstick::loadtest::LoadArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_server(cfg: ServeConfig) -> anyhow::Result<()> {
-    let (secret, generated) = match &cfg.secret {
-        Some(s) if s.len() >= 16 => (Secret::new(s.clone()), None),
-        Some(_) => anyhow::bail!("--secret must be at least 16 characters"),
+/// The signing secret from --secret or --secret-file, or a generated one (with its text,
+/// to print).
+fn secret(cfg: &ServeConfig) -> anyhow::Result<(Secret, Option<String>)> {
+    let given = match (&cfg.secret, &cfg.secret_file) {
+        (Some(s), _) => Some(s.clone()),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read --secret-file {}", path.display()))?;
+            Some(text.lines().next().unwrap_or_default().trim().to_owned())
+        }
+        (None, None) => None,
+    };
+    match given {
+        Some(s) if s.chars().count() >= 16 => Ok((Secret::new(s), None)),
+        Some(_) => anyhow::bail!("the signing secret must be at least 16 characters"),
         None => {
             let (s, text) = Secret::generate();
-            (s, Some(text))
+            Ok((s, Some(text)))
         }
-    };
+    }
+}
+
+async fn run_server(cfg: ServeConfig) -> anyhow::Result<()> {
+    let (secret, generated) = secret(&cfg)?;
     let listener = tokio::net::TcpListener::bind(cfg.bind)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.bind))?;
@@ -172,13 +187,20 @@ async fn run_server(cfg: ServeConfig) -> anyhow::Result<()> {
         println!("  TALKSTICK_SECRET={text}");
         println!("Set TALKSTICK_SECRET or --secret to keep links valid across restarts.\n");
     }
-    println!("Demo room \"{room}\" — open each link in its own browser tab or window:");
-    for link in talkstick::demo::links(&secret, &base, &room, cfg.demo_learners, cfg.demo_hours) {
-        let role = match link.role {
-            Role::Facilitator => "facilitator",
-            Role::Learner => "learner",
-        };
-        println!("  {:<12} {:<11} {}", link.name, role, link.url);
+    if generated.is_some() || cfg.demo {
+        println!("Demo room \"{room}\" — open each link in its own browser tab or window:");
+        let links =
+            talkstick::demo::links(&secret, &base, &room, cfg.demo_learners, cfg.demo_hours);
+        for link in links {
+            let role = match link.role {
+                Role::Facilitator => "facilitator",
+                Role::Learner => "learner",
+            };
+            println!("  {:<12} {:<11} {}", link.name, role, link.url);
+        }
+    } else {
+        println!("Mint a link for each person with `talkstick token` and the same secret");
+        println!("(`talkstick serve --demo` prints demo links).");
     }
     println!();
     let state = AppState::new(secret, Registry::with_media(Settings::default(), media));

@@ -8,8 +8,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use talkstick_signaling::RoomId;
 use talkstick_signaling::protocol::Role;
+use talkstick_signaling::{LinkId, RoomId};
 
 /// Seconds of clock skew tolerated when checking `exp`.
 pub const LEEWAY_SECS: u64 = 10;
@@ -117,6 +117,14 @@ pub fn verify(secret: &Secret, token: &str, now_unix: u64) -> Result<Claims, Tok
         return Err(TokenError::Expired);
     }
     Ok(claims)
+}
+
+/// The identity of a link: a digest of its token (already verified), the same for every
+/// join with it, from which the token cannot be recovered. One link is one person.
+pub fn link_id(token: &str) -> LinkId {
+    use sha2::Digest as _;
+    let digest = Sha256::digest(token.trim().as_bytes());
+    LinkId(digest[..16].iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Seconds since the Unix epoch, from the system clock.

@@ -111,6 +111,18 @@ impl fmt::Debug for ResumeToken {
     }
 }
 
+/// The link a person joined with: a digest of their join token, given by the caller (the
+/// crate reads no tokens). Joining again with the same link is the same person.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct LinkId(pub String);
+
+impl fmt::Debug for LinkId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LinkId(..)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,5 +38,5 @@ pub mod stats;
 mod views;
 
 pub use error::RoomError;
-pub use ids::{ParticipantId, ResumeToken, RoomId, TurnId};
+pub use ids::{LinkId, ParticipantId, ResumeToken, RoomId, TurnId};
 pub use room::{Audience, Input, JoinRequest, Joined, Output, Room};

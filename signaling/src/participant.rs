@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::ids::{ParticipantId, ResumeToken};
+use crate::ids::{LinkId, ParticipantId, ResumeToken};
 use crate::protocol::{ParticipantView, PersonStats, Presence, Role};
 use crate::reactions::Bucket;
 
@@ -16,6 +16,8 @@ pub(crate) struct Participant {
     pub(crate) role: Role,
     pub(crate) presence: Presence,
     pub(crate) resume: ResumeToken,
+    /// The link they joined with, if the caller said.
+    pub(crate) link: Option<LinkId>,
     /// `Some` while the connection is down.
     pub(crate) disconnected_at: Option<Instant>,
     pub(crate) mic_on: bool,
@@ -55,6 +57,7 @@ impl Participant {
             role,
             presence: Presence::Present,
             resume,
+            link: None,
             disconnected_at: None,
             mic_on: false,
             force_muted: false,

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crate::colour;
 use crate::error::RoomError;
 use crate::floor::Floor;
-use crate::ids::{ParticipantId, ResumeToken, RoomId, TurnId};
+use crate::ids::{LinkId, ParticipantId, ResumeToken, RoomId, TurnId};
 use crate::participant::Participant;
 use crate::protocol::{
     ClientMsg, FloorView, HandView, LeaveReason, Mode, PROTOCOL_VERSION, ParticipantView,
@@ -33,6 +33,10 @@ pub const DEFAULT_CAPACITY: usize = 100;
 pub const DEFAULT_AUDIO_SLOTS: u8 = 3;
 /// Longest display name kept, in characters.
 pub const MAX_NAME_CHARS: usize = 64;
+/// Departed people whose statistics a room keeps (by name).
+pub const MAX_DEPARTED: usize = 500;
+/// Finished turns a room keeps for its report (the latest ones).
+pub const MAX_HISTORY: usize = 1_000;
 
 /// Something that happened to the room.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +82,9 @@ pub struct JoinRequest {
     pub resume: Option<ResumeToken>,
     /// A fresh random token to hand out if this becomes a new participant.
     pub new_resume: ResumeToken,
+    /// The link (join token) they came with: joining again with the same link is the
+    /// same person, on a new connection, however often it happens.
+    pub link: Option<LinkId>,
 }
 
 /// The outcome of a join.
@@ -324,7 +331,9 @@ impl Room {
     // ----- inputs -------------------------------------------------------------------
 
     /// Admits a participant, or resumes one whose resume token matches (same name and
-    /// role) within the grace period. An unknown or lapsed resume token joins afresh.
+    /// role) within the grace period, or takes over the one who joined with the same link
+    /// (present, or within the grace period): one link, one person. An unknown or lapsed
+    /// resume token joins afresh.
     pub fn join(&mut self, now: Instant, req: JoinRequest) -> Result<Joined, RoomError> {
         let now = self.clock(now);
         let req = JoinRequest { name: display_name(&req.name), ..req };
@@ -332,14 +341,12 @@ impl Room {
         // removes its old identity has not been handled yet.
         let within_grace =
             |p: &Participant| p.disconnected_at.is_none_or(|t| now < t + RESUME_GRACE);
-        let found = req.resume.as_ref().and_then(|tok| {
-            self.participants
-                .values()
-                .find(|p| {
-                    &p.resume == tok && p.role == req.role && p.name == req.name && within_grace(p)
-                })
-                .map(|p| p.id)
-        });
+        let same_person = |p: &Participant| {
+            let resumed = req.resume.as_ref().is_some_and(|tok| &p.resume == tok);
+            let same_link = req.link.is_some() && p.link == req.link;
+            (resumed || same_link) && p.role == req.role && p.name == req.name && within_grace(p)
+        };
+        let found = self.participants.values().find(|p| same_person(p)).map(|p| p.id);
         let joined = match found {
             Some(id) => {
                 if let Some(p) = self.participants.get_mut(&id) {
@@ -383,7 +390,8 @@ impl Room {
         let colour = colour::pick(&taken, self.remembered_colours.get(&name).map(String::as_str));
         let id = ParticipantId(self.next_participant);
         self.next_participant += 1;
-        let p = Participant::new(id, name, colour, req.role, req.new_resume, now);
+        let mut p = Participant::new(id, name, colour, req.role, req.new_resume, now);
+        p.link = req.link;
         self.participants.insert(id, p);
         Ok(Joined { participant: id, resumed: false })
     }
@@ -515,6 +523,27 @@ impl Room {
 
     /// Takes a participant out of the room: hand, offer and floor released, statistics
     /// kept for the report, everyone told.
+    /// Keeps a departed person's statistics for the report: added to an earlier entry
+    /// under the same name (someone who left and came back is one person in the report),
+    /// at most [`MAX_DEPARTED`] names, so a room's memory stays bounded however many
+    /// joins and leaves it sees.
+    fn depart(&mut self, stats: PersonStats) {
+        if let Some(d) = self.departed.iter_mut().find(|d| d.name == stats.name) {
+            d.participant = stats.participant;
+            d.colour = stats.colour;
+            d.talk_ms = d.talk_ms.saturating_add(stats.talk_ms);
+            d.turns = d.turns.saturating_add(stats.turns);
+            d.reactions_given = d.reactions_given.saturating_add(stats.reactions_given);
+            d.reactions_received = d.reactions_received.saturating_add(stats.reactions_received);
+            d.wait_ms = d.wait_ms.saturating_add(stats.wait_ms);
+            return;
+        }
+        if self.departed.len() == MAX_DEPARTED {
+            self.departed.remove(0);
+        }
+        self.departed.push(stats);
+    }
+
     fn remove(&mut self, now: Instant, who: ParticipantId, reason: LeaveReason) {
         if !self.participants.contains_key(&who) {
             return;
@@ -530,7 +559,7 @@ impl Room {
             return;
         };
         p.set_talking(false, now);
-        self.departed.push(p.stats(now, false));
+        self.depart(p.stats(now, false));
         self.remembered_colours.insert(p.name.clone(), p.colour.clone());
         if p.gate {
             self.outputs.push_back(Output::Gate { participant: who, forward: false });

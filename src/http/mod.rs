@@ -28,14 +28,55 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// Connections waiting to join.
     pub gate: Arc<gate::JoinGate>,
+    /// WebSocket sessions running, so that shutdown can wait for their goodbyes.
+    sessions: Arc<Sessions>,
     next_conn: Arc<AtomicU64>,
+}
+
+/// The count of running WebSocket sessions.
+#[derive(Debug, Default)]
+struct Sessions {
+    running: AtomicU64,
+    ended: tokio::sync::Notify,
+}
+
+/// One running session, counted until dropped.
+#[derive(Debug)]
+struct SessionGuard(Arc<Sessions>);
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::AcqRel);
+        self.0.ended.notify_waiters();
+    }
 }
 
 impl AppState {
     /// State for a server with this secret and registry.
     pub fn new(secret: Secret, registry: Arc<Registry>) -> Self {
         let gate = Arc::new(gate::JoinGate::default());
-        AppState { secret, registry, gate, next_conn: Arc::new(AtomicU64::new(1)) }
+        let sessions = Arc::new(Sessions::default());
+        AppState { secret, registry, gate, sessions, next_conn: Arc::new(AtomicU64::new(1)) }
+    }
+
+    /// Counts a session as running until the guard drops.
+    fn session_started(&self) -> SessionGuard {
+        self.sessions.running.fetch_add(1, Ordering::AcqRel);
+        SessionGuard(Arc::clone(&self.sessions))
+    }
+
+    /// Waits until no session runs, or `limit` passes.
+    async fn sessions_ended(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let ended = self.sessions.ended.notified();
+            if self.sessions.running.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, ended).await.is_err() {
+                return;
+            }
+        }
     }
 
     fn conn_id(&self) -> crate::room::ConnId {
@@ -73,6 +114,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let registry = Arc::clone(&state.registry);
+    let sessions = state.clone();
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // Signaling is many small messages that must go out at once: no Nagle delay (with
@@ -89,8 +131,10 @@ pub async fn serve(
     let rooms = async move {
         let mut stop_rx = stop_rx;
         let _ = stop_rx.wait_for(|stop| *stop).await;
-        // WebSockets are upgraded connections: close them through their rooms.
+        // WebSockets are upgraded connections: close them through their rooms, then wait
+        // (bounded) until every session has written its goodbye and closed.
         registry.shutdown(Duration::from_secs(3)).await;
+        sessions.sessions_ended(Duration::from_secs(2)).await;
     };
     let (served, ()) = tokio::join!(server, rooms);
     served?;

@@ -75,6 +75,7 @@ where
     S: Sink<Message> + Unpin,
     R: Stream<Item = Result<Message, axum::Error>> + Unpin + Send + 'static,
 {
+    let _running = state.session_started();
     let mut budget = Budget::new(Instant::now());
     let handshake = handshake(&mut sink, &mut stream, &state, &mut budget);
     let joined = tokio::time::timeout(JOIN_TIMEOUT, handshake).await;
@@ -321,6 +322,7 @@ async fn try_join(
         role: claims.role,
         resume,
         new_resume: ResumeToken(new_resume_token()),
+        link: Some(token::link_id(token)),
     };
     let conn = Conn { id: conn_id, tx };
     match state.registry.join(&room, req, conn).await {

@@ -25,11 +25,12 @@ const OPUS_PT: u8 = 111;
 /// Why a peer could not be made or fed.
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
-    /// The SDP offer could not be parsed or accepted.
+    /// The SDP offer could not be parsed or accepted. The text is for people; what the
+    /// WebRTC stack said goes to the debug log.
     #[error("the audio offer was refused: {0}")]
-    BadOffer(String),
+    BadOffer(&'static str),
     /// The offer has no usable audio m-line from the participant.
-    #[error("the audio offer has no send-only audio m-line for the microphone")]
+    #[error("the audio offer has no line for your microphone (a send-only audio line first)")]
     NoMicrophone,
     /// The connection refused an input.
     #[error(transparent)]
@@ -68,8 +69,10 @@ impl Peer {
         max_slots: usize,
     ) -> Result<(Peer, String), PeerError> {
         let offer_text = offer;
-        let offer =
-            SdpOffer::from_sdp_string(offer).map_err(|e| PeerError::BadOffer(e.to_string()))?;
+        let offer = SdpOffer::from_sdp_string(offer).map_err(|e| {
+            tracing::debug!(error = %e, "unreadable audio offer");
+            PeerError::BadOffer("it is not a session description this server can read")
+        })?;
         let ufrag = random_token(12);
         let mut config = Rtc::builder()
             .set_ice_lite(true)
@@ -100,24 +103,33 @@ impl Peer {
         let mut endpoint = Endpoint::new(now, config);
         let rtc = endpoint.rtc();
         for addr in candidates {
-            let c =
-                Candidate::host(*addr, "udp").map_err(|e| PeerError::BadOffer(e.to_string()))?;
+            let c = Candidate::host(*addr, "udp").map_err(|e| {
+                tracing::warn!(%addr, error = %e, "cannot advertise a media address");
+                PeerError::BadOffer("the server's audio address is not usable")
+            })?;
             rtc.add_local_candidate(c);
         }
-        let answer =
-            rtc.sdp_api().accept_offer(offer).map_err(|e| PeerError::BadOffer(e.to_string()))?;
+        let answer = rtc.sdp_api().accept_offer(offer).map_err(|e| {
+            tracing::debug!(error = %e, "audio offer not accepted");
+            PeerError::BadOffer(
+                "it needs audio lines only, with Opus: one for the microphone, then the slots",
+            )
+        })?;
         let answer = answer.to_sdp_string();
-        // The offer's audio m-lines in order: the first we receive on is the microphone,
-        // the ones we send on are the slots.
+        // The offer's audio m-lines in order: the first is the microphone (the client
+        // sends only), the ones after it that the client receives only are the slots.
         let (mut mic, mut slots) = (None, Vec::new());
         for mid in offer_mids(offer_text) {
             let Some(media) = rtc.media(mid) else { continue };
             if media.kind() != MediaKind::Audio {
                 continue;
             }
-            match media.direction() {
-                Direction::RecvOnly | Direction::SendRecv if mic.is_none() => mic = Some(mid),
-                Direction::SendOnly if slots.len() < max_slots.min(MAX_STREAMS) => slots.push(mid),
+            match (mic, media.direction()) {
+                (None, Direction::RecvOnly) => mic = Some(mid),
+                (None, _) => return Err(PeerError::NoMicrophone),
+                (Some(_), Direction::SendOnly) if slots.len() < max_slots.min(MAX_STREAMS) => {
+                    slots.push(mid)
+                }
                 _ => {}
             }
         }

@@ -159,6 +159,7 @@ mod tests {
                 role: Role::Learner,
                 resume: None,
                 new_resume: ResumeToken(format!("resume-{i}")),
+                link: None,
             };
             let conn = Conn { id: ConnId(i as u64), tx: conn_tx };
             tx.try_send(RoomCmd::Join { req, conn, reply }).unwrap();

@@ -237,4 +237,22 @@ mod tests {
         assert!(answer.contains("ssrc-audio-level"), "RFC 6464 negotiated");
         assert!(!answer.to_lowercase().contains("vp8"), "audio only");
     }
+
+    /// The first audio line must be the microphone, sent only: a first line the client
+    /// would also receive on, or only receive on, is refused, as the protocol says.
+    #[test]
+    fn an_offer_whose_first_audio_line_is_not_a_send_only_microphone_is_refused() {
+        let now = Instant::now();
+        let (_client, offer) =
+            ClientRtc::offer(now, "127.0.0.1:40000".parse().unwrap(), 3).unwrap();
+        for first in ["a=sendrecv", "a=recvonly"] {
+            let changed = offer.replacen("a=sendonly", first, 1);
+            assert_ne!(changed, offer);
+            let refused = Peer::accept(now, &changed, &[SERVER], 3);
+            assert!(
+                matches!(refused, Err(crate::media::peer::PeerError::NoMicrophone)),
+                "{first}: {refused:?}"
+            );
+        }
+    }
 }

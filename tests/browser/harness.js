@@ -33,7 +33,7 @@ export async function bounded(promise, ms) {
 /** Starts `talkstick serve` on 127.0.0.1:0; resolves `{base, links, stop()}`. */
 export async function startServer({ room = 'demo', learners = 5, timeoutMs = 15_000 } = {}) {
   // Audio on loopback only, on any free UDP port.
-  const args = ['serve', '--bind', '127.0.0.1:0', '--secret', SECRET, '--demo-room', room, '--demo-learners', String(learners),
+  const args = ['serve', '--bind', '127.0.0.1:0', '--secret', SECRET, '--demo', '--demo-room', room, '--demo-learners', String(learners),
     '--media-ip', '127.0.0.1', '--udp-port', '0'];
   const child = spawn(binary, args, {
     stdio: ['ignore', 'pipe', 'pipe'],

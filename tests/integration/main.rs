@@ -7,6 +7,7 @@ mod isolation;
 mod limits;
 mod loadtest;
 mod media;
+mod permissions;
 mod session;
 mod sim;
 mod timers;

@@ -40,6 +40,10 @@ impl Room {
             p.set_talking(speaking, now);
         }
         self.history.push(record.clone());
+        if self.history.len() > super::MAX_HISTORY {
+            // The report keeps the latest turns; everyone's totals stay exact.
+            self.history.drain(..self.history.len() - super::MAX_HISTORY);
+        }
         self.broadcast(Audience::All, ServerMsg::TurnEnded { turn: record });
     }
 

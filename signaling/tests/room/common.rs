@@ -113,6 +113,7 @@ impl Sim {
             role,
             resume: None,
             new_resume: self.fresh_token(),
+            link: None,
         };
         self.join_req(req)
     }
@@ -157,7 +158,13 @@ impl Sim {
         who: ParticipantId,
     ) -> (Result<Joined, RoomError>, Vec<Output>) {
         let (name, role, token) = self.tokens[&who].clone();
-        let req = JoinRequest { name, role, resume: Some(token), new_resume: self.fresh_token() };
+        let req = JoinRequest {
+            name,
+            role,
+            resume: Some(token),
+            new_resume: self.fresh_token(),
+            link: None,
+        };
         self.join_req(req)
     }
 

@@ -208,6 +208,7 @@ fn resume_needs_the_same_name_and_role() {
         role: Role::Facilitator,
         resume: Some(sim.token(a)),
         new_resume: ResumeToken("other".into()),
+        link: None,
     };
     let (res, _) = sim.join_req(req);
     let joined = res.unwrap();
@@ -352,4 +353,46 @@ fn names_that_the_room_tidies_up_still_resume() {
         assert!(joined.resumed, "{raw:?} did not resume");
         assert_eq!(joined.participant, a);
     }
+}
+
+/// One link, one person: joining again with the same link takes over the same
+/// participant (present or within the grace period), and ten thousand join-and-leave
+/// cycles leave the room holding one person's statistics, not ten thousand.
+#[test]
+fn one_link_is_one_person_and_memory_stays_flat() {
+    use talkstick_signaling::LinkId;
+    use talkstick_signaling::room::{MAX_DEPARTED, MAX_HISTORY};
+    let mut sim = Sim::new();
+    let f = sim.facilitator("Fiona");
+    let link = Some(LinkId("link-of-aino".into()));
+    let req = |k: u32| JoinRequest {
+        name: "Aino".into(),
+        role: Role::Learner,
+        resume: None,
+        new_resume: ResumeToken(format!("r{k}")),
+        link: link.clone(),
+    };
+    let first = sim.room.join(sim.now, req(0)).unwrap();
+    assert!(!first.resumed);
+    // The same link again, while connected: the same participant.
+    let again = sim.room.join(sim.now, req(1)).unwrap();
+    assert_eq!((again.participant, again.resumed), (first.participant, true));
+    assert_eq!(sim.room.participant_ids().len(), 2);
+    sim.drain();
+    // Join, take a turn, leave; ten thousand times.
+    for k in 2..10_002u32 {
+        let j = sim.room.join(sim.now, req(k)).unwrap();
+        sim.ok(f, ClientMsg::Grant { participant: j.participant });
+        sim.ok(j.participant, ClientMsg::AcceptFloor);
+        sim.at_ms(u64::from(k) * 10);
+        sim.ok(j.participant, ClientMsg::Leave);
+        sim.drain();
+        assert!(sim.room.participant_ids().len() <= 2, "one person at a time");
+    }
+    let stats = sim.stats();
+    let ainos: Vec<_> = stats.people.iter().filter(|p| p.name == "Aino").collect();
+    assert_eq!(ainos.len(), 1, "one entry for one person");
+    assert_eq!(ainos[0].turns, 10_000, "every turn counted");
+    assert!(stats.people.len() <= MAX_DEPARTED + 2);
+    assert_eq!(stats.turns.len(), MAX_HISTORY, "the report keeps the latest turns");
 }
