@@ -4,10 +4,10 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer, launchBrowser, newPage, join } from './harness.js';
+import { startServer, launchBrowser, newPage, join, writeWav } from './harness.js';
 
 /**
  * A 16-bit mono WAV of a voice-like sound: a harmonic tone at `f0` whose loudness rises
@@ -26,12 +26,7 @@ function voiceWav(file, { f0, gain, seconds = 10 }) {
     const v = (Math.sin(phase) + 0.5 * Math.sin(2 * phase) + 0.3 * Math.sin(3 * phase)) / 1.8;
     data.writeInt16LE(Math.round(v * envelope * gain * 32767), i * 2);
   }
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0); header.writeUInt32LE(36 + data.length, 4); header.write('WAVE', 8);
-  header.write('fmt ', 12); header.writeUInt32LE(16, 16); header.writeUInt16LE(1, 20); header.writeUInt16LE(1, 22);
-  header.writeUInt32LE(rate, 24); header.writeUInt32LE(rate * 2, 28); header.writeUInt16LE(2, 32); header.writeUInt16LE(16, 34);
-  header.write('data', 36); header.writeUInt32LE(data.length, 40);
-  writeFileSync(file, Buffer.concat([header, data]));
+  writeWav(file, data, rate);
 }
 
 /** Sums the inbound audio stats of a page's peer connection. */

@@ -61,6 +61,13 @@ impl Server {
         Server { addr, media, stop: Some(stop) }
     }
 
+    /// Asks the server to stop, as SIGTERM does.
+    pub fn stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+
     pub fn base(&self) -> String {
         format!("http://{}", self.addr)
     }

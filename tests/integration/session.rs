@@ -1,10 +1,12 @@
 //! A whole session with six real WebSocket clients: every step, all clients agree on
 //! the queue and the floor.
 
+use futures_util::StreamExt;
 use serde_json::json;
 use talkstick_signaling::protocol::Role;
+use tokio_tungstenite::tungstenite::Message;
 
-use crate::common::{Client, Server, all_see};
+use crate::common::{Client, Server, WAIT, all_see};
 
 const F: usize = 0; // facilitator
 const L1: usize = 1;
@@ -161,4 +163,25 @@ async fn rooms_are_separate() {
     b.quiet().await;
     assert!(b.view.queue.is_empty());
     assert_eq!(b.view.participants.len(), 1);
+}
+
+/// Stopping the server says goodbye to everyone in every room, and each goodbye reaches
+/// its client before the connection closes (1001).
+#[tokio::test]
+async fn on_shutdown_everyone_is_told_goodbye_before_the_close() {
+    let mut server = Server::start().await;
+    let mut people = Vec::new();
+    for (room, name) in [("s1", "Aino"), ("s1", "Bertil"), ("s2", "Chen")] {
+        people.push(Client::join(&server, room, name, Role::Learner).await);
+    }
+    server.stop();
+    for c in &mut people {
+        let bye = c.next_of("goodbye").await;
+        assert_eq!(bye["reason"], "the server is shutting down", "{}", c.name);
+        let close = tokio::time::timeout(WAIT, c.ws.next()).await.expect("a close");
+        match close {
+            Some(Ok(Message::Close(Some(f)))) => assert_eq!(u16::from(f.code), 1001),
+            other => panic!("{}: expected the close frame, got {other:?}", c.name),
+        }
+    }
 }
