@@ -5,7 +5,8 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use hmac::{Hmac, Mac};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use talkstick_signaling::protocol::Role;
@@ -57,10 +58,6 @@ impl Secret {
         let text = B64.encode(bytes);
         (Secret(text.clone().into_bytes()), text)
     }
-
-    fn mac(&self) -> Hmac<Sha256> {
-        Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length")
-    }
 }
 
 impl std::fmt::Debug for Secret {
@@ -69,49 +66,36 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
-
-/// Signs claims into a compact JWT.
+/// Signs claims into a compact JWT (HS256).
 pub fn mint(secret: &Secret, claims: &Claims) -> String {
-    let payload = serde_json::to_vec(claims).expect("claims always serialize");
-    let signing_input = format!("{}.{}", B64.encode(HEADER), B64.encode(payload));
-    let mut mac = secret.mac();
-    mac.update(signing_input.as_bytes());
-    let sig = mac.finalize().into_bytes();
-    format!("{signing_input}.{}", B64.encode(sig))
+    let key = EncodingKey::from_secret(&secret.0);
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &key)
+        .expect("HS256 signing with any key and these claims cannot fail")
 }
 
-/// Checks a token's signature (in constant time) and expiry against `now_unix`.
+/// Checks a token with `jsonwebtoken`: HS256 only (any other `alg`, `none` included, is
+/// refused), the signature in constant time, then `exp` against `now_unix` with
+/// [`LEEWAY_SECS`] (time is passed in, so it is checked here rather than by the library's
+/// clock).
 pub fn verify(secret: &Secret, token: &str, now_unix: u64) -> Result<Claims, TokenError> {
-    let mut parts = token.trim().split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(TokenError::Malformed("expected three dot-separated parts"));
-    };
-    #[derive(Deserialize)]
-    struct Header {
-        alg: String,
-    }
-    let header: Header = B64
-        .decode(h)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(TokenError::Malformed("unreadable header"))?;
-    if header.alg != "HS256" {
-        return Err(TokenError::Malformed("only HS256 is accepted"));
-    }
-    let sig = B64.decode(s).map_err(|_| TokenError::Malformed("unreadable signature"))?;
-    let mut mac = secret.mac();
-    mac.update(h.as_bytes());
-    mac.update(b".");
-    mac.update(p.as_bytes());
-    mac.verify_slice(&sig).map_err(|_| TokenError::BadSignature)?;
-    let claims: Claims = B64
-        .decode(p)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(TokenError::Malformed("unreadable claims"))?;
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.validate_exp = false;
+    validation.required_spec_claims.clear();
+    let key = DecodingKey::from_secret(&secret.0);
+    let data =
+        jsonwebtoken::decode::<Claims>(token.trim(), &key, &validation).map_err(|e| {
+            match e.kind() {
+                ErrorKind::InvalidSignature => TokenError::BadSignature,
+                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                    TokenError::Malformed("only HS256 is accepted")
+                }
+                ErrorKind::Json(_) | ErrorKind::MissingRequiredClaim(_) => {
+                    TokenError::Malformed("unreadable claims")
+                }
+                _ => TokenError::Malformed("expected three base64url parts"),
+            }
+        })?;
+    let claims = data.claims;
     // `exp` is the signer's, but any u64 parses: saturate rather than overflow.
     if claims.exp.saturating_add(LEEWAY_SECS) < now_unix {
         return Err(TokenError::Expired);
