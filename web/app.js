@@ -188,6 +188,7 @@ function enterRoom({ token, mic, choice }) {
     clearHands: (button) => confirmTwice(button, `Really clear ${store.queue.length}?`, () => send('clear_hands')),
     mute: (participant) => send('mute', { participant }),
     unmute: (participant) => send('unmute', { participant }),
+    remove: (button, p) => confirmTwice(button, `Remove ${p.name}?`, () => send('remove_participant', { participant: p.id })),
     muteAll: () => send('mute_all'),
     updateSettings: (settings) => send('update_settings', { settings }),
     getStats: () => send('get_stats', {}, { quiet: true }),
@@ -264,7 +265,10 @@ function enterRoom({ token, mic, choice }) {
       mic.release();
       if (s.reason === 'fatal') {
         const title = s.code === 'unsupported_version' ? 'Please reload' : "Can't join with this link";
-        showNotice(title, errorText(s.code, s.message));
+        const text = s.code === 'forbidden' ? 'A facilitator removed you from this room.' : errorText(s.code, s.message);
+        showNotice(title, text);
+      } else if (s.reason === 'removed') {
+        showNotice('You were removed from the room', 'A facilitator removed you from this room.');
       } else if (s.reason === 'replaced') {
         showNotice('Open in another window', 'You joined this room from another tab or window, so this one was disconnected.', [
           { label: 'Use this window instead', primary: true, run: () => location.reload() },

@@ -10,7 +10,8 @@ const PING_EVERY_MS = 15_000;
 const SILENT_DEAD_MS = 40_000;
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
 const MAX_ATTEMPTS = 40; // about ten minutes of trying, then a "Try again" button
-const FATAL_CODES = new Set(['bad_token', 'token_expired', 'unsupported_version']);
+// `forbidden` at join: a facilitator removed the person with this link.
+const FATAL_CODES = new Set(['bad_token', 'token_expired', 'unsupported_version', 'forbidden']);
 
 const resumeKey = (token) => `talkstick:resume:${token}`;
 
@@ -225,6 +226,11 @@ export class Connection {
     }
     if (ev.code === 4002) {
       this.stop('replaced', { message: this.goodbye });
+      return;
+    }
+    if (ev.code === 4003) {
+      this.resumeToken = null;
+      this.stop('removed', { message: this.goodbye });
       return;
     }
     if (ev.code === 4001) {

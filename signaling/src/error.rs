@@ -11,6 +11,12 @@ pub enum RoomError {
     /// Only facilitators may do this.
     #[error("only a facilitator can {0}")]
     Forbidden(&'static str),
+    /// A facilitator cannot remove themselves (`leave` does that).
+    #[error("you cannot remove yourself; leave instead")]
+    RemoveSelf,
+    /// A facilitator removed the person with this link from the room.
+    #[error("a facilitator removed you from this room")]
+    Removed,
     /// No such participant in this room.
     #[error("{0} is not in this room")]
     UnknownParticipant(ParticipantId),
@@ -78,7 +84,9 @@ impl RoomError {
     /// The wire code for this error.
     pub fn code(&self) -> ErrorCode {
         match self {
-            RoomError::Forbidden(_) => ErrorCode::Forbidden,
+            RoomError::Forbidden(_) | RoomError::RemoveSelf | RoomError::Removed => {
+                ErrorCode::Forbidden
+            }
             RoomError::UnknownParticipant(_) => ErrorCode::UnknownParticipant,
             RoomError::RoomFull(_) => ErrorCode::RoomFull,
             RoomError::HandAlreadyRaised => ErrorCode::HandAlreadyRaised,

@@ -176,6 +176,8 @@ pub enum LeaveReason {
     Left,
     /// Their connection dropped and they did not come back within the grace period.
     TimedOut,
+    /// A facilitator removed them.
+    Removed,
 }
 
 /// Room settings; only facilitators change them.
@@ -360,6 +362,12 @@ pub enum ClientMsg {
     },
     /// Facilitator: ask for the session statistics.
     GetStats,
+    /// Facilitator: remove someone from the room for good. Their link is refused in this
+    /// room from then on.
+    RemoveParticipant {
+        /// Who.
+        participant: ParticipantId,
+    },
     /// Start (or restart) audio: a WebRTC SDP offer with one send-only audio m-line (the
     /// microphone) followed by receive-only audio m-lines (the audio slots). Answered with
     /// `rtc_answer`. Handled by the media plane, not the room.
@@ -403,6 +411,7 @@ impl ClientMsg {
         "mute_all",
         "update_settings",
         "get_stats",
+        "remove_participant",
         "rtc_offer",
     ];
 }

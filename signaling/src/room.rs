@@ -37,6 +37,8 @@ pub const MAX_NAME_CHARS: usize = 64;
 pub const MAX_DEPARTED: usize = 500;
 /// Finished turns a room keeps for its report (the latest ones).
 pub const MAX_HISTORY: usize = 1_000;
+/// Links a room refuses after their people were removed.
+pub const MAX_REFUSED_LINKS: usize = 1_000;
 
 /// Something that happened to the room.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,6 +150,12 @@ pub enum Output {
         /// Whose.
         participant: ParticipantId,
     },
+    /// Close a participant's connection because a facilitator removed them (after a
+    /// `goodbye` already sent): their client must not come back.
+    Removed {
+        /// Whose.
+        participant: ParticipantId,
+    },
     /// A participant is gone for good: release their media.
     Left {
         /// Who.
@@ -170,6 +178,8 @@ pub struct Room {
     participants: BTreeMap<ParticipantId, Participant>,
     /// Statistics of those who left, for the session report.
     departed: Vec<PersonStats>,
+    /// Links whose people a facilitator removed: refused for the room's lifetime.
+    refused_links: Vec<LinkId>,
     /// Colours by name, so someone who leaves and rejoins keeps theirs when it is free.
     remembered_colours: HashMap<String, String>,
     queue: Queue,
@@ -198,6 +208,7 @@ impl Room {
             next_turn: 1,
             participants: BTreeMap::new(),
             departed: Vec::new(),
+            refused_links: Vec::new(),
             remembered_colours: HashMap::new(),
             queue: Queue::default(),
             floor: Floor::Free { since: now },
@@ -339,6 +350,9 @@ impl Room {
         let req = JoinRequest { name: display_name(&req.name), ..req };
         // A token whose grace period has run out joins afresh, even if the timeout that
         // removes its old identity has not been handled yet.
+        if req.link.as_ref().is_some_and(|l| self.refused_links.contains(l)) {
+            return Err(RoomError::Removed);
+        }
         let within_grace =
             |p: &Participant| p.disconnected_at.is_none_or(|t| now < t + RESUME_GRACE);
         let same_person = |p: &Participant| {
@@ -542,6 +556,31 @@ impl Room {
             self.departed.remove(0);
         }
         self.departed.push(stats);
+    }
+
+    /// A facilitator removes `who` for good: told, closed, gone, and their link refused
+    /// here from now on (at most [`MAX_REFUSED_LINKS`], the oldest forgotten first).
+    pub(crate) fn remove_participant(
+        &mut self,
+        now: Instant,
+        by: ParticipantId,
+        who: ParticipantId,
+    ) -> Result<(), RoomError> {
+        if who == by {
+            return Err(RoomError::RemoveSelf);
+        }
+        let p = self.participants.get(&who).ok_or(RoomError::UnknownParticipant(who))?;
+        if let Some(link) = p.link.clone() {
+            if self.refused_links.len() == MAX_REFUSED_LINKS {
+                self.refused_links.remove(0);
+            }
+            self.refused_links.push(link);
+        }
+        let reason = "a facilitator removed you from the room".into();
+        self.tell(who, ServerMsg::Goodbye { reason });
+        self.outputs.push_back(Output::Removed { participant: who });
+        self.remove(now, who, LeaveReason::Removed);
+        Ok(())
     }
 
     fn remove(&mut self, now: Instant, who: ParticipantId, reason: LeaveReason) {

@@ -24,6 +24,8 @@ const OFFER_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Close code for a member whose messages queued up unsent (it does not read).
 pub const CLOSE_TOO_SLOW: u16 = 4008;
+/// Close code for a member a facilitator removed: they must not reconnect.
+pub const CLOSE_REMOVED: u16 = 4003;
 /// Close code when the room itself failed: 1011, internal error (RFC 6455).
 pub const CLOSE_ROOM_FAILED: u16 = 1011;
 /// Close code for a member that kept sending over its budget: 1008, policy violation.
@@ -321,6 +323,11 @@ impl RoomCore {
                 Output::Close { participant } => {
                     if let Some(m) = self.members.remove(&participant) {
                         let _ = m.conn.tx.try_send(Outbound::Close(1000, "left"));
+                    }
+                }
+                Output::Removed { participant } => {
+                    if let Some(m) = self.members.remove(&participant) {
+                        let _ = m.conn.tx.try_send(Outbound::Close(CLOSE_REMOVED, "removed"));
                     }
                 }
                 Output::Left { participant } => {

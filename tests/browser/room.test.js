@@ -308,6 +308,26 @@ describe('the web client with a facilitator and three learners', () => {
     assert.equal(await chen.evaluate(() => sessionStorage.length), 1, 'only the device choice is kept, not the resume token');
   });
 
+  it('lets the facilitator remove a learner, asking twice; their link is refused afterwards', async () => {
+    const button = fac.locator('#people > li[data-name="Bertil"] [data-action="remove"]');
+    await button.click();
+    assert.match(await button.textContent(), /Remove Bertil\?/);
+    await button.click(); // the second click confirms
+    await bertil.locator('#notice-page').waitFor();
+    assert.equal(await bertil.textContent('#notice-title'), 'You were removed from the room');
+    for (const p of [fac, aino]) await eventually(async () => assert.equal(await p.locator('#people > li').count(), 2));
+    await bertil.waitForTimeout(1500);
+    assert.equal(await bertil.isVisible('#notice-page'), true, 'no reconnecting: the page stays on the notice');
+    // The same link again is refused, in plain words.
+    const again = await newPage(chrome.browser, server.links.find((l) => l.name === 'Bertil').url);
+    await again.locator('#join-listen').waitFor();
+    await again.click('#join-listen');
+    await again.locator('#notice-page').waitFor();
+    assert.match(await again.textContent('#notice-page'), /removed you from this room/);
+    assert.equal(await fac.locator('#people > li').count(), 2, 'nobody came back');
+    await again.close();
+  });
+
   it('says so when the connection is lost', async () => {
     await server.stop();
     await eventually(async () => assert.match(await aino.textContent('#conn-banner'), /Connection lost — reconnecting/));

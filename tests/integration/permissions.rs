@@ -30,9 +30,8 @@ fn who_may(kind: &str) -> May {
             May::Everyone
         }
         "grant" | "next" | "revoke" | "open_discussion" | "move_hand" | "remove_hand"
-        | "clear_hands" | "mute" | "unmute" | "mute_all" | "update_settings" | "get_stats" => {
-            May::Facilitators
-        }
+        | "clear_hands" | "mute" | "unmute" | "mute_all" | "update_settings" | "get_stats"
+        | "remove_participant" => May::Facilitators,
         other => panic!("the permission matrix has no row for `{other}`: add one"),
     }
 }
@@ -46,7 +45,9 @@ fn sample(kind: &str, token: &str, other: u64) -> Value {
         "set_mic" => json!({"type": kind, "on": false}),
         "set_away" => json!({"type": kind, "away": true}),
         "set_push_to_talk" => json!({"type": kind, "enabled": true}),
-        "grant" | "remove_hand" | "mute" | "unmute" => json!({"type": kind, "participant": other}),
+        "grant" | "remove_hand" | "mute" | "unmute" | "remove_participant" => {
+            json!({"type": kind, "participant": other})
+        }
         "move_hand" => json!({"type": kind, "participant": other, "position": 1}),
         "update_settings" => json!({"type": kind, "settings": {"policy": "balanced"}}),
         "rtc_offer" => json!({"type": kind, "sdp": "v=0"}),

@@ -1,6 +1,6 @@
 // One tile per person: colour, initials, name, role, mic state, away, connection,
 // speaking ring, their place in the queue and their latest reaction. Facilitators also
-// get "give floor" and mute/unmute on each tile. Every state has words or an icon as
+// get "give floor", mute/unmute and "remove" (asked twice) on each tile. Every state has words or an icon as
 // well as colour.
 
 import { h, render, avatar } from '../dom.js';
@@ -53,7 +53,11 @@ export function peopleView(store, actions) {
       }, 'Give floor'),
       p.force_muted
         ? h('button', { type: 'button', class: 'small', 'data-focus-key': `unmute-${p.id}`, 'data-action': 'unmute', 'aria-label': `Unmute ${p.name}`, on: { click: () => actions.unmute(p.id) } }, 'Unmute')
-        : h('button', { type: 'button', class: 'small', 'data-focus-key': `mute-${p.id}`, 'data-action': 'mute', 'aria-label': `Mute ${p.name}`, on: { click: () => actions.mute(p.id) } }, 'Mute'))
+        : h('button', { type: 'button', class: 'small', 'data-focus-key': `mute-${p.id}`, 'data-action': 'mute', 'aria-label': `Mute ${p.name}`, on: { click: () => actions.mute(p.id) } }, 'Mute'),
+      me ? null : h('button', {
+        type: 'button', class: 'small danger', 'data-focus-key': `remove-${p.id}`, 'data-action': 'remove',
+        'aria-label': `Remove ${p.name} from the room`, on: { click: (e) => actions.remove(e.currentTarget, p) },
+      }, 'Remove'))
       : null;
     return h('li', { class: classes, style: { '--c': p.colour }, data: { pid: p.id, name: p.name } },
       h('div', { class: 'tile-top' },

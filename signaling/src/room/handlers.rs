@@ -69,6 +69,9 @@ impl Room {
             ClientMsg::UpdateSettings { settings } => self.update_settings(now, settings),
             // Audio negotiation belongs to the media plane; the server never passes it here.
             ClientMsg::RtcOffer { .. } => Ok(()),
+            ClientMsg::RemoveParticipant { participant } => {
+                self.remove_participant(now, from, participant)
+            }
             ClientMsg::GetStats => {
                 let stats = self.stats(now);
                 self.tell(from, ServerMsg::Stats { stats });
@@ -420,6 +423,7 @@ fn facilitator_only(msg: &ClientMsg) -> Option<&'static str> {
         ClientMsg::MuteAll => "mute everyone",
         ClientMsg::UpdateSettings { .. } => "change settings",
         ClientMsg::GetStats => "see the session statistics",
+        ClientMsg::RemoveParticipant { .. } => "remove someone from the room",
         _ => return None,
     })
 }

@@ -6,7 +6,7 @@ use talkstick_signaling::protocol::{
     SettingsPatch,
 };
 use talkstick_signaling::stats::gini;
-use talkstick_signaling::{Audience, Input, ParticipantId, RoomError, TurnId};
+use talkstick_signaling::{Audience, Input, Output, ParticipantId, RoomError, TurnId};
 
 use crate::common::*;
 
@@ -324,4 +324,51 @@ fn talk_time_counts_holding_and_speaking_once_when_they_overlap() {
     sim.at_ms(20_000);
     let talk = sim.stats().people.iter().find(|p| p.participant == a).unwrap().talk_ms;
     assert_eq!(talk, 9_000);
+}
+
+/// A facilitator removes someone: they are told and closed, everyone sees them leave as
+/// removed, their hand and turn go, and their link is refused from then on; anyone else,
+/// and a new link for the same name, still joins.
+#[test]
+fn a_removed_participant_is_gone_and_their_link_refused() {
+    use talkstick_signaling::protocol::{LeaveReason, Role};
+    use talkstick_signaling::{JoinRequest, LinkId, ResumeToken};
+    let mut sim = Sim::new();
+    let f = sim.facilitator("Fiona");
+    let join = |sim: &mut Sim, link: &str, k: u32| {
+        let req = JoinRequest {
+            name: "Aino".into(),
+            role: Role::Learner,
+            resume: None,
+            new_resume: ResumeToken(format!("r{k}")),
+            link: Some(LinkId(link.into())),
+        };
+        sim.room.join(sim.now, req)
+    };
+    let a = join(&mut sim, "aino-link", 1).unwrap().participant;
+    sim.ok(a, ClientMsg::RaiseHand { kind: HandKind::NewPoint, note: None });
+    sim.drain();
+    // A learner may not; a facilitator may not remove themselves.
+    assert!(matches!(
+        sim.refused(a, ClientMsg::RemoveParticipant { participant: f }),
+        RoomError::Forbidden(_)
+    ));
+    assert_eq!(
+        sim.refused(f, ClientMsg::RemoveParticipant { participant: f }),
+        RoomError::RemoveSelf
+    );
+    let outs = sim.ok(f, ClientMsg::RemoveParticipant { participant: a });
+    assert!(outs.contains(&Output::Removed { participant: a }));
+    assert!(outs.iter().any(|o| matches!(o,
+        Output::Send { msg: ServerMsg::ParticipantLeft { participant, reason: LeaveReason::Removed }, .. }
+            if *participant == a)));
+    assert!(outs.iter().any(|o| matches!(o,
+        Output::Send { to: Audience::One(p), msg: ServerMsg::Goodbye { .. }, .. } if *p == a)));
+    assert!(sim.room.queue_order().is_empty(), "their hand went with them");
+    // The same link again: refused, nothing changes.
+    let before = sim.room.participant_ids();
+    assert_eq!(join(&mut sim, "aino-link", 2).unwrap_err(), RoomError::Removed);
+    assert_eq!(sim.room.participant_ids(), before);
+    // A new link is a new person.
+    assert!(join(&mut sim, "new-link", 3).is_ok());
 }

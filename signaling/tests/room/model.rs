@@ -473,6 +473,9 @@ impl World {
                 Output::Close { participant } => {
                     assert_eq!(cause, Cause::Leave(*participant), "close without a leave");
                 }
+                Output::Removed { participant } => {
+                    panic!("{participant} removed, but the model never removes anyone")
+                }
             }
         }
     }
@@ -488,6 +491,7 @@ impl World {
                 let d = p.disconnected_at.expect("only the disconnected time out");
                 assert!(d + RESUME_GRACE <= now, "{who} timed out early");
             }
+            LeaveReason::Removed => panic!("{who} removed, but the model never removes anyone"),
         }
         p.left_at = Some(now);
     }
