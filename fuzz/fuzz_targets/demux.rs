@@ -1,7 +1,7 @@
 //! The media demux: `media::demux::stun_local_ufrag` on arbitrary bytes, and a
 //! `Demux<mpsc::Sender<Datagram>>` with three registered peers routing, learning and
-//! forgetting addresses as the input says (no runtime: `try_send` on a bounded channel
-//! needs none).
+//! forgetting addresses as the input says (no runtime: `try_send` on a bounded channel, which the
+//! sink uses, needs none).
 //!
 //! Beyond not panicking: a username fragment found lies within the datagram; a datagram
 //! from an address nobody learned is routed only if it is a STUN request naming a
@@ -14,8 +14,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use talkstick::media::Datagram;
 use talkstick::media::demux::{Demux, Route, Unrouted, stun_local_ufrag};
+use talkstick::media::{Datagram, DatagramSink};
 use talkstick_signaling::ParticipantId;
 use tokio::sync::mpsc;
 
@@ -44,12 +44,13 @@ fuzz_target!(|data: &[u8]| {
         let peer = usize::from(op >> 2) % 3;
         let addr = addrs[usize::from(op >> 4) % addrs.len()];
         match op & 3 {
-            0 => {
+            // A fragment is registered once per peer (the server draws them at random):
+            // registering one again would replace its entry and forget its addresses.
+            0 if !registered[peer] => {
                 demux.register(FRAGS[peer].into(), route(&tx, peer));
-                // Registering again replaces the entry (and its list of addresses) but leaves
-                // the addresses learned before pointing at the old route, which is the same.
                 registered[peer] = true;
             }
+            0 => {}
             1 => {
                 demux.unregister(FRAGS[peer]);
                 if registered[peer] {
@@ -92,7 +93,7 @@ fuzz_target!(|data: &[u8]| {
                         data: datagram.to_vec(),
                         at: now,
                     };
-                    let _ = r.sink.try_send(d);
+                    let _ = r.sink.deliver(d);
                     // Drain now and then so the inbox is sometimes behind, sometimes not.
                     if len % 3 == 0 {
                         while rx.try_recv().is_ok() {}
