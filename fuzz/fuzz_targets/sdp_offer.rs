@@ -16,9 +16,9 @@ use talkstick::media::peer::Peer;
 fuzz_target!(|offer: &str| {
     talkstick::rtp::install_crypto();
     let addr: SocketAddr = "192.0.2.1:3478".parse().expect("a valid address");
-    if let Ok((_peer, answer)) = Peer::accept(Instant::now(), offer, &[addr], 3) {
-        if let Err(e) = SdpAnswer::from_sdp_string(&answer) {
-            panic!("the answer to {offer:?} does not parse: {e}\n{answer}");
-        }
+    if let Ok((_peer, answer)) = Peer::accept(Instant::now(), offer, &[addr], 3)
+        && let Err(e) = SdpAnswer::from_sdp_string(&answer)
+    {
+        panic!("the answer to {offer:?} does not parse: {e}\n{answer}");
     }
 });
