@@ -156,9 +156,14 @@ impl<S> Default for Demux<S> {
 pub const MAX_ADDRS_PER_PEER: usize = 8;
 
 impl<S: DatagramSink> Demux<S> {
-    /// Registers a peer by its local ICE username fragment.
+    /// Registers a peer by its local ICE username fragment. Registering a fragment again
+    /// replaces the peer and forgets the addresses learned for the one before.
     pub fn register(&self, ufrag: String, route: Route<S>) {
-        self.by_ufrag.insert(ufrag, Entry { route, addrs: Vec::new() });
+        if let Some(old) = self.by_ufrag.insert(ufrag, Entry { route, addrs: Vec::new() }) {
+            for addr in old.addrs {
+                self.by_addr.remove(&addr);
+            }
+        }
     }
 
     /// Forgets a peer and every address learned for it.
@@ -330,6 +335,23 @@ mod tests {
             let more = SocketAddr::new(addr.ip(), port);
             assert_eq!(demux.learn("victim", more, now), port < 5000 + MAX_ADDRS_PER_PEER as u16);
         }
+    }
+
+    /// A fragment registered again starts with no addresses: none of the old peer's
+    /// stays routed to anyone.
+    #[tokio::test]
+    async fn registering_a_fragment_again_forgets_its_addresses() {
+        let demux = Demux::default();
+        let (tx, _rx) = mpsc::channel::<Datagram>(4);
+        let route = |id| Route { sink: tx.clone(), participant: ParticipantId(id), peer: 1 };
+        demux.register("frag".into(), route(1));
+        let addr: SocketAddr = "127.0.0.1:6000".parse().unwrap();
+        let now = Instant::now();
+        assert!(demux.learn("frag", addr, now));
+        demux.register("frag".into(), route(2));
+        assert_eq!(demux.route(addr, &[0x80, 1, 2, 3], now).unwrap_err(), Unrouted::Unknown);
+        demux.unregister("frag");
+        assert_eq!(demux.peers(), 0);
     }
 
     /// A datagram for the room's inbox, to fill it.
