@@ -106,7 +106,6 @@ describe('six people in open discussion for a minute', () => {
       }
       await new Promise((r) => setTimeout(r, 1000));
     }
-    await pages[0].screenshot({ path: path.join(screenshots, 'discussion-facilitator.png') });
     const report = watched.map((w, k) => ({
       name: w.name,
       sockets: w.sockets,
@@ -124,5 +123,9 @@ describe('six people in open discussion for a minute', () => {
       assert.deepEqual(r.gaps, [], `no gap in the event stream: ${JSON.stringify(r)}`);
       assert.equal(r.notices, 0, `no reconnect notice: ${JSON.stringify(r)}`);
     }
+    // A picture of the facilitator's page, for looking at; six pages talking keep the
+    // cores busy, so a slow capture is not a failure.
+    await pages[0].screenshot({ path: path.join(screenshots, 'discussion-facilitator.png'), timeout: 30_000 })
+      .catch((e) => console.error(`no screenshot: ${e.message}`));
   });
 });
