@@ -88,11 +88,6 @@ impl ClientRtc {
         Ok(self.endpoint.negotiated(sdp, vec![self.mic], self.slots.clone(), out)?)
     }
 
-    /// The local address the peer was made for.
-    pub fn local(&self) -> SocketAddr {
-        self.local
-    }
-
     /// When [`ClientRtc::handle_timeout`] is next due.
     pub fn timeout(&self) -> Instant {
         self.endpoint.timeout()
