@@ -10,11 +10,11 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use futures_util::{SinkExt, StreamExt};
-use talkstick_signaling::ParticipantId;
 use talkstick_signaling::protocol::{
     self, ClientFrame, ClientMsg, DecodeError, ErrorCode, PROTOCOL_VERSION, RoomSnapshot,
     ServerFrame, ServerMsg, YouView,
 };
+use talkstick_signaling::{ParticipantId, ResumeToken};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -93,6 +93,8 @@ enum Command {
         level: i8,
         data: Vec<u8>,
     },
+    /// End now, as a killed process would: no goodbye, no close frame.
+    Crash,
 }
 
 /// Events (mostly received audio, for a session with its own peer) dropped because their
@@ -174,6 +176,29 @@ impl Participant {
         audio: Option<IpAddr>,
         sink: EventSink,
     ) -> Result<Participant, ClientError> {
+        Participant::connect(base, token, None, audio, sink).await
+    }
+
+    /// Comes back after a lost connection with the `resume` token of an earlier
+    /// `welcome`: within the grace period the server gives back the same identity and
+    /// queue place (`you.resumed` says whether it did). Events go to `sink`; the caller
+    /// negotiates audio.
+    pub async fn resume_into(
+        base: &str,
+        token: &str,
+        resume: ResumeToken,
+        sink: EventSink,
+    ) -> Result<Participant, ClientError> {
+        Participant::connect(base, token, Some(resume), None, sink).await
+    }
+
+    async fn connect(
+        base: &str,
+        token: &str,
+        resume: Option<ResumeToken>,
+        audio: Option<IpAddr>,
+        sink: EventSink,
+    ) -> Result<Participant, ClientError> {
         let url = format!("{}/ws", base.replacen("http", "ws", 1));
         let unreachable = |e: &dyn std::fmt::Display| ClientError::Unreachable {
             url: url.clone(),
@@ -188,7 +213,7 @@ impl Participant {
         let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, Some(config), true)
             .await
             .map_err(|e| unreachable(&e))?;
-        let join = ClientMsg::Join { v: PROTOCOL_VERSION, token: token.to_owned(), resume: None };
+        let join = ClientMsg::Join { v: PROTOCOL_VERSION, token: token.to_owned(), resume };
         ws.send(Message::text(protocol::encode_client(&join.into())))
             .await
             .map_err(|e| unreachable(&e))?;
@@ -230,6 +255,13 @@ impl Participant {
         let at = Arc::new(OnceLock::new());
         let _ = self.commands.send(Command::Send(msg.into(), Some(Arc::clone(&at)))).await;
         at
+    }
+
+    /// Ends the session the way a killed process does: the connection drops without a
+    /// goodbye or a close frame, so the server keeps this identity for its grace period
+    /// (see [`Participant::resume_into`]). Nothing more is reported.
+    pub async fn crash(self) {
+        let _ = self.commands.send(Command::Crash).await;
     }
 
     /// Sends one Opus packet from the microphone.
@@ -365,6 +397,11 @@ async fn run(
                     Some((rtc, _)) => rtc.send_audio(Instant::now(), rtp_time, level, &data, &mut out),
                     None => Ok(()),
                 },
+                Some(Command::Crash) => {
+                    // Both halves of the WebSocket and the UDP socket drop here, unclosed.
+                    reader.abort();
+                    return;
+                }
             }},
             () = std::future::ready(()), if streak >= UDP_STREAK => {
                 streak = 0;

@@ -142,6 +142,12 @@ pub struct Metrics {
     pub rooms_with_handover: u64,
     /// Reactions sent.
     pub reactions: u64,
+    /// Room sessions run (more than the rooms with `--session`).
+    pub sessions: u64,
+    /// Members crashed on purpose (`--crash-every`).
+    pub crashes: u64,
+    /// Crashed members back with the same identity, colour, queue place and floor.
+    pub resumes: u64,
     /// Errors by kind.
     pub errors: BTreeMap<String, u64>,
 }
@@ -168,6 +174,9 @@ impl Metrics {
         self.handovers += o.handovers;
         self.rooms_with_handover += o.rooms_with_handover;
         self.reactions += o.reactions;
+        self.sessions += o.sessions;
+        self.crashes += o.crashes;
+        self.resumes += o.resumes;
         for (k, v) in o.errors {
             *self.errors.entry(k).or_default() += v;
         }

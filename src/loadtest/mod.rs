@@ -91,6 +91,18 @@ pub struct LoadArgs {
     /// in it.
     #[arg(long, default_value = "3000-7000", value_parser = parse_range)]
     pub turn_ms: (u64, u64),
+    /// Sessions: each room ends after this long (everyone leaves) and a fresh room of new
+    /// participants takes its place, for the whole run: the churn of a day of trainings.
+    /// The first sessions are shortened so that rooms end one after another, not at
+    /// once.
+    #[arg(long, value_parser = parse_duration)]
+    pub session: Option<Duration>,
+    /// Crash waves: this often, one learner in every room drops without a goodbye (what
+    /// the server sees when a client is killed) and comes back a second later with its
+    /// resume token. Each must get back the same identity, colour, queue place and floor;
+    /// one that does not is counted as the error `state_lost`.
+    #[arg(long, value_parser = parse_duration)]
+    pub crash_every: Option<Duration>,
     /// No progress bar (for logs and CI).
     #[arg(long)]
     pub quiet: bool,
@@ -131,6 +143,10 @@ pub(crate) struct Ctx {
     start: Instant,
     ramp_interval: Duration,
     turn_ms: (u64, u64),
+    /// See [`LoadArgs::session`].
+    session: Option<Duration>,
+    /// See [`LoadArgs::crash_every`].
+    crash_every: Option<Duration>,
     joined: AtomicUsize,
     /// Audio packets delivered to listeners so far (for the steady-state CPU figure).
     delivered: AtomicU64,
@@ -153,6 +169,8 @@ impl Ctx {
             start: Instant::now(),
             ramp_interval: Duration::from_millis(10),
             turn_ms: (1000, 2000),
+            session: None,
+            crash_every: None,
             joined: AtomicUsize::new(0),
             delivered: AtomicU64::new(0),
             steady: AtomicBool::new(false),
@@ -200,6 +218,18 @@ impl Hasher for PayloadHasher {
 pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
     anyhow::ensure!(args.rooms > 0 && args.per_room >= 2, "need at least one room of two");
     anyhow::ensure!(args.ramp > 0.0, "--ramp must be positive");
+    anyhow::ensure!(
+        args.session.is_none_or(|s| s >= Duration::from_secs(10)),
+        "--session must be at least 10s: a room needs time to join and talk"
+    );
+    anyhow::ensure!(
+        args.crash_every.is_none_or(|c| c >= Duration::from_secs(2)),
+        "--crash-every must be at least 2s: a crashed member comes back after 1s"
+    );
+    anyhow::ensure!(
+        args.baseline.is_none() || (args.session.is_none() && args.crash_every.is_none()),
+        "--session and --crash-every need a Talkstick server, not the relay"
+    );
     let speech = Arc::new(Speech::load().context("the embedded speech asset")?);
     let mut frames = HashMap::default();
     let mut dup = Vec::new();
@@ -242,6 +272,8 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
         start,
         ramp_interval,
         turn_ms: args.turn_ms,
+        session: args.session,
+        crash_every: args.crash_every,
         joined: AtomicUsize::new(0),
         delivered: AtomicU64::new(0),
         steady: AtomicBool::new(false),
@@ -269,7 +301,7 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
     while Instant::now() < end {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let joined = ctx.joined.load(Ordering::Relaxed);
-        let joins_over = joined == total || Instant::now() >= end - args.duration + JOIN_GRACE;
+        let joins_over = joined >= total || Instant::now() >= end - args.duration + JOIN_GRACE;
         if joins_over {
             let since = *all_joined.get_or_insert_with(Instant::now);
             if since.elapsed() >= STEADY_AFTER_JOIN {

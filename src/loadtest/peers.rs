@@ -189,6 +189,18 @@ impl RoomPeers {
         }
     }
 
+    /// Drops member `j`'s audio, as when they crash: the socket closes, the packets on
+    /// their way to it are no longer expected, and the jitter it measured is kept.
+    pub(super) fn remove(&mut self, j: usize) {
+        let Some(a) = self.members.get_mut(j).and_then(Option::take) else { return };
+        for (_, jitter) in a.jitter.iter() {
+            self.metrics.jitter_sum_us += jitter.estimate_us;
+            self.metrics.jitter_streams += 1;
+        }
+        self.deadlines[j] = None;
+        self.connected[j] = false;
+    }
+
     /// Whether member `j`'s audio came up.
     pub(super) fn connected(&self, j: usize) -> bool {
         self.connected.get(j).copied().unwrap_or(false)

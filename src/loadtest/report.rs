@@ -158,6 +158,15 @@ pub struct Report {
     pub rooms_with_handover: u64,
     /// Reactions sent.
     pub reactions: u64,
+    /// Room sessions run: the rooms, or more when each session is followed by a fresh
+    /// one (`--session`).
+    pub sessions: u64,
+    /// Members crashed on purpose (`--crash-every`) and how many came back with the same
+    /// identity, colour, queue place and floor (each one that did not is an error
+    /// `state_lost`).
+    pub crashes: u64,
+    /// See `crashes`.
+    pub resumes: u64,
     /// Errors by kind.
     pub errors: std::collections::BTreeMap<String, u64>,
     /// Server resource use, when the server runs on this host.
@@ -209,6 +218,9 @@ impl Report {
             handovers: m.handovers,
             rooms_with_handover: m.rooms_with_handover,
             reactions: m.reactions,
+            sessions: m.sessions,
+            crashes: m.crashes,
+            resumes: m.resumes,
             errors: m.errors,
             server,
             server_media: None,
@@ -253,6 +265,15 @@ impl Report {
             ("jitter ms", format!("{:.3}", self.jitter_ms)),
             ("floor", format!("{} hand-overs, {} reactions", self.handovers, self.reactions)),
         ];
+        if self.sessions > self.rooms as u64 || self.crashes > 0 {
+            rows.push((
+                "churn",
+                format!(
+                    "{} room sessions, {} crashes, {} resumed with nothing lost",
+                    self.sessions, self.crashes, self.resumes
+                ),
+            ));
+        }
         if !self.errors.is_empty() {
             rows.push(("errors", format!("{:?}", self.errors)));
         }

@@ -25,11 +25,13 @@ use crate::token::{Claims, mint, unix_now};
 use talkstick_signaling::protocol::{
     ClientMsg, ErrorCode, FloorView, HandKind, ReactionKind, Role, ServerMsg,
 };
-use talkstick_signaling::{ParticipantId, TurnId};
+use talkstick_signaling::{ParticipantId, ResumeToken, TurnId};
 
 struct Member {
     p: Participant,
     id: ParticipantId,
+    /// The link it joined with (a crashed member comes back with it).
+    token: String,
     /// Reactions seen, by sender (to pair the n-th sent with the n-th seen).
     reactions_seen: HashMap<ParticipantId, usize>,
 }
@@ -81,12 +83,56 @@ const SPURT_GAP: Duration = Duration::from_millis(50);
 /// Speakers stop this long before the end, so no packet is in flight when counting.
 pub(super) const DRAIN: Duration = Duration::from_millis(500);
 
-/// Runs room `index` from `start` until `end`; returns what it measured.
+/// Runs room `index` from `start` until `end`; returns what it measured. With
+/// `--session`, one session after another, each in a fresh room: the first ends after a
+/// share of a session that grows with `index`, so the rooms end one after another.
 pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
-    let (mut rx, mut joins, speaking) = start_joins(&ctx, index);
-    let mut room = RoomDriver::new(ctx, index, end);
+    let Some(session) = ctx.session else {
+        return run_session(ctx, Session { index, generation: 0, end }).await;
+    };
+    let mut metrics = Metrics::default();
+    let first = session.mul_f64((index + 1) as f64 / ctx.rooms as f64);
+    let mut session_end = ctx.start + ctx.ramp_interval * index as u32 + first;
+    for generation in 0.. {
+        let this = Session { index, generation, end: session_end.min(end) };
+        metrics.merge(run_session(Arc::clone(&ctx), this).await);
+        // A session needs a few seconds to be worth starting.
+        if session_end + Duration::from_secs(5) >= end {
+            break;
+        }
+        session_end = Instant::now() + session;
+    }
+    metrics
+}
+
+/// One session of a simulated room: which room, which of its sessions, until when.
+#[derive(Debug, Clone, Copy)]
+struct Session {
+    index: usize,
+    /// 0 for the first; each later one is a fresh room (`load-INDEX-GENERATION`).
+    generation: u32,
+    end: Instant,
+}
+
+impl Session {
+    fn room(&self) -> String {
+        match self.generation {
+            0 => format!("load-{}", self.index),
+            g => format!("load-{}-{g}", self.index),
+        }
+    }
+}
+
+/// Runs one session of a room until its end; everyone leaves at the end.
+async fn run_session(ctx: Arc<Ctx>, session: Session) -> Metrics {
+    let end = session.end;
+    let (events, mut rx, joins_tx, mut joins, speaking) = start_joins(&ctx, session);
+    let mut room = RoomDriver::new(ctx, session, events, joins_tx);
     let mut tick = tokio::time::interval(FRAME);
     let mut act = tokio::time::interval(Duration::from_millis(500));
+    // Crash waves, if asked for: the first a whole period in, once people are in.
+    let crash_every = room.ctx.crash_every.unwrap_or(Duration::from_secs(3600));
+    let mut crash = tokio::time::interval_at((Instant::now() + crash_every).into(), crash_every);
     // One timer for every member's peer, moved only when the earliest deadline changes.
     let timer = tokio::time::sleep_until(tokio::time::Instant::now());
     tokio::pin!(timer);
@@ -132,72 +178,112 @@ pub(super) async fn run(ctx: Arc<Ctx>, index: usize, end: Instant) -> Metrics {
                 speaking.store(room.turn.holder.is_some(), Ordering::Relaxed);
             }
             _ = act.tick() => room.act().await,
+            _ = crash.tick(), if room.ctx.crash_every.is_some() => room.crash_one().await,
         }
     }
     room.finish().await
 }
 
-/// Starts the joins of room `index`'s members. Returns where their sessions' events and
-/// the joins' outcomes arrive, and whether someone speaks in this room: a join that
-/// starts then measures its join time (WebSocket open → first audio) on its own, not the
-/// wait for a speaker.
+/// Where a room's members' session events arrive, tagged with the member's index.
+type Events = mpsc::Sender<(usize, ClientEvent)>;
+
+/// Starts the joins of a session's members. Returns where their sessions' events and the
+/// joins' outcomes arrive (with the senders, for members who come back after a crash),
+/// and whether someone speaks in this room: a join that starts then measures its join
+/// time (WebSocket open → first audio) on its own, not the wait for a speaker.
+#[allow(clippy::type_complexity)]
 fn start_joins(
     ctx: &Arc<Ctx>,
-    index: usize,
-) -> (mpsc::Receiver<(usize, ClientEvent)>, mpsc::Receiver<JoinOutcome>, Arc<AtomicBool>) {
+    session: Session,
+) -> (
+    Events,
+    mpsc::Receiver<(usize, ClientEvent)>,
+    mpsc::Sender<JoinOutcome>,
+    mpsc::Receiver<JoinOutcome>,
+    Arc<AtomicBool>,
+) {
     let (tx, rx) = mpsc::channel::<(usize, ClientEvent)>(65_536);
     let (joins_tx, joins) = mpsc::channel(ctx.per_room.max(1));
     let speaking = Arc::new(AtomicBool::new(false));
     for j in 0..ctx.per_room {
         let (ctx, events, done) = (Arc::clone(ctx), tx.clone(), joins_tx.clone());
-        tokio::spawn(join(ctx, index, j, events, done, Arc::clone(&speaking)));
+        tokio::spawn(join(ctx, session, j, events, done, Arc::clone(&speaking)));
     }
-    (rx, joins, speaking)
+    (tx, rx, joins_tx, joins, speaking)
 }
 
-/// Joins member `j` of room `index` at its turn in the ramp: signaling through the client
-/// core's session (its events go to `events`), and a WebRTC peer on its own socket whose
-/// offer the room's task sends. The outcome goes to `done`.
+/// Joins member `j` of a session at its turn in the ramp (a later session's members at
+/// once, a ramp step apart): signaling through the client core's session (its events go
+/// to `events`), and a WebRTC peer on its own socket whose offer the room's task sends.
+/// The outcome goes to `done`.
 async fn join(
     ctx: Arc<Ctx>,
-    index: usize,
+    session: Session,
     j: usize,
-    events: mpsc::Sender<(usize, ClientEvent)>,
+    events: Events,
     done: mpsc::Sender<JoinOutcome>,
     speaking: Arc<AtomicBool>,
 ) {
     // Round robin over rooms: every room fills at the same pace, so most joins land in a
     // room where someone already speaks.
-    let global = j * ctx.rooms + index;
-    tokio::time::sleep_until((ctx.start + ctx.ramp_interval * global as u32).into()).await;
+    let at = match session.generation {
+        0 => ctx.start + ctx.ramp_interval * (j * ctx.rooms + session.index) as u32,
+        _ => Instant::now() + ctx.ramp_interval * j as u32,
+    };
+    tokio::time::sleep_until(at.into()).await;
     let role = if j == 0 { Role::Facilitator } else { Role::Learner };
     let name = if j == 0 { "Facilitator bot".to_owned() } else { format!("Learner {j}") };
-    let room = format!("load-{index}").parse().expect("valid room id");
+    let room = session.room().parse().expect("valid room id");
     let token = mint(&ctx.secret, &Claims { room, name, role, exp: unix_now() + 3600 });
-    let started = Instant::now();
     // Someone holds the floor as this member starts joining: time to first audio is
     // measured.
     let measure_join = speaking.load(Ordering::Relaxed);
-    let result = async {
-        let p = Participant::join_into(&ctx.base, &token, None, EventSink::Shared(j, events))
-            .await
-            .map_err(|e| error_kind(&e))?;
-        let socket =
-            DatagramSocket::bind(SocketAddr::new(ctx.bind_ip, 0)).map_err(|_| "bind_failed")?;
-        // As large as the server's: a moment when the generator is busy must delay
-        // packets, not drop them and count as loss at the server.
-        let _ = crate::rtp::socket::enlarge_recv_buffer(&socket);
-        let local = socket.local_addr().map_err(|_| "bind_failed")?;
-        let slots = usize::from(p.room.audio_slots);
-        let (rtc, offer) = ClientRtc::offer(Instant::now(), local, slots)
-            .map_err(|e| error_kind(&ClientError::from(e)))?;
+    let result = connect(&ctx, j, token, None, events, measure_join).await;
+    if result.is_ok() {
         ctx.joined.fetch_add(1, Ordering::Relaxed);
-        let member = Member { id: p.id, p, reactions_seen: HashMap::new() };
-        let audio = MemberAudio::new(rtc, socket, started, measure_join);
-        Ok(Box::new(Joined { member, audio, offer }))
     }
-    .await;
     let _ = done.send((j, result.map_err(|kind: &'static str| kind.to_owned()))).await;
+}
+
+/// Member `j`'s signaling (joined afresh, or resumed with `resume`) and a WebRTC peer on
+/// a socket of its own, with the offer for the room's task to send.
+async fn connect(
+    ctx: &Ctx,
+    j: usize,
+    token: String,
+    resume: Option<ResumeToken>,
+    events: Events,
+    measure_join: bool,
+) -> Result<Box<Joined>, &'static str> {
+    let started = Instant::now();
+    let sink = EventSink::Shared(j, events);
+    let p = match resume {
+        None => Participant::join_into(&ctx.base, &token, None, sink).await,
+        Some(resume) => Participant::resume_into(&ctx.base, &token, resume, sink).await,
+    }
+    .map_err(|e| error_kind(&e))?;
+    let socket =
+        DatagramSocket::bind(SocketAddr::new(ctx.bind_ip, 0)).map_err(|_| "bind_failed")?;
+    // As large as the server's: a moment when the generator is busy must delay packets,
+    // not drop them and count as loss at the server.
+    let _ = crate::rtp::socket::enlarge_recv_buffer(&socket);
+    let local = socket.local_addr().map_err(|_| "bind_failed")?;
+    let slots = usize::from(p.room.audio_slots);
+    let (rtc, offer) = ClientRtc::offer(Instant::now(), local, slots)
+        .map_err(|e| error_kind(&ClientError::from(e)))?;
+    let member = Member { id: p.id, p, token, reactions_seen: HashMap::new() };
+    let audio = MemberAudio::new(rtc, socket, started, measure_join);
+    Ok(Box::new(Joined { member, audio, offer }))
+}
+
+/// What a member had when they crashed, to compare with what they get back.
+struct Crashed {
+    id: ParticipantId,
+    colour: Option<String>,
+    /// They had a hand up.
+    hand: bool,
+    /// They held the floor.
+    held: bool,
 }
 
 /// One simulated room as its task sees it: the members, their audio, the floor, and
@@ -224,12 +310,24 @@ struct RoomDriver {
     ticks: u32,
     /// Hands raised so far (their kinds alternate).
     hand_kind: usize,
+    /// Members on their way back from a crash, by join index.
+    crashed: HashMap<usize, Crashed>,
+    /// For a crashed member's new session: where its events go, and where its return
+    /// is reported.
+    events: Events,
+    joins: mpsc::Sender<JoinOutcome>,
 }
 
 impl RoomDriver {
-    fn new(ctx: Arc<Ctx>, index: usize, end: Instant) -> RoomDriver {
+    fn new(
+        ctx: Arc<Ctx>,
+        session: Session,
+        events: Events,
+        joins: mpsc::Sender<JoinOutcome>,
+    ) -> RoomDriver {
+        let index = session.index;
         RoomDriver {
-            end,
+            end: session.end,
             metrics: Metrics::default(),
             rng: StdRng::seed_from_u64(index as u64 + 1),
             members: (0..ctx.per_room).map(|_| None).collect(),
@@ -242,6 +340,9 @@ impl RoomDriver {
             rtp: 0,
             ticks: 0,
             hand_kind: 0,
+            crashed: HashMap::new(),
+            events,
+            joins,
             ctx,
         }
     }
@@ -260,6 +361,11 @@ impl RoomDriver {
         let Some(h) = turn.holder.filter(|_| !turn.yielded && now + DRAIN < self.end) else {
             return;
         };
+        // A holder who crashed, or whose audio is not up yet, neither speaks nor yields:
+        // they carry on once back.
+        if self.members[h].is_none() || !self.peers.connected(h) {
+            return;
+        }
         if turn.until.is_some_and(|u| u <= now) {
             turn.yielded = true;
             self.send(h, ClientMsg::Yield).await;
@@ -278,6 +384,9 @@ impl RoomDriver {
     /// Member `j` joined: their audio joins the room's and their offer goes out.
     async fn joined(&mut self, j: usize, joined: Joined) {
         let Joined { mut member, audio, offer } = joined;
+        if let Some(before) = self.crashed.remove(&j) {
+            self.check_resumed(j, &before, &member).await;
+        }
         // A newcomer sees only reactions sent from now on.
         for (from, list) in &self.pending {
             member.reactions_seen.insert(*from, list.len());
@@ -419,6 +528,63 @@ impl RoomDriver {
         self.pending.entry(x.id).or_default().push(pending);
     }
 
+    /// A crash wave reaches this room: one learner whose audio is up drops without a
+    /// goodbye, and comes back a second later with the resume token of their welcome.
+    async fn crash_one(&mut self) {
+        if self.end.saturating_duration_since(Instant::now()) < Duration::from_secs(5) {
+            return; // too close to the end to come back and be checked
+        }
+        let ready: Vec<usize> = (1..self.members.len())
+            .filter(|&j| self.members[j].is_some() && self.peers.connected(j))
+            .collect();
+        if ready.is_empty() {
+            return;
+        }
+        let j = ready[self.rng.random_range(0..ready.len())];
+        let Some(member) = self.members[j].take() else { return };
+        let before = Crashed {
+            id: member.id,
+            colour: colour_of(&member.p),
+            hand: self.hands.contains(&member.id),
+            held: self.turn.holder == Some(j),
+        };
+        let (token, resume) = (member.token.clone(), member.p.you.resume_token.clone());
+        member.p.crash().await;
+        self.peers.remove(j);
+        self.crashed.insert(j, before);
+        self.metrics.crashes += 1;
+        let (ctx, events, done) = (Arc::clone(&self.ctx), self.events.clone(), self.joins.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let result = connect(&ctx, j, token, Some(resume), events, false).await;
+            let _ = done.send((j, result.map_err(|kind| format!("resume_{kind}")))).await;
+        });
+    }
+
+    /// Member `j` is back after a crash: the welcome must give back what they had. A
+    /// hand may have become an offer (or the floor) meanwhile; an offer to them is taken.
+    async fn check_resumed(&mut self, j: usize, before: &Crashed, member: &Member) {
+        let (p, me) = (&member.p, member.id);
+        let floor = &p.room.floor;
+        let offered = floor.offered_to == Some(me);
+        let hand =
+            p.room.queue.iter().any(|h| h.participant == me) || offered || floor.holder == Some(me);
+        let kept = p.you.resumed
+            && me == before.id
+            && colour_of(p) == before.colour
+            && (!before.hand || hand)
+            && (!before.held || floor.holder == Some(me));
+        if kept {
+            self.metrics.resumes += 1;
+        } else {
+            tracing::warn!(member = j, resumed = p.you.resumed, "a crashed member lost state");
+            self.metrics.error("state_lost");
+        }
+        if offered {
+            p.send(ClientMsg::AcceptFloor).await;
+        }
+    }
+
     /// Sends `msg` from member `j`, if they are in.
     async fn send(&self, j: usize, msg: ClientMsg) {
         if let Some(Some(x)) = self.members.get(j) {
@@ -431,6 +597,7 @@ impl RoomDriver {
     async fn finish(mut self) -> Metrics {
         self.metrics.handovers = self.turn.count.saturating_sub(1);
         self.metrics.rooms_with_handover = u64::from(self.turn.count >= 2);
+        self.metrics.sessions = 1;
         self.peers.read_polled();
         self.peers.collect(&mut self.metrics);
         for x in self.members.iter().flatten() {
@@ -438,6 +605,11 @@ impl RoomDriver {
         }
         self.metrics
     }
+}
+
+/// A member's colour, as their welcome showed it.
+fn colour_of(p: &Participant) -> Option<String> {
+    p.room.participants.iter().find(|x| x.id == p.id).map(|x| x.colour.clone())
 }
 
 /// The reactions the learners send, picked at random.

@@ -24,6 +24,8 @@ fn args(server: &Server, json: std::path::PathBuf) -> LoadArgs {
         max_p99_latency: None,
         max_join_p95: None,
         turn_ms: (1_000, 1_500),
+        session: None,
+        crash_every: None,
         quiet: true,
     }
 }
@@ -79,6 +81,27 @@ async fn two_rooms_of_six_run_without_loss_and_hand_the_floor_over() {
     }
     assert!(json["forward_latency_ms"]["p99"].as_f64().is_some());
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Rooms end and fresh ones take their place, and learners crash (no goodbye) and come
+/// back with their resume tokens: each gets back the same identity, colour, queue place
+/// and floor, and nothing else goes wrong.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashed_learners_come_back_with_everything_and_rooms_follow_one_another() {
+    let server = Server::with_media(Settings::default()).await;
+    let mut a = args(&server, std::env::temp_dir().join("unused.json"));
+    a.duration = Duration::from_secs(16);
+    a.session = Some(Duration::from_secs(10));
+    a.crash_every = Some(Duration::from_secs(2));
+    a.max_loss = None; // a crash loses what was in flight to it
+    let report = run(&a).await.unwrap();
+    eprint!("{}", report.table());
+    assert!(report.sessions >= 4, "each room ran more than one session: {}", report.sessions);
+    assert!(report.joined >= 4 * 6, "every session's members joined: {}", report.joined);
+    assert!(report.crashes >= 4, "learners crashed: {}", report.crashes);
+    assert_eq!(report.resumes, report.crashes, "every one came back with nothing lost");
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert!(report.packets_received > 100, "audio went on");
 }
 
 #[tokio::test]
