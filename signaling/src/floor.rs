@@ -15,6 +15,9 @@ pub struct Turn {
     pub holder: ParticipantId,
     /// When the holder accepted.
     pub start: Instant,
+    /// When the time limit began counting: the turn's start, or the moment the limit
+    /// was set or changed during the turn (a new limit never ends a turn at once).
+    pub limit_from: Instant,
     /// Reactions so far.
     pub tally: Tally,
     /// Warning before the time limit sent.
@@ -46,7 +49,7 @@ impl Turn {
 
     /// When the time limit ends, if one is set.
     pub fn ends_at(&self, s: &Settings) -> Option<Instant> {
-        s.time_limit_ms.map(|l| self.start + Duration::from_millis(l))
+        s.time_limit_ms.map(|l| self.limit_from + Duration::from_millis(l))
     }
 
     /// When the limit warning is due, if one is set and not yet sent.

@@ -21,6 +21,9 @@ pub(crate) struct Participant {
     /// `Some` while the connection is down.
     pub(crate) disconnected_at: Option<Instant>,
     pub(crate) mic_on: bool,
+    /// Whether the microphone was on when they took the floor, while they hold it: the
+    /// turn's end puts it back (a microphone opened to speak is closed by "I'm done").
+    pub(crate) mic_before_turn: Option<bool>,
     pub(crate) force_muted: bool,
     pub(crate) push_to_talk: bool,
     pub(crate) speaking: bool,
@@ -60,6 +63,7 @@ impl Participant {
             link: None,
             disconnected_at: None,
             mic_on: false,
+            mic_before_turn: None,
             force_muted: false,
             push_to_talk: false,
             speaking: false,

@@ -181,7 +181,21 @@ async fn run_session(ctx: Arc<Ctx>, session: Session) -> Metrics {
             _ = crash.tick(), if room.ctx.crash_every.is_some() => room.crash_one().await,
         }
     }
-    room.finish().await
+    let leaving = room.members.iter().flatten().count();
+    let metrics = room.finish().await;
+    // Read on until every member's session has sent its goodbye and closed (bounded): a
+    // session dropped with its events unread could end before its `leave` is written,
+    // and the server would keep the member for the resume grace period.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    let mut closed = 0;
+    while closed < leaving {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some((_, ClientEvent::Closed))) => closed += 1,
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    metrics
 }
 
 /// Where a room's members' session events arrive, tagged with the member's index.

@@ -312,7 +312,7 @@ impl RoomCore {
                             continue;
                         }
                         m.seq = m.seq.max(seq);
-                        if m.conn.tx.try_send(Outbound::Text(text.clone())).is_err() {
+                        if full(m.conn.tx.try_send(Outbound::Text(text.clone()))) {
                             slow.push((*pid, m.conn.id));
                         }
                     }
@@ -404,7 +404,7 @@ impl RoomCore {
     fn tell(&mut self, to: ParticipantId, msg: &ServerMsg) {
         if let Some(m) = self.members.get(&to) {
             let text = protocol::encode(m.seq, msg).into();
-            if m.conn.tx.try_send(Outbound::Text(text)).is_err() {
+            if full(m.conn.tx.try_send(Outbound::Text(text))) {
                 self.slow.push((to, m.conn.id));
             }
         }
@@ -439,4 +439,10 @@ fn inject_room_fault(msg: &ClientMsg) {
     {
         panic!("injected fault in a room's signaling");
     }
+}
+
+/// Whether a delivery found the connection's queue full: it cannot keep up. A closed
+/// queue is not slowness: the connection has ended and its reader reports that.
+fn full<T>(sent: Result<(), mpsc::error::TrySendError<T>>) -> bool {
+    matches!(sent, Err(mpsc::error::TrySendError::Full(_)))
 }

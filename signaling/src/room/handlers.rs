@@ -334,6 +334,9 @@ impl Room {
             if let Some(turn) = self.floor.turn_mut() {
                 turn.warned = false;
                 turn.time_up = false;
+                // Counted from now: a limit shorter than the turn so far does not end it
+                // at once, and the holder gets the warning first.
+                turn.limit_from = now;
                 self.floor_dirty = true;
             }
         }

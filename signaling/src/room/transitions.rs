@@ -35,9 +35,18 @@ impl Room {
         let holder = turn.holder;
         self.floor = Floor::Free { since: now };
         self.floor_dirty = true;
+        let mut mic_closed = false;
         if let Some(p) = self.participants.get_mut(&holder) {
             let speaking = p.speaking;
             p.set_talking(speaking, now);
+            // A microphone that was off when the turn began goes off again with it.
+            if p.mic_before_turn.take() == Some(false) && p.mic_on {
+                p.mic_on = false;
+                mic_closed = true;
+            }
+        }
+        if mic_closed {
+            self.participant_updated(holder);
         }
         self.history.push(record.clone());
         if self.history.len() > super::MAX_HISTORY {
@@ -81,6 +90,7 @@ impl Room {
             id,
             holder,
             start: now,
+            limit_from: now,
             tally: Default::default(),
             warned: false,
             time_up: false,
@@ -91,6 +101,7 @@ impl Room {
         if let Some(p) = self.participants.get_mut(&holder) {
             p.turns += 1;
             p.set_talking(true, now);
+            p.mic_before_turn = Some(p.mic_on);
         }
     }
 

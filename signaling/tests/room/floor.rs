@@ -1,8 +1,10 @@
 //! The floor: "you're up" offers, accept / decline / offer timeout, grant, yield, revoke,
 //! next and free discussion.
 
-use talkstick_signaling::protocol::{ClientMsg, FloorState, HandKind, Role, ServerMsg, TurnEnd};
-use talkstick_signaling::{Audience, RoomError, TurnId};
+use talkstick_signaling::protocol::{
+    ClientMsg, FloorState, HandKind, LimitAction, Role, ServerMsg, TurnEnd,
+};
+use talkstick_signaling::{Audience, ParticipantId, RoomError, TurnId};
 
 use crate::common::*;
 
@@ -257,4 +259,59 @@ fn turns_are_numbered_per_room() {
         assert_eq!(sim.floor().turn, Some(TurnId(n)));
         sim.ok(a, ClientMsg::Yield);
     }
+}
+
+/// The microphone as the room shows it.
+fn mic(sim: &Sim, who: ParticipantId) -> bool {
+    sim.room.participant(who).expect("present").mic_on
+}
+
+#[test]
+fn the_end_of_a_turn_closes_the_microphone_opened_for_it_and_only_that_one() {
+    let mut sim = Sim::with_settings(|s| {
+        s.time_limit_ms = Some(20_000);
+        s.limit_action = LimitAction::Hard;
+    });
+    let f = sim.facilitator("F");
+    let [a, b] = ["A", "B"].map(|n| sim.learner(n));
+
+    // "I'm done": A's microphone was off before the turn, the page opened it to speak.
+    sim.give_floor(f, a);
+    sim.ok(a, ClientMsg::SetMic { on: true });
+    let outs = sim.ok(a, ClientMsg::Yield);
+    assert!(!mic(&sim, a), "yielding closes the microphone the turn opened");
+    assert!(any_msg(&outs, |m| matches!(m,
+        ServerMsg::ParticipantUpdated { participant } if participant.id == a && !participant.mic_on)));
+
+    // B's microphone was on already (open discussion): it stays on after the turn.
+    sim.ok(b, ClientMsg::SetMic { on: true });
+    sim.give_floor(f, b);
+    sim.ok(b, ClientMsg::Yield);
+    assert!(mic(&sim, b), "a microphone that was on before the turn stays on");
+
+    // Taken back by a facilitator.
+    sim.give_floor(f, a);
+    sim.ok(a, ClientMsg::SetMic { on: true });
+    sim.ok(f, ClientMsg::Revoke);
+    assert!(!mic(&sim, a), "a revoked turn closes it too");
+
+    // A hard time limit.
+    let start = sim.now;
+    sim.give_floor(f, a);
+    sim.ok(a, ClientMsg::SetMic { on: true });
+    let offset = (start - sim.t0).as_millis() as u64;
+    sim.run_to_ms(offset + 20_000);
+    assert_eq!(sim.room.holder(), None, "the hard limit ended the turn");
+    assert!(!mic(&sim, a), "and closed the microphone");
+
+    // Someone who turned their microphone on and off during the turn ends with it off.
+    sim.give_floor(f, a);
+    sim.ok(a, ClientMsg::SetMic { on: true });
+    sim.ok(a, ClientMsg::SetMic { on: false });
+    let outs = sim.ok(a, ClientMsg::Yield);
+    assert!(!mic(&sim, a));
+    assert!(
+        !any_msg(&outs, |m| matches!(m, ServerMsg::ParticipantUpdated { .. })),
+        "nothing to change"
+    );
 }

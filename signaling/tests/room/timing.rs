@@ -102,7 +102,7 @@ fn no_warning_when_the_warning_is_not_shorter_than_the_limit() {
 }
 
 #[test]
-fn changing_the_limit_mid_turn_restarts_the_countdown_messages() {
+fn a_limit_set_mid_turn_counts_from_when_it_is_set_and_restarts_the_countdown_messages() {
     let mut sim = Sim::new();
     let f = sim.facilitator("F");
     let a = sim.learner("A");
@@ -117,13 +117,42 @@ fn changing_the_limit_mid_turn_restarts_the_countdown_messages() {
             ..Default::default()
         },
     );
-    assert_eq!(last_floor(&outs).unwrap().ends_ms, Some(30_000));
-    let outs = sim.run_to_ms(30_000);
+    assert_eq!(last_floor(&outs).unwrap().ends_ms, Some(40_000), "30 s from when it was set");
+    let outs = sim.run_to_ms(39_999);
     assert_eq!(warnings(&outs), [(TurnId(1), 5_000)]);
+    assert!(!any_msg(&outs, |m| matches!(m, ServerMsg::TimeUp { .. })));
+    let outs = sim.run_to_ms(40_000);
     assert!(any_msg(&outs, |m| matches!(m, ServerMsg::TimeUp { .. })));
     // Turning the limit off clears the countdown.
     let outs = sim.patch(f, SettingsPatch { time_limit_ms: Some(None), ..Default::default() });
     assert_eq!(last_floor(&outs).unwrap().ends_ms, None);
+}
+
+#[test]
+fn a_hard_limit_shorter_than_the_turn_so_far_warns_first_and_never_ends_the_turn_at_once() {
+    let mut sim = Sim::new();
+    let f = sim.facilitator("F");
+    let a = sim.learner("A");
+    sim.give_floor(f, a);
+    sim.speaking(a, true);
+    sim.at_ms(20_000);
+    let outs = sim.patch(
+        f,
+        SettingsPatch {
+            time_limit_ms: Some(Some(10_000)),
+            warning_ms: Some(3_000),
+            limit_action: Some(LimitAction::Hard),
+            ..Default::default()
+        },
+    );
+    assert_held_by(&last_floor(&outs).unwrap(), a);
+    assert_eq!(sim.room.holder(), Some(a), "still A's turn the moment the limit is set");
+    let outs = sim.run_to_ms(29_999);
+    assert_eq!(warnings(&outs), [(TurnId(1), 3_000)], "warned 3 s before the end");
+    assert_eq!(sim.room.holder(), Some(a));
+    let outs = sim.run_to_ms(30_000);
+    assert_eq!(sim.room.holder(), None, "the hard limit ends the turn 10 s after it was set");
+    assert!(any_msg(&outs, |m| matches!(m, ServerMsg::TurnEnded { .. })));
 }
 
 #[test]
