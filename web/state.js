@@ -20,6 +20,7 @@ export class Store {
     this.myNote = null;
     this.pendingNote = null;
     this.recent = new Map(); // participant id -> {kind, until}
+    this.myReactions = new Set(); // kinds I reacted with during the current turn
     this.stats = null;
     this.offerDeadline = null; // performance.now() time when an offer to me lapses
   }
@@ -152,6 +153,7 @@ export class Store {
   on_floor({ floor }) {
     const prev = this.floor;
     this.floor = floor;
+    if (prev?.turn !== floor.turn) this.myReactions.clear();
     this.sync(floor.now_ms);
     const wasOffered = this.offerDeadline !== null;
     this.offerDeadline = this.offeredToMe() ? this.toLocal(floor.offer_expires_ms) : null;
@@ -182,15 +184,29 @@ export class Store {
     this.emit('notice', { text, kind: 'warn', announce: true });
   }
 
-  on_reaction({ from, reaction, turn, tally }) {
-    this.recent.set(from, { kind: reaction, until: performance.now() + REACTION_SHOW_MS });
+  on_reaction({ from, reaction, turn, tally, withdrawn = false }) {
+    // During a turn a person counts once per kind; pressing again takes it back.
+    if (withdrawn) {
+      if (this.recent.get(from)?.kind === reaction) this.recent.delete(from);
+    } else {
+      this.recent.set(from, { kind: reaction, until: performance.now() + REACTION_SHOW_MS });
+    }
+    if (from === this.me?.id && turn != null && turn === this.floor?.turn) {
+      if (withdrawn) this.myReactions.delete(reaction); else this.myReactions.add(reaction);
+    }
     if (tally && this.floor && turn === this.floor.turn) this.floor = { ...this.floor, tally };
-    this.emit('reaction', { from, reaction, turn });
+    this.emit('reaction', { from, reaction, turn, withdrawn });
     this.emit('people', { reaction: from });
     if (tally) this.emit('floor', {});
+    if (withdrawn) return;
     setTimeout(() => this.emit('people', { reactionEnded: from }), REACTION_SHOW_MS + 50);
     const r = reactionByKind[reaction];
     if (r && from !== this.me?.id) this.emit('notice', { text: `${this.nameOf(from)}: ${r.label}`, quiet: true, silent: true });
+  }
+
+  /** Whether I reacted with `kind` during the current turn (pressing again takes it back). */
+  reacted(kind) {
+    return this.myReactions.has(kind);
   }
 
   on_settings({ settings }) {

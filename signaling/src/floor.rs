@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::ids::{ParticipantId, TurnId};
-use crate::protocol::{FloorState, FloorView, Settings, Tally, TurnEnd, TurnRecord};
+use crate::protocol::{FloorState, FloorView, ReactionKind, Settings, Tally, TurnEnd, TurnRecord};
 
 /// One holding of the floor.
 #[derive(Debug, Clone)]
@@ -18,8 +18,11 @@ pub struct Turn {
     /// When the time limit began counting: the turn's start, or the moment the limit
     /// was set or changed during the turn (a new limit never ends a turn at once).
     pub limit_from: Instant,
-    /// Reactions so far.
+    /// Reactions so far: people, not presses (see `reacted`).
     pub tally: Tally,
+    /// Who reacted with what during this turn: a person counts once per kind, and
+    /// pressing the same reaction again withdraws it. At most six entries per person.
+    pub reacted: Vec<(ParticipantId, ReactionKind)>,
     /// Warning before the time limit sent.
     pub warned: bool,
     /// Time limit reached (soft limit: notice sent).
@@ -31,6 +34,23 @@ pub struct Turn {
 }
 
 impl Turn {
+    /// `who` pressed `kind`: counted if they had not reacted so this turn, withdrawn if
+    /// they had. Returns true when it was withdrawn.
+    pub fn toggle_reaction(&mut self, who: ParticipantId, kind: ReactionKind) -> bool {
+        match self.reacted.iter().position(|&(p, k)| p == who && k == kind) {
+            Some(i) => {
+                self.reacted.swap_remove(i);
+                self.tally.remove(kind);
+                true
+            }
+            None => {
+                self.reacted.push((who, kind));
+                self.tally.add(kind);
+                false
+            }
+        }
+    }
+
     /// The finished record of this turn.
     pub fn record(
         &self,

@@ -131,15 +131,24 @@ pub struct Tally {
 impl Tally {
     /// Counts one more reaction of `kind`.
     pub fn add(&mut self, kind: ReactionKind) {
-        let slot = match kind {
+        *self.slot(kind) += 1;
+    }
+
+    /// Counts one reaction of `kind` fewer (a withdrawn one).
+    pub fn remove(&mut self, kind: ReactionKind) {
+        let slot = self.slot(kind);
+        *slot = slot.saturating_sub(1);
+    }
+
+    fn slot(&mut self, kind: ReactionKind) -> &mut u32 {
+        match kind {
             ReactionKind::Agree => &mut self.agree,
             ReactionKind::Disagree => &mut self.disagree,
             ReactionKind::Question => &mut self.question,
             ReactionKind::Applause => &mut self.applause,
             ReactionKind::Slower => &mut self.slower,
             ReactionKind::CantHear => &mut self.cant_hear,
-        };
-        *slot += 1;
+        }
     }
 
     /// All reactions counted.
@@ -201,6 +210,9 @@ pub struct Settings {
     pub pause_ms: u64,
     /// Holder's silence after which the floor passes on; `null` for never.
     pub auto_advance_ms: Option<u64>,
+    /// Under `fifo`, how many turns in a row may go to replies before the oldest new
+    /// point is offered (0: replies never go ahead).
+    pub max_replies: u32,
 }
 
 impl Default for Settings {
@@ -215,6 +227,7 @@ impl Default for Settings {
             limit_action: LimitAction::Soft,
             pause_ms: 2_000,
             auto_advance_ms: None,
+            max_replies: 2,
         }
     }
 }
@@ -243,6 +256,8 @@ pub struct SettingsPatch {
     pub pause_ms: Option<u64>,
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub auto_advance_ms: Option<Option<u64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_replies: Option<u32>,
 }
 
 /// Tells a present `null` (`Some(None)`) from an absent field (`None`).

@@ -2,12 +2,19 @@
 //! positions 1..n.
 //!
 //! The order policy sorts the queue whenever a hand is raised (talk times change while
-//! people wait, so `balanced` re-sorts everyone); a facilitator's move pins a hand to its
-//! place, and the others sort around it, until the next policy switch clears the pins.
+//! people wait, so `balanced` re-sorts everyone) and whenever a turn starts; a
+//! facilitator's move pins a hand to its place, and the others sort around it, until the
+//! next policy switch clears the pins.
+//!
+//! Under `fifo`, a reply goes ahead of new points only while it answers the latest turn
+//! (the one being held, or the one that just ended), and only while fewer than
+//! `max_replies` turns in a row were replies: a back-and-forth between two people cannot
+//! keep a new point waiting. A reply whose turn is over stays in the queue, in the order
+//! of raising among the new points.
 
 use std::time::{Duration, Instant};
 
-use crate::ids::ParticipantId;
+use crate::ids::{ParticipantId, TurnId};
 use crate::protocol::{HandKind, HandView, QueuePolicy};
 
 /// One raised hand.
@@ -21,6 +28,28 @@ pub struct Hand {
     pub note: Option<String>,
     /// When it was raised.
     pub raised_at: Instant,
+    /// The latest turn when it was raised (`None` before the first): what a reply
+    /// answers.
+    pub answers: Option<TurnId>,
+}
+
+/// What decides the order of the hands a facilitator has not placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Order {
+    /// The room's policy.
+    pub policy: QueuePolicy,
+    /// The latest turn: held now, or the one that just ended.
+    pub latest_turn: Option<TurnId>,
+    /// Replies to the latest turn may go first (fewer than `max_replies` turns in a row
+    /// were replies).
+    pub replies_first: bool,
+}
+
+impl Order {
+    /// Plain `policy`, before any turn.
+    pub fn plain(policy: QueuePolicy) -> Order {
+        Order { policy, latest_turn: None, replies_first: true }
+    }
 }
 
 /// The ordered queue of raised hands.
@@ -62,29 +91,32 @@ impl Queue {
         self.hands.iter()
     }
 
-    /// Adds a hand and sorts the unpinned hands by `policy`. `talk` gives a participant's
+    /// Adds a hand and sorts the unpinned hands by `order`. `talk` gives a participant's
     /// talk time so far (used by `balanced`). The caller has checked the participant has
     /// no hand.
-    pub fn insert(
-        &mut self,
-        hand: Hand,
-        policy: QueuePolicy,
-        talk: impl Fn(ParticipantId) -> Duration,
-    ) {
+    pub fn insert(&mut self, hand: Hand, order: Order, talk: impl Fn(ParticipantId) -> Duration) {
         debug_assert!(self.position(hand.participant).is_none());
         self.hands.push(hand);
-        self.sort_unpinned(policy, &talk);
+        self.sort_unpinned(order, &talk);
+    }
+
+    /// Sorts the unpinned hands again (a turn started: replies to the turn before lose
+    /// their precedence). Returns true when the order changed.
+    pub fn reorder(&mut self, order: Order, talk: impl Fn(ParticipantId) -> Duration) -> bool {
+        let before: Vec<ParticipantId> = self.hands.iter().map(|h| h.participant).collect();
+        self.sort_unpinned(order, &talk);
+        !self.hands.iter().map(|h| h.participant).eq(before)
     }
 
     /// Stable-sorts the unpinned hands into the places pinned hands leave free.
-    fn sort_unpinned(&mut self, policy: QueuePolicy, talk: &impl Fn(ParticipantId) -> Duration) {
+    fn sort_unpinned(&mut self, order: Order, talk: &impl Fn(ParticipantId) -> Duration) {
         let pinned = &self.pinned;
         type Placed = Vec<(usize, Hand)>;
         let (mut free, fixed): (Placed, Placed) = std::mem::take(&mut self.hands)
             .into_iter()
             .enumerate()
             .partition(|(_, h)| !pinned.contains(&h.participant));
-        free.sort_by_key(|(_, h)| sort_key(h, policy, talk));
+        free.sort_by_key(|(_, h)| sort_key(h, order, talk));
         let n = free.len() + fixed.len();
         let mut fixed = fixed.into_iter().peekable();
         let mut free = free.into_iter();
@@ -124,9 +156,9 @@ impl Queue {
 
     /// Re-sorts the whole queue by `policy` (stable: equal keys keep their order) and
     /// clears every pin.
-    pub fn resort(&mut self, policy: QueuePolicy, talk: impl Fn(ParticipantId) -> Duration) {
+    pub fn resort(&mut self, order: Order, talk: impl Fn(ParticipantId) -> Duration) {
         self.pinned.clear();
-        self.hands.sort_by_key(|h| sort_key(h, policy, &talk));
+        self.hands.sort_by_key(|h| sort_key(h, order, &talk));
     }
 
     /// The queue as one recipient sees it: notes only for `reveal_all` or their owner.
@@ -157,16 +189,14 @@ impl Queue {
 /// Sort key: smaller goes first.
 fn sort_key(
     h: &Hand,
-    policy: QueuePolicy,
+    order: Order,
     talk: &impl Fn(ParticipantId) -> Duration,
 ) -> (u8, Duration, Instant) {
-    match policy {
+    match order.policy {
         QueuePolicy::Fifo => {
-            let class = match h.kind {
-                HandKind::Reply => 0,
-                HandKind::NewPoint => 1,
-            };
-            (class, Duration::ZERO, h.raised_at)
+            let ahead =
+                h.kind == HandKind::Reply && order.replies_first && h.answers == order.latest_turn;
+            (u8::from(!ahead), Duration::ZERO, h.raised_at)
         }
         QueuePolicy::Balanced => (0, talk(h.participant), h.raised_at),
     }
@@ -177,8 +207,12 @@ mod tests {
     use super::*;
 
     fn hand(p: u32, kind: HandKind, at: Instant) -> Hand {
-        Hand { participant: ParticipantId(p), kind, note: None, raised_at: at }
+        Hand { participant: ParticipantId(p), kind, note: None, raised_at: at, answers: None }
     }
+
+    const FIFO: Order = Order { policy: QueuePolicy::Fifo, latest_turn: None, replies_first: true };
+    const BALANCED: Order =
+        Order { policy: QueuePolicy::Balanced, latest_turn: None, replies_first: true };
 
     fn order(q: &Queue) -> Vec<u32> {
         q.iter().map(|h| h.participant.0).collect()
@@ -190,10 +224,10 @@ mod tests {
         let s = Duration::from_secs;
         let mut q = Queue::default();
         let none = |_| Duration::ZERO;
-        q.insert(hand(1, HandKind::NewPoint, t), QueuePolicy::Fifo, none);
-        q.insert(hand(2, HandKind::NewPoint, t + s(1)), QueuePolicy::Fifo, none);
-        q.insert(hand(3, HandKind::Reply, t + s(2)), QueuePolicy::Fifo, none);
-        q.insert(hand(4, HandKind::Reply, t + s(3)), QueuePolicy::Fifo, none);
+        q.insert(hand(1, HandKind::NewPoint, t), FIFO, none);
+        q.insert(hand(2, HandKind::NewPoint, t + s(1)), FIFO, none);
+        q.insert(hand(3, HandKind::Reply, t + s(2)), FIFO, none);
+        q.insert(hand(4, HandKind::Reply, t + s(3)), FIFO, none);
         assert_eq!(order(&q), [3, 4, 1, 2]);
         assert_eq!(q.position(ParticipantId(1)), Some(3));
     }
@@ -209,15 +243,11 @@ mod tests {
             })
         };
         let mut q = Queue::default();
-        q.insert(hand(1, HandKind::Reply, t), QueuePolicy::Balanced, talk);
-        q.insert(hand(2, HandKind::NewPoint, t), QueuePolicy::Balanced, talk);
-        q.insert(
-            hand(3, HandKind::NewPoint, t + Duration::from_secs(1)),
-            QueuePolicy::Balanced,
-            talk,
-        );
+        q.insert(hand(1, HandKind::Reply, t), BALANCED, talk);
+        q.insert(hand(2, HandKind::NewPoint, t), BALANCED, talk);
+        q.insert(hand(3, HandKind::NewPoint, t + Duration::from_secs(1)), BALANCED, talk);
         assert_eq!(order(&q), [2, 3, 1]);
-        q.resort(QueuePolicy::Fifo, talk);
+        q.resort(FIFO, talk);
         assert_eq!(order(&q), [1, 2, 3]);
     }
 
@@ -227,18 +257,38 @@ mod tests {
         let talk = std::cell::Cell::new([0u64, 10, 50, 20, 5]);
         let by = |p: ParticipantId| Duration::from_secs(talk.get()[p.0 as usize]);
         let mut q = Queue::default();
-        q.insert(hand(1, HandKind::NewPoint, t), QueuePolicy::Balanced, by);
-        q.insert(hand(2, HandKind::NewPoint, t), QueuePolicy::Balanced, by);
+        q.insert(hand(1, HandKind::NewPoint, t), BALANCED, by);
+        q.insert(hand(2, HandKind::NewPoint, t), BALANCED, by);
         assert_eq!(order(&q), [1, 2]);
         // Participant 1 talked while waiting (open mode).
         talk.set([0, 60, 50, 20, 5]);
-        q.insert(hand(3, HandKind::NewPoint, t), QueuePolicy::Balanced, by);
+        q.insert(hand(3, HandKind::NewPoint, t), BALANCED, by);
         assert_eq!(order(&q), [3, 2, 1], "least talk first, everyone re-sorted");
         q.move_to(ParticipantId(1), 1);
-        q.insert(hand(4, HandKind::NewPoint, t), QueuePolicy::Balanced, by);
+        q.insert(hand(4, HandKind::NewPoint, t), BALANCED, by);
         assert_eq!(order(&q), [1, 4, 3, 2], "the pinned hand stays first");
-        q.resort(QueuePolicy::Balanced, by);
+        q.resort(BALANCED, by);
         assert_eq!(order(&q), [4, 3, 2, 1], "a policy switch clears pins");
+    }
+
+    #[test]
+    fn a_reply_goes_first_only_while_it_answers_the_latest_turn_and_replies_are_allowed() {
+        let t = Instant::now();
+        let s = Duration::from_secs;
+        let none = |_| Duration::ZERO;
+        let turn = |n| Order { latest_turn: Some(TurnId(n)), ..FIFO };
+        let mut q = Queue::default();
+        q.insert(hand(1, HandKind::NewPoint, t), turn(1), none);
+        let mut reply = hand(2, HandKind::Reply, t + s(1));
+        reply.answers = Some(TurnId(1));
+        q.insert(reply, turn(1), none);
+        assert_eq!(order(&q), [2, 1], "a reply to the turn in progress goes first");
+        assert!(!q.reorder(turn(1), none));
+        assert!(q.reorder(Order { replies_first: false, ..turn(1) }, none));
+        assert_eq!(order(&q), [1, 2], "not after max_replies replies in a row");
+        assert!(q.reorder(turn(1), none));
+        assert!(q.reorder(turn(2), none));
+        assert_eq!(order(&q), [1, 2], "a reply to an ended turn waits its turn");
     }
 
     #[test]
@@ -248,7 +298,7 @@ mod tests {
         for p in 1..=4 {
             let mut h = hand(p, HandKind::NewPoint, t + Duration::from_secs(p.into()));
             h.note = Some(format!("note {p}"));
-            q.insert(h, QueuePolicy::Fifo, |_| Duration::ZERO);
+            q.insert(h, FIFO, |_| Duration::ZERO);
         }
         q.move_to(ParticipantId(4), 1);
         q.move_to(ParticipantId(1), 4);

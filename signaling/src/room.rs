@@ -22,7 +22,7 @@ use crate::protocol::{
     ClientMsg, FloorView, HandView, LeaveReason, Mode, PROTOCOL_VERSION, ParticipantView,
     PersonStats, Role, RoomSnapshot, ServerMsg, Settings, StatsView, TurnRecord, YouView,
 };
-use crate::queue::Queue;
+use crate::queue::{Order, Queue};
 use crate::stats::gini;
 
 /// How long a dropped connection keeps its identity, colour and queue place.
@@ -175,6 +175,8 @@ pub struct Room {
     seq: u64,
     next_participant: u32,
     next_turn: u32,
+    /// Turns in a row that went to a reply ahead of new points (see `max_replies`).
+    reply_streak: u32,
     participants: BTreeMap<ParticipantId, Participant>,
     /// Statistics of those who left, for the session report.
     departed: Vec<PersonStats>,
@@ -206,6 +208,7 @@ impl Room {
             seq: 0,
             next_participant: 1,
             next_turn: 1,
+            reply_streak: 0,
             participants: BTreeMap::new(),
             departed: Vec::new(),
             refused_links: Vec::new(),
@@ -609,6 +612,29 @@ impl Room {
     }
 
     /// The next turn id.
+    /// What orders the queue now: the policy, the latest turn and whether replies to it
+    /// may still go ahead.
+    fn order(&self) -> Order {
+        Order {
+            policy: self.settings.policy,
+            latest_turn: self.next_turn.checked_sub(1).filter(|n| *n > 0).map(TurnId),
+            replies_first: self.reply_streak < self.settings.max_replies,
+        }
+    }
+
+    /// Sorts the queue again after the order changed (a new turn, a new `max_replies`).
+    fn reorder_queue(&mut self, now: Instant) {
+        let talk: Vec<(ParticipantId, Duration)> =
+            self.participants.values().map(|p| (p.id, p.talk_at(now))).collect();
+        let lookup = |who: ParticipantId| {
+            talk.iter().find(|(p, _)| *p == who).map_or(Duration::ZERO, |(_, t)| *t)
+        };
+        let order = self.order();
+        if self.queue.reorder(order, lookup) {
+            self.queue_dirty = true;
+        }
+    }
+
     fn take_turn_id(&mut self) -> TurnId {
         let id = TurnId(self.next_turn);
         self.next_turn += 1;

@@ -256,6 +256,10 @@ pub enum ServerMsg {
         turn: Option<TurnId>,
         /// That turn's tally after this reaction.
         tally: Option<Tally>,
+        /// True when this takes back `from`'s reaction of this kind in this turn (they
+        /// pressed it again): the tally went down by one. Absent when false.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        withdrawn: bool,
     },
     /// Settings changed.
     Settings {

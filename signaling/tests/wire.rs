@@ -122,7 +122,8 @@ fn every_server_msg() -> Vec<ServerMsg> {
             from: p,
             reaction: ReactionKind::CantHear,
             turn: Some(TurnId(3)),
-            tally: Some(Tally { cant_hear: 1, ..Tally::default() }),
+            tally: Some(Tally::default()),
+            withdrawn: true,
         },
         ServerMsg::Settings { settings: Settings::default() },
         ServerMsg::TurnEnded { turn: turn_record() },
@@ -183,6 +184,20 @@ fn every_server_message_round_trips_through_encode_and_decode_server() {
         assert_eq!(serde_json::to_string(&back).unwrap(), text);
         assert_eq!(serde_json::from_str::<ServerFrame>(&text).unwrap(), back);
     }
+}
+
+#[test]
+fn a_reaction_says_withdrawn_only_when_it_is() {
+    let counted = ServerMsg::Reaction {
+        from: talkstick_signaling::ParticipantId(2),
+        reaction: ReactionKind::Agree,
+        turn: None,
+        tally: None,
+        withdrawn: false,
+    };
+    let text = protocol::encode(4, &counted);
+    assert!(!text.contains("withdrawn"), "{text}");
+    assert_eq!(protocol::decode_server(&text).unwrap().msg, counted);
 }
 
 #[test]

@@ -152,6 +152,19 @@ describe('the web client with a facilitator and three learners', () => {
       });
     }
     await eventually(async () => assert.match(await fac.textContent('#fac-tally'), /Agree: 1/));
+    // A tally counts people: Bertil's button shows the agreement counts, and pressing it
+    // again takes it back on every page; once more counts it again, once.
+    const agree = bertil.locator('#reaction-controls button[data-reaction="agree"]');
+    await eventually(async () => assert.equal(await agree.getAttribute('aria-pressed'), 'true'));
+    await agree.click();
+    await eventually(async () => assert.equal(await agree.getAttribute('aria-pressed'), 'false'));
+    for (const p of all) {
+      await eventually(async () => assert.doesNotMatch(await p.textContent('#floor-tally li[data-reaction="agree"]'), /1/));
+    }
+    await agree.click();
+    for (const p of all) {
+      await eventually(async () => assert.match(await p.textContent('#floor-tally li[data-reaction="agree"]'), /1/));
+    }
   });
 
   it('shows a time limit countdown and moderated mode on every page', async () => {
@@ -267,8 +280,11 @@ describe('the web client with a facilitator and three learners', () => {
   });
 
   it('shows server errors as a brief toast (too many reactions)', async () => {
-    for (let i = 0; i < 8; i += 1) await aino.keyboard.press('4');
+    for (let i = 0; i < 12; i += 1) await aino.keyboard.press('4');
     await eventually(async () => assert.match(await aino.textContent('#toasts'), /too many reactions/i));
+    // Told once, not as a stack of the same toast.
+    const told = await aino.$$eval('#toasts > .toast', (ts) => ts.filter((t) => /too many reactions/i.test(t.textContent)).length);
+    assert.equal(told, 1, 'one toast for a burst of refused reactions');
   });
 
   it('lists every shortcut in the help panel', async () => {

@@ -74,10 +74,21 @@ export function controlsView(store, actions, local) {
     }
   }
 
-  render(reactBox, REACTIONS.map((r) => h('button', {
+  const reactButtons = REACTIONS.map((r) => h('button', {
     type: 'button', class: 'reaction', data: { reaction: r.kind }, title: `${r.label} (${r.key})`,
-    'aria-label': `${r.label} (key ${r.key})`, on: { click: () => actions.react(r.kind) },
-  }, h('span', { class: 'emoji', 'aria-hidden': 'true' }, r.emoji), h('span', { class: 'reaction-label' }, r.label), kbd(r.key))));
+    'aria-label': `${r.label} (key ${r.key})`, 'aria-pressed': 'false', on: { click: () => actions.react(r.kind) },
+  }, h('span', { class: 'emoji', 'aria-hidden': 'true' }, r.emoji), h('span', { class: 'reaction-label' }, r.label), kbd(r.key)));
+  render(reactBox, reactButtons);
+  // During a turn a reaction counts once: pressed shows it counts, and a press takes it back.
+  function drawReactions() {
+    reactButtons.forEach((b, i) => {
+      const on = store.reacted(REACTIONS[i].kind);
+      b.setAttribute('aria-pressed', String(on));
+      b.classList.toggle('on', on);
+    });
+  }
+  store.on('reaction', drawReactions);
+  store.on('floor', drawReactions);
 
   const micLevel = h('span', { class: 'mic-level', 'aria-hidden': 'true' }, h('span', {}));
   const micBtn = h('button', { type: 'button', id: 'mic-toggle', 'aria-pressed': 'false', on: { click: actions.toggleMic } });

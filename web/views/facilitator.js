@@ -44,6 +44,19 @@ export function facilitatorView(store, actions) {
       h('span', { class: 'secs-wrap' }, input, h('span', { 'aria-hidden': 'true' }, 's')));
   }
 
+  /** How many replies in a row go before a waiting new point (first come only). */
+  function replies() {
+    const input = h('input', { type: 'number', id: 'set-max_replies', min: 0, max: 10, step: 1, inputmode: 'numeric', class: 'secs' });
+    f.max_replies = input;
+    input.addEventListener('change', () => {
+      const n = Number(input.value);
+      if (input.value === '' || !Number.isInteger(n)) { fill(); return; }
+      send({ max_replies: n });
+    });
+    return h('div', { class: 'field' },
+      h('label', { for: input.id }, 'Replies in a row before a new point (0 = replies wait too)'), input);
+  }
+
   function send(patch) {
     actions.updateSettings(patch);
   }
@@ -57,8 +70,9 @@ export function facilitatorView(store, actions) {
         radio('mode', 'open', 'Open', 'everyone; the queue is a guide'),
         radio('mode', 'moderated', 'Moderated', 'only the floor holder and facilitators')),
       h('fieldset', {}, h('legend', {}, 'Queue order'),
-        radio('policy', 'fifo', 'First come', 'replies before new points'),
-        radio('policy', 'balanced', 'Balanced', 'least talk time first')),
+        radio('policy', 'fifo', 'First come', 'replies to the speaker before new points'),
+        radio('policy', 'balanced', 'Balanced', 'least talk time first'),
+        replies()),
       h('fieldset', {}, h('legend', {}, 'Time limit'),
         seconds('time_limit_ms', 'Seconds per turn', { min: 5, max: 3600, optional: true, optLabel: 'Limit each turn' }),
         h('div', { class: 'field' }, h('span', { class: 'label' }, 'When time runs out'),
@@ -83,6 +97,8 @@ export function facilitatorView(store, actions) {
       for (const [k, input] of Object.entries(f)) if (k.startsWith(`${name}:`)) input.checked = k === `${name}:${s[name]}`;
     }
     f.auto_offer.checked = s.auto_offer;
+    if (f.max_replies !== active) f.max_replies.value = String(s.max_replies ?? 2);
+    f.max_replies.disabled = s.policy !== 'fifo';
     for (const key of ['time_limit_ms', 'warning_ms', 'pause_ms', 'auto_advance_ms', 'offer_timeout_ms']) {
       const input = f[key];
       const on = f[`${key}:on`];

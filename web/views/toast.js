@@ -28,13 +28,24 @@ export function announce(text, urgent = false) {
 /** Shows a toast and reads it out. `kind`: 'info' | 'warn' | 'error'. */
 export function toast(text, kind = 'info', { ms = TOAST_MS, speak = true } = {}) {
   if (!shelf || !text) return;
+  // The same words again while they still show (a rate limit hit several times, say)
+  // keep the one toast longer instead of stacking copies.
+  const same = [...shelf.children].find((t) => t.dataset.text === text && !t.classList.contains('leaving'));
+  if (same) {
+    clearTimeout(Number(same.dataset.timer));
+    same.dataset.timer = String(setTimeout(() => leave(same), ms));
+    return;
+  }
   while (shelf.children.length >= MAX_TOASTS) shelf.firstElementChild.remove();
   const icon = kind === 'error' ? '⚠️' : kind === 'warn' ? '⏱' : 'ℹ️';
   const el = h('div', { class: `toast toast-${kind}` }, h('span', { 'aria-hidden': 'true' }, icon), ' ', text);
+  el.dataset.text = text;
   shelf.append(el);
   if (speak) announce(text, kind === 'error');
-  setTimeout(() => {
-    el.classList.add('leaving');
-    setTimeout(() => el.remove(), 300);
-  }, ms);
+  el.dataset.timer = String(setTimeout(() => leave(el), ms));
+}
+
+function leave(el) {
+  el.classList.add('leaving');
+  setTimeout(() => el.remove(), 300);
 }

@@ -100,12 +100,13 @@ impl Room {
                 return Err(RoomError::NoteTooLong(chars));
             }
         }
-        let hand = Hand { participant: who, kind, note, raised_at: now };
+        let order = self.order();
+        let hand =
+            Hand { participant: who, kind, note, raised_at: now, answers: order.latest_turn };
         let talk =
             |p: ParticipantId| self.participants.get(&p).map_or(Duration::ZERO, |p| p.talk_at(now));
-        let policy = self.settings.policy;
         let mut queue = std::mem::take(&mut self.queue);
-        queue.insert(hand, policy, talk);
+        queue.insert(hand, order, talk);
         self.queue = queue;
         self.queue_dirty = true;
         self.maybe_offer(now);
@@ -240,20 +241,28 @@ impl Room {
     ) -> Result<(), RoomError> {
         let p = self.participants.get_mut(&who).ok_or(RoomError::UnknownParticipant(who))?;
         p.bucket.take(now).map_err(RoomError::RateLimited)?;
-        p.reactions_given += 1;
-        let (turn, tally, holder) = match self.floor.turn_mut() {
+        // During a turn a person counts once per kind: pressing again takes it back.
+        // Outside a turn a reaction is a passing gesture, counted each time.
+        let (turn, tally, holder, withdrawn) = match self.floor.turn_mut() {
             Some(t) => {
-                t.tally.add(reaction);
-                (Some(t.id), Some(t.tally), Some(t.holder))
+                let withdrawn = t.toggle_reaction(who, reaction);
+                (Some(t.id), Some(t.tally), Some(t.holder), withdrawn)
             }
-            None => (None, None, None),
+            None => (None, None, None, false),
         };
+        let step = |n: &mut u32| {
+            *n = if withdrawn { n.saturating_sub(1) } else { n.saturating_add(1) };
+        };
+        if let Some(p) = self.participants.get_mut(&who) {
+            step(&mut p.reactions_given);
+        }
         if let Some(h) = holder.filter(|h| *h != who) {
             if let Some(hp) = self.participants.get_mut(&h) {
-                hp.reactions_received += 1;
+                step(&mut hp.reactions_received);
             }
         }
-        self.broadcast(Audience::All, ServerMsg::Reaction { from: who, reaction, turn, tally });
+        let msg = ServerMsg::Reaction { from: who, reaction, turn, tally, withdrawn };
+        self.broadcast(Audience::All, msg);
         Ok(())
     }
 
@@ -318,6 +327,7 @@ impl Room {
             return Ok(());
         }
         let resort = new.policy != self.settings.policy;
+        let reorder = new.max_replies != self.settings.max_replies;
         let limit_changed = new.time_limit_ms != self.settings.time_limit_ms;
         let auto_offer_on = new.auto_offer && !self.settings.auto_offer;
         self.settings = new;
@@ -327,8 +337,11 @@ impl Room {
             let lookup = |who: ParticipantId| {
                 talk.iter().find(|(p, _)| *p == who).map_or(Duration::ZERO, |(_, t)| *t)
             };
-            self.queue.resort(self.settings.policy, lookup);
+            let order = self.order();
+            self.queue.resort(order, lookup);
             self.queue_dirty = true;
+        } else if reorder {
+            self.reorder_queue(now);
         }
         if limit_changed {
             if let Some(turn) = self.floor.turn_mut() {
@@ -386,6 +399,9 @@ fn apply(current: &Settings, patch: &SettingsPatch) -> Result<Settings, RoomErro
     }
     if let Some(v) = patch.auto_advance_ms {
         s.auto_advance_ms = v.map(|v| range("auto_advance_ms", v, 1_000, 600_000)).transpose()?;
+    }
+    if let Some(v) = patch.max_replies {
+        s.max_replies = range("max_replies", v.into(), 0, 10)? as u32;
     }
     if let Some(adv) = s.auto_advance_ms {
         if adv <= s.pause_ms {

@@ -7,7 +7,7 @@ use super::{Audience, RESUME_GRACE, Room};
 use crate::error::RoomError;
 use crate::floor::{Floor, Turn};
 use crate::ids::ParticipantId;
-use crate::protocol::{LeaveReason, LimitAction, ServerMsg, TurnEnd};
+use crate::protocol::{HandKind, LeaveReason, LimitAction, ServerMsg, TurnEnd};
 
 /// Most deadline rounds handled in one timeout; each round moves state forward, so this
 /// only guards against a bug turning into a busy loop.
@@ -83,8 +83,18 @@ impl Room {
 
     /// Gives the floor to `holder`: their hand comes down and a new turn starts.
     pub(super) fn start_turn(&mut self, now: Instant, holder: ParticipantId) {
+        // A reply that went ahead because it answered the latest turn extends the run of
+        // replies; any other turn ends it.
+        let latest = self.order().latest_turn;
+        let by_reply = self
+            .queue
+            .get(holder)
+            .is_some_and(|h| h.kind == HandKind::Reply && h.answers == latest);
+        self.reply_streak = if by_reply { self.reply_streak.saturating_add(1) } else { 0 };
         self.drop_hand(now, holder);
         let id = self.take_turn_id();
+        // Replies to the turn before no longer go ahead.
+        self.reorder_queue(now);
         let speaking = self.participants.get(&holder).is_some_and(|p| p.speaking);
         self.floor = Floor::Held(Turn {
             id,
@@ -92,6 +102,7 @@ impl Room {
             start: now,
             limit_from: now,
             tally: Default::default(),
+            reacted: Vec::new(),
             warned: false,
             time_up: false,
             silent_since: (!speaking).then_some(now),

@@ -140,6 +140,7 @@ fn settings_are_validated() {
         (SettingsPatch { pause_ms: Some(60_001), ..p() }, "pause_ms"),
         (SettingsPatch { auto_advance_ms: Some(Some(999)), ..p() }, "auto_advance_ms"),
         (SettingsPatch { auto_advance_ms: Some(Some(600_001)), ..p() }, "auto_advance_ms"),
+        (SettingsPatch { max_replies: Some(11), ..p() }, "max_replies"),
         // Auto-advance must come after the pause cue.
         (SettingsPatch { auto_advance_ms: Some(Some(2_000)), ..p() }, "auto_advance_ms"),
         (
@@ -167,6 +168,7 @@ fn settings_are_validated() {
         limit_action: Some(LimitAction::Hard),
         pause_ms: Some(300),
         auto_advance_ms: Some(Some(1_000)),
+        max_replies: Some(0),
     };
     let outs = sim.patch(f, patch.clone());
     let expected = Settings {
@@ -179,6 +181,7 @@ fn settings_are_validated() {
         limit_action: LimitAction::Hard,
         pause_ms: 300,
         auto_advance_ms: Some(1_000),
+        max_replies: 0,
     };
     assert_eq!(*sim.room.settings(), expected);
     assert_eq!(
@@ -229,7 +232,7 @@ fn stats_report_talk_time_turns_reactions_waits_balance_and_history() {
     sim.at_ms(2_000);
     sim.raise(b, HandKind::Reply);
     sim.ok(c, ClientMsg::React { reaction: ReactionKind::Agree });
-    sim.ok(c, ClientMsg::React { reaction: ReactionKind::Agree });
+    sim.ok(c, ClientMsg::React { reaction: ReactionKind::Question });
     // C speaks over 3 s outside any turn of theirs; that is talk time too.
     sim.at_ms(4_000);
     sim.speaking(c, true);
@@ -281,7 +284,7 @@ fn stats_report_talk_time_turns_reactions_waits_balance_and_history() {
     let t1 = &stats.turns[0];
     assert_eq!((t1.turn, t1.holder, t1.start_ms, t1.end_ms), (TurnId(1), a, 1_000, Some(11_000)));
     assert_eq!(t1.ended, Some(talkstick_signaling::protocol::TurnEnd::Yielded));
-    assert_eq!(t1.tally.agree, 2);
+    assert_eq!((t1.tally.agree, t1.tally.question), (1, 1));
     let t2 = &stats.turns[1];
     assert_eq!((t2.turn, t2.holder, t2.start_ms, t2.end_ms), (TurnId(2), b, 12_000, Some(32_000)));
     assert_eq!((t2.tally.applause, t2.tally.agree), (1, 1));

@@ -20,6 +20,47 @@ fn react(
 }
 
 #[test]
+fn a_tally_counts_people_not_presses_and_pressing_again_takes_a_reaction_back() {
+    let mut sim = Sim::new();
+    let f = sim.facilitator("F");
+    let [a, b, c] = ["A", "B", "C"].map(|n| sim.learner(n));
+    sim.give_floor(f, a);
+    react(&mut sim, b, ReactionKind::Agree);
+    react(&mut sim, c, ReactionKind::Agree);
+    let outs = react(&mut sim, b, ReactionKind::Agree);
+    let once = Tally { agree: 1, ..Tally::default() };
+    assert_eq!(
+        sends(&outs),
+        [(
+            Audience::All,
+            &ServerMsg::Reaction {
+                from: b,
+                reaction: ReactionKind::Agree,
+                turn: Some(TurnId(1)),
+                tally: Some(once),
+                withdrawn: true,
+            }
+        )],
+        "B's second press takes B's agreement back"
+    );
+    assert_eq!(sim.floor().tally, once);
+    // Pressing once more counts B again, once.
+    react(&mut sim, b, ReactionKind::Agree);
+    react(&mut sim, b, ReactionKind::Question);
+    assert_eq!(sim.floor().tally, Tally { agree: 2, question: 1, ..Tally::default() });
+    let stats = sim.stats();
+    let person = |id| stats.people.iter().find(|p| p.participant == id).unwrap().clone();
+    assert_eq!(person(a).reactions_received, 3, "the speaker's count follows the tally");
+    assert_eq!(person(b).reactions_given, 2);
+    // A new turn starts afresh: B can agree again.
+    sim.ok(a, ClientMsg::Yield);
+    sim.give_floor(f, c);
+    let outs = react(&mut sim, b, ReactionKind::Agree);
+    assert!(any_msg(&outs, |m| matches!(m, ServerMsg::Reaction { withdrawn: false, .. })));
+    assert_eq!(sim.floor().tally, once);
+}
+
+#[test]
 fn reactions_are_broadcast_at_once_and_tallied_per_turn_without_touching_floor_or_queue() {
     let mut sim = Sim::new();
     let f = sim.facilitator("F");
@@ -42,6 +83,7 @@ fn reactions_are_broadcast_at_once_and_tallied_per_turn_without_touching_floor_o
                 reaction: ReactionKind::Disagree,
                 turn: Some(TurnId(1)),
                 tally: Some(expected),
+                withdrawn: false,
             }
         )],
         "just the reaction: no floor, no queue"

@@ -50,6 +50,7 @@ fn patch() -> impl Strategy<Value = SettingsPatch> {
         maybe(0.2, limit_action()),
         maybe(0.2, prop_oneof![Just(100u64), 300u64..6_000]),
         maybe(0.3, maybe(0.7, prop_oneof![Just(500u64), 1_000u64..20_000])),
+        maybe(0.2, 0u32..12),
     )
         .prop_map(
             |(
@@ -62,6 +63,7 @@ fn patch() -> impl Strategy<Value = SettingsPatch> {
                 limit_action,
                 pause_ms,
                 auto_advance_ms,
+                max_replies,
             )| SettingsPatch {
                 mode,
                 policy,
@@ -72,6 +74,7 @@ fn patch() -> impl Strategy<Value = SettingsPatch> {
                 limit_action,
                 pause_ms,
                 auto_advance_ms,
+                max_replies,
             },
         )
 }

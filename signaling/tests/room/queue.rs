@@ -271,3 +271,60 @@ fn lowering_the_offered_hand_offers_the_next() {
     assert_offered_to(&last_floor(&outs).unwrap(), b);
     assert!(msg_to(&outs, b, |m| matches!(m, ServerMsg::YoureUp { .. })).is_some());
 }
+
+/// A ping-pong of replies between two people, with a new point waiting: C's new point
+/// is offered after at most `max_replies` reply turns in a row.
+fn ping_pong(max_replies: u32) -> (usize, bool) {
+    let mut sim = Sim::with_settings(|s| s.max_replies = max_replies);
+    let _f = sim.facilitator("F");
+    let [a, b, c] = ["A", "B", "C"].map(|n| sim.learner(n));
+    sim.raise(a, HandKind::NewPoint);
+    sim.ok(a, ClientMsg::AcceptFloor);
+    sim.raise(c, HandKind::NewPoint);
+    // B answers A, A answers B, … each reply raised during the other's turn.
+    let mut replies = 0;
+    let mut speaker = a;
+    for _ in 0..10 {
+        let other = if speaker == a { b } else { a };
+        sim.raise(other, HandKind::Reply);
+        sim.ok(speaker, ClientMsg::Yield);
+        let floor = sim.floor();
+        if floor.offered_to == Some(c) {
+            return (replies, true);
+        }
+        assert_offered_to(&floor, other);
+        sim.ok(other, ClientMsg::AcceptFloor);
+        replies += 1;
+        speaker = other;
+    }
+    (replies, false)
+}
+
+#[test]
+fn replies_cannot_keep_a_new_point_waiting_for_more_than_max_replies_turns() {
+    assert_eq!(ping_pong(2), (2, true), "two replies, then C's new point");
+    assert_eq!(ping_pong(0), (0, true), "no reply goes ahead");
+    assert_eq!(ping_pong(5), (5, true));
+}
+
+#[test]
+fn a_reply_to_a_turn_that_is_over_waits_in_the_order_of_raising() {
+    let mut sim = Sim::new();
+    let _f = sim.facilitator("F");
+    let [a, b, c, d] = ["A", "B", "C", "D"].map(|n| sim.learner(n));
+    sim.raise(a, HandKind::NewPoint);
+    sim.ok(a, ClientMsg::AcceptFloor);
+    sim.at_ms(1_000);
+    sim.raise(d, HandKind::NewPoint);
+    sim.at_ms(2_000);
+    sim.raise(b, HandKind::Reply);
+    sim.at_ms(3_000);
+    let outs = sim.raise(c, HandKind::Reply);
+    // Both replies answer A's turn: ahead of D's new point.
+    assert_eq!(order(&last_queue(&outs, Audience::Learners).unwrap()), [b, c, d]);
+    sim.ok(a, ClientMsg::Yield);
+    let outs = sim.ok(b, ClientMsg::AcceptFloor);
+    // B's turn began: C's reply to A is over, and waits behind D, who raised earlier.
+    assert_eq!(order(&last_queue(&outs, Audience::Learners).unwrap()), [d, c]);
+    assert_eq!(sim.room.queue_order(), [d, c]);
+}
