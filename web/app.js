@@ -148,6 +148,11 @@ function enterRoom({ token, mic, choice }) {
       }
     },
     decline: () => send('decline_floor'),
+    defer() {
+      // Nobody else waiting: "later" cannot pass the offer on, so say what can be done.
+      if (store.queue.length < 2) return toast('Nobody else is waiting: accept the floor, or pass to lower your hand.', 'warn');
+      return send('defer_floor');
+    },
     react: (reaction) => send('react', { reaction }),
     toggleMic() {
       const me = store.self;
@@ -227,7 +232,7 @@ function enterRoom({ token, mic, choice }) {
     toast(n.text, n.kind || 'info');
   });
   store.on('floor', (d) => { if (d?.announce) announce(d.announce, store.offeredToMe()); });
-  store.on('offer', (d) => { if (d?.youreUp) announce("You're up! Press A to accept or Escape to decline.", true); });
+  store.on('offer', (d) => { if (d?.youreUp) announce("You're up! Press A to accept, or Escape for later.", true); });
   store.on('people', (d) => {
     const me = store.self;
     if (me && d?.updated === me.id) micTrack(!!me.mic_on && !me.force_muted && !local.listenOnly);
@@ -320,7 +325,7 @@ function registerShortcuts(store, actions, help, controls) {
   registerShortcut({ key: 'e', label: 'Write a private note for your hand', group: hand, when: inRoom, run: () => !store.myHand() && controls.focusNote() });
   registerShortcut({ key: 'l', label: 'Lower your hand', group: hand, when: inRoom, run: actions.lower });
   registerShortcut({ key: 'a', label: "Accept when you're up", group: hand, when: inRoom, run: () => store.offeredToMe() && actions.accept() });
-  registerShortcut({ key: 'Escape', label: "Decline when you're up (or close help)", group: hand, when: inRoom, run: () => { if (help.isOpen()) help.close(); else if (store.offeredToMe()) actions.decline(); } });
+  registerShortcut({ key: 'Escape', label: "Later when you're up: keep your hand (or close help)", group: hand, when: inRoom, run: () => { if (help.isOpen()) help.close(); else if (store.offeredToMe()) actions.defer(); } });
   registerShortcut({ key: 'd', label: "I'm done: give the floor back", group: hand, when: inRoom, run: () => store.iHoldFloor() && actions.done() });
   for (const r of REACTIONS) {
     registerShortcut({ key: r.key, label: `React: ${r.emoji} ${r.label}`, group: 'Reactions', when: inRoom, run: () => actions.react(r.kind) });

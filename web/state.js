@@ -52,6 +52,17 @@ export class Store {
   roomNow() { return performance.now() + this.offset; }
   myHand() { return this.me ? this.queue.find((h) => h.participant === this.me.id) : undefined; }
   handOf(id) { return this.queue.find((h) => h.participant === id); }
+  /** The hands still waiting, in order: the queue without the one offered the floor. */
+  waiting() {
+    const offered = this.floor?.state === 'offered' ? this.floor.offered_to : null;
+    return this.queue.filter((h) => h.participant !== offered);
+  }
+  /** `{k, n}`: a waiting hand's place among the waiting hands (1-based), or null. */
+  placeOf(id) {
+    const waiting = this.waiting();
+    const i = waiting.findIndex((h) => h.participant === id);
+    return i < 0 ? null : { k: i + 1, n: waiting.length };
+  }
   offeredToMe() { return this.floor?.state === 'offered' && this.floor.offered_to === this.me?.id; }
   iHoldFloor() { return this.floor?.state === 'held' && this.floor.holder === this.me?.id; }
   /** `{kind, age}` of the reaction `id` sent in the last few seconds, or `null`. */
@@ -257,7 +268,7 @@ export function floorAnnouncement(prev, next, store) {
       return next.holder === store.me?.id ? 'You have the floor.' : `${store.nameOf(next.holder)} has the floor.`;
     case 'offered':
       return next.offered_to === store.me?.id
-        ? "You're up! Press A to accept or Escape to decline."
+        ? "You're up! Press A to accept, or Escape for later."
         : `The floor is offered to ${store.nameOf(next.offered_to)}.`;
     case 'discussion':
       return 'Open discussion: everyone may speak.';

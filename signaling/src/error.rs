@@ -47,6 +47,9 @@ pub enum RoomError {
     /// Nothing to revoke.
     #[error("nobody holds or is offered the floor")]
     FloorFree,
+    /// "Later" with nobody else waiting to be offered the floor.
+    #[error("nobody else is waiting; accept the floor or pass")]
+    NobodyElseWaiting,
     /// Nobody to hand the floor to.
     #[error("the queue is empty")]
     QueueEmpty,
@@ -97,7 +100,7 @@ impl RoomError {
             RoomError::NoOffer => ErrorCode::NoOffer,
             RoomError::FloorBusy(_) => ErrorCode::FloorBusy,
             RoomError::FloorFree => ErrorCode::FloorFree,
-            RoomError::QueueEmpty => ErrorCode::QueueEmpty,
+            RoomError::QueueEmpty | RoomError::NobodyElseWaiting => ErrorCode::QueueEmpty,
             RoomError::InvalidPosition(..) => ErrorCode::InvalidPosition,
             RoomError::RateLimited(_) | RoomError::TooManyChanges(_) => ErrorCode::RateLimited,
             RoomError::InvalidSetting(..) => ErrorCode::InvalidSetting,

@@ -305,8 +305,10 @@ pub enum ClientMsg {
     LowerHand,
     /// Accept a "you're up" offer.
     AcceptFloor,
-    /// Decline a "you're up" offer; your hand is dropped.
+    /// Decline a "you're up" offer; your hand is dropped ("pass").
     DeclineFloor,
+    /// "Later": let the offer go to the next hand and keep yours, one place down.
+    DeferFloor,
     /// "I'm done": give the floor back.
     Yield,
     /// React without taking a turn.
@@ -407,6 +409,7 @@ impl ClientMsg {
         "lower_hand",
         "accept_floor",
         "decline_floor",
+        "defer_floor",
         "yield",
         "react",
         "set_mic",

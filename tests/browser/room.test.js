@@ -127,6 +127,12 @@ describe('the web client with a facilitator and three learners', () => {
     await aino.locator('#youre-up').waitFor();
     await eventually(async () => assert.match(await aino.textContent('#offer-remaining'), /^\d+ s left to accept\.$/));
     assert.match(await bertil.textContent('#floor-label'), /offered to/i);
+    // Positions stay true: Aino is out of the numbering while offered, Chen counts on
+    // without her, and Aino's own line says the floor is hers to take.
+    await eventually(async () => assert.match(await chen.textContent('#my-hand'), /#2 of 2/));
+    await eventually(async () => assert.match(await aino.textContent('#my-hand'), /offered to you/));
+    assert.doesNotMatch(await aino.textContent('#my-hand'), /#\d+ of/);
+    assert.equal(await chen.textContent('#queue > li.offered .pos'), '→');
     await aino.click('#accept-floor');
     for (const p of all) await eventually(async () => assert.match(await holderOf(p), /^Aino/));
     assert.equal(await aino.isVisible('#youre-up'), false);

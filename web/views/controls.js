@@ -45,7 +45,10 @@ export function controlsView(store, actions, local) {
   function drawHand() {
     const mine = store.myHand();
     const holding = store.iHoldFloor();
-    const key = holding ? 'holding' : mine ? `raised-${mine.position}-${mine.kind}-${store.myNote ?? ''}` : 'none';
+    const offered = !!mine && store.offeredToMe();
+    const place = mine ? store.placeOf(mine.participant) : null;
+    // Every queue change that moves "#k of n" redraws it, n included.
+    const key = holding ? 'holding' : mine ? `raised-${offered ? 'offered' : `${place?.k}-${place?.n}`}-${mine.kind}-${store.myNote ?? ''}` : 'none';
     if (key === handKey) return;
     handKey = key;
     if (holding) {
@@ -57,7 +60,7 @@ export function controlsView(store, actions, local) {
       render(handBox,
         h('span', { class: 'hand-state', id: 'my-hand' },
           h('span', { 'aria-hidden': 'true' }, `${kind.icon} `),
-          `Your hand is up: #${mine.position} of ${store.queue.length} · ${kind.label}`,
+          offered ? `You're up — the floor is offered to you · ${kind.label}` : `Your hand is up: #${place?.k} of ${place?.n} · ${kind.label}`,
           store.myNote ? h('span', { class: 'my-note', id: 'my-note' }, ` — “${store.myNote}”`) : null),
         h('button', { type: 'button', id: 'lower', 'data-focus-key': 'lower', on: { click: actions.lower } }, 'Lower hand', kbd('L')));
     } else {

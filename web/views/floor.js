@@ -87,7 +87,8 @@ export function floorView(store, actions) {
       h('span', { class: 'offer-bar', 'aria-hidden': 'true' }, h('span', { class: 'offer-fill' })),
       h('div', { class: 'up-actions' },
         h('button', { type: 'button', class: 'primary big', id: 'accept-floor', 'data-focus-key': 'accept', on: { click: actions.accept } }, 'Accept — start speaking', h('kbd', {}, 'A')),
-        h('button', { type: 'button', id: 'decline-floor', 'data-focus-key': 'decline', on: { click: actions.decline } }, 'Not now', h('kbd', {}, 'Esc'))));
+        h('button', { type: 'button', id: 'defer-floor', 'data-focus-key': 'defer', title: 'The next hand goes first; yours stays up, one place down', on: { click: actions.defer } }, 'Later — keep my hand', h('kbd', {}, 'Esc')),
+        h('button', { type: 'button', id: 'decline-floor', 'data-focus-key': 'decline', on: { click: actions.decline } }, 'Pass — lower my hand')));
     if (!fresh) return;
     const a = document.activeElement;
     const typing = a && (a.tagName === 'INPUT' || a.tagName === 'TEXTAREA' || a.tagName === 'SELECT');

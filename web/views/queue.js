@@ -25,13 +25,17 @@ export function queueView(store, actions) {
     const note = noteFor(hand);
     const fac = store.isFacilitator;
     const offered = store.floor?.state === 'offered' && store.floor.offered_to === hand.participant;
+    // The one offered the floor is out of the numbering; the others count on without them.
+    const place = store.placeOf(hand.participant);
     const li = h('li', {
       class: `hand ${hand.kind}${mine ? ' mine' : ''}${offered ? ' offered' : ''}`,
       style: { '--c': p.colour },
       data: { pid: hand.participant, position: hand.position, kind: hand.kind },
       draggable: fac ? 'true' : false,
     },
-    h('span', { class: 'pos', 'aria-label': `Position ${hand.position}` }, String(hand.position)),
+    offered
+      ? h('span', { class: 'pos offered', 'aria-label': 'Offered the floor' }, h('span', { 'aria-hidden': 'true' }, '→'))
+      : h('span', { class: 'pos', 'aria-label': `Position ${place?.k}` }, String(place?.k ?? '')),
     avatar(p, 'small'),
     h('div', { class: 'hand-body' },
       h('div', { class: 'hand-line' },

@@ -42,6 +42,7 @@ impl Room {
             ClientMsg::LowerHand => self.lower_hand(now, from),
             ClientMsg::AcceptFloor => self.accept(now, from),
             ClientMsg::DeclineFloor => self.decline(now, from),
+            ClientMsg::DeferFloor => self.defer(now, from),
             ClientMsg::Yield => self.yield_floor(now, from),
             ClientMsg::React { reaction } => self.react(now, from, reaction),
             ClientMsg::SetMic { on } => self.set_mic(from, on),
@@ -167,6 +168,25 @@ impl Room {
             return Err(RoomError::NoOffer);
         }
         self.drop_hand(now, who);
+        self.free_floor(now);
+        self.maybe_offer(now);
+        Ok(())
+    }
+
+    /// "Later": the offer passes to the next hand and `who` keeps theirs, one place
+    /// further down (placed there, as a facilitator's move would).
+    fn defer(&mut self, now: Instant, who: ParticipantId) -> Result<(), RoomError> {
+        if self.floor.offered_to() != Some(who) {
+            return Err(RoomError::NoOffer);
+        }
+        let Some(at) = self.queue.position(who) else {
+            return Err(RoomError::NoHand(who));
+        };
+        if self.queue.len() < 2 {
+            return Err(RoomError::NobodyElseWaiting);
+        }
+        self.queue.move_to(who, at + 1);
+        self.queue_dirty = true;
         self.free_floor(now);
         self.maybe_offer(now);
         Ok(())

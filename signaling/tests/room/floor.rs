@@ -315,3 +315,30 @@ fn the_end_of_a_turn_closes_the_microphone_opened_for_it_and_only_that_one() {
         "nothing to change"
     );
 }
+
+#[test]
+fn later_passes_the_offer_to_the_next_hand_and_keeps_mine_one_place_down() {
+    let mut sim = Sim::new();
+    let f = sim.facilitator("F");
+    let [a, b, c] = ["A", "B", "C"].map(|n| sim.learner(n));
+    sim.raise(a, HandKind::NewPoint);
+    assert_offered_to(&sim.floor(), a);
+    sim.raise(b, HandKind::NewPoint);
+    sim.raise(c, HandKind::NewPoint);
+    let outs = sim.ok(a, ClientMsg::DeferFloor);
+    assert_offered_to(&sim.floor(), b);
+    assert!(msg_to(&outs, b, |m| matches!(m, ServerMsg::YoureUp { .. })).is_some());
+    assert_eq!(sim.room.queue_order(), [b, a, c], "A's hand kept, one place down");
+    // Only the one offered may say "later", and not when nobody else waits.
+    assert_eq!(sim.refused(c, ClientMsg::DeferFloor), RoomError::NoOffer);
+    sim.ok(b, ClientMsg::AcceptFloor);
+    sim.ok(b, ClientMsg::Yield);
+    assert_offered_to(&sim.floor(), a);
+    sim.ok(a, ClientMsg::DeclineFloor);
+    assert_offered_to(&sim.floor(), c);
+    let before = sim.room.queue_order();
+    assert_eq!(sim.refused(c, ClientMsg::DeferFloor), RoomError::NobodyElseWaiting);
+    assert_eq!(sim.room.queue_order(), before, "a refusal changes nothing");
+    assert_offered_to(&sim.floor(), c);
+    let _ = f;
+}

@@ -88,6 +88,7 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
         2 => Just(ClientMsg::LowerHand),
         6 => Just(ClientMsg::AcceptFloor),
         2 => Just(ClientMsg::DeclineFloor),
+        2 => Just(ClientMsg::DeferFloor),
         4 => Just(ClientMsg::Yield),
         5 => reaction.prop_map(|reaction| ClientMsg::React { reaction }),
         1 => any::<bool>().prop_map(|on| ClientMsg::SetMic { on }),
@@ -116,7 +117,7 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
 /// anyone at all.
 fn sender_of(msg: &ClientMsg) -> impl Strategy<Value = Who> + use<> {
     let natural: fn(usize) -> Who = match msg {
-        ClientMsg::AcceptFloor | ClientMsg::DeclineFloor => Who::Offeree,
+        ClientMsg::AcceptFloor | ClientMsg::DeclineFloor | ClientMsg::DeferFloor => Who::Offeree,
         ClientMsg::Yield => Who::Holder,
         m if facilitator_only(m) => Who::Facilitator,
         _ => Who::Any,
