@@ -144,7 +144,9 @@ function enterRoom({ token, mic, choice }) {
         setMic(true);
         toast('Your microphone is on — go ahead.');
       } else if (me?.force_muted) {
-        toast('A facilitator has muted you, so nobody can hear you yet.', 'warn');
+        // Taking the floor lifts a facilitator's mute for this turn.
+        if (!me.push_to_talk) setMic(true);
+        toast('A facilitator had muted you: you can be heard for this turn, and are muted again after it.');
       }
     },
     decline: () => send('decline_floor'),
@@ -193,6 +195,10 @@ function enterRoom({ token, mic, choice }) {
     clearHands: (button) => confirmTwice(button, `Really clear ${store.queue.length}?`, () => send('clear_hands')),
     mute: (participant) => send('mute', { participant }),
     unmute: (participant) => send('unmute', { participant }),
+    unmuteAll: () => send('unmute_all'),
+    askToUnmute() {
+      if (send('ask_to_unmute')) toast('Asked the facilitator to unmute you.');
+    },
     remove: (button, p) => confirmTwice(button, `Remove ${p.name}?`, () => send('remove_participant', { participant: p.id })),
     muteAll: () => send('mute_all'),
     updateSettings: (settings) => send('update_settings', { settings }),

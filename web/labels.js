@@ -36,6 +36,7 @@ const ERRORS = {
   invalid_position: "That hand can't move there.",
   rate_limited: 'Slow down a little — too many reactions at once.',
   force_muted: 'A facilitator muted you. Ask them to unmute you.',
+  not_muted: 'Nobody has muted you.',
   internal: 'Something went wrong on the server. Try again.',
 };
 

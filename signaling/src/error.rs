@@ -68,6 +68,9 @@ pub enum RoomError {
     /// A facilitator muted you; only they can lift it.
     #[error("a facilitator muted you; ask them to unmute you")]
     ForceMuted,
+    /// Asked to be unmuted without being muted.
+    #[error("nobody has muted you")]
+    NotMuted,
     /// Join sent twice on one connection.
     #[error("already joined")]
     AlreadyJoined,
@@ -105,6 +108,7 @@ impl RoomError {
             RoomError::RateLimited(_) | RoomError::TooManyChanges(_) => ErrorCode::RateLimited,
             RoomError::InvalidSetting(..) => ErrorCode::InvalidSetting,
             RoomError::ForceMuted => ErrorCode::ForceMuted,
+            RoomError::NotMuted => ErrorCode::NotMuted,
             RoomError::AlreadyJoined => ErrorCode::AlreadyJoined,
         }
     }

@@ -25,6 +25,11 @@ pub(crate) struct Participant {
     /// turn's end puts it back (a microphone opened to speak is closed by "I'm done").
     pub(crate) mic_before_turn: Option<bool>,
     pub(crate) force_muted: bool,
+    /// Muted and asking to be unmuted.
+    pub(crate) unmute_requested: bool,
+    /// A facilitator's mute lifted for the turn they hold: it comes back when the turn
+    /// ends (unless a facilitator unmutes them meanwhile).
+    pub(crate) muted_before_turn: bool,
     pub(crate) push_to_talk: bool,
     pub(crate) speaking: bool,
     /// Has a live audio connection (from the media plane).
@@ -65,6 +70,8 @@ impl Participant {
             mic_on: false,
             mic_before_turn: None,
             force_muted: false,
+            unmute_requested: false,
+            muted_before_turn: false,
             push_to_talk: false,
             speaking: false,
             audio: false,
@@ -109,6 +116,7 @@ impl Participant {
             connected: self.disconnected_at.is_none(),
             mic_on: self.mic_on,
             force_muted: self.force_muted,
+            unmute_requested: self.unmute_requested,
             push_to_talk: self.push_to_talk,
             speaking: self.speaking,
             audio: self.audio,

@@ -370,8 +370,13 @@ pub enum ClientMsg {
         /// Who.
         participant: ParticipantId,
     },
-    /// Facilitator: mute every learner.
+    /// Facilitator: mute every learner but the floor holder.
     MuteAll,
+    /// Facilitator: lift every server mute.
+    UnmuteAll,
+    /// A participant a facilitator muted asks to be unmuted (facilitators see it on
+    /// their tile; `unmute` allows it).
+    AskToUnmute,
     /// Facilitator: change settings.
     UpdateSettings {
         /// Fields to change.
@@ -427,6 +432,8 @@ impl ClientMsg {
         "mute",
         "unmute",
         "mute_all",
+        "unmute_all",
+        "ask_to_unmute",
         "update_settings",
         "get_stats",
         "remove_participant",

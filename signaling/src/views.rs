@@ -29,6 +29,9 @@ pub struct ParticipantView {
     pub mic_on: bool,
     /// Muted by a facilitator; never forwarded while set.
     pub force_muted: bool,
+    /// Muted and asking to be unmuted (shown to facilitators). Absent when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unmute_requested: bool,
     /// Uses push-to-talk.
     pub push_to_talk: bool,
     /// Currently speaking, from the media plane.
@@ -365,13 +368,14 @@ pub enum ErrorCode {
     RateLimited,
     InvalidSetting,
     ForceMuted,
+    NotMuted,
     Internal,
     BadOffer,
 }
 
 impl ErrorCode {
     /// Every error code, in declaration order.
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::Malformed,
         ErrorCode::UnknownType,
         ErrorCode::InvalidMessage,
@@ -397,6 +401,7 @@ impl ErrorCode {
         ErrorCode::RateLimited,
         ErrorCode::InvalidSetting,
         ErrorCode::ForceMuted,
+        ErrorCode::NotMuted,
         ErrorCode::Internal,
         ErrorCode::BadOffer,
     ];
@@ -429,6 +434,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::InvalidSetting => "invalid_setting",
             ErrorCode::ForceMuted => "force_muted",
+            ErrorCode::NotMuted => "not_muted",
             ErrorCode::Internal => "internal",
             ErrorCode::BadOffer => "bad_offer",
         }

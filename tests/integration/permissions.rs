@@ -29,8 +29,8 @@ fn who_may(kind: &str) -> May {
         | "yield" | "react" | "set_mic" | "set_away" | "set_push_to_talk" | "leave" | "ping"
         | "rtc_offer" => May::Everyone,
         "grant" | "next" | "revoke" | "open_discussion" | "move_hand" | "remove_hand"
-        | "clear_hands" | "mute" | "unmute" | "mute_all" | "update_settings" | "get_stats"
-        | "remove_participant" => May::Facilitators,
+        | "clear_hands" | "mute" | "unmute" | "mute_all" | "unmute_all" | "update_settings"
+        | "get_stats" | "remove_participant" => May::Facilitators,
         other => panic!("the permission matrix has no row for `{other}`: add one"),
     }
 }

@@ -98,8 +98,9 @@ export function controlsView(store, actions, local) {
   const pttBtn = h('button', { type: 'button', id: 'ptt-toggle', 'aria-pressed': 'false', on: { click: actions.togglePtt } });
   const awayBtn = h('button', { type: 'button', id: 'away-toggle', 'aria-pressed': 'false', on: { click: actions.toggleAway } });
   const pttHint = h('span', { class: 'ptt-hint', id: 'ptt-hint', hidden: true }, 'Hold Space to talk');
+  const askBtn = h('button', { type: 'button', id: 'ask-unmute', hidden: true, on: { click: actions.askToUnmute } });
   render(toggleBox,
-    micBtn, pttBtn, pttHint, awayBtn,
+    micBtn, askBtn, pttBtn, pttHint, awayBtn,
     h('button', { type: 'button', id: 'help-button', 'aria-haspopup': 'dialog', on: { click: actions.help } }, h('span', { 'aria-hidden': 'true' }, '⌨ '), 'Help', kbd('?')),
     h('button', { type: 'button', id: 'leave', class: 'danger', on: { click: actions.leave } }, 'Leave'));
 
@@ -113,6 +114,10 @@ export function controlsView(store, actions, local) {
     micBtn.classList.toggle('on', !!me.mic_on);
     micBtn.classList.toggle('blocked', !!(local.listenOnly || me.force_muted));
     micBtn.title = local.listenOnly ? 'You joined without a microphone. Reload the page to set one up.' : '';
+    // Muted by a facilitator: one click asks them (they see it on your tile).
+    askBtn.hidden = !me.force_muted || local.listenOnly;
+    askBtn.disabled = !!me.unmute_requested;
+    render(askBtn, h('span', { 'aria-hidden': 'true' }, '🙋 '), me.unmute_requested ? 'Asked to unmute' : 'Ask to unmute');
     render(pttBtn, h('span', { 'aria-hidden': 'true' }, '⌨ '), 'Push-to-talk', me.push_to_talk ? ' on' : ' off', kbd('P'));
     pttBtn.setAttribute('aria-pressed', String(!!me.push_to_talk));
     pttBtn.disabled = local.listenOnly;

@@ -119,7 +119,8 @@ export function facilitatorView(store, actions) {
       h('button', { type: 'button', class: 'primary', id: 'fac-next', 'data-focus-key': 'next', disabled: !store.queue.length && !busy, on: { click: actions.next } }, 'Next in queue', h('kbd', {}, 'N')),
       h('button', { type: 'button', id: 'fac-revoke', 'data-focus-key': 'revoke', disabled: !busy, on: { click: actions.revoke } }, fl.state === 'discussion' ? 'End discussion' : 'Take back the floor', h('kbd', {}, 'X')),
       h('button', { type: 'button', id: 'fac-discussion', 'data-focus-key': 'discussion', disabled: fl.state === 'discussion', on: { click: actions.openDiscussion } }, 'Open discussion', h('kbd', {}, 'O')),
-      h('button', { type: 'button', id: 'fac-mute-all', 'data-focus-key': 'muteall', on: { click: actions.muteAll } }, 'Mute all learners', h('kbd', {}, 'Shift+M')));
+      h('button', { type: 'button', id: 'fac-mute-all', 'data-focus-key': 'muteall', title: 'Everyone but the speaker', on: { click: actions.muteAll } }, 'Mute all learners', h('kbd', {}, 'Shift+M')),
+      h('button', { type: 'button', id: 'fac-unmute-all', 'data-focus-key': 'unmuteall', on: { click: actions.unmuteAll } }, 'Unmute all'));
   }
 
   store.on('joined', () => {

@@ -39,6 +39,7 @@ export function peopleView(store, actions) {
       holds && status('🎤', 'Has the floor', 'floor'),
       offered && status('⏳', me ? "It's your turn" : "It's their turn", 'floor'),
       hand && status(HAND_KINDS[hand.kind].icon, `#${hand.position} ${HAND_KINDS[hand.kind].label}`, `hand-status ${hand.kind}`),
+      p.unmute_requested && status('🙋', 'Asks to be unmuted', 'asks-unmute'),
       p.presence === 'away' && status('☕', 'Away', 'away-label'),
       !p.connected && status('📶', 'Reconnecting…', 'offline-label'),
       p.push_to_talk && p.mic_on && status('⌨', 'Push-to-talk', 'ptt'),
@@ -52,7 +53,7 @@ export function peopleView(store, actions) {
         on: { click: () => actions.grant(p.id) },
       }, 'Give floor'),
       p.force_muted
-        ? h('button', { type: 'button', class: 'small', 'data-focus-key': `unmute-${p.id}`, 'data-action': 'unmute', 'aria-label': `Unmute ${p.name}`, on: { click: () => actions.unmute(p.id) } }, 'Unmute')
+        ? h('button', { type: 'button', class: `small${p.unmute_requested ? ' primary' : ''}`, 'data-focus-key': `unmute-${p.id}`, 'data-action': 'unmute', 'aria-label': p.unmute_requested ? `Allow ${p.name} to speak: unmute` : `Unmute ${p.name}`, on: { click: () => actions.unmute(p.id) } }, p.unmute_requested ? 'Allow — unmute' : 'Unmute')
         : h('button', { type: 'button', class: 'small', 'data-focus-key': `mute-${p.id}`, 'data-action': 'mute', 'aria-label': `Mute ${p.name}`, on: { click: () => actions.mute(p.id) } }, 'Mute'),
       me ? null : h('button', {
         type: 'button', class: 'small danger', 'data-focus-key': `remove-${p.id}`, 'data-action': 'remove',

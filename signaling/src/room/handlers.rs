@@ -67,6 +67,8 @@ impl Room {
             ClientMsg::Mute { participant } => self.force_mute(participant, true),
             ClientMsg::Unmute { participant } => self.force_mute(participant, false),
             ClientMsg::MuteAll => self.mute_all(),
+            ClientMsg::UnmuteAll => self.unmute_all(),
+            ClientMsg::AskToUnmute => self.ask_to_unmute(from),
             ClientMsg::UpdateSettings { settings } => self.update_settings(now, settings),
             // Audio negotiation belongs to the media plane; the server never passes it here.
             ClientMsg::RtcOffer { .. } => Ok(()),
@@ -307,23 +309,45 @@ impl Room {
         }
         self.update(who, |p| {
             p.force_muted = muted;
+            // A facilitator's own decision replaces the one the turn will restore.
+            p.muted_before_turn = false;
+            p.unmute_requested = false;
             if muted {
                 p.mic_on = false;
             }
         })
     }
 
+    /// Mutes every learner but the one holding the floor: the speaker goes on.
     fn mute_all(&mut self) -> Result<(), RoomError> {
+        let holder = self.floor.holder();
         let learners: Vec<ParticipantId> = self
             .participants
             .values()
-            .filter(|p| p.role == Role::Learner && !p.force_muted)
+            .filter(|p| p.role == Role::Learner && !p.force_muted && Some(p.id) != holder)
             .map(|p| p.id)
             .collect();
         for who in learners {
             self.force_mute(who, true)?;
         }
         Ok(())
+    }
+
+    fn unmute_all(&mut self) -> Result<(), RoomError> {
+        let muted: Vec<ParticipantId> =
+            self.participants.values().filter(|p| p.force_muted).map(|p| p.id).collect();
+        for who in muted {
+            self.force_mute(who, false)?;
+        }
+        Ok(())
+    }
+
+    fn ask_to_unmute(&mut self, who: ParticipantId) -> Result<(), RoomError> {
+        let p = self.participants.get(&who).ok_or(RoomError::UnknownParticipant(who))?;
+        if !p.force_muted {
+            return Err(RoomError::NotMuted);
+        }
+        self.update(who, |p| p.unmute_requested = true)
     }
 
     /// Changes one participant and tells everyone, if anything changed.
@@ -444,6 +468,7 @@ fn is_toggle(msg: &ClientMsg) -> bool {
             | ClientMsg::SetMic { .. }
             | ClientMsg::SetAway { .. }
             | ClientMsg::SetPushToTalk { .. }
+            | ClientMsg::AskToUnmute
     )
 }
 
@@ -460,6 +485,7 @@ fn facilitator_only(msg: &ClientMsg) -> Option<&'static str> {
         ClientMsg::Mute { .. } => "mute others",
         ClientMsg::Unmute { .. } => "unmute others",
         ClientMsg::MuteAll => "mute everyone",
+        ClientMsg::UnmuteAll => "unmute everyone",
         ClientMsg::UpdateSettings { .. } => "change settings",
         ClientMsg::GetStats => "see the session statistics",
         ClientMsg::RemoveParticipant { .. } => "remove someone from the room",

@@ -44,6 +44,12 @@ impl Room {
                 p.mic_on = false;
                 mic_closed = true;
             }
+            // A mute lifted for the turn comes back.
+            if std::mem::take(&mut p.muted_before_turn) {
+                p.force_muted = true;
+                p.mic_on = false;
+                mic_closed = true;
+            }
         }
         if mic_closed {
             self.participant_updated(holder);
@@ -113,6 +119,16 @@ impl Room {
             p.turns += 1;
             p.set_talking(true, now);
             p.mic_before_turn = Some(p.mic_on);
+        }
+        // Whoever takes the floor is heard for that turn: a facilitator's mute is lifted
+        // until the turn ends.
+        if self.participants.get(&holder).is_some_and(|p| p.force_muted) {
+            if let Some(p) = self.participants.get_mut(&holder) {
+                p.force_muted = false;
+                p.unmute_requested = false;
+                p.muted_before_turn = true;
+            }
+            self.participant_updated(holder);
         }
     }
 

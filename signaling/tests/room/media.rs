@@ -218,10 +218,12 @@ fn a_force_muted_participant_is_never_forwarded() {
     assert!(view.force_muted);
     assert!(!view.mic_on, "a server mute closes the mic");
 
-    // Not while holding the floor, nor in a discussion, nor in moderated mode.
+    // Taking the floor lifts the mute for that turn; its end brings it back: not
+    // forwarded in a discussion, nor in moderated mode.
     sim.give_floor(f, a);
-    assert!(!sim.room.gate(a));
+    assert!(sim.room.gate(a), "heard for the turn they hold");
     sim.ok(f, ClientMsg::OpenDiscussion);
+    assert!(sim.room.participant(a).unwrap().force_muted);
     assert!(!sim.room.gate(a));
     sim.patch(f, SettingsPatch { mode: Some(Mode::Moderated), ..Default::default() });
     assert!(!sim.room.gate(a));
@@ -320,4 +322,48 @@ fn hand_microphone_and_away_changes_are_rate_limited_per_person() {
     sim.at_ms(100 + TOGGLES.refill.as_millis() as u64);
     sim.ok(a, ClientMsg::RaiseHand { kind: HandKind::NewPoint, note: None });
     assert!(matches!(sim.refused(a, ClientMsg::LowerHand), RoomError::TooManyChanges(_)));
+}
+
+#[test]
+fn mute_all_spares_the_speaker_and_a_muted_person_who_takes_the_floor_is_heard_for_that_turn() {
+    let mut sim = Sim::new();
+    let f = sim.facilitator("F");
+    let [a, b, c] = ["A", "B", "C"].map(|n| sim.learner(n));
+    sim.give_floor(f, a);
+    sim.drain();
+    let outs = sim.ok(f, ClientMsg::MuteAll);
+    let muted = |sim: &Sim, who| sim.room.participant(who).unwrap().force_muted;
+    assert!(!muted(&sim, a) && muted(&sim, b) && muted(&sim, c), "everyone but the speaker");
+    assert!(!gates(&outs).contains(&(a, false)), "the speaker is still heard");
+
+    // B asks to be unmuted: facilitators see it on B's tile; C is refused nothing.
+    let outs = sim.ok(b, ClientMsg::AskToUnmute);
+    assert!(any_msg(&outs, |m| matches!(m,
+        ServerMsg::ParticipantUpdated { participant } if participant.id == b && participant.unmute_requested)));
+    assert_eq!(sim.refused(a, ClientMsg::AskToUnmute), RoomError::NotMuted);
+
+    // C is offered the floor and accepts: heard for that turn, muted again after it.
+    sim.ok(a, ClientMsg::Yield);
+    sim.ok(f, ClientMsg::Grant { participant: c });
+    let outs = sim.ok(c, ClientMsg::AcceptFloor);
+    assert!(!muted(&sim, c), "the mute is lifted for the turn");
+    assert!(gates(&outs).contains(&(c, true)), "and C is forwarded");
+    sim.ok(c, ClientMsg::SetMic { on: true });
+    let outs = sim.ok(c, ClientMsg::Yield);
+    assert!(muted(&sim, c), "the mute comes back when the turn ends");
+    assert!(!sim.room.participant(c).unwrap().mic_on);
+    assert!(gates(&outs).contains(&(c, false)));
+
+    // A facilitator's unmute during a turn is theirs to keep.
+    sim.ok(f, ClientMsg::Grant { participant: c });
+    sim.ok(c, ClientMsg::AcceptFloor);
+    sim.ok(f, ClientMsg::Unmute { participant: c });
+    sim.ok(c, ClientMsg::Yield);
+    assert!(!muted(&sim, c));
+
+    // Unmute all lifts every mute, B's request with it.
+    sim.ok(f, ClientMsg::UnmuteAll);
+    assert!(!muted(&sim, b));
+    assert!(!sim.room.participant(b).unwrap().unmute_requested);
+    assert!(matches!(sim.refused(b, ClientMsg::UnmuteAll), RoomError::Forbidden(_)));
 }

@@ -86,6 +86,7 @@ pub(crate) fn facilitator_only(msg: &ClientMsg) -> bool {
             | ClientMsg::Mute { .. }
             | ClientMsg::Unmute { .. }
             | ClientMsg::MuteAll
+            | ClientMsg::UnmuteAll
             | ClientMsg::UpdateSettings { .. }
             | ClientMsg::GetStats
     )
@@ -356,6 +357,7 @@ impl World {
                     | ClientMsg::SetMic { .. }
                     | ClientMsg::SetAway { .. }
                     | ClientMsg::SetPushToTalk { .. }
+                    | ClientMsg::AskToUnmute
             ));
         }
         if res.is_err() {
@@ -553,6 +555,7 @@ impl World {
         let settings = self.room.settings();
         for id in &present {
             let v = self.room.participant(*id).unwrap();
+            assert!(!v.unmute_requested || v.force_muted, "{id} asks to be unmuted unmuted");
             let want = !v.force_muted
                 && (settings.mode == Mode::Open
                     || v.role == Role::Facilitator

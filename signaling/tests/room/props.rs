@@ -108,6 +108,8 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
         2 => target().prop_map(|participant| ClientMsg::Mute { participant }),
         2 => target().prop_map(|participant| ClientMsg::Unmute { participant }),
         1 => Just(ClientMsg::MuteAll),
+        1 => Just(ClientMsg::UnmuteAll),
+        1 => Just(ClientMsg::AskToUnmute),
         2 => patch().prop_map(|settings| ClientMsg::UpdateSettings { settings }),
         1 => Just(ClientMsg::GetStats),
     ]
