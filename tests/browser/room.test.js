@@ -258,6 +258,25 @@ describe('the web client with a facilitator and three learners', () => {
     await eventually(async () => assert.match(await aino.textContent('#people > li[data-name="Bertil"]'), /Muted by facilitator/));
     await bertil.keyboard.press('m');
     await eventually(async () => assert.match(await bertil.textContent('#toasts'), /facilitator muted you/i));
+    // Bertil asks to be unmuted; the facilitator sees it and allows it in one click.
+    await bertil.click('#ask-unmute');
+    await eventually(async () => assert.match(await bertil.textContent('#ask-unmute'), /Asked to unmute/));
+    const allow = tile(fac, 'Bertil').locator('button[data-action="unmute"]');
+    await eventually(async () => assert.match(await tile(fac, 'Bertil').textContent(), /Asks to be unmuted/));
+    await eventually(async () => assert.match(await allow.textContent(), /Allow/));
+    await allow.click();
+    await eventually(async () => assert.doesNotMatch(await bertil.textContent('#mic-toggle'), /Muted by facilitator/));
+    assert.equal(await bertil.isVisible('#ask-unmute'), false);
+    // Mute all, then unmute all.
+    await fac.click('#fac-mute-all');
+    for (const name of ['Aino', 'Bertil', 'Chen']) {
+      await eventually(async () => assert.match(await tile(fac, name).textContent(), /Muted by facilitator/));
+    }
+    await fac.click('#fac-unmute-all');
+    for (const name of ['Aino', 'Bertil', 'Chen']) {
+      await eventually(async () => assert.doesNotMatch(await tile(fac, name).textContent(), /Muted by facilitator/));
+    }
+    await eventually(async () => assert.doesNotMatch(await bertil.textContent('#mic-toggle'), /Muted by facilitator/));
   });
 
   it('has push-to-talk (hold Space) and an away status, by keyboard', async () => {
