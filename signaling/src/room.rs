@@ -20,7 +20,7 @@ use crate::ids::{LinkId, ParticipantId, ResumeToken, RoomId, TurnId};
 use crate::participant::Participant;
 use crate::protocol::{
     ClientMsg, FloorView, HandView, LeaveReason, Mode, PROTOCOL_VERSION, ParticipantView,
-    PersonStats, Role, RoomSnapshot, ServerMsg, Settings, StatsView, TurnRecord, YouView,
+    PersonStats, Presence, Role, RoomSnapshot, ServerMsg, Settings, StatsView, TurnRecord, YouView,
 };
 use crate::queue::{Order, Queue};
 use crate::stats::gini;
@@ -612,6 +612,16 @@ impl Room {
     }
 
     /// The next turn id.
+    /// Whether `who` is away (a hand kept, skipped by offers).
+    fn is_away(&self, who: ParticipantId) -> bool {
+        self.participants.get(&who).is_some_and(|p| p.presence == Presence::Away)
+    }
+
+    /// Who an offer goes to: the first hand whose owner is not away.
+    fn next_up(&self) -> Option<ParticipantId> {
+        self.queue.iter().map(|h| h.participant).find(|p| !self.is_away(*p))
+    }
+
     /// What orders the queue now: the policy, the latest turn and whether replies to it
     /// may still go ahead.
     fn order(&self) -> Order {

@@ -560,7 +560,8 @@ impl RoomDriver {
             id: member.id,
             colour: colour_of(&member.p),
             hand: self.hands.contains(&member.id),
-            held: self.turn.holder == Some(j),
+            // A holder whose "I'm done" is already on its way gives the floor up.
+            held: self.turn.holder == Some(j) && !self.turn.yielded,
         };
         let (token, resume) = (member.token.clone(), member.p.you.resume_token.clone());
         member.p.crash().await;
@@ -591,7 +592,19 @@ impl RoomDriver {
         if kept {
             self.metrics.resumes += 1;
         } else {
-            tracing::warn!(member = j, resumed = p.you.resumed, "a crashed member lost state");
+            tracing::warn!(
+                member = j,
+                resumed = p.you.resumed,
+                same_id = me == before.id,
+                same_colour = colour_of(p) == before.colour,
+                had_hand = before.hand,
+                hand_back = hand,
+                held = before.held,
+                holder = ?floor.holder,
+                offered = ?floor.offered_to,
+                queue = ?p.room.queue.iter().map(|h| h.participant).collect::<Vec<_>>(),
+                "a crashed member lost state"
+            );
             self.metrics.error("state_lost");
         }
         if offered {

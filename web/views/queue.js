@@ -42,7 +42,9 @@ export function queueView(store, actions) {
         h('span', { class: 'hand-name' }, p.name, mine ? ' (you)' : ''),
         h('span', { class: `kind kind-${hand.kind}`, title: kind.long },
           h('span', { 'aria-hidden': 'true' }, kind.icon), ` ${kind.label}`),
-        offered ? h('span', { class: 'badge' }, 'Offered') : null),
+        offered ? h('span', { class: 'badge' }, 'Offered') : null,
+        // Away keeps the place; offers skip them until they are back.
+        p.presence === 'away' ? h('span', { class: 'badge away', title: 'Keeps their place; the floor goes to the next hand until they are back' }, '☕ Away — skipped') : null),
       note ? h('p', { class: 'note' },
         h('span', { class: 'note-label' }, mine ? 'My point (only you and the facilitator see this): ' : 'Note: '), note) : null,
       h('span', { class: 'waited', data: { raised: hand.raised_ms } })),

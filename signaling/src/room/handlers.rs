@@ -46,10 +46,7 @@ impl Room {
             ClientMsg::Yield => self.yield_floor(now, from),
             ClientMsg::React { reaction } => self.react(now, from, reaction),
             ClientMsg::SetMic { on } => self.set_mic(from, on),
-            ClientMsg::SetAway { away } => {
-                let presence = if away { Presence::Away } else { Presence::Present };
-                self.update(from, |p| p.presence = presence)
-            }
+            ClientMsg::SetAway { away } => self.set_away(now, from, away),
             ClientMsg::SetPushToTalk { enabled } => self.update(from, |p| p.push_to_talk = enabled),
             ClientMsg::Leave => {
                 self.tell(from, ServerMsg::Goodbye { reason: "you left the room".into() });
@@ -215,7 +212,10 @@ impl Room {
 
     fn next(&mut self, now: Instant) -> Result<(), RoomError> {
         let skipped = self.floor.offered_to();
-        let has_next = self.queue.iter().any(|h| Some(h.participant) != skipped);
+        let has_next = self
+            .queue
+            .iter()
+            .any(|h| Some(h.participant) != skipped && !self.is_away(h.participant));
         if matches!(self.floor, Floor::Free { .. } | Floor::Discussion { .. }) && !has_next {
             return Err(RoomError::QueueEmpty);
         }
@@ -224,9 +224,21 @@ impl Room {
         }
         self.end_turn(now, TurnEnd::Next);
         self.free_floor(now);
-        if let Some(head) = self.queue.head().map(|h| h.participant) {
+        if let Some(head) = self.next_up() {
             self.offer(now, head);
         }
+        Ok(())
+    }
+
+    /// Away keeps a hand but is skipped by offers: going away passes a pending offer on,
+    /// and coming back is offered the floor in one's place when it is free.
+    fn set_away(&mut self, now: Instant, who: ParticipantId, away: bool) -> Result<(), RoomError> {
+        let presence = if away { Presence::Away } else { Presence::Present };
+        self.update(who, |p| p.presence = presence)?;
+        if away && self.floor.offered_to() == Some(who) {
+            self.free_floor(now);
+        }
+        self.maybe_offer(now);
         Ok(())
     }
 

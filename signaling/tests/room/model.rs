@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use talkstick_signaling::protocol::{
-    ClientMsg, FloorState, LeaveReason, Mode, ReactionKind, Role, ServerMsg, Settings,
+    ClientMsg, FloorState, LeaveReason, Mode, Presence, ReactionKind, Role, ServerMsg, Settings,
 };
 use talkstick_signaling::room::RESUME_GRACE;
 use talkstick_signaling::{
@@ -420,7 +420,10 @@ impl World {
         }
         self.offer = offer;
         if self.room.settings().auto_offer && floor.state == FloorState::Free {
-            assert!(self.room.queue_order().is_empty(), "a free floor and hands waiting");
+            let here = |p: &ParticipantId| {
+                self.room.participant(*p).is_some_and(|v| v.presence != Presence::Away)
+            };
+            assert!(!self.room.queue_order().iter().any(here), "a free floor and hands waiting");
         }
     }
 

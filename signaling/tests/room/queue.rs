@@ -328,3 +328,32 @@ fn a_reply_to_a_turn_that_is_over_waits_in_the_order_of_raising() {
     assert_eq!(order(&last_queue(&outs, Audience::Learners).unwrap()), [d, c]);
     assert_eq!(sim.room.queue_order(), [d, c]);
 }
+
+#[test]
+fn away_keeps_the_hand_and_its_place_but_the_offer_goes_to_the_next_until_they_are_back() {
+    let mut sim = Sim::new();
+    let f = sim.facilitator("F");
+    let [a, b, c] = ["A", "B", "C"].map(|n| sim.learner(n));
+    sim.give_floor(f, f);
+    sim.raise(a, HandKind::NewPoint);
+    sim.raise(b, HandKind::NewPoint);
+    sim.raise(c, HandKind::NewPoint);
+    sim.ok(a, ClientMsg::SetAway { away: true });
+    sim.ok(f, ClientMsg::Yield);
+    assert_offered_to(&sim.floor(), b);
+    assert_eq!(sim.room.queue_order(), [a, b, c], "A's hand and place are kept");
+    sim.ok(b, ClientMsg::AcceptFloor);
+    // Going away while offered passes the offer on, hand kept.
+    sim.ok(b, ClientMsg::Yield);
+    sim.ok(c, ClientMsg::SetAway { away: true });
+    assert!(sim.floor().offered_to.is_none(), "nobody here to offer to");
+    assert_eq!(sim.room.queue_order(), [a, c]);
+    // Back: offered the floor in their place.
+    let outs = sim.ok(a, ClientMsg::SetAway { away: false });
+    assert_offered_to(&sim.floor(), a);
+    assert!(msg_to(&outs, a, |m| matches!(m, ServerMsg::YoureUp { .. })).is_some());
+    // `next` skips an away hand too, and has nobody to offer when all are away.
+    sim.ok(a, ClientMsg::SetAway { away: true });
+    assert!(sim.floor().offered_to.is_none());
+    assert_eq!(sim.refused(f, ClientMsg::Next), RoomError::QueueEmpty);
+}
