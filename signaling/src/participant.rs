@@ -31,7 +31,10 @@ pub(crate) struct Participant {
     /// ends (unless a facilitator unmutes them meanwhile).
     pub(crate) muted_before_turn: bool,
     pub(crate) push_to_talk: bool,
+    /// Speaking and heard: `voice` while forwarded (what everyone is shown).
     pub(crate) speaking: bool,
+    /// Voice activity as the media plane detects it, heard or not.
+    pub(crate) voice: bool,
     /// Has a live audio connection (from the media plane).
     pub(crate) audio: bool,
     /// The media gate last told to the media plane.
@@ -74,6 +77,7 @@ impl Participant {
             muted_before_turn: false,
             push_to_talk: false,
             speaking: false,
+            voice: false,
             audio: false,
             gate: false,
             bucket: Bucket::new(now),

@@ -508,7 +508,7 @@ impl Room {
                 self.tell(who, ServerMsg::YoureUp { expires_in_ms });
             }
         }
-        self.update_gates();
+        self.update_gates(now);
     }
 
     /// Forwarding rule: never when force-muted; otherwise in open mode, for
@@ -521,7 +521,7 @@ impl Room {
                 || matches!(self.floor, Floor::Discussion { .. }))
     }
 
-    fn update_gates(&mut self) {
+    fn update_gates(&mut self, now: Instant) {
         let changes: Vec<(ParticipantId, bool)> = self
             .participants
             .values()
@@ -535,6 +535,7 @@ impl Room {
                 p.gate = forward;
             }
             self.outputs.push_back(Output::Gate { participant: id, forward });
+            self.apply_heard(now, id);
         }
     }
 

@@ -182,6 +182,17 @@ describe('the web client with a facilitator and three learners', () => {
       await eventually(async () => assert.match(await p.textContent('#floor-countdown'), /^[01]:\d\d left$/));
       await eventually(async () => assert.match(await p.textContent('#mode-badge'), /Moderated/));
     }
+    // Aino holds the floor and is heard; Bertil, with the microphone on and no floor, is
+    // told he is not heard, and then the mode goes back to open.
+    assert.doesNotMatch(await aino.textContent('#mic-toggle'), /not heard/);
+    if (!/Mic on/.test(await bertil.textContent('#mic-toggle'))) await bertil.keyboard.press('m');
+    await eventually(async () => assert.match(await bertil.textContent('#mic-toggle'), /Mic on — not heard in moderated mode/));
+    await fac.check('#set-mode-open');
+    await eventually(async () => assert.doesNotMatch(await bertil.textContent('#mic-toggle'), /not heard/));
+    await bertil.keyboard.press('m');
+    await eventually(async () => assert.match(await bertil.textContent('#mic-toggle'), /Mic off/));
+    await fac.check('#set-mode-moderated');
+    await eventually(async () => assert.match(await aino.textContent('#mode-badge'), /Moderated/));
     await aino.screenshot({ path: path.join(screenshots, 'learner.png'), style: QUIET });
     await bertil.setViewportSize({ width: 390, height: 844 });
     await bertil.locator('#floor-countdown').waitFor();

@@ -107,11 +107,18 @@ export function controlsView(store, actions, local) {
   function drawToggles() {
     const me = store.self;
     if (!me) return;
-    const micText = local.listenOnly ? 'Listen-only' : me.force_muted ? 'Muted by facilitator' : me.mic_on ? 'Mic on' : 'Mic off';
+    // Moderated mode forwards only the holder and facilitators (and everyone in a free
+    // discussion): a microphone on outside those is not heard, and the button says so.
+    const f = store.floor;
+    const heard = store.settings?.mode !== 'moderated' || me.role === 'facilitator'
+      || (f?.state === 'held' && f.holder === me.id) || f?.state === 'discussion';
+    const micText = local.listenOnly ? 'Listen-only' : me.force_muted ? 'Muted by facilitator'
+      : me.mic_on ? (heard ? 'Mic on' : 'Mic on — not heard in moderated mode') : 'Mic off';
     const micIcon = local.listenOnly ? '🎧' : me.force_muted ? '⛔' : me.mic_on ? '🎙' : '🔇';
     render(micBtn, h('span', { 'aria-hidden': 'true' }, `${micIcon} `), micText, me.mic_on ? micLevel : null, kbd('M'));
     micBtn.setAttribute('aria-pressed', String(!!me.mic_on));
     micBtn.classList.toggle('on', !!me.mic_on);
+    micBtn.classList.toggle('unheard', !!me.mic_on && !heard && !me.force_muted);
     micBtn.classList.toggle('blocked', !!(local.listenOnly || me.force_muted));
     micBtn.title = local.listenOnly ? 'You joined without a microphone. Reload the page to set one up.' : '';
     // Muted by a facilitator: one click asks them (they see it on your tile).
@@ -142,5 +149,8 @@ export function controlsView(store, actions, local) {
   store.on('floor', drawHand);
   store.on('joined', () => { handKey = ''; drawHand(); drawToggles(); });
   store.on('people', (d) => { if (!d || d.updated === store.me?.id || d.joined === store.me?.id) drawToggles(); });
+  // Whether the microphone is heard depends on the mode and the floor as well.
+  store.on('floor', drawToggles);
+  store.on('settings', drawToggles);
   return { raise, drawToggles, level, setConnected, focusNote: () => note.focus() };
 }

@@ -148,6 +148,7 @@ impl Room {
             return Ok(());
         }
         p.disconnected_at = Some(now);
+        p.voice = false;
         let was_speaking = std::mem::take(&mut p.speaking);
         if was_speaking {
             self.holder_speech(now, who, false);
@@ -164,14 +165,27 @@ impl Room {
         speaking: bool,
     ) -> Result<(), RoomError> {
         let p = self.participants.get_mut(&who).ok_or(RoomError::UnknownParticipant(who))?;
-        if p.speaking == speaking || (speaking && p.disconnected_at.is_some()) {
+        if speaking && p.disconnected_at.is_some() {
             return Ok(());
         }
-        p.speaking = speaking;
-        self.refresh_talking(now, who);
-        self.holder_speech(now, who, speaking);
-        self.broadcast(Audience::All, ServerMsg::Speaking { participant: who, speaking });
+        p.voice = speaking;
+        self.apply_heard(now, who);
         Ok(())
+    }
+
+    /// Shows `who` as speaking only while their voice is heard (forwarded): someone
+    /// talking into a microphone that moderated mode or a mute keeps from the others is
+    /// not "speaking" to anyone, and their talk time does not run.
+    pub(super) fn apply_heard(&mut self, now: Instant, who: ParticipantId) {
+        let Some(p) = self.participants.get_mut(&who) else { return };
+        let heard = p.voice && p.gate && p.disconnected_at.is_none();
+        if heard == p.speaking {
+            return;
+        }
+        p.speaking = heard;
+        self.refresh_talking(now, who);
+        self.holder_speech(now, who, heard);
+        self.broadcast(Audience::All, ServerMsg::Speaking { participant: who, speaking: heard });
     }
 
     /// Runs the talk clock for whoever holds the floor or speaks.

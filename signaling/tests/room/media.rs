@@ -367,3 +367,31 @@ fn mute_all_spares_the_speaker_and_a_muted_person_who_takes_the_floor_is_heard_f
     assert!(!sim.room.participant(b).unwrap().unmute_requested);
     assert!(matches!(sim.refused(b, ClientMsg::UnmuteAll), RoomError::Forbidden(_)));
 }
+
+#[test]
+fn in_moderated_mode_only_those_heard_are_shown_speaking_and_gain_talk_time() {
+    let mut sim = Sim::with_settings(|s| s.mode = Mode::Moderated);
+    let f = sim.facilitator("F");
+    let [a, b] = ["A", "B"].map(|n| sim.learner(n));
+    sim.give_floor(f, a);
+    let outs = sim.speaking(b, true);
+    assert!(
+        !any_msg(&outs, |m| matches!(m, ServerMsg::Speaking { .. })),
+        "B talks into a microphone nobody hears: nobody is told B speaks"
+    );
+    assert!(!sim.room.participant(b).unwrap().speaking);
+    sim.run_to_ms(10_000);
+    let talk =
+        |sim: &Sim, who| sim.stats().people.iter().find(|p| p.participant == who).unwrap().talk_ms;
+    assert_eq!(talk(&sim, b), 0, "unheard talk is not talk time");
+    // B is given the floor while still talking: now heard, and shown speaking.
+    sim.ok(a, ClientMsg::Yield);
+    sim.ok(f, ClientMsg::Grant { participant: b });
+    let outs = sim.ok(b, ClientMsg::AcceptFloor);
+    assert!(any_msg(&outs, |m| matches!(m,
+        ServerMsg::Speaking { participant, speaking: true } if *participant == b)));
+    // The turn ends: B is no longer heard and no longer shown speaking.
+    let outs = sim.ok(b, ClientMsg::Yield);
+    assert!(any_msg(&outs, |m| matches!(m,
+        ServerMsg::Speaking { participant, speaking: false } if *participant == b)));
+}

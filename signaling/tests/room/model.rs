@@ -559,6 +559,7 @@ impl World {
         for id in &present {
             let v = self.room.participant(*id).unwrap();
             assert!(!v.unmute_requested || v.force_muted, "{id} asks to be unmuted unmuted");
+            assert!(!v.speaking || self.room.gate(*id), "{id} shown speaking but not heard");
             let want = !v.force_muted
                 && (settings.mode == Mode::Open
                     || v.role == Role::Facilitator
