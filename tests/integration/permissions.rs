@@ -27,7 +27,7 @@ fn who_may(kind: &str) -> May {
         "join" => May::BeforeJoining,
         "raise_hand" | "lower_hand" | "accept_floor" | "decline_floor" | "defer_floor"
         | "yield" | "react" | "set_mic" | "set_away" | "set_push_to_talk" | "leave" | "ping"
-        | "rtc_offer" => May::Everyone,
+        | "rtc_offer" | "ask_to_unmute" => May::Everyone,
         "grant" | "next" | "revoke" | "open_discussion" | "move_hand" | "remove_hand"
         | "clear_hands" | "mute" | "unmute" | "mute_all" | "unmute_all" | "update_settings"
         | "get_stats" | "remove_participant" => May::Facilitators,
