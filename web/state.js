@@ -21,6 +21,9 @@ export class Store {
     this.pendingNote = null;
     this.recent = new Map(); // participant id -> {kind, until}
     this.myReactions = new Set(); // kinds I reacted with during the current turn
+    this.notes = new Map(); // participant id -> the last note their hand carried (as I may see it)
+    this.turnNote = null; // {holder, turn, note}: the holder's note, kept for their turn
+    this.noteOnHold = null; // my note while an offer to me decides between a turn and no turn
     this.stats = null;
     this.offerDeadline = null; // performance.now() time when an offer to me lapses
   }
@@ -146,8 +149,17 @@ export class Store {
   }
 
   on_queue({ hands }) {
+    const had = this.myHand();
+    const hadNote = had ? (this.myNote ?? had.note ?? null) : null;
     this.queue = hands;
+    for (const h of hands) if (h.note) this.notes.set(h.participant, h.note);
     const mine = this.myHand();
+    // My hand ended: with a turn (I accepted) the note stays beside the banner; without
+    // one (lowered, passed, lapsed, removed) it goes back into the note box.
+    if (had && !mine && hadNote) {
+      if (this.offeredToMe() || this.iHoldFloor()) this.noteOnHold = hadNote;
+      else this.emit('noteBack', { note: hadNote });
+    }
     if (!mine) {
       this.myNote = null; // a raise still on its way keeps its pending note
     } else if (mine.note !== undefined) {
@@ -157,6 +169,7 @@ export class Store {
       this.myNote = this.pendingNote;
       this.pendingNote = null;
     }
+    if (mine && this.myNote) this.notes.set(this.me.id, this.myNote);
     this.emit('queue');
     this.emit('people', { queue: true });
   }
@@ -164,7 +177,17 @@ export class Store {
   on_floor({ floor }) {
     const prev = this.floor;
     this.floor = floor;
-    if (prev?.turn !== floor.turn) this.myReactions.clear();
+    if (prev?.turn !== floor.turn) {
+      this.myReactions.clear();
+      // The new holder's note, for them and facilitators, for as long as the turn lasts.
+      const note = floor.state === 'held' ? this.notes.get(floor.holder) : undefined;
+      this.turnNote = note ? { holder: floor.holder, turn: floor.turn, note } : null;
+      if (floor.state === 'held') this.notes.delete(floor.holder);
+    }
+    if (this.noteOnHold && !this.offeredToMe()) {
+      if (!this.iHoldFloor()) this.emit('noteBack', { note: this.noteOnHold });
+      this.noteOnHold = null;
+    }
     this.sync(floor.now_ms);
     const wasOffered = this.offerDeadline !== null;
     this.offerDeadline = this.offeredToMe() ? this.toLocal(floor.offer_expires_ms) : null;

@@ -27,6 +27,7 @@ async function eventually(check, ms = 6000, what = 'condition') {
 // Screenshots for the docs leave out passing toasts.
 const QUIET = '.toasts { display: none !important; }';
 
+const queue = (page) => page.locator('#queue');
 const queueOf = (page) => page.$$eval('#queue > li', (els) => els.map((li) => ({
   name: li.querySelector('.hand-name').textContent.replace(' (you)', ''),
   kind: li.dataset.kind,
@@ -135,6 +136,11 @@ describe('the web client with a facilitator and three learners', () => {
     assert.equal(await chen.textContent('#queue > li.offered .pos'), '→');
     await aino.click('#accept-floor');
     for (const p of all) await eventually(async () => assert.match(await holderOf(p), /^Aino/));
+    // Aino's private note stays with her turn: beside the banner for her and the
+    // facilitator, for nobody else.
+    await eventually(async () => assert.match(await aino.textContent('#turn-note'), /My point: Ask about the second derivation/));
+    await eventually(async () => assert.match(await fac.textContent('#turn-note'), /Their point: Ask about the second derivation/));
+    assert.equal(await bertil.locator('#turn-note').count(), 0);
     assert.equal(await aino.isVisible('#youre-up'), false);
     assert.equal(await aino.textContent('#floor-holder'), 'Aino (you)');
     await eventually(async () => assert.match(await bertil.textContent('#live-polite'), /Aino has the floor/));
@@ -349,6 +355,18 @@ describe('the web client with a facilitator and three learners', () => {
     assert.ok(await fac.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'facilitator page fits too');
     await fac.screenshot({ path: path.join(screenshots, 'phone-facilitator.png'), fullPage: true, style: QUIET });
     await fac.setViewportSize({ width: 1280, height: 720 });
+  });
+
+  it('gives a note back when the hand ends without a turn', async () => {
+    if (await chen.locator('#lower').count()) await chen.click('#lower');
+    await chen.locator('#note').waitFor();
+    await chen.fill('#note', 'A second thought');
+    await chen.press('#note', 'Enter');
+    await chen.locator('#my-hand').waitFor();
+    await eventually(async () => assert.equal(await queue(fac).locator('li[data-name="Chen"], li').filter({ hasText: 'Chen' }).count(), 1));
+    await queue(fac).locator('li').filter({ hasText: 'Chen' }).locator('button[data-action="remove"]').click();
+    await chen.locator('#note').waitFor();
+    await eventually(async () => assert.equal(await chen.inputValue('#note'), 'A second thought'));
   });
 
   it('lets a learner leave; the others see them go', async () => {

@@ -146,6 +146,12 @@ export function controlsView(store, actions, local) {
   }
 
   store.on('queue', drawHand);
+  // A hand that ended without a turn gives its note back, for the next time.
+  store.on('noteBack', ({ note: text }) => {
+    if (note.value.trim()) return;
+    note.value = text;
+    note.dispatchEvent(new Event('input'));
+  });
   store.on('floor', drawHand);
   store.on('joined', () => { handKey = ''; drawHand(); drawToggles(); });
   store.on('people', (d) => { if (!d || d.updated === store.me?.id || d.joined === store.me?.id) drawToggles(); });

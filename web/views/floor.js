@@ -62,8 +62,15 @@ export function floorView(store, actions) {
     const modeBadge = store.settings?.mode === 'moderated'
       ? h('span', { class: 'badge mode-badge', id: 'mode-badge', title: 'Only the person with the floor and facilitators are heard' }, h('span', { 'aria-hidden': 'true' }, '🎙 '), 'Moderated')
       : h('span', { class: 'badge mode-badge open-mode', id: 'mode-badge', title: 'Everyone can be heard; the queue is advisory' }, 'Open mode');
+    // The holder's private note: to them ("my point") and to facilitators, nobody else.
+    const tn = f.state === 'held' && store.turnNote?.turn === f.turn ? store.turnNote : null;
+    const mine = tn && tn.holder === store.me?.id;
+    const turnNote = tn && (mine || store.isFacilitator)
+      ? h('p', { class: 'turn-note', id: 'turn-note' }, h('span', { class: 'note-label' }, mine ? 'My point: ' : 'Their point: '), tn.note)
+      : null;
     render(banner,
       holderBlock(f),
+      turnNote,
       h('div', { class: 'floor-meta' },
         h('div', { class: 'floor-times' }, timeEls.elapsed, timeEls.countdown),
         timeEls.bar,
