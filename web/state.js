@@ -243,6 +243,20 @@ export class Store {
     return this.myReactions.has(kind);
   }
 
+  /** A facilitator did something to me: say what, and who (a toast, read out). */
+  on_facilitator_action({ by, action, position }) {
+    const who = this.nameOf(by);
+    const text = {
+      hand_moved: `${who} moved your hand to #${position}.`,
+      hand_removed: `${who} removed your hand.`,
+      hands_cleared: `${who} cleared all hands, yours too.`,
+      muted: `${who} muted you.`,
+      unmuted: `${who} unmuted you — you can switch your microphone on.`,
+      floor_taken_back: `${who} took the floor back.`,
+    }[action];
+    if (text) this.emit('notice', { text, kind: action === 'unmuted' ? 'info' : 'warn' });
+  }
+
   on_settings({ settings }) {
     const prev = this.settings;
     this.settings = settings;

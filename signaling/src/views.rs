@@ -309,6 +309,35 @@ pub enum ServerMsg {
         /// Why.
         reason: String,
     },
+    /// A facilitator did something to you (only you get this): moved, removed or
+    /// cleared your hand, muted or unmuted you, or took the floor back from you.
+    FacilitatorAction {
+        /// Which facilitator.
+        by: ParticipantId,
+        /// What they did.
+        action: ActionOnYou,
+        /// Your hand's new place, for `hand_moved`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        position: Option<u32>,
+    },
+}
+
+/// What a facilitator did to someone, as [`ServerMsg::FacilitatorAction`] tells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionOnYou {
+    /// Moved your hand to `position`.
+    HandMoved,
+    /// Removed your hand.
+    HandRemoved,
+    /// Cleared every hand, yours among them.
+    HandsCleared,
+    /// Muted you.
+    Muted,
+    /// Unmuted you.
+    Unmuted,
+    /// Took the floor back (or withdrew the offer) from you.
+    FloorTakenBack,
 }
 
 impl ServerMsg {
@@ -335,6 +364,7 @@ impl ServerMsg {
         "rtc_answer",
         "slots",
         "goodbye",
+        "facilitator_action",
     ];
 }
 

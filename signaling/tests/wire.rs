@@ -3,10 +3,10 @@
 //! lists and error codes agree with what serde writes.
 
 use talkstick_signaling::protocol::{
-    self, ClientFrame, ClientMsg, ErrorCode, FloorState, FloorView, HandKind, HandView,
-    LeaveReason, ParticipantView, PersonStats, Presence, ReactionKind, Role, RoomSnapshot,
-    ServerFrame, ServerMsg, Settings, SettingsPatch, SlotView, StatsView, Tally, TurnEnd,
-    TurnRecord, YouView,
+    self, ActionOnYou, ClientFrame, ClientMsg, ErrorCode, FloorState, FloorView, HandKind,
+    HandView, LeaveReason, ParticipantView, PersonStats, Presence, ReactionKind, Role,
+    RoomSnapshot, ServerFrame, ServerMsg, Settings, SettingsPatch, SlotView, StatsView, Tally,
+    TurnEnd, TurnRecord, YouView,
 };
 use talkstick_signaling::{ParticipantId, ResumeToken, TurnId};
 
@@ -139,6 +139,11 @@ fn every_server_msg() -> Vec<ServerMsg> {
         ServerMsg::RtcAnswer { sdp: "v=0\r\n".into() },
         ServerMsg::Slots { slots },
         ServerMsg::Goodbye { reason: "replaced".into() },
+        ServerMsg::FacilitatorAction {
+            by: ParticipantId(1),
+            action: ActionOnYou::HandMoved,
+            position: Some(2),
+        },
     ]
 }
 
@@ -166,6 +171,7 @@ fn variant(msg: &ServerMsg) -> usize {
         ServerMsg::RtcAnswer { .. } => 17,
         ServerMsg::Slots { .. } => 18,
         ServerMsg::Goodbye { .. } => 19,
+        ServerMsg::FacilitatorAction { .. } => 20,
     }
 }
 
@@ -174,7 +180,7 @@ fn every_server_message_round_trips_through_encode_and_decode_server() {
     let all = every_server_msg();
     let mut seen: Vec<usize> = all.iter().map(variant).collect();
     seen.sort_unstable();
-    assert_eq!(seen, (0..20).collect::<Vec<_>>(), "one sample of every variant");
+    assert_eq!(seen, (0..21).collect::<Vec<_>>(), "one sample of every variant");
     for (seq, msg) in all.into_iter().enumerate() {
         let seq = seq as u64 * 1_000;
         let text = protocol::encode(seq, &msg);

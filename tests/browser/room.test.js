@@ -367,6 +367,9 @@ describe('the web client with a facilitator and three learners', () => {
     await queue(fac).locator('li').filter({ hasText: 'Chen' }).locator('button[data-action="remove"]').click();
     await chen.locator('#note').waitFor();
     await eventually(async () => assert.equal(await chen.inputValue('#note'), 'A second thought'));
+    // …and is told who did it, in words and to a screen reader.
+    await eventually(async () => assert.match(await chen.textContent('#toasts'), /Facilitator removed your hand/));
+    await eventually(async () => assert.match(await chen.textContent('#live-polite'), /removed your hand/));
   });
 
   it('lets a learner leave; the others see them go', async () => {

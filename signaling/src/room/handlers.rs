@@ -8,8 +8,8 @@ use crate::error::RoomError;
 use crate::floor::Floor;
 use crate::ids::ParticipantId;
 use crate::protocol::{
-    ClientMsg, HandKind, LeaveReason, MAX_NOTE_CHARS, Presence, ReactionKind, Role, ServerMsg,
-    Settings, SettingsPatch, TurnEnd,
+    ActionOnYou, ClientMsg, HandKind, LeaveReason, MAX_NOTE_CHARS, Presence, ReactionKind, Role,
+    ServerMsg, Settings, SettingsPatch, TurnEnd,
 };
 use crate::queue::Hand;
 
@@ -56,15 +56,64 @@ impl Room {
             }
             ClientMsg::Grant { participant } => self.grant(now, participant),
             ClientMsg::Next => self.next(now),
-            ClientMsg::Revoke => self.revoke(now),
+            ClientMsg::Revoke => {
+                let had = self.floor.holder().or(self.floor.offered_to());
+                self.revoke(now)?;
+                self.tell_acted_on(from, had, ActionOnYou::FloorTakenBack, None);
+                Ok(())
+            }
             ClientMsg::OpenDiscussion => self.open_discussion(now),
-            ClientMsg::MoveHand { participant, position } => self.move_hand(participant, position),
-            ClientMsg::RemoveHand { participant } => self.remove_hand(now, participant),
-            ClientMsg::ClearHands => self.clear_hands(now),
-            ClientMsg::Mute { participant } => self.force_mute(participant, true),
-            ClientMsg::Unmute { participant } => self.force_mute(participant, false),
-            ClientMsg::MuteAll => self.mute_all(),
-            ClientMsg::UnmuteAll => self.unmute_all(),
+            ClientMsg::MoveHand { participant, position } => {
+                self.move_hand(participant, position)?;
+                let at = self.queue.position(participant).map(|p| p as u32);
+                self.tell_acted_on(from, Some(participant), ActionOnYou::HandMoved, at);
+                Ok(())
+            }
+            ClientMsg::RemoveHand { participant } => {
+                self.remove_hand(now, participant)?;
+                self.tell_acted_on(from, Some(participant), ActionOnYou::HandRemoved, None);
+                Ok(())
+            }
+            ClientMsg::ClearHands => {
+                let had = self.queue_order();
+                self.clear_hands(now)?;
+                for who in had {
+                    self.tell_acted_on(from, Some(who), ActionOnYou::HandsCleared, None);
+                }
+                Ok(())
+            }
+            ClientMsg::Mute { participant } => {
+                let was = self.participants.get(&participant).is_some_and(|p| p.force_muted);
+                self.force_mute(participant, true)?;
+                if !was {
+                    self.tell_acted_on(from, Some(participant), ActionOnYou::Muted, None);
+                }
+                Ok(())
+            }
+            ClientMsg::Unmute { participant } => {
+                let was = self.participants.get(&participant).is_some_and(|p| p.force_muted);
+                self.force_mute(participant, false)?;
+                if was {
+                    self.tell_acted_on(from, Some(participant), ActionOnYou::Unmuted, None);
+                }
+                Ok(())
+            }
+            ClientMsg::MuteAll => {
+                let before = self.muted();
+                self.mute_all()?;
+                for who in self.muted().into_iter().filter(|p| !before.contains(p)) {
+                    self.tell_acted_on(from, Some(who), ActionOnYou::Muted, None);
+                }
+                Ok(())
+            }
+            ClientMsg::UnmuteAll => {
+                let before = self.muted();
+                self.unmute_all()?;
+                for who in before {
+                    self.tell_acted_on(from, Some(who), ActionOnYou::Unmuted, None);
+                }
+                Ok(())
+            }
             ClientMsg::AskToUnmute => self.ask_to_unmute(from),
             ClientMsg::UpdateSettings { settings } => self.update_settings(now, settings),
             // Audio negotiation belongs to the media plane; the server never passes it here.
@@ -343,6 +392,24 @@ impl Room {
             self.force_mute(who, true)?;
         }
         Ok(())
+    }
+
+    /// Who a facilitator has muted now.
+    fn muted(&self) -> Vec<ParticipantId> {
+        self.participants.values().filter(|p| p.force_muted).map(|p| p.id).collect()
+    }
+
+    /// Tells `who` what facilitator `by` did to them (not when they did it themselves).
+    fn tell_acted_on(
+        &mut self,
+        by: ParticipantId,
+        who: Option<ParticipantId>,
+        action: ActionOnYou,
+        position: Option<u32>,
+    ) {
+        if let Some(who) = who.filter(|w| *w != by && self.participants.contains_key(w)) {
+            self.tell(who, ServerMsg::FacilitatorAction { by, action, position });
+        }
     }
 
     fn unmute_all(&mut self) -> Result<(), RoomError> {

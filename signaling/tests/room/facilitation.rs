@@ -375,3 +375,47 @@ fn a_removed_participant_is_gone_and_their_link_refused() {
     // A new link is a new person.
     assert!(join(&mut sim, "new-link", 3).is_ok());
 }
+
+#[test]
+fn whoever_a_facilitator_acts_on_is_told_and_nobody_else() {
+    use talkstick_signaling::protocol::{ActionOnYou, Role};
+    let mut sim = Sim::new();
+    let f = sim.facilitator("F");
+    let [a, b, c] = ["A", "B", "C"].map(|n| sim.learner(n));
+    let told = |outs: &[talkstick_signaling::Output], who| -> Vec<(ActionOnYou, Option<u32>)> {
+        inbox(outs, who, Role::Learner)
+            .into_iter()
+            .filter_map(|m| match m {
+                ServerMsg::FacilitatorAction { by, action, position } => {
+                    assert_eq!(by, f);
+                    Some((action, position))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    sim.give_floor(f, a);
+    sim.raise(b, HandKind::NewPoint);
+    sim.raise(c, HandKind::NewPoint);
+    let outs = sim.ok(f, ClientMsg::MoveHand { participant: c, position: 1 });
+    assert_eq!(told(&outs, c), [(ActionOnYou::HandMoved, Some(1))]);
+    assert!(told(&outs, b).is_empty(), "B's place changed as a consequence; B sees the queue");
+    let outs = sim.ok(f, ClientMsg::Mute { participant: b });
+    assert_eq!(told(&outs, b), [(ActionOnYou::Muted, None)]);
+    let outs = sim.ok(f, ClientMsg::Revoke);
+    assert_eq!(told(&outs, a), [(ActionOnYou::FloorTakenBack, None)]);
+    let outs = sim.ok(f, ClientMsg::RemoveHand { participant: b });
+    assert_eq!(told(&outs, b), [(ActionOnYou::HandRemoved, None)]);
+    let outs = sim.ok(f, ClientMsg::UnmuteAll);
+    assert_eq!(told(&outs, b), [(ActionOnYou::Unmuted, None)]);
+    assert!(told(&outs, c).is_empty(), "nothing done to C");
+    let outs = sim.ok(f, ClientMsg::ClearHands);
+    let floor = sim.floor();
+    let cleared = told(&outs, c);
+    // C was offered the floor with the hand at the head: clearing takes the hand.
+    assert!(cleared.contains(&(ActionOnYou::HandsCleared, None)), "{cleared:?} {floor:?}");
+    // A facilitator acting on themselves is not told about it.
+    sim.give_floor(f, f);
+    let outs = sim.ok(f, ClientMsg::Revoke);
+    assert!(!any_msg(&outs, |m| matches!(m, ServerMsg::FacilitatorAction { .. })));
+}
