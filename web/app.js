@@ -14,7 +14,7 @@ import { Connection } from './connection.js';
 import { Store } from './state.js';
 import { tokenFromUrl, decodeClaims, looksExpired } from './token.js';
 import { MicCheck } from './micCheck.js';
-import { errorText, REACTIONS } from './labels.js';
+import { errorText, REACTIONS, reactionByKind } from './labels.js';
 import { registerShortcut, installShortcuts } from './shortcuts.js';
 import { initToasts, toast, announce } from './views/toast.js';
 import { showPrejoin } from './views/prejoin.js';
@@ -27,6 +27,8 @@ import { facilitatorView } from './views/facilitator.js';
 import { statsView } from './views/stats.js';
 import { helpView } from './views/help.js';
 
+/** How long the speaker's reaction summary gathers before it is read out. */
+const SPEAKER_SUMMARY_MS = 4000;
 const deviceKey = (token) => `talkstick:device:${token}`;
 
 function storageGet(key) {
@@ -238,6 +240,21 @@ function enterRoom({ token, mic, choice }) {
     toast(n.text, n.kind || 'info');
   });
   store.on('floor', (d) => { if (d?.announce) announce(d.announce, store.offeredToMe()); });
+  // The speaker hears of reactions without being interrupted: one summary every few
+  // seconds ("2 agree, 1 question"), read out politely, never one per click.
+  const forSpeaker = new Map();
+  let speakerTimer = null;
+  store.on('reaction', ({ from, reaction, withdrawn }) => {
+    if (!store.iHoldFloor() || from === store.me?.id || withdrawn) return;
+    forSpeaker.set(reaction, (forSpeaker.get(reaction) || 0) + 1);
+    if (speakerTimer) return;
+    speakerTimer = setTimeout(() => {
+      speakerTimer = null;
+      const parts = [...forSpeaker].map(([kind, n]) => `${n} ${(reactionByKind[kind]?.label || kind).toLowerCase()}`);
+      forSpeaker.clear();
+      if (parts.length && store.iHoldFloor()) announce(`Reactions: ${parts.join(', ')}`);
+    }, SPEAKER_SUMMARY_MS);
+  });
   store.on('offer', (d) => { if (d?.youreUp) announce("You're up! Press A to accept, or Escape for later.", true); });
   store.on('people', (d) => {
     const me = store.self;
@@ -252,7 +269,18 @@ function enterRoom({ token, mic, choice }) {
     if (!first) toast(resumed ? 'Reconnected — you kept your place.' : (local.hadHand ? 'Reconnected as a new participant — your raised hand was lost. Raise it again if you still want to speak.' : 'Reconnected.'), resumed ? 'info' : 'warn');
     if (first) loadMedia();
   });
-  store.on('queue', () => { local.hadHand = !!store.myHand(); });
+  // A screen reader hears what happens to your own hand: up, down, and your place as it
+  // changes (the page shows the same in "#k of n").
+  let myPlace = null;
+  store.on('queue', () => {
+    local.hadHand = !!store.myHand();
+    const mine = store.myHand();
+    const place = mine && !store.offeredToMe() ? store.placeOf(mine.participant) : null;
+    if (place && !myPlace) announce(`Your hand is up: number ${place.k} of ${place.n}.`);
+    else if (place && place.k !== myPlace.k) announce(`You are now number ${place.k} of ${place.n}.`);
+    else if (!mine && myPlace && !store.iHoldFloor()) announce('Your hand is down.');
+    myPlace = place;
+  });
 
   async function loadMedia() {
     let mod;

@@ -3,6 +3,22 @@
 
 const registry = [];
 
+// Single-character shortcuts can be turned off (WCAG 2.1.4: speech input and stray key
+// presses must not set off actions), remembered per browser.
+const PREF = 'talkstick.singleKeyShortcuts';
+let singleKeys = (() => {
+  try { return localStorage.getItem(PREF) !== 'off'; } catch { return true; }
+})();
+
+/** Whether single-character shortcuts (H, 1, ?) work. Esc and push-to-talk always do. */
+export function singleKeyShortcuts() { return singleKeys; }
+
+/** Turns single-character shortcuts on or off, for this browser. */
+export function setSingleKeyShortcuts(on) {
+  singleKeys = !!on;
+  try { localStorage.setItem(PREF, singleKeys ? 'on' : 'off'); } catch { /* private mode: this page only */ }
+}
+
 /**
  * Adds a shortcut. `key`: a single character as typed (`h`, `1`, `?`) or a key name
  * (`Escape`); letters match either case unless `shift` is given. `when()` gates it
@@ -60,6 +76,7 @@ export function installShortcuts({ ptt, blocked = () => false }) {
     }
     const s = registry.find((x) => matches(x, e) && x.when());
     if (!s) return;
+    if (!singleKeys && s.key.length === 1) return;
     if (blocked() && s.key !== '?' && s.key !== 'Escape') return;
     e.preventDefault();
     s.run(e);

@@ -342,6 +342,22 @@ describe('the web client with a facilitator and three learners', () => {
     await fac.keyboard.press('?');
     assert.match(await fac.textContent('#help-body'), /Next in queue/);
     await fac.keyboard.press('Escape');
+    // Single-key shortcuts can be turned off (WCAG 2.1.4), and it is remembered.
+    await aino.click('#help-button');
+    await aino.locator('#help[open]').waitFor();
+    await aino.uncheck('#single-key-shortcuts');
+    await aino.locator('#shortcuts-off').waitFor();
+    await aino.keyboard.press('Escape');
+    await eventually(async () => assert.equal(await aino.locator('#help[open]').count(), 0));
+    const handBefore = await aino.locator('#my-hand').count();
+    await aino.keyboard.press('h');
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal(await aino.locator('#my-hand').count(), handBefore, 'H does nothing while shortcuts are off');
+    assert.equal(await aino.evaluate(() => localStorage.getItem('talkstick.singleKeyShortcuts')), 'off');
+    await aino.click('#help-button');
+    await aino.check('#single-key-shortcuts');
+    await aino.keyboard.press('Escape');
+    await eventually(async () => assert.equal(await aino.locator('#help[open]').count(), 0));
   });
 
   it('fits a phone-width screen', async () => {

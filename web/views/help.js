@@ -2,7 +2,7 @@
 // the shortcut registry, so it lists exactly what works for this person).
 
 import { h, render } from '../dom.js';
-import { activeShortcuts, keyLabel } from '../shortcuts.js';
+import { activeShortcuts, keyLabel, setSingleKeyShortcuts, singleKeyShortcuts } from '../shortcuts.js';
 
 export function helpView() {
   const dialog = document.getElementById('help');
@@ -15,7 +15,12 @@ export function helpView() {
       if (!groups.has(s.group)) groups.set(s.group, []);
       groups.get(s.group).push(s);
     }
+    const toggle = h('input', { type: 'checkbox', id: 'single-key-shortcuts', checked: singleKeyShortcuts() });
+    toggle.addEventListener('change', () => { setSingleKeyShortcuts(toggle.checked); draw(); document.getElementById('single-key-shortcuts')?.focus(); });
     render(body,
+      h('label', { class: 'check-row', for: toggle.id }, toggle,
+        ' Single-key shortcuts', h('small', {}, ' — turn off if you use speech input or press keys by accident (Esc still works; remembered in this browser)')),
+      singleKeyShortcuts() ? null : h('p', { class: 'hint', id: 'shortcuts-off' }, 'Single-key shortcuts are off: use the buttons, or turn them on above.'),
       h('p', {}, 'The banner at the top always shows who has the floor. Raise your hand to join the queue: ',
         h('strong', {}, 'Reply'), ' answers the current speaker, ', h('strong', {}, 'New point'),
         ' brings something new. When it is your turn you will see “You\'re up” — accept to speak, and press “I\'m done” when you finish.'),
