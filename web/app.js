@@ -278,7 +278,8 @@ function enterRoom({ token, mic, choice }) {
     const place = mine && !store.offeredToMe() ? store.placeOf(mine.participant) : null;
     if (place && !myPlace) announce(`Your hand is up: number ${place.k} of ${place.n}.`);
     else if (place && place.k !== myPlace.k) announce(`You are now number ${place.k} of ${place.n}.`);
-    else if (!mine && myPlace && !store.iHoldFloor()) announce('Your hand is down.');
+    // (Not when a facilitator's action just said so in words.)
+    else if (!mine && myPlace && !store.iHoldFloor() && !(performance.now() - (store.actedOnAt ?? -1e9) < 1500)) announce('Your hand is down.');
     myPlace = place;
   });
 

@@ -246,6 +246,7 @@ export class Store {
   /** A facilitator did something to me: say what, and who (a toast, read out). */
   on_facilitator_action({ by, action, position }) {
     const who = this.nameOf(by);
+    this.actedOnAt = performance.now();
     const text = {
       hand_moved: `${who} moved your hand to #${position}.`,
       hand_removed: `${who} removed your hand.`,
