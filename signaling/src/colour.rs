@@ -1,4 +1,10 @@
-//! Identity: initials from a name and a colour distinct within the room.
+//! Identity: initials and a colour, each distinct within the room.
+//!
+//! A person's colour is theirs, not the order they joined in: the first choice is a
+//! palette entry picked by a stable hash of the room and their name, so the same person
+//! sees the same colour in every session of the room and after a restart. When it is
+//! taken, the next free palette entry after it is used (the same for everyone, so the
+//! result depends only on who is in the room).
 
 /// Colour-blind-safe palette (Okabe–Ito, then Paul Tol's muted scheme), first choice first.
 pub const PALETTE: [&str; 15] = [
@@ -6,13 +12,26 @@ pub const PALETTE: [&str; 15] = [
     "#44AA99", "#332288", "#999933", "#AA4499", "#117733", "#88CCEE", "#CC6677",
 ];
 
-/// Picks a colour not in `taken`: `preferred` if free, else the first free palette
-/// colour, else a generated one (golden-angle hues) that nobody has.
+/// The colour `name` gets first in `room`: a palette entry by a stable hash (FNV-1a,
+/// the same on every build and run) of both.
+pub fn preferred(room: &str, name: &str) -> &'static str {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in room.bytes().chain([0xff]).chain(name.trim().to_lowercase().bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    PALETTE[(h % PALETTE.len() as u64) as usize]
+}
+
+/// Picks a colour not in `taken`: `preferred` if free, else the next free palette
+/// colour after it (from the start of the palette when `preferred` is not in it), else
+/// a generated one (golden-angle hues) that nobody has.
 pub fn pick(taken: &[&str], preferred: Option<&str>) -> String {
     if let Some(p) = preferred.filter(|p| !taken.contains(p)) {
         return p.to_owned();
     }
-    if let Some(c) = PALETTE.iter().find(|c| !taken.contains(c)) {
+    let start = preferred.and_then(|p| PALETTE.iter().position(|c| *c == p)).unwrap_or(0);
+    let rotated = PALETTE.iter().cycle().skip(start).take(PALETTE.len());
+    if let Some(c) = rotated.into_iter().find(|c| !taken.contains(c)) {
         return (*c).to_owned();
     }
     (0u32..)
@@ -62,6 +81,43 @@ pub fn initials(name: &str) -> String {
     }
 }
 
+/// Initials for `name` that nobody in `taken` has: the usual one or two letters; on a
+/// clash the first word's first two letters and the last word's first ("AiV"); then a
+/// number ("AV2", "AV3", …).
+pub fn unique_initials(name: &str, taken: &[&str]) -> String {
+    let plain = initials(name);
+    if !taken.contains(&plain.as_str()) {
+        return plain;
+    }
+    let words: Vec<&str> = name
+        .split(|c: char| c.is_whitespace() || c == '-' || c == '_' || c == '.')
+        .filter(|w| !w.is_empty())
+        .collect();
+    if let Some(first) = words.first() {
+        let mut chars = first.chars();
+        let longer: String = chars
+            .next()
+            .map(|c| c.to_uppercase().collect::<String>())
+            .into_iter()
+            .chain(chars.next().map(|c| c.to_lowercase().collect::<String>()))
+            .chain(
+                words
+                    .get(1..)
+                    .and_then(|rest| rest.last())
+                    .and_then(|w| w.chars().next())
+                    .map(|c| c.to_uppercase().collect::<String>()),
+            )
+            .collect();
+        if longer.chars().count() > plain.chars().count() && !taken.contains(&longer.as_str()) {
+            return longer;
+        }
+    }
+    (2u32..)
+        .map(|n| format!("{plain}{n}"))
+        .find(|c| !taken.contains(&c.as_str()))
+        .expect("an unbounded sequence of numbers has a free one")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +146,33 @@ mod tests {
     #[test]
     fn preferred_colour_is_kept_when_free() {
         assert_eq!(pick(&[], Some("#0072B2")), "#0072B2");
-        assert_eq!(pick(&["#0072B2"], Some("#0072B2")), PALETTE[0]);
+        assert_eq!(pick(&["#0072B2"], Some("#0072B2")), "#D55E00", "the next one after it");
+        assert_eq!(
+            pick(&["#123456"], Some("#123456")),
+            PALETTE[0],
+            "one not in the palette: from the start"
+        );
+    }
+
+    #[test]
+    fn initials_are_unique_in_a_room() {
+        assert_eq!(unique_initials("Aino Virtanen", &[]), "AV");
+        assert_eq!(unique_initials("Anna Virta", &["AV"]), "AnV");
+        assert_eq!(unique_initials("Aino", &["A"]), "Ai");
+        assert_eq!(unique_initials("Anna Virta", &["AV", "AnV"]), "AV2");
+        assert_eq!(unique_initials("A", &["A"]), "A2");
+    }
+
+    #[test]
+    fn a_person_prefers_the_same_colour_in_a_room_every_time() {
+        assert_eq!(preferred("course-1", "Aino"), preferred("course-1", " aino "));
+        let spread: std::collections::HashSet<&str> =
+            (0..40).map(|i| preferred("course-1", &format!("Person {i}"))).collect();
+        assert!(spread.len() > 8, "names spread over the palette: {spread:?}");
+        // Taken: the next free one after it, the same for everyone.
+        let first = preferred("course-1", "Aino");
+        let next = pick(&[first], Some(first));
+        let at = PALETTE.iter().position(|c| *c == first).unwrap();
+        assert_eq!(next, PALETTE[(at + 1) % PALETTE.len()]);
     }
 }

@@ -404,10 +404,17 @@ impl Room {
         }
         let name = req.name;
         let taken: Vec<&str> = self.participants.values().map(|p| p.colour.as_str()).collect();
-        let colour = colour::pick(&taken, self.remembered_colours.get(&name).map(String::as_str));
+        let first = self
+            .remembered_colours
+            .get(&name)
+            .map_or_else(|| colour::preferred(self.id.as_str(), &name), String::as_str);
+        let colour = colour::pick(&taken, Some(first));
+        let initials: Vec<&str> = self.participants.values().map(|p| p.initials.as_str()).collect();
+        let initials = colour::unique_initials(&name, &initials);
         let id = ParticipantId(self.next_participant);
         self.next_participant += 1;
         let mut p = Participant::new(id, name, colour, req.role, req.new_resume, now);
+        p.initials = initials;
         p.link = req.link;
         self.participants.insert(id, p);
         Ok(Joined { participant: id, resumed: false })
