@@ -11,6 +11,7 @@
 // `connection.send(type, fields)` sends any type, for the media's own signalling.
 
 import { Connection } from './connection.js';
+import { touchScreen } from './dom.js';
 import { Store } from './state.js';
 import { tokenFromUrl, decodeClaims, looksExpired } from './token.js';
 import { MicCheck } from './micCheck.js';
@@ -163,7 +164,7 @@ function enterRoom({ token, mic, choice }) {
       if (!me) return;
       if (local.listenOnly) return toast('You joined listen-only, without a microphone. Reload the page to set one up.', 'warn');
       if (me.force_muted) return toast(errorText('force_muted'), 'warn');
-      if (me.push_to_talk) return toast('Push-to-talk is on: hold Space to talk, or press P to turn it off.');
+      if (me.push_to_talk) return toast(touchScreen() ? 'Push-to-talk is on: hold "Hold to talk", or turn push-to-talk off.' : 'Push-to-talk is on: hold Space to talk, or press P to turn it off.');
       setMic(!me.mic_on);
     },
     togglePtt() {
@@ -171,8 +172,10 @@ function enterRoom({ token, mic, choice }) {
       if (!me || local.listenOnly) return;
       const enabled = !me.push_to_talk;
       if (send('set_push_to_talk', { enabled }) && enabled && me.mic_on) setMic(false);
-      if (enabled) toast('Push-to-talk is on: hold Space to talk.');
+      if (enabled) toast(touchScreen() ? 'Push-to-talk is on: hold the "Hold to talk" button to talk.' : 'Push-to-talk is on: hold Space to talk.');
     },
+    talkDown() { if (!store.self?.force_muted && !local.listenOnly) setMic(true); },
+    talkUp() { if (store.self?.mic_on) setMic(false); },
     toggleAway() {
       const me = store.self;
       if (!me) return;
@@ -255,7 +258,7 @@ function enterRoom({ token, mic, choice }) {
       if (parts.length && store.iHoldFloor()) announce(`Reactions: ${parts.join(', ')}`);
     }, SPEAKER_SUMMARY_MS);
   });
-  store.on('offer', (d) => { if (d?.youreUp) announce("You're up! Press A to accept, or Escape for later.", true); });
+  store.on('offer', (d) => { if (d?.youreUp) announce(touchScreen() ? "You're up! Tap Accept, or Later." : "You're up! Press A to accept, or Escape for later.", true); });
   store.on('people', (d) => {
     const me = store.self;
     if (me && d?.updated === me.id) micTrack(!!me.mic_on && !me.force_muted && !local.listenOnly);
@@ -351,8 +354,8 @@ function registerShortcuts(store, actions, help, controls) {
   const fac = () => store.isFacilitator;
   const hand = 'Your hand';
   const raise = (kind) => {
-    if (store.myHand()) toast('Your hand is already up. Press L to lower it.');
-    else if (store.iHoldFloor()) toast('You have the floor. Press D when you are done.');
+    if (store.myHand()) toast(touchScreen() ? 'Your hand is already up. Tap "Lower hand" to lower it.' : 'Your hand is already up. Press L to lower it.');
+    else if (store.iHoldFloor()) toast(touchScreen() ? 'You have the floor. Tap "I\'m done" when you are done.' : 'You have the floor. Press D when you are done.');
     else controls.raise(kind);
   };
   registerShortcut({ key: 'h', label: 'Raise your hand: new point', group: hand, when: inRoom, run: () => raise('new_point') });

@@ -89,3 +89,9 @@ export function avatar(p, size = '') {
 
 /** Number of Unicode code points after trimming (the server's note rule). */
 export const codePoints = (s) => [...(s || '').trim()].length;
+
+/** True on a touch screen without a fine pointer (a phone, a tablet): the page offers
+ *  buttons where a desk computer has keys. */
+export function touchScreen() {
+  return typeof matchMedia === 'function' && matchMedia('(pointer: coarse)').matches;
+}

@@ -133,8 +133,9 @@ export async function launchBrowser({ fakeAudio } = {}) {
 }
 
 /** A new person: a context with microphone permission, at a given viewport. */
-export async function newPage(browser, url, { width = 1280, height = 720, grantMic = true, rawMic = false } = {}) {
-  const context = await browser.newContext({ viewport: { width, height }, acceptDownloads: true });
+export async function newPage(browser, url, { width = 1280, height = 720, grantMic = true, rawMic = false, touch = false } = {}) {
+  // `touch`: a phone (coarse pointer, touch events), as a learner on a phone has it.
+  const context = await browser.newContext({ viewport: { width, height }, acceptDownloads: true, hasTouch: touch, isMobile: touch });
   if (rawMic) {
     // Test voices are synthetic: the browser's voice processing (noise suppression, gain
     // control) may squash them unpredictably, so tests that measure levels turn it off.

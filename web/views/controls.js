@@ -2,7 +2,7 @@
 // lower it, "I'm done", reactions, microphone, push-to-talk, away, help and leave.
 // Every button names its shortcut.
 
-import { h, render, codePoints } from '../dom.js';
+import { h, render, codePoints, touchScreen } from '../dom.js';
 import { HAND_KINDS, REACTIONS } from '../labels.js';
 
 export const NOTE_MAX = 280;
@@ -99,8 +99,21 @@ export function controlsView(store, actions, local) {
   const awayBtn = h('button', { type: 'button', id: 'away-toggle', 'aria-pressed': 'false', on: { click: actions.toggleAway } });
   const pttHint = h('span', { class: 'ptt-hint', id: 'ptt-hint', hidden: true }, 'Hold Space to talk');
   const askBtn = h('button', { type: 'button', id: 'ask-unmute', hidden: true, on: { click: actions.askToUnmute } });
+  // On a touch screen there is no Space bar to hold: a button to hold instead.
+  const holdBtn = h('button', { type: 'button', id: 'hold-to-talk', hidden: true }, 'Hold to talk');
+  let holding = false;
+  const release = () => { if (holding) { holding = false; holdBtn.classList.remove('talking'); actions.talkUp(); } };
+  holdBtn.addEventListener('pointerdown', (e) => {
+    e.preventDefault();
+    try { holdBtn.setPointerCapture(e.pointerId); } catch { /* a pointer that cannot be captured still talks */ }
+    holding = true;
+    holdBtn.classList.add('talking');
+    actions.talkDown();
+  });
+  for (const ev of ['pointerup', 'pointercancel', 'lostpointercapture']) holdBtn.addEventListener(ev, release);
+  holdBtn.addEventListener('contextmenu', (e) => e.preventDefault());
   render(toggleBox,
-    micBtn, askBtn, pttBtn, pttHint, awayBtn,
+    micBtn, askBtn, holdBtn, pttBtn, pttHint, awayBtn,
     h('button', { type: 'button', id: 'help-button', 'aria-haspopup': 'dialog', on: { click: actions.help } }, h('span', { 'aria-hidden': 'true' }, '⌨ '), 'Help', kbd('?')),
     h('button', { type: 'button', id: 'leave', class: 'danger', on: { click: actions.leave } }, 'Leave'));
 
@@ -128,7 +141,8 @@ export function controlsView(store, actions, local) {
     render(pttBtn, h('span', { 'aria-hidden': 'true' }, '⌨ '), 'Push-to-talk', me.push_to_talk ? ' on' : ' off', kbd('P'));
     pttBtn.setAttribute('aria-pressed', String(!!me.push_to_talk));
     pttBtn.disabled = local.listenOnly;
-    pttHint.hidden = !me.push_to_talk || local.listenOnly;
+    holdBtn.hidden = !me.push_to_talk || local.listenOnly || !touchScreen();
+    pttHint.hidden = !me.push_to_talk || local.listenOnly || touchScreen();
     pttHint.classList.toggle('talking', !!(me.push_to_talk && me.mic_on));
     pttHint.textContent = me.push_to_talk && me.mic_on ? 'Talking… release Space to stop' : 'Hold Space to talk';
     const away = me.presence === 'away';

@@ -1,7 +1,7 @@
 // The in-page help: what the room shows and every keyboard shortcut (generated from
 // the shortcut registry, so it lists exactly what works for this person).
 
-import { h, render } from '../dom.js';
+import { h, render, touchScreen } from '../dom.js';
 import { activeShortcuts, keyLabel, setSingleKeyShortcuts, singleKeyShortcuts } from '../shortcuts.js';
 
 export function helpView() {
@@ -25,10 +25,30 @@ export function helpView() {
         h('strong', {}, 'Reply'), ' answers the current speaker, ', h('strong', {}, 'New point'),
         ' brings something new. When it is your turn you will see “You\'re up” — accept to speak, and press “I\'m done” when you finish.'),
       h('p', {}, 'Reactions never interrupt: they show briefly on your tile and are counted for the speaker. Your note on a raised hand is private: only you and the facilitator see it.'),
-      [...groups].map(([group, list]) => h('section', {},
+      touchScreen() ? buttons() : [...groups].map(([group, list]) => h('section', {},
         h('h3', {}, group),
         h('dl', { class: 'keys' }, list.flatMap((s) => [h('dt', {}, h('kbd', {}, keyLabel(s))), h('dd', {}, s.label)])))),
-      h('p', { class: 'hint' }, 'With push-to-talk on, hold Space to talk (buttons then take Enter instead of Space). Shortcuts are off while you type in a text box; press Esc to leave it.'));
+      touchScreen()
+        ? h('p', { class: 'hint' }, 'With push-to-talk on, hold “Hold to talk” while you speak.')
+        : h('p', { class: 'hint' }, 'With push-to-talk on, hold Space to talk (buttons then take Enter instead of Space). Shortcuts are off while you type in a text box; press Esc to leave it.'));
+  }
+
+  /** On a touch screen: what each button does, instead of keys nobody has. */
+  function buttons() {
+    const rows = [
+      ['✋ New point', 'Raise your hand for something new'],
+      ['↩ Reply', 'Raise your hand to answer the speaker'],
+      ['Lower hand', 'Take your hand down'],
+      ['Accept', 'Take the floor when you are up'],
+      ['Later — keep my hand', 'Let the next person go first; your hand stays up'],
+      ["I'm done", 'Give the floor back'],
+      ['👍 👎 ❓ 👏 🐢 🔇', 'React without taking a turn (tap again to take it back)'],
+      ['Mic', 'Microphone on or off'],
+      ['Push-to-talk', 'Then hold “Hold to talk” to speak'],
+      ['At my desk / Away', 'Say you stepped away; your place is kept'],
+    ];
+    return h('section', { id: 'help-buttons' }, h('h3', {}, 'Buttons'),
+      h('dl', { class: 'keys' }, rows.flatMap(([b, what]) => [h('dt', {}, b), h('dd', {}, what)])));
   }
 
   function open() {
