@@ -446,3 +446,18 @@ fn inject_room_fault(msg: &ClientMsg) {
 fn full<T>(sent: Result<(), mpsc::error::TrySendError<T>>) -> bool {
     matches!(sent, Err(mpsc::error::TrySendError::Full(_)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::full;
+    use tokio::sync::mpsc;
+
+    #[test]
+    fn only_a_full_queue_is_slow_not_a_closed_one() {
+        let (tx, rx) = mpsc::channel::<u8>(1);
+        assert!(!full(tx.try_send(1)), "room for one");
+        assert!(full(tx.try_send(2)), "full: the reader is behind");
+        drop(rx);
+        assert!(!full(tx.try_send(3)), "closed: the connection ended, it is not slow");
+    }
+}
