@@ -111,23 +111,35 @@ function enterRoom({ token, mic, choice }) {
     return send('set_mic', { on });
   }
 
-  const twice = new WeakMap();
+  // "Asking twice" belongs to the button's place (its focus key), not to the element: a
+  // list re-rendered while someone confirms (a reaction, a speaker) keeps the question.
+  const asking = new Map(); // focus key -> { question, until, label }
+  const ASK_MS = 4000;
   function confirmTwice(button, question, run) {
-    if (button && !twice.get(button)) {
-      const label = button.innerHTML;
-      twice.set(button, true);
-      button.textContent = question;
-      button.classList.add('confirming');
-      setTimeout(() => {
-        if (!button.isConnected) return;
-        twice.delete(button);
-        button.innerHTML = label;
-        button.classList.remove('confirming');
-      }, 4000);
+    if (!button) { run(); return; }
+    const key = button.dataset.focusKey || question;
+    const open = asking.get(key);
+    if (open && open.until > performance.now()) {
+      asking.delete(key);
+      run();
       return;
     }
-    run();
+    const ask = { question, until: performance.now() + ASK_MS, label: button.innerHTML };
+    asking.set(key, ask);
+    button.textContent = question;
+    button.classList.add('confirming');
+    setTimeout(() => {
+      if (asking.get(key) !== ask) return;
+      asking.delete(key);
+      const again = document.querySelector(`[data-focus-key="${CSS.escape(key)}"]`);
+      if (again) { again.innerHTML = ask.label; again.classList.remove('confirming'); }
+    }, ASK_MS);
   }
+  /** The question a button at `key` is asking, while it waits for the second click. */
+  const confirming = (key) => {
+    const a = asking.get(key);
+    return a && a.until > performance.now() ? a.question : null;
+  };
 
   const help = helpView();
   const actions = {
@@ -205,6 +217,7 @@ function enterRoom({ token, mic, choice }) {
       if (send('ask_to_unmute')) toast('Asked the facilitator to unmute you.');
     },
     remove: (button, p) => confirmTwice(button, `Remove ${p.name}?`, () => send('remove_participant', { participant: p.id })),
+    confirming,
     muteAll: () => send('mute_all'),
     updateSettings: (settings) => send('update_settings', { settings }),
     getStats: () => send('get_stats', {}, { quiet: true }),

@@ -401,6 +401,11 @@ describe('the web client with a facilitator and three learners', () => {
     const button = fac.locator('#people > li[data-name="Bertil"] [data-action="remove"]');
     await button.click();
     assert.match(await button.textContent(), /Remove Bertil\?/);
+    // The people list is drawn again while the facilitator confirms (Aino reacts): the
+    // question stays, and the second click still confirms.
+    await aino.keyboard.press('3');
+    await eventually(async () => assert.equal(await tile(fac, 'Aino').locator('.tile-reaction').count(), 1));
+    assert.match(await button.textContent(), /Remove Bertil\?/);
     await button.click(); // the second click confirms
     await bertil.locator('#notice-page').waitFor();
     assert.equal(await bertil.textContent('#notice-title'), 'You were removed from the room');

@@ -56,9 +56,9 @@ export function peopleView(store, actions) {
         ? h('button', { type: 'button', class: `small${p.unmute_requested ? ' primary' : ''}`, 'data-focus-key': `unmute-${p.id}`, 'data-action': 'unmute', 'aria-label': p.unmute_requested ? `Allow ${p.name} to speak: unmute` : `Unmute ${p.name}`, on: { click: () => actions.unmute(p.id) } }, p.unmute_requested ? 'Allow — unmute' : 'Unmute')
         : h('button', { type: 'button', class: 'small', 'data-focus-key': `mute-${p.id}`, 'data-action': 'mute', 'aria-label': `Mute ${p.name}`, on: { click: () => actions.mute(p.id) } }, 'Mute'),
       me ? null : h('button', {
-        type: 'button', class: 'small danger', 'data-focus-key': `remove-${p.id}`, 'data-action': 'remove',
+        type: 'button', class: `small danger${actions.confirming(`remove-${p.id}`) ? ' confirming' : ''}`, 'data-focus-key': `remove-${p.id}`, 'data-action': 'remove',
         'aria-label': `Remove ${p.name} from the room`, on: { click: (e) => actions.remove(e.currentTarget, p) },
-      }, 'Remove'))
+      }, actions.confirming(`remove-${p.id}`) ?? 'Remove'))
       : null;
     return h('li', { class: classes, style: { '--c': p.colour }, data: { pid: p.id, name: p.name } },
       h('div', { class: 'tile-top' },

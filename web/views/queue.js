@@ -93,7 +93,7 @@ export function queueView(store, actions) {
     empty.hidden = hands.length > 0;
     count.textContent = String(hands.length);
     render(tools, store.isFacilitator && hands.length
-      ? h('button', { type: 'button', class: 'small danger', id: 'clear-hands', 'data-focus-key': 'clear', on: { click: (e) => actions.clearHands(e.currentTarget) } }, 'Clear all')
+      ? h('button', { type: 'button', class: `small danger${actions.confirming('clear') ? ' confirming' : ''}`, id: 'clear-hands', 'data-focus-key': 'clear', on: { click: (e) => actions.clearHands(e.currentTarget) } }, actions.confirming('clear') ?? 'Clear all')
       : null);
     tick();
   }
