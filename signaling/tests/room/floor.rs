@@ -319,7 +319,7 @@ fn the_end_of_a_turn_closes_the_microphone_opened_for_it_and_only_that_one() {
 #[test]
 fn later_passes_the_offer_to_the_next_hand_and_keeps_mine_one_place_down() {
     let mut sim = Sim::new();
-    let f = sim.facilitator("F");
+    let _facilitator = sim.facilitator("F");
     let [a, b, c] = ["A", "B", "C"].map(|n| sim.learner(n));
     sim.raise(a, HandKind::NewPoint);
     assert_offered_to(&sim.floor(), a);
@@ -340,5 +340,4 @@ fn later_passes_the_offer_to_the_next_hand_and_keeps_mine_one_place_down() {
     assert_eq!(sim.refused(c, ClientMsg::DeferFloor), RoomError::NobodyElseWaiting);
     assert_eq!(sim.room.queue_order(), before, "a refusal changes nothing");
     assert_offered_to(&sim.floor(), c);
-    let _ = f;
 }

@@ -1,7 +1,6 @@
 //! Joining, identity (initials, colours), resume within the grace period, time-outs and
 //! leaving.
 
-use talkstick_signaling::colour::PALETTE;
 use talkstick_signaling::protocol::{
     ClientMsg, FloorState, HandKind, LeaveReason, PROTOCOL_VERSION, Role, ServerMsg, TurnEnd,
 };
@@ -127,7 +126,6 @@ fn someone_who_rejoins_gets_their_colour_back_when_it_is_free() {
     let c2 = sim.learner("Cai");
     assert_ne!(c2, c, "a left participant comes back as someone new");
     assert_eq!(sim.room.participant(c2).unwrap().colour, colour_c);
-    let _ = PALETTE;
 }
 
 #[test]
