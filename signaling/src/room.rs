@@ -640,15 +640,22 @@ impl Room {
         }
     }
 
-    /// Sorts the queue again after the order changed (a new turn, a new `max_replies`).
-    fn reorder_queue(&mut self, now: Instant) {
+    /// Sorts the queue again after the order changed (a new turn, a new `max_replies`),
+    /// the facilitator's moves kept; with `unpin` (a policy switch), undone.
+    fn sort_queue(&mut self, now: Instant, unpin: bool) {
         let talk: Vec<(ParticipantId, Duration)> =
             self.participants.values().map(|p| (p.id, p.talk_at(now))).collect();
         let lookup = |who: ParticipantId| {
             talk.iter().find(|(p, _)| *p == who).map_or(Duration::ZERO, |(_, t)| *t)
         };
         let order = self.order();
-        if self.queue.reorder(order, lookup) {
+        let changed = if unpin {
+            self.queue.resort(order, lookup);
+            true
+        } else {
+            self.queue.reorder(order, lookup)
+        };
+        if changed {
             self.queue_dirty = true;
         }
     }

@@ -83,37 +83,13 @@ impl Room {
                 Ok(())
             }
             ClientMsg::Mute { participant } => {
-                let was = self.participants.get(&participant).is_some_and(|p| p.force_muted);
-                self.force_mute(participant, true)?;
-                if !was {
-                    self.tell_acted_on(from, Some(participant), ActionOnYou::Muted, None);
-                }
-                Ok(())
+                self.muting(from, |r| r.force_mute(participant, true))
             }
             ClientMsg::Unmute { participant } => {
-                let was = self.participants.get(&participant).is_some_and(|p| p.force_muted);
-                self.force_mute(participant, false)?;
-                if was {
-                    self.tell_acted_on(from, Some(participant), ActionOnYou::Unmuted, None);
-                }
-                Ok(())
+                self.muting(from, |r| r.force_mute(participant, false))
             }
-            ClientMsg::MuteAll => {
-                let before = self.muted();
-                self.mute_all()?;
-                for who in self.muted().into_iter().filter(|p| !before.contains(p)) {
-                    self.tell_acted_on(from, Some(who), ActionOnYou::Muted, None);
-                }
-                Ok(())
-            }
-            ClientMsg::UnmuteAll => {
-                let before = self.muted();
-                self.unmute_all()?;
-                for who in before {
-                    self.tell_acted_on(from, Some(who), ActionOnYou::Unmuted, None);
-                }
-                Ok(())
-            }
+            ClientMsg::MuteAll => self.muting(from, Self::mute_all),
+            ClientMsg::UnmuteAll => self.muting(from, Self::unmute_all),
             ClientMsg::AskToUnmute => self.ask_to_unmute(from),
             ClientMsg::UpdateSettings { settings } => self.update_settings(now, settings),
             // Audio negotiation belongs to the media plane; the server never passes it here.
@@ -399,6 +375,24 @@ impl Room {
         self.participants.values().filter(|p| p.force_muted).map(|p| p.id).collect()
     }
 
+    /// Runs a facilitator's mute or unmute, then tells each person whose mute it changed.
+    fn muting(
+        &mut self,
+        by: ParticipantId,
+        change: impl FnOnce(&mut Self) -> Result<(), RoomError>,
+    ) -> Result<(), RoomError> {
+        let before = self.muted();
+        change(self)?;
+        let after = self.muted();
+        for who in after.iter().filter(|p| !before.contains(p)) {
+            self.tell_acted_on(by, Some(*who), ActionOnYou::Muted, None);
+        }
+        for who in before.iter().filter(|p| !after.contains(p)) {
+            self.tell_acted_on(by, Some(*who), ActionOnYou::Unmuted, None);
+        }
+        Ok(())
+    }
+
     /// Tells `who` what facilitator `by` did to them (not when they did it themselves).
     fn tell_acted_on(
         &mut self,
@@ -454,17 +448,9 @@ impl Room {
         let limit_changed = new.time_limit_ms != self.settings.time_limit_ms;
         let auto_offer_on = new.auto_offer && !self.settings.auto_offer;
         self.settings = new;
-        if resort {
-            let talk: Vec<(ParticipantId, Duration)> =
-                self.participants.values().map(|p| (p.id, p.talk_at(now))).collect();
-            let lookup = |who: ParticipantId| {
-                talk.iter().find(|(p, _)| *p == who).map_or(Duration::ZERO, |(_, t)| *t)
-            };
-            let order = self.order();
-            self.queue.resort(order, lookup);
-            self.queue_dirty = true;
-        } else if reorder {
-            self.reorder_queue(now);
+        if resort || reorder {
+            // A policy switch undoes the facilitator's moves; a new `max_replies` keeps them.
+            self.sort_queue(now, resort);
         }
         if limit_changed {
             if let Some(turn) = self.floor.turn_mut() {

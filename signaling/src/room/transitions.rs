@@ -100,7 +100,7 @@ impl Room {
         self.drop_hand(now, holder);
         let id = self.take_turn_id();
         // Replies to the turn before no longer go ahead.
-        self.reorder_queue(now);
+        self.sort_queue(now, false);
         let speaking = self.participants.get(&holder).is_some_and(|p| p.speaking);
         self.floor = Floor::Held(Turn {
             id,
@@ -122,12 +122,10 @@ impl Room {
         }
         // Whoever takes the floor is heard for that turn: a facilitator's mute is lifted
         // until the turn ends.
-        if self.participants.get(&holder).is_some_and(|p| p.force_muted) {
-            if let Some(p) = self.participants.get_mut(&holder) {
-                p.force_muted = false;
-                p.unmute_requested = false;
-                p.muted_before_turn = true;
-            }
+        if let Some(p) = self.participants.get_mut(&holder).filter(|p| p.force_muted) {
+            p.force_muted = false;
+            p.unmute_requested = false;
+            p.muted_before_turn = true;
             self.participant_updated(holder);
         }
     }
