@@ -126,8 +126,9 @@ impl Session {
 /// Runs one session of a room until its end; everyone leaves at the end.
 async fn run_session(ctx: Arc<Ctx>, session: Session) -> Metrics {
     let end = session.end;
-    let (events, mut rx, joins_tx, mut joins, speaking) = start_joins(&ctx, session);
-    let mut room = RoomDriver::new(ctx, session, events, joins_tx);
+    let Joins { events, events_rx: mut rx, done, done_rx: mut joins, speaking } =
+        start_joins(&ctx, session);
+    let mut room = RoomDriver::new(ctx, session, events, done);
     let mut tick = tokio::time::interval(FRAME);
     let mut act = tokio::time::interval(Duration::from_millis(500));
     // Crash waves, if asked for: the first a whole period in, once people are in.
@@ -201,21 +202,21 @@ async fn run_session(ctx: Arc<Ctx>, session: Session) -> Metrics {
 /// Where a room's members' session events arrive, tagged with the member's index.
 type Events = mpsc::Sender<(usize, ClientEvent)>;
 
-/// Starts the joins of a session's members. Returns where their sessions' events and the
-/// joins' outcomes arrive (with the senders, for members who come back after a crash),
-/// and whether someone speaks in this room: a join that starts then measures its join
-/// time (WebSocket open → first audio) on its own, not the wait for a speaker.
-#[allow(clippy::type_complexity)]
-fn start_joins(
-    ctx: &Arc<Ctx>,
-    session: Session,
-) -> (
-    Events,
-    mpsc::Receiver<(usize, ClientEvent)>,
-    mpsc::Sender<JoinOutcome>,
-    mpsc::Receiver<JoinOutcome>,
-    Arc<AtomicBool>,
-) {
+/// The channels of a session's joins, and the flag its members read.
+struct Joins {
+    /// Where members' session events go (kept for members who come back after a crash).
+    events: Events,
+    events_rx: mpsc::Receiver<(usize, ClientEvent)>,
+    /// Where the joins' outcomes go (kept for members who come back after a crash).
+    done: mpsc::Sender<JoinOutcome>,
+    done_rx: mpsc::Receiver<JoinOutcome>,
+    /// Whether someone speaks in this room: a join that starts then measures its join time
+    /// (WebSocket open → first audio) on its own, not the wait for a speaker.
+    speaking: Arc<AtomicBool>,
+}
+
+/// Starts the joins of a session's members.
+fn start_joins(ctx: &Arc<Ctx>, session: Session) -> Joins {
     let (tx, rx) = mpsc::channel::<(usize, ClientEvent)>(65_536);
     let (joins_tx, joins) = mpsc::channel(ctx.per_room.max(1));
     let speaking = Arc::new(AtomicBool::new(false));
@@ -223,7 +224,7 @@ fn start_joins(
         let (ctx, events, done) = (Arc::clone(ctx), tx.clone(), joins_tx.clone());
         tokio::spawn(join(ctx, session, j, events, done, Arc::clone(&speaking)));
     }
-    (tx, rx, joins_tx, joins, speaking)
+    Joins { events: tx, events_rx: rx, done: joins_tx, done_rx: joins, speaking }
 }
 
 /// Joins member `j` of a session at its turn in the ramp (a later session's members at
