@@ -27,6 +27,7 @@ import { controlsView } from './views/controls.js';
 import { facilitatorView } from './views/facilitator.js';
 import { statsView } from './views/stats.js';
 import { helpView } from './views/help.js';
+import { chatView } from './views/chat.js';
 
 /** How long the speaker's reaction summary gathers before it is read out. */
 const SPEAKER_SUMMARY_MS = 4000;
@@ -218,6 +219,8 @@ function enterRoom({ token, mic, choice }) {
     },
     remove: (button, p) => confirmTwice(button, `Remove ${p.name}?`, () => send('remove_participant', { participant: p.id })),
     confirming,
+    chat: (text) => send('chat', { text }),
+    deleteChat: (button, m) => confirmTwice(button, 'Delete?', () => send('delete_chat', { message: m.id })),
     muteAll: () => send('mute_all'),
     updateSettings: (settings) => send('update_settings', { settings }),
     getStats: () => send('get_stats', {}, { quiet: true }),
@@ -234,9 +237,10 @@ function enterRoom({ token, mic, choice }) {
   const controls = controlsView(store, actions, local);
   facilitatorView(store, actions);
   const stats = statsView(store, actions);
+  const chat = chatView(store, actions);
   document.getElementById('settings-form').addEventListener('submit', (e) => e.preventDefault());
 
-  registerShortcuts(store, actions, help, controls);
+  registerShortcuts(store, actions, help, controls, chat);
   installShortcuts({
     blocked: () => help.isOpen(),
     ptt: {
@@ -362,7 +366,7 @@ function enterRoom({ token, mic, choice }) {
   conn.start();
 }
 
-function registerShortcuts(store, actions, help, controls) {
+function registerShortcuts(store, actions, help, controls, chat) {
   const inRoom = () => store.joined;
   const fac = () => store.isFacilitator;
   const hand = 'Your hand';
@@ -384,6 +388,7 @@ function registerShortcuts(store, actions, help, controls) {
   registerShortcut({ key: 'm', label: 'Microphone on or off', group: 'You', when: inRoom, run: actions.toggleMic });
   registerShortcut({ key: 'p', label: 'Push-to-talk on or off (then hold Space to talk)', group: 'You', when: inRoom, run: actions.togglePtt });
   registerShortcut({ key: 'w', label: 'Away / back at my desk', group: 'You', when: inRoom, run: actions.toggleAway });
+  registerShortcut({ key: 'c', label: 'Write in the chat (Enter sends, Esc leaves)', group: 'You', when: inRoom, run: () => chat.focus() });
   registerShortcut({ key: '?', label: 'Show or hide this help', group: 'You', when: inRoom, run: actions.help });
   registerShortcut({ key: 'n', label: 'Next in queue', group: 'Facilitator', when: fac, run: actions.next });
   registerShortcut({ key: 'x', label: 'Take back the floor (or end discussion)', group: 'Facilitator', when: fac, run: actions.revoke });

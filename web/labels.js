@@ -34,9 +34,12 @@ const ERRORS = {
   floor_free: 'Nobody has the floor.',
   queue_empty: 'No hands are raised.',
   invalid_position: "That hand can't move there.",
-  rate_limited: 'Slow down a little — too many reactions at once.',
+  rate_limited: 'Slow down a little — that was too many at once.',
   force_muted: 'A facilitator muted you. Ask them to unmute you.',
   not_muted: 'Nobody has muted you.',
+  empty_message: 'Write something before sending.',
+  message_too_long: 'Your message is too long — keep it to 1,000 characters.',
+  unknown_message: 'That message is already gone.',
   internal: 'Something went wrong on the server. Try again.',
 };
 

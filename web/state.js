@@ -1,11 +1,13 @@
 // The local copy of the room, built from `welcome` and kept current by each event
 // (protocol §11). Views subscribe to topics and re-render; nothing here touches the DOM.
 //
-// Topics: joined, people, queue, floor, settings, reaction, stats, offer, notice, error.
+// Topics: joined, people, queue, floor, settings, reaction, chat, stats, offer, notice, error.
 
 import { reactionByKind } from './labels.js';
 
 export const REACTION_SHOW_MS = 4000;
+/** Chat messages a page keeps (as the server does for late joiners). */
+export const CHAT_KEPT = 200;
 
 export class Store {
   constructor() {
@@ -25,6 +27,7 @@ export class Store {
     this.turnNote = null; // {holder, turn, note}: the holder's note, kept for their turn
     this.noteOnHold = null; // my note while an offer to me decides between a turn and no turn
     this.stats = null;
+    this.chat = []; // the room's latest chat messages, oldest first
     this.offerDeadline = null; // performance.now() time when an offer to me lapses
   }
 
@@ -101,6 +104,8 @@ export class Store {
     this.settings = room.settings;
     this.people = new Map(room.participants.map((p) => [p.id, p]));
     this.queue = room.queue;
+    const known = new Set(this.chat.map((m) => m.id));
+    this.chat = room.chat || [];
     const mine = this.myHand();
     this.myNote = mine ? (mine.note ?? (you.resumed ? this.myNote : null)) : null;
     const prevFloor = first ? null : this.floor;
@@ -108,6 +113,7 @@ export class Store {
     this.offerDeadline = this.offeredToMe() ? this.toLocal(room.floor.offer_expires_ms) : null;
     this.emit('joined', { first, resumed: you.resumed });
     for (const t of ['settings', 'people', 'queue']) this.emit(t);
+    this.emit('chat', { added: this.chat.filter((m) => !known.has(m.id)) });
     this.emit('floor', { announce: floorAnnouncement(prevFloor, this.floor, this) });
     if (this.offerDeadline) this.emit('offer', { fresh: true });
   }
@@ -236,6 +242,19 @@ export class Store {
     setTimeout(() => this.emit('people', { reactionEnded: from }), REACTION_SHOW_MS + 50);
     const r = reactionByKind[reaction];
     if (r && from !== this.me?.id) this.emit('notice', { text: `${this.nameOf(from)}: ${r.label}`, quiet: true, silent: true });
+  }
+
+  on_chat({ message }) {
+    if (this.chat.some((m) => m.id === message.id)) return;
+    this.chat.push(message);
+    if (this.chat.length > CHAT_KEPT) this.chat.shift();
+    this.emit('chat', { added: [message] });
+    if (message.from !== this.me?.id) this.emit('notice', { text: `${message.name} wrote: ${message.text.slice(0, 140)}`, quiet: true });
+  }
+
+  on_chat_deleted({ message }) {
+    this.chat = this.chat.filter((m) => m.id !== message);
+    this.emit('chat', {});
   }
 
   /** Whether I reacted with `kind` during the current turn (pressing again takes it back). */

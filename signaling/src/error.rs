@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use crate::ids::ParticipantId;
-use crate::protocol::{ErrorCode, MAX_NOTE_CHARS};
+use crate::ids::{ChatId, ParticipantId};
+use crate::protocol::{ErrorCode, MAX_CHAT_CHARS, MAX_NOTE_CHARS};
 
 /// A refused action, with the reason a person can read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -71,6 +71,18 @@ pub enum RoomError {
     /// Asked to be unmuted without being muted.
     #[error("nobody has muted you")]
     NotMuted,
+    /// A chat message with nothing in it.
+    #[error("the message is empty")]
+    EmptyMessage,
+    /// A chat message that is too long.
+    #[error("the message has {0} characters; the limit is {MAX_CHAT_CHARS}")]
+    MessageTooLong(usize),
+    /// No such chat message (never written, deleted, or too old to be kept).
+    #[error("chat message {0} is not in this room")]
+    UnknownMessage(ChatId),
+    /// Too many chat messages too fast.
+    #[error("too many chat messages; try again in {} ms", .0.as_millis())]
+    TooManyMessages(Duration),
     /// Join sent twice on one connection.
     #[error("already joined")]
     AlreadyJoined,
@@ -80,9 +92,9 @@ impl RoomError {
     /// For [`RoomError::RateLimited`]: milliseconds until the action is allowed again.
     pub fn retry_after_ms(&self) -> Option<u64> {
         match self {
-            RoomError::RateLimited(d) | RoomError::TooManyChanges(d) => {
-                Some(d.as_millis().max(1) as u64)
-            }
+            RoomError::RateLimited(d)
+            | RoomError::TooManyChanges(d)
+            | RoomError::TooManyMessages(d) => Some(d.as_millis().max(1) as u64),
             _ => None,
         }
     }
@@ -105,10 +117,15 @@ impl RoomError {
             RoomError::FloorFree => ErrorCode::FloorFree,
             RoomError::QueueEmpty | RoomError::NobodyElseWaiting => ErrorCode::QueueEmpty,
             RoomError::InvalidPosition(..) => ErrorCode::InvalidPosition,
-            RoomError::RateLimited(_) | RoomError::TooManyChanges(_) => ErrorCode::RateLimited,
+            RoomError::RateLimited(_)
+            | RoomError::TooManyChanges(_)
+            | RoomError::TooManyMessages(_) => ErrorCode::RateLimited,
             RoomError::InvalidSetting(..) => ErrorCode::InvalidSetting,
             RoomError::ForceMuted => ErrorCode::ForceMuted,
             RoomError::NotMuted => ErrorCode::NotMuted,
+            RoomError::EmptyMessage => ErrorCode::EmptyMessage,
+            RoomError::MessageTooLong(_) => ErrorCode::MessageTooLong,
+            RoomError::UnknownMessage(_) => ErrorCode::UnknownMessage,
             RoomError::AlreadyJoined => ErrorCode::AlreadyJoined,
         }
     }

@@ -51,6 +51,11 @@ numeric_id!(
     TurnId,
     "t"
 );
+numeric_id!(
+    /// One chat message. Numbered 1, 2, … per room; never reused in a room.
+    ChatId,
+    "c"
+);
 
 /// A room's name, as it appears in tokens and links: 1–64 characters of
 /// `[A-Za-z0-9_-]`.

@@ -20,11 +20,13 @@
 //! - [`floor`]: floor states, turns and their deadlines.
 //! - [`queue`]: the hand queue and its order policies.
 //! - [`reactions`]: per-person reaction rate limits.
+//! - [`chat`]: the room's text chat (kept messages, what a message may contain).
 //! - [`stats`]: talk-time balance (Gini).
 //! - [`colour`]: initials and room-distinct colours.
 //! - [`ids`]: typed identifiers.
 //! - [`error`]: [`RoomError`], why an action was refused.
 
+pub mod chat;
 pub mod colour;
 pub mod error;
 pub mod floor;
@@ -38,5 +40,5 @@ pub mod stats;
 mod views;
 
 pub use error::RoomError;
-pub use ids::{LinkId, ParticipantId, ResumeToken, RoomId, TurnId};
+pub use ids::{ChatId, LinkId, ParticipantId, ResumeToken, RoomId, TurnId};
 pub use room::{Audience, Input, JoinRequest, Joined, Output, Room};

@@ -42,6 +42,8 @@ pub(crate) struct Participant {
     pub(crate) bucket: Bucket,
     /// Hand, microphone, away and push-to-talk changes ([`crate::reactions::TOGGLES`]).
     pub(crate) toggles: Bucket,
+    /// Chat messages ([`crate::reactions::CHAT`]).
+    pub(crate) chat: Bucket,
     /// Since when they have been talking (holding the floor or speaking).
     pub(crate) talking_since: Option<Instant>,
     pub(crate) talk: Duration,
@@ -82,6 +84,7 @@ impl Participant {
             gate: false,
             bucket: Bucket::new(now),
             toggles: Bucket::with(now, crate::reactions::TOGGLES),
+            chat: Bucket::with(now, crate::reactions::CHAT),
             talking_since: None,
             talk: Duration::ZERO,
             turns: 0,

@@ -15,7 +15,8 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::ids::{ParticipantId, ResumeToken};
+pub use crate::chat::MAX_CHAT_CHARS;
+use crate::ids::{ChatId, ParticipantId, ResumeToken};
 pub use crate::views::*;
 
 /// The protocol version this crate speaks; a `join` with another `v` is refused.
@@ -316,6 +317,16 @@ pub enum ClientMsg {
         /// Which reaction.
         reaction: ReactionKind,
     },
+    /// Write in the room's chat (never takes the floor).
+    Chat {
+        /// Plain text, at most [`MAX_CHAT_CHARS`] characters after trimming.
+        text: String,
+    },
+    /// Facilitator: delete a chat message for everyone.
+    DeleteChat {
+        /// Which message.
+        message: ChatId,
+    },
     /// Report your microphone state.
     SetMic {
         /// Microphone open.
@@ -417,6 +428,8 @@ impl ClientMsg {
         "defer_floor",
         "yield",
         "react",
+        "chat",
+        "delete_chat",
         "set_mic",
         "set_away",
         "set_push_to_talk",

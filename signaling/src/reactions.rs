@@ -26,6 +26,9 @@ pub const REACTIONS: Limit = Limit { burst: BURST, refill: REFILL };
 /// (push-to-talk sends two per press), five a second after that.
 pub const TOGGLES: Limit = Limit { burst: 10, refill: Duration::from_millis(200) };
 
+/// Chat messages: as reactions, five at once, one a second after that.
+pub const CHAT: Limit = REACTIONS;
+
 /// A token bucket holding up to `limit.burst` actions, refilled one per `limit.refill`.
 #[derive(Debug, Clone)]
 pub struct Bucket {

@@ -13,6 +13,7 @@ mod transitions;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use crate::chat::ChatLog;
 use crate::colour;
 use crate::error::RoomError;
 use crate::floor::Floor;
@@ -187,6 +188,8 @@ pub struct Room {
     queue: Queue,
     floor: Floor,
     history: Vec<TurnRecord>,
+    /// The latest chat messages, for late joiners.
+    chat: ChatLog,
     outputs: VecDeque<Output>,
     queue_dirty: bool,
     floor_dirty: bool,
@@ -216,6 +219,7 @@ impl Room {
             queue: Queue::default(),
             floor: Floor::Free { since: now },
             history: Vec::new(),
+            chat: ChatLog::default(),
             outputs: VecDeque::new(),
             queue_dirty: false,
             floor_dirty: false,
@@ -301,6 +305,11 @@ impl Room {
         self.participants.get(&who).is_some_and(|p| p.gate)
     }
 
+    /// The chat messages kept for late joiners, oldest first.
+    pub fn chat(&self) -> Vec<crate::protocol::ChatView> {
+        self.chat.views()
+    }
+
     /// Session statistics at `now`: present and departed participants, every turn.
     pub fn stats(&self, now: Instant) -> StatsView {
         let mut people: Vec<PersonStats> = self
@@ -334,6 +343,7 @@ impl Room {
             queue: self.queue_view(Some(viewer)),
             floor: self.floor_view(now),
             audio_slots: self.audio_slots,
+            chat: self.chat.views(),
         }
     }
 

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ParticipantId, ResumeToken, RoomId, TurnId};
+use crate::ids::{ChatId, ParticipantId, ResumeToken, RoomId, TurnId};
 use crate::protocol::{
     HandKind, LeaveReason, Presence, ReactionKind, Role, Settings, Tally, TurnEnd,
 };
@@ -179,6 +179,27 @@ pub struct RoomSnapshot {
     pub floor: FloorView,
     /// Receive slots the server fills per listener; offer this many receive-only m-lines.
     pub audio_slots: u8,
+    /// The latest chat messages (at most [`crate::chat::KEPT`]), oldest first.
+    #[serde(default)]
+    pub chat: Vec<ChatView>,
+}
+
+/// One chat message, with its author as they were when they wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatView {
+    /// The message's id in this room.
+    pub id: ChatId,
+    /// Who wrote it.
+    pub from: ParticipantId,
+    /// Their display name then.
+    pub name: String,
+    /// Their colour then.
+    pub colour: String,
+    /// The text: plain text (never markup), at most [`crate::chat::MAX_CHAT_CHARS`]
+    /// characters, line breaks kept.
+    pub text: String,
+    /// When it was sent, in ms on the room clock.
+    pub at_ms: u64,
 }
 
 /// Everything the server sends. Each is wrapped by [`crate::protocol::encode`] with `seq`;
@@ -309,6 +330,18 @@ pub enum ServerMsg {
         /// Why.
         reason: String,
     },
+    /// Someone wrote in the chat.
+    Chat {
+        /// The message.
+        message: ChatView,
+    },
+    /// A facilitator deleted a chat message: clients drop it.
+    ChatDeleted {
+        /// Which message.
+        message: ChatId,
+        /// The facilitator who deleted it.
+        by: ParticipantId,
+    },
     /// A facilitator did something to you (only you get this): moved, removed or
     /// cleared your hand, muted or unmuted you, or took the floor back from you.
     FacilitatorAction {
@@ -365,6 +398,8 @@ impl ServerMsg {
         "slots",
         "goodbye",
         "facilitator_action",
+        "chat",
+        "chat_deleted",
     ];
 }
 
@@ -399,13 +434,16 @@ pub enum ErrorCode {
     InvalidSetting,
     ForceMuted,
     NotMuted,
+    EmptyMessage,
+    MessageTooLong,
+    UnknownMessage,
     Internal,
     BadOffer,
 }
 
 impl ErrorCode {
     /// Every error code, in declaration order.
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 31] = [
         ErrorCode::Malformed,
         ErrorCode::UnknownType,
         ErrorCode::InvalidMessage,
@@ -432,6 +470,9 @@ impl ErrorCode {
         ErrorCode::InvalidSetting,
         ErrorCode::ForceMuted,
         ErrorCode::NotMuted,
+        ErrorCode::EmptyMessage,
+        ErrorCode::MessageTooLong,
+        ErrorCode::UnknownMessage,
         ErrorCode::Internal,
         ErrorCode::BadOffer,
     ];
@@ -465,6 +506,9 @@ impl ErrorCode {
             ErrorCode::InvalidSetting => "invalid_setting",
             ErrorCode::ForceMuted => "force_muted",
             ErrorCode::NotMuted => "not_muted",
+            ErrorCode::EmptyMessage => "empty_message",
+            ErrorCode::MessageTooLong => "message_too_long",
+            ErrorCode::UnknownMessage => "unknown_message",
             ErrorCode::Internal => "internal",
             ErrorCode::BadOffer => "bad_offer",
         }

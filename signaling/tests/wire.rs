@@ -3,12 +3,12 @@
 //! lists and error codes agree with what serde writes.
 
 use talkstick_signaling::protocol::{
-    self, ActionOnYou, ClientFrame, ClientMsg, ErrorCode, FloorState, FloorView, HandKind,
-    HandView, LeaveReason, ParticipantView, PersonStats, Presence, ReactionKind, Role,
+    self, ActionOnYou, ChatView, ClientFrame, ClientMsg, ErrorCode, FloorState, FloorView,
+    HandKind, HandView, LeaveReason, ParticipantView, PersonStats, Presence, ReactionKind, Role,
     RoomSnapshot, ServerFrame, ServerMsg, Settings, SettingsPatch, SlotView, StatsView, Tally,
     TurnEnd, TurnRecord, YouView,
 };
-use talkstick_signaling::{ParticipantId, ResumeToken, TurnId};
+use talkstick_signaling::{ChatId, ParticipantId, ResumeToken, TurnId};
 
 fn person(id: u32) -> ParticipantView {
     ParticipantView {
@@ -79,8 +79,20 @@ fn welcome() -> ServerMsg {
         queue: vec![hand(1, Some("a note")), hand(2, None)],
         floor: floor(),
         audio_slots: 3,
+        chat: vec![chat_message()],
     };
     ServerMsg::Welcome { protocol: protocol::PROTOCOL_VERSION, you, room: Box::new(room) }
+}
+
+fn chat_message() -> ChatView {
+    ChatView {
+        id: ChatId(4),
+        from: ParticipantId(1),
+        name: "Person 1".into(),
+        colour: "#0072B2".into(),
+        text: "<b>not bold</b>\nhttps://example.org".into(),
+        at_ms: 1_200,
+    }
 }
 
 fn stats() -> ServerMsg {
@@ -144,6 +156,8 @@ fn every_server_msg() -> Vec<ServerMsg> {
             action: ActionOnYou::HandMoved,
             position: Some(2),
         },
+        ServerMsg::Chat { message: chat_message() },
+        ServerMsg::ChatDeleted { message: ChatId(4), by: ParticipantId(2) },
     ]
 }
 
@@ -172,6 +186,8 @@ fn variant(msg: &ServerMsg) -> usize {
         ServerMsg::Slots { .. } => 18,
         ServerMsg::Goodbye { .. } => 19,
         ServerMsg::FacilitatorAction { .. } => 20,
+        ServerMsg::Chat { .. } => 21,
+        ServerMsg::ChatDeleted { .. } => 22,
     }
 }
 
@@ -180,7 +196,7 @@ fn every_server_message_round_trips_through_encode_and_decode_server() {
     let all = every_server_msg();
     let mut seen: Vec<usize> = all.iter().map(variant).collect();
     seen.sort_unstable();
-    assert_eq!(seen, (0..21).collect::<Vec<_>>(), "one sample of every variant");
+    assert_eq!(seen, (0..23).collect::<Vec<_>>(), "one sample of every variant");
     for (seq, msg) in all.into_iter().enumerate() {
         let seq = seq as u64 * 1_000;
         let text = protocol::encode(seq, &msg);
@@ -244,6 +260,8 @@ fn client_messages_round_trip_through_encode_client_and_decode() {
         ClientMsg::RaiseHand { kind: HandKind::NewPoint, note: Some("mine".into()) },
         ClientMsg::RaiseHand { kind: HandKind::Reply, note: None },
         ClientMsg::React { reaction: ReactionKind::Applause },
+        ClientMsg::Chat { text: "see https://example.org <i>x</i>".into() },
+        ClientMsg::DeleteChat { message: ChatId(3) },
         ClientMsg::Grant { participant: p },
         ClientMsg::MoveHand { participant: p, position: 2 },
         ClientMsg::UpdateSettings { settings: patch },

@@ -27,10 +27,10 @@ fn who_may(kind: &str) -> May {
         "join" => May::BeforeJoining,
         "raise_hand" | "lower_hand" | "accept_floor" | "decline_floor" | "defer_floor"
         | "yield" | "react" | "set_mic" | "set_away" | "set_push_to_talk" | "leave" | "ping"
-        | "rtc_offer" | "ask_to_unmute" => May::Everyone,
+        | "rtc_offer" | "ask_to_unmute" | "chat" => May::Everyone,
         "grant" | "next" | "revoke" | "open_discussion" | "move_hand" | "remove_hand"
         | "clear_hands" | "mute" | "unmute" | "mute_all" | "unmute_all" | "update_settings"
-        | "get_stats" | "remove_participant" => May::Facilitators,
+        | "get_stats" | "remove_participant" | "delete_chat" => May::Facilitators,
         other => panic!("the permission matrix has no row for `{other}`: add one"),
     }
 }
@@ -50,6 +50,8 @@ fn sample(kind: &str, token: &str, other: u64) -> Value {
         "move_hand" => json!({"type": kind, "participant": other, "position": 1}),
         "update_settings" => json!({"type": kind, "settings": {"policy": "balanced"}}),
         "rtc_offer" => json!({"type": kind, "sdp": "v=0"}),
+        "chat" => json!({"type": kind, "text": "hello"}),
+        "delete_chat" => json!({"type": kind, "message": 1}),
         _ => json!({"type": kind}),
     }
 }

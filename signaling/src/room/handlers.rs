@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::{Audience, Room};
+use crate::chat::{Author, ChatRefusal};
 use crate::error::RoomError;
 use crate::floor::Floor;
 use crate::ids::ParticipantId;
@@ -45,6 +46,14 @@ impl Room {
             ClientMsg::DeferFloor => self.defer(now, from),
             ClientMsg::Yield => self.yield_floor(now, from),
             ClientMsg::React { reaction } => self.react(now, from, reaction),
+            ClientMsg::Chat { text } => self.post_chat(now, from, &text),
+            ClientMsg::DeleteChat { message } => {
+                if !self.chat.delete(message) {
+                    return Err(RoomError::UnknownMessage(message));
+                }
+                self.broadcast(Audience::All, ServerMsg::ChatDeleted { message, by: from });
+                Ok(())
+            }
             ClientMsg::SetMic { on } => self.set_mic(from, on),
             ClientMsg::SetAway { away } => self.set_away(now, from, away),
             ClientMsg::SetPushToTalk { enabled } => self.update(from, |p| p.push_to_talk = enabled),
@@ -325,6 +334,22 @@ impl Room {
         Ok(())
     }
 
+    /// A chat message: rate-limited per person (attempts count), cleaned, kept, sent to
+    /// everyone. Never touches the floor or the queue.
+    fn post_chat(&mut self, now: Instant, who: ParticipantId, text: &str) -> Result<(), RoomError> {
+        let at_ms = self.ms(now);
+        let p = self.participants.get_mut(&who).ok_or(RoomError::UnknownParticipant(who))?;
+        p.chat.take(now).map_err(RoomError::TooManyMessages)?;
+        let text = crate::chat::clean(text).map_err(|r| match r {
+            ChatRefusal::Empty => RoomError::EmptyMessage,
+            ChatRefusal::TooLong(n) => RoomError::MessageTooLong(n),
+        })?;
+        let author = Author { id: who, name: &p.name, colour: &p.colour };
+        let message = self.chat.post(author, text, at_ms);
+        self.broadcast(Audience::All, ServerMsg::Chat { message });
+        Ok(())
+    }
+
     pub(super) fn on_audio(
         &mut self,
         who: ParticipantId,
@@ -553,6 +578,7 @@ fn facilitator_only(msg: &ClientMsg) -> Option<&'static str> {
         ClientMsg::UnmuteAll => "unmute everyone",
         ClientMsg::UpdateSettings { .. } => "change settings",
         ClientMsg::GetStats => "see the session statistics",
+        ClientMsg::DeleteChat { .. } => "delete chat messages",
         ClientMsg::RemoveParticipant { .. } => "remove someone from the room",
         _ => return None,
     })

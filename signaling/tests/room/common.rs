@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use talkstick_signaling::protocol::{
-    ClientMsg, FloorState, FloorView, HandKind, HandView, ParticipantView, Role, ServerMsg,
-    Settings, SettingsPatch, StatsView,
+    ChatView, ClientMsg, FloorState, FloorView, HandKind, HandView, ParticipantView, Role,
+    ServerMsg, Settings, SettingsPatch, StatsView,
 };
 use talkstick_signaling::{
     Audience, Input, JoinRequest, Joined, Output, ParticipantId, ResumeToken, Room, RoomError,
@@ -31,6 +31,7 @@ pub(crate) struct State {
     pub(crate) gates: Vec<bool>,
     pub(crate) stats: StatsView,
     pub(crate) timeout: Option<Instant>,
+    pub(crate) chat: Vec<ChatView>,
 }
 
 /// Captures the observable state of `room` at `now`.
@@ -46,6 +47,7 @@ pub(crate) fn state(room: &Room, now: Instant) -> State {
         gates: ids.iter().map(|p| room.gate(*p)).collect(),
         stats: room.stats(now),
         timeout: room.poll_timeout(),
+        chat: room.chat(),
     }
 }
 
