@@ -383,7 +383,7 @@ function registerShortcuts(store, actions, help, controls, chat) {
   registerShortcut({ key: 'Escape', label: "Later when you're up: keep your hand (or close help)", group: hand, when: inRoom, run: () => { if (help.isOpen()) help.close(); else if (store.offeredToMe()) actions.defer(); } });
   registerShortcut({ key: 'd', label: "I'm done: give the floor back", group: hand, when: inRoom, run: () => store.iHoldFloor() && actions.done() });
   for (const r of REACTIONS) {
-    registerShortcut({ key: r.key, label: `React: ${r.emoji} ${r.label}`, group: 'Reactions', when: inRoom, run: () => actions.react(r.kind) });
+    registerShortcut({ key: r.key, label: `React: ${r.label}`, group: 'Reactions', when: inRoom, run: () => actions.react(r.kind) });
   }
   registerShortcut({ key: 'm', label: 'Microphone on or off', group: 'You', when: inRoom, run: actions.toggleMic });
   registerShortcut({ key: 'p', label: 'Push-to-talk on or off (then hold Space to talk)', group: 'You', when: inRoom, run: actions.togglePtt });

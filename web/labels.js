@@ -1,18 +1,19 @@
-// Words, icons and keys shown to people. One place, so views and help agree.
+// Words, icons (names from icons.js) and keys shown to people. One place, so views and
+// help agree.
 
 export const REACTIONS = [
-  { kind: 'agree', emoji: '👍', label: 'Agree', key: '1' },
-  { kind: 'disagree', emoji: '👎', label: 'Disagree', key: '2' },
-  { kind: 'question', emoji: '❓', label: 'Question', key: '3' },
-  { kind: 'applause', emoji: '👏', label: 'Applause', key: '4' },
-  { kind: 'slower', emoji: '🐢', label: 'Slower, please', key: '5' },
-  { kind: 'cant_hear', emoji: '🔇', label: "Can't hear", key: '6' },
+  { kind: 'agree', icon: 'thumbs-up', label: 'Agree', key: '1' },
+  { kind: 'disagree', icon: 'thumbs-down', label: 'Disagree', key: '2' },
+  { kind: 'question', icon: 'question', label: 'Question', key: '3' },
+  { kind: 'applause', icon: 'applause', label: 'Applause', key: '4' },
+  { kind: 'slower', icon: 'slower', label: 'Slower, please', key: '5' },
+  { kind: 'cant_hear', icon: 'ear-off', label: "Can't hear", key: '6' },
 ];
 export const reactionByKind = Object.fromEntries(REACTIONS.map((r) => [r.kind, r]));
 
 export const HAND_KINDS = {
-  reply: { icon: '↩', label: 'Reply', long: 'Reply to the speaker' },
-  new_point: { icon: '✋', label: 'New point', long: 'New point' },
+  reply: { icon: 'reply', label: 'Reply', long: 'Reply to the speaker' },
+  new_point: { icon: 'hand', label: 'New point', long: 'New point' },
 };
 
 export const ROLE_LABEL = { facilitator: 'Facilitator', learner: 'Learner' };
@@ -34,7 +35,6 @@ const ERRORS = {
   floor_free: 'Nobody has the floor.',
   queue_empty: 'No hands are raised.',
   invalid_position: "That hand can't move there.",
-  rate_limited: 'Slow down a little — that was too many at once.',
   force_muted: 'A facilitator muted you. Ask them to unmute you.',
   not_muted: 'Nobody has muted you.',
   empty_message: 'Write something before sending.',
@@ -44,6 +44,11 @@ const ERRORS = {
 };
 
 export function errorText(code, message) {
+  if (code === 'rate_limited') {
+    // The server says what there were too many of ("too many reactions; try again…").
+    const what = /^too many [^;]+/.exec(message || '')?.[0] ?? 'too many at once';
+    return `Slow down a little — ${what}.`;
+  }
   if (code === 'invalid_setting') return `That setting was refused: ${message.replace(/^invalid setting /, '')}`;
   return ERRORS[code] || message || 'That did not work.';
 }

@@ -102,7 +102,7 @@ describe('chat', () => {
     const before = (await texts(fac)).length;
     for (let i = 0; i < 8; i += 1) await say(bo, `flood ${i}`);
     await eventually(async () => assert.equal(await bo.locator('#toasts .toast-error').count(), 1));
-    assert.match(await bo.textContent('#toasts'), /Slow down/);
+    assert.match(await bo.textContent('#toasts'), /Slow down a little — too many chat messages/);
     await eventually(async () => assert.equal((await texts(fac)).length, before + 5), 4000);
   });
 

@@ -120,7 +120,8 @@ describe('the web client with a facilitator and three learners', () => {
     assert.doesNotMatch(await chen.textContent('#queue'), /second derivation/);
     assert.match(await chen.textContent('#my-hand'), /#3 of 3/);
     // The hand kind has an icon and a word, not only a colour.
-    assert.match(await bertil.textContent('#queue > li:first-child .kind'), /↩\s*Reply/);
+    assert.match(await bertil.textContent('#queue > li:first-child .kind'), /Reply/);
+    assert.equal(await bertil.getAttribute('#queue > li:first-child .kind svg', 'data-icon'), 'reply');
   });
 
   it("offers the floor on grant; the learner sees \"you're up\", accepts, and every page names them", async () => {
@@ -133,7 +134,7 @@ describe('the web client with a facilitator and three learners', () => {
     await eventually(async () => assert.match(await chen.textContent('#my-hand'), /#2 of 2/));
     await eventually(async () => assert.match(await aino.textContent('#my-hand'), /offered to you/));
     assert.doesNotMatch(await aino.textContent('#my-hand'), /#\d+ of/);
-    assert.equal(await chen.textContent('#queue > li.offered .pos'), '→');
+    assert.equal(await chen.getAttribute('#queue > li.offered .pos svg', 'data-icon'), 'offered');
     await aino.click('#accept-floor');
     for (const p of all) await eventually(async () => assert.match(await holderOf(p), /^Aino/));
     // Aino's private note stays with her turn: beside the banner for her and the
@@ -176,6 +177,34 @@ describe('the web client with a facilitator and three learners', () => {
     await agree.click();
     for (const p of all) {
       await eventually(async () => assert.match(await p.textContent('#floor-tally li[data-reaction="agree"]'), /1/));
+    }
+  });
+
+  it('draws every icon itself: no emoji font needed, one icon per meaning', async () => {
+    // Mid-turn with reactions showing: the most icons a page draws at once (after the
+    // newest reaction's pop-in animation).
+    await new Promise((r) => setTimeout(r, 800));
+    for (const p of [fac, bertil]) {
+      const found = await p.evaluate(() => {
+        // Everything the page wrote itself (people's names and chat are theirs).
+        const walker = document.createTreeWalker(document.getElementById('room'), NodeFilter.SHOW_TEXT);
+        const pictographs = [];
+        for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+          if (n.parentElement.closest('.chat-log, .tile-name, .hand-name, .floor-name, .note, .turn-note')) continue;
+          if (/\p{Extended_Pictographic}/u.test(n.textContent)) pictographs.push(n.textContent.trim());
+        }
+        const icons = [...document.querySelectorAll('#room svg.icon')].filter((s) => s.getClientRects().length);
+        const unsized = icons.filter((s) => { const r = s.getBoundingClientRect(); return r.width < 8 || r.height < 8; });
+        // Which words each drawn icon stands beside: the mic-off icon never means "can't hear".
+        const cantHear = [...document.querySelectorAll('[data-reaction="cant_hear"] svg.icon')].map((s) => s.dataset.icon);
+        const micOff = [...document.querySelectorAll('.tile .mic.off svg.icon')].map((s) => s.dataset.icon);
+        return { pictographs, drawn: icons.length, unsized: unsized.map((s) => s.dataset.icon), cantHear, micOff };
+      });
+      assert.deepEqual(found.pictographs, [], 'no emoji characters in the page\'s own text');
+      assert.ok(found.drawn >= 15, `icons drawn: ${found.drawn}`);
+      assert.deepEqual(found.unsized, []);
+      assert.ok(found.cantHear.length >= 1 && found.cantHear.every((i) => i === 'ear-off'), JSON.stringify(found.cantHear));
+      assert.ok(found.micOff.every((i) => i === 'mic-off'), JSON.stringify(found.micOff));
     }
   });
 

@@ -7,7 +7,8 @@ import { Store, floorAnnouncement } from '../../web/state.js';
 import { Connection } from '../../web/connection.js';
 import { decodeClaims, looksExpired } from '../../web/token.js';
 import { toCsv, perPerson } from '../../web/views/stats.js';
-import { errorText } from '../../web/labels.js';
+import { errorText, REACTIONS, HAND_KINDS } from '../../web/labels.js';
+import { ICON_NAMES, MEANINGS } from '../../web/icons.js';
 
 const tally = { agree: 0, disagree: 0, question: 0, applause: 0, slower: 0, cant_hear: 0 };
 const person = (id, name, extra = {}) => ({
@@ -234,5 +235,22 @@ describe('the session report', () => {
     const lines = csv.trim().split('\r\n');
     assert.equal(lines.length, 3);
     assert.ok(lines[1].startsWith('2,"\'=Aino, ""the"" first",#56B4E9,true,12.3,1,'), lines[1]);
+  });
+});
+
+describe('icons', () => {
+  it('has one meaning per icon and one icon per meaning', () => {
+    assert.deepEqual([...ICON_NAMES].sort(), Object.keys(MEANINGS).sort(), 'every icon says what it means');
+    const meanings = Object.values(MEANINGS);
+    assert.equal(new Set(meanings).size, meanings.length, 'no two icons share a meaning');
+  });
+
+  it('gives every reaction and hand kind an icon of its own', () => {
+    const used = [...REACTIONS.map((r) => r.icon), ...Object.values(HAND_KINDS).map((k) => k.icon)];
+    for (const name of used) assert.ok(ICON_NAMES.includes(name), name);
+    assert.equal(new Set(used).size, used.length, 'no icon stands for two reactions or hand kinds');
+    const cantHear = REACTIONS.find((r) => r.kind === 'cant_hear').icon;
+    assert.notEqual(cantHear, 'mic-off', '"can\'t hear" is not "mic off"');
+    assert.equal(MEANINGS[cantHear], "can't hear the speaker");
   });
 });

@@ -4,6 +4,7 @@
 
 import { h, render, codePoints, touchScreen } from '../dom.js';
 import { HAND_KINDS, REACTIONS } from '../labels.js';
+import { icon } from '../icons.js';
 
 export const NOTE_MAX = 280;
 
@@ -53,13 +54,13 @@ export function controlsView(store, actions, local) {
     handKey = key;
     if (holding) {
       render(handBox,
-        h('span', { class: 'hand-state' }, h('span', { 'aria-hidden': 'true' }, '🎤 '), 'You have the floor'),
+        h('span', { class: 'hand-state' }, icon('stick'), ' You have the floor'),
         h('button', { type: 'button', class: 'primary', id: 'done', 'data-focus-key': 'done', on: { click: actions.done } }, "I'm done", kbd('D')));
     } else if (mine) {
       const kind = HAND_KINDS[mine.kind];
       render(handBox,
         h('span', { class: 'hand-state', id: 'my-hand' },
-          h('span', { 'aria-hidden': 'true' }, `${kind.icon} `),
+          icon(kind.icon), ' ',
           offered ? `You're up — the floor is offered to you · ${kind.label}` : `Your hand is up: #${place?.k} of ${place?.n} · ${kind.label}`,
           store.myNote ? h('span', { class: 'my-note', id: 'my-note' }, ` — “${store.myNote}”`) : null),
         h('button', { type: 'button', id: 'lower', 'data-focus-key': 'lower', on: { click: actions.lower } }, 'Lower hand', kbd('L')));
@@ -71,16 +72,16 @@ export function controlsView(store, actions, local) {
           noteCount,
           h('span', { id: 'note-help', class: 'sr-only' }, 'Enter raises a new point, Shift+Enter a reply.')),
         h('button', { type: 'button', class: 'primary', id: 'raise-new', 'data-focus-key': 'raise-new', on: { click: () => raise('new_point') } },
-          h('span', { 'aria-hidden': 'true' }, '✋ '), 'New point', kbd('H')),
+          icon('hand'), ' New point', kbd('H')),
         h('button', { type: 'button', id: 'raise-reply', 'data-focus-key': 'raise-reply', title: 'Reply to the current speaker', on: { click: () => raise('reply') } },
-          h('span', { 'aria-hidden': 'true' }, '↩ '), 'Reply', kbd('R')));
+          icon('reply'), ' Reply', kbd('R')));
     }
   }
 
   const reactButtons = REACTIONS.map((r) => h('button', {
     type: 'button', class: 'reaction', data: { reaction: r.kind }, title: `${r.label} (${r.key})`,
     'aria-label': `${r.label} (key ${r.key})`, 'aria-pressed': 'false', on: { click: () => actions.react(r.kind) },
-  }, h('span', { class: 'emoji', 'aria-hidden': 'true' }, r.emoji), h('span', { class: 'reaction-label' }, r.label), kbd(r.key)));
+  }, icon(r.icon, 'emoji'), h('span', { class: 'reaction-label' }, r.label), kbd(r.key)));
   render(reactBox, reactButtons);
   // During a turn a reaction counts once: pressed shows it counts, and a press takes it back.
   function drawReactions() {
@@ -114,7 +115,7 @@ export function controlsView(store, actions, local) {
   holdBtn.addEventListener('contextmenu', (e) => e.preventDefault());
   render(toggleBox,
     micBtn, askBtn, holdBtn, pttBtn, pttHint, awayBtn,
-    h('button', { type: 'button', id: 'help-button', 'aria-haspopup': 'dialog', on: { click: actions.help } }, h('span', { 'aria-hidden': 'true' }, '⌨ '), 'Help', kbd('?')),
+    h('button', { type: 'button', id: 'help-button', 'aria-haspopup': 'dialog', on: { click: actions.help } }, icon('help'), ' Help', kbd('?')),
     h('button', { type: 'button', id: 'leave', class: 'danger', on: { click: actions.leave } }, 'Leave'));
 
   function drawToggles() {
@@ -127,8 +128,8 @@ export function controlsView(store, actions, local) {
       || (f?.state === 'held' && f.holder === me.id) || f?.state === 'discussion';
     const micText = local.listenOnly ? 'Listen-only' : me.force_muted ? 'Muted by facilitator'
       : me.mic_on ? (heard ? 'Mic on' : 'Mic on — not heard in moderated mode') : 'Mic off';
-    const micIcon = local.listenOnly ? '🎧' : me.force_muted ? '⛔' : me.mic_on ? '🎙' : '🔇';
-    render(micBtn, h('span', { 'aria-hidden': 'true' }, `${micIcon} `), micText, me.mic_on ? micLevel : null, kbd('M'));
+    const micIcon = local.listenOnly ? 'headphones' : me.force_muted ? 'mic-blocked' : me.mic_on ? 'mic' : 'mic-off';
+    render(micBtn, icon(micIcon), ` ${micText}`, me.mic_on ? micLevel : null, kbd('M'));
     micBtn.setAttribute('aria-pressed', String(!!me.mic_on));
     micBtn.classList.toggle('on', !!me.mic_on);
     micBtn.classList.toggle('unheard', !!me.mic_on && !heard && !me.force_muted);
@@ -137,8 +138,8 @@ export function controlsView(store, actions, local) {
     // Muted by a facilitator: one click asks them (they see it on your tile).
     askBtn.hidden = !me.force_muted || local.listenOnly;
     askBtn.disabled = !!me.unmute_requested;
-    render(askBtn, h('span', { 'aria-hidden': 'true' }, '🙋 '), me.unmute_requested ? 'Asked to unmute' : 'Ask to unmute');
-    render(pttBtn, h('span', { 'aria-hidden': 'true' }, '⌨ '), 'Push-to-talk', me.push_to_talk ? ' on' : ' off', kbd('P'));
+    render(askBtn, icon('asks-unmute'), ' ', me.unmute_requested ? 'Asked to unmute' : 'Ask to unmute');
+    render(pttBtn, icon('ptt'), ' Push-to-talk', me.push_to_talk ? ' on' : ' off', kbd('P'));
     pttBtn.setAttribute('aria-pressed', String(!!me.push_to_talk));
     pttBtn.disabled = local.listenOnly;
     holdBtn.hidden = !me.push_to_talk || local.listenOnly || !touchScreen();
@@ -146,7 +147,7 @@ export function controlsView(store, actions, local) {
     pttHint.classList.toggle('talking', !!(me.push_to_talk && me.mic_on));
     pttHint.textContent = me.push_to_talk && me.mic_on ? 'Talking… release Space to stop' : 'Hold Space to talk';
     const away = me.presence === 'away';
-    render(awayBtn, h('span', { 'aria-hidden': 'true' }, away ? '☕ ' : '🙋 '), away ? 'Away' : 'At my desk', kbd('W'));
+    render(awayBtn, icon(away ? 'away' : 'present'), away ? ' Away' : ' At my desk', kbd('W'));
     awayBtn.setAttribute('aria-pressed', String(away));
   }
 

@@ -4,6 +4,7 @@
 
 import { h, render, avatar, fmtDuration } from '../dom.js';
 import { REACTIONS } from '../labels.js';
+import { icon } from '../icons.js';
 
 export function floorView(store, actions) {
   const banner = document.getElementById('floor-banner');
@@ -22,7 +23,7 @@ export function floorView(store, actions) {
       case 'discussion': label = 'Open discussion'; name = 'Everyone may speak'; break;
       default: label = 'Nobody has the floor'; name = 'Floor open';
     }
-    const pic = p ? avatar(p, 'large') : h('span', { class: 'avatar large empty', 'aria-hidden': 'true' }, f.state === 'discussion' ? '💬' : '🎤');
+    const pic = p ? avatar(p, 'large') : h('span', { class: 'avatar large empty', 'aria-hidden': 'true' }, icon(f.state === 'discussion' ? 'discussion' : 'stick'));
     const ring = p?.speaking ? ' speaking' : '';
     return h('div', { class: `floor-who${ring}`, style: p ? { '--c': p.colour } : {} },
       pic,
@@ -36,7 +37,7 @@ export function floorView(store, actions) {
     const items = REACTIONS.map((r) => {
       const n = f.tally?.[r.kind] ?? 0;
       return h('li', { class: n ? 'has' : 'zero', title: r.label, data: { reaction: r.kind } },
-        h('span', { 'aria-hidden': 'true' }, r.emoji), h('span', { class: 'sr-only' }, `${r.label}:`), ` ${n}`);
+        icon(r.icon), h('span', { class: 'sr-only' }, `${r.label}:`), ` ${n}`);
     });
     return h('ul', { class: 'tally', id: 'floor-tally', 'aria-label': 'Reactions this turn' }, items);
   }
@@ -52,15 +53,15 @@ export function floorView(store, actions) {
       bar: h('span', { class: 'limit-bar', hidden: true }, h('span', { class: 'limit-fill' })),
     };
     const openBadge = f.state === 'held' && f.open
-      ? h('span', { class: 'badge open-badge', id: 'floor-open' }, h('span', { 'aria-hidden': 'true' }, '⏸ '), 'Floor open — paused')
+      ? h('span', { class: 'badge paused-badge', id: 'floor-paused', title: 'The speaker has paused; they still have the floor' }, icon('paused'), ' Paused')
       : f.state === 'discussion'
-        ? h('span', { class: 'badge open-badge', id: 'floor-open' }, h('span', { 'aria-hidden': 'true' }, '🟢 '), 'Floor open')
+        ? h('span', { class: 'badge open-badge', id: 'floor-open' }, icon('floor-open'), ' Floor open')
         : null;
     const done = store.iHoldFloor()
       ? h('button', { type: 'button', class: 'primary', id: 'banner-done', 'data-focus-key': 'banner-done', on: { click: actions.done } }, "I'm done", h('kbd', {}, 'D'))
       : null;
     const modeBadge = store.settings?.mode === 'moderated'
-      ? h('span', { class: 'badge mode-badge', id: 'mode-badge', title: 'Only the person with the floor and facilitators are heard' }, h('span', { 'aria-hidden': 'true' }, '🎙 '), 'Moderated')
+      ? h('span', { class: 'badge mode-badge', id: 'mode-badge', title: 'Only the person with the floor and facilitators are heard' }, icon('moderated'), ' Moderated')
       : h('span', { class: 'badge mode-badge open-mode', id: 'mode-badge', title: 'Everyone can be heard; the queue is advisory' }, 'Open mode');
     // The holder's private note: to them ("my point") and to facilitators, nobody else.
     const tn = f.state === 'held' && store.turnNote?.turn === f.turn ? store.turnNote : null;
@@ -89,7 +90,7 @@ export function floorView(store, actions) {
     upPanel.dataset.drawn = 'yes';
     render(upPanel,
       h('div', { class: 'up-text' },
-        h('h2', { id: 'youre-up-title' }, h('span', { 'aria-hidden': 'true' }, '🎤 '), "You're up!"),
+        h('h2', { id: 'youre-up-title' }, icon('stick'), " You're up!"),
         h('p', {}, 'The floor is yours when you accept. ', h('span', { id: 'offer-remaining', class: 'offer-remaining' }))),
       h('span', { class: 'offer-bar', 'aria-hidden': 'true' }, h('span', { class: 'offer-fill' })),
       h('div', { class: 'up-actions' },

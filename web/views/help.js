@@ -2,6 +2,8 @@
 // the shortcut registry, so it lists exactly what works for this person).
 
 import { h, render, touchScreen } from '../dom.js';
+import { icon } from '../icons.js';
+import { REACTIONS } from '../labels.js';
 import { activeShortcuts, keyLabel, setSingleKeyShortcuts, singleKeyShortcuts } from '../shortcuts.js';
 
 export function helpView() {
@@ -36,13 +38,13 @@ export function helpView() {
   /** On a touch screen: what each button does, instead of keys nobody has. */
   function buttons() {
     const rows = [
-      ['✋ New point', 'Raise your hand for something new'],
-      ['↩ Reply', 'Raise your hand to answer the speaker'],
+      [[icon('hand'), ' New point'], 'Raise your hand for something new'],
+      [[icon('reply'), ' Reply'], 'Raise your hand to answer the speaker'],
       ['Lower hand', 'Take your hand down'],
       ['Accept', 'Take the floor when you are up'],
       ['Later — keep my hand', 'Let the next person go first; your hand stays up'],
       ["I'm done", 'Give the floor back'],
-      ['👍 👎 ❓ 👏 🐢 🔇', 'React without taking a turn (tap again to take it back)'],
+      [REACTIONS.map((r) => icon(r.icon)), `React without taking a turn: ${REACTIONS.map((r) => r.label.toLowerCase()).join(', ')} (tap again to take it back)`],
       ['Mic', 'Microphone on or off'],
       ['Push-to-talk', 'Then hold “Hold to talk” to speak'],
       ['At my desk / Away', 'Say you stepped away; your place is kept'],

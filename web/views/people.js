@@ -5,19 +5,20 @@
 
 import { h, render, avatar } from '../dom.js';
 import { HAND_KINDS, ROLE_LABEL, reactionByKind } from '../labels.js';
+import { icon } from '../icons.js';
 
 export function peopleView(store, actions) {
   const list = document.getElementById('people');
   const count = document.getElementById('people-count');
 
-  function status(icon, text, cls = '') {
-    return h('li', { class: cls }, h('span', { 'aria-hidden': 'true' }, icon), ' ', text);
+  function status(name, text, cls = '') {
+    return h('li', { class: cls }, icon(name), ' ', text);
   }
 
   function micStatus(p) {
-    if (p.force_muted) return status('⛔', 'Muted by facilitator', 'mic muted');
-    if (p.push_to_talk && !p.mic_on) return status('🎙', 'Push-to-talk', 'mic ptt');
-    return p.mic_on ? status('🎙', 'Mic on', 'mic on') : status('🔇', 'Mic off', 'mic off');
+    if (p.force_muted) return status('mic-blocked', 'Muted by facilitator', 'mic muted');
+    if (p.push_to_talk && !p.mic_on) return status('ptt', 'Push-to-talk', 'mic ptt');
+    return p.mic_on ? status('mic', 'Mic on', 'mic on') : status('mic-off', 'Mic off', 'mic off');
   }
 
   let audioInUse = false;
@@ -35,16 +36,16 @@ export function peopleView(store, actions) {
       p.presence === 'away' && 'away', !p.connected && 'offline'].filter(Boolean).join(' ');
     const bits = [
       micStatus(p),
-      p.speaking && status('🔊', 'Speaking', 'speaking-label'),
-      holds && status('🎤', 'Has the floor', 'floor'),
-      offered && status('⏳', me ? "It's your turn" : "It's their turn", 'floor'),
+      p.speaking && status('speaking', 'Speaking', 'speaking-label'),
+      holds && status('stick', 'Has the floor', 'floor'),
+      offered && status('offered', me ? "It's your turn" : "It's their turn", 'floor'),
       hand && status(HAND_KINDS[hand.kind].icon, `#${hand.position} ${HAND_KINDS[hand.kind].label}`, `hand-status ${hand.kind}`),
-      p.unmute_requested && status('🙋', 'Asks to be unmuted', 'asks-unmute'),
-      p.presence === 'away' && status('☕', 'Away', 'away-label'),
-      !p.connected && status('📶', 'Reconnecting…', 'offline-label'),
-      p.push_to_talk && p.mic_on && status('⌨', 'Push-to-talk', 'ptt'),
+      p.unmute_requested && status('asks-unmute', 'Asks to be unmuted', 'asks-unmute'),
+      p.presence === 'away' && status('away', 'Away', 'away-label'),
+      !p.connected && status('offline', 'Reconnecting…', 'offline-label'),
+      p.push_to_talk && p.mic_on && status('ptt', 'Push-to-talk', 'ptt'),
       // Only once audio is running for someone: then a missing connection means trouble.
-      audioInUse && p.connected && p.audio === false && status('🔈', 'No audio connection', 'no-audio'),
+      audioInUse && p.connected && p.audio === false && status('no-audio', 'No audio connection', 'no-audio'),
     ];
     const tools = store.isFacilitator ? h('div', { class: 'tile-actions' },
       h('button', {
@@ -67,7 +68,7 @@ export function peopleView(store, actions) {
           h('span', { class: 'tile-name' }, p.name, me ? h('span', { class: 'you' }, ' (you)') : null),
           h('span', { class: 'tile-role' }, ROLE_LABEL[p.role])),
         r ? h('span', { class: `tile-reaction${reaction.age < 400 ? ' fresh' : ''}`, data: { reaction: r.kind }, title: r.label },
-          h('span', { 'aria-hidden': 'true' }, r.emoji), h('span', { class: 'reaction-word' }, r.label)) : null),
+          icon(r.icon), h('span', { class: 'reaction-word' }, r.label)) : null),
       h('ul', { class: 'tile-status', 'aria-label': `${p.name}: status` }, bits),
       tools);
   }

@@ -4,6 +4,7 @@
 import { h, render } from '../dom.js';
 import { ROLE_LABEL } from '../labels.js';
 import { MIC_PROBLEMS } from '../micCheck.js';
+import { icon } from '../icons.js';
 
 /**
  * Shows the pre-join screen in `root`. Resolves with
@@ -34,7 +35,7 @@ export function showPrejoin(root, { claims, mic }) {
           speakerNote.textContent = ok ? 'Playing… You should hear two short tones. No sound? Check your volume and headset.' : "This browser can't play a test sound.";
         },
       },
-    }, h('span', { 'aria-hidden': 'true' }, '🔊 '), 'Play test sound');
+    }, icon('play'), ' Play test sound');
 
     select.addEventListener('change', () => openMic(select.value));
 
@@ -44,7 +45,7 @@ export function showPrejoin(root, { claims, mic }) {
         h('h1', { id: 'prejoin-name' }, `Welcome, ${claims.name}`),
         h('p', { class: 'lead' }, `You'll join as ${ROLE_LABEL[claims.role].toLowerCase()}. First, check that others will hear you and that you can hear them.`),
         h('section', { class: 'check', 'aria-labelledby': 'mic-h' },
-          h('h2', { id: 'mic-h' }, h('span', { 'aria-hidden': 'true' }, '🎙 '), 'Microphone'),
+          h('h2', { id: 'mic-h' }, icon('mic'), ' Microphone'),
           h('label', { for: 'mic-select' }, 'Use this microphone'),
           select,
           meter,
@@ -52,7 +53,7 @@ export function showPrejoin(root, { claims, mic }) {
           retry,
           h('label', { class: 'check-row' }, micOn, ' Start with my microphone on')),
         h('section', { class: 'check', 'aria-labelledby': 'spk-h' },
-          h('h2', { id: 'spk-h' }, h('span', { 'aria-hidden': 'true' }, '🎧 '), 'Speakers or headset'),
+          h('h2', { id: 'spk-h' }, icon('headphones'), ' Speakers or headset'),
           h('div', { class: 'row' }, speaker, speakerNote)),
         h('div', { class: 'join-row' }, join, listen),
         h('p', { class: 'hint' }, 'Tip: a headset avoids echo. Press ? in the room for keyboard shortcuts.')));

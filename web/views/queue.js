@@ -4,6 +4,7 @@
 
 import { h, render, avatar, fmtDuration } from '../dom.js';
 import { HAND_KINDS } from '../labels.js';
+import { icon } from '../icons.js';
 
 export function queueView(store, actions) {
   const list = document.getElementById('queue');
@@ -34,25 +35,25 @@ export function queueView(store, actions) {
       draggable: fac ? 'true' : false,
     },
     offered
-      ? h('span', { class: 'pos offered', 'aria-label': 'Offered the floor' }, h('span', { 'aria-hidden': 'true' }, '→'))
+      ? h('span', { class: 'pos offered', 'aria-label': 'Offered the floor' }, icon('offered'))
       : h('span', { class: 'pos', 'aria-label': `Position ${place?.k}` }, String(place?.k ?? '')),
     avatar(p, 'small'),
     h('div', { class: 'hand-body' },
       h('div', { class: 'hand-line' },
         h('span', { class: 'hand-name' }, p.name, mine ? ' (you)' : ''),
         h('span', { class: `kind kind-${hand.kind}`, title: kind.long },
-          h('span', { 'aria-hidden': 'true' }, kind.icon), ` ${kind.label}`),
+          icon(kind.icon), ` ${kind.label}`),
         offered ? h('span', { class: 'badge' }, 'Offered') : null,
         // Away keeps the place; offers skip them until they are back.
-        p.presence === 'away' ? h('span', { class: 'badge away', title: 'Keeps their place; the floor goes to the next hand until they are back' }, '☕ Away — skipped') : null),
+        p.presence === 'away' ? h('span', { class: 'badge away', title: 'Keeps their place; the floor goes to the next hand until they are back' }, icon('away'), ' Away — skipped') : null),
       note ? h('p', { class: 'note' },
         h('span', { class: 'note-label' }, mine ? 'My point (only you and the facilitator see this): ' : 'Note: '), note) : null,
       h('span', { class: 'waited', data: { raised: hand.raised_ms } })),
     fac ? h('div', { class: 'hand-actions' },
       h('button', { type: 'button', class: 'small', 'data-focus-key': `qgrant-${hand.participant}`, 'data-action': 'grant', 'aria-label': `Give the floor to ${p.name}`, on: { click: () => actions.grant(hand.participant) } }, 'Give floor'),
-      h('button', { type: 'button', class: 'small icon', 'data-focus-key': `up-${hand.participant}`, 'data-action': 'up', 'aria-label': `Move ${p.name} up`, disabled: n === 0, on: { click: () => actions.moveHand(hand.participant, hand.position - 1) } }, '▲'),
-      h('button', { type: 'button', class: 'small icon', 'data-focus-key': `down-${hand.participant}`, 'data-action': 'down', 'aria-label': `Move ${p.name} down`, disabled: n === store.queue.length - 1, on: { click: () => actions.moveHand(hand.participant, hand.position + 1) } }, '▼'),
-      h('button', { type: 'button', class: 'small icon danger', 'data-focus-key': `remove-${hand.participant}`, 'data-action': 'remove', 'aria-label': `Remove ${p.name}'s hand`, on: { click: () => actions.removeHand(hand.participant) } }, '✕'))
+      h('button', { type: 'button', class: 'small icon', 'data-focus-key': `up-${hand.participant}`, 'data-action': 'up', 'aria-label': `Move ${p.name} up`, disabled: n === 0, on: { click: () => actions.moveHand(hand.participant, hand.position - 1) } }, icon('up')),
+      h('button', { type: 'button', class: 'small icon', 'data-focus-key': `down-${hand.participant}`, 'data-action': 'down', 'aria-label': `Move ${p.name} down`, disabled: n === store.queue.length - 1, on: { click: () => actions.moveHand(hand.participant, hand.position + 1) } }, icon('down')),
+      h('button', { type: 'button', class: 'small icon danger', 'data-focus-key': `remove-${hand.participant}`, 'data-action': 'remove', 'aria-label': `Remove ${p.name}'s hand`, on: { click: () => actions.removeHand(hand.participant) } }, icon('remove')))
       : null);
     if (fac) dragAndDrop(li, hand);
     return li;

@@ -3,6 +3,7 @@
 
 import { h, render, fmtDuration } from '../dom.js';
 import { REACTIONS } from '../labels.js';
+import { icon } from '../icons.js';
 
 export const STATS_POLL_MS = 2000;
 
@@ -61,12 +62,12 @@ export function statsView(store, actions) {
     render(tallyBox,
       h('p', {}, `Turn of ${store.nameOf(f.holder)}:`),
       h('ul', { class: 'tally big', id: 'fac-tally-list' }, REACTIONS.map((r) => h('li', { class: f.tally[r.kind] ? 'has' : 'zero', data: { reaction: r.kind } },
-        h('span', { 'aria-hidden': 'true' }, r.emoji), ` ${r.label}: ${f.tally[r.kind]}`))));
+        icon(r.icon), ` ${r.label}: ${f.tally[r.kind]}`))));
   }
 
   render(reportBox,
-    h('button', { type: 'button', id: 'report-json', on: { click: () => download('json') } }, '⬇ Report (JSON)'),
-    h('button', { type: 'button', id: 'report-csv', on: { click: () => download('csv') } }, '⬇ Report (CSV)'));
+    h('button', { type: 'button', id: 'report-json', on: { click: () => download('json') } }, icon('download'), ' Report (JSON)'),
+    h('button', { type: 'button', id: 'report-csv', on: { click: () => download('csv') } }, icon('download'), ' Report (CSV)'));
 
   async function download(kind) {
     const stats = await actions.freshStats();

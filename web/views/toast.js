@@ -2,6 +2,7 @@
 // are for everyone and vanish by themselves.
 
 import { h } from '../dom.js';
+import { icon } from '../icons.js';
 
 const TOAST_MS = 4500;
 const MAX_TOASTS = 4;
@@ -37,8 +38,7 @@ export function toast(text, kind = 'info', { ms = TOAST_MS, speak = true } = {})
     return;
   }
   while (shelf.children.length >= MAX_TOASTS) shelf.firstElementChild.remove();
-  const icon = kind === 'error' ? '⚠️' : kind === 'warn' ? '⏱' : 'ℹ️';
-  const el = h('div', { class: `toast toast-${kind}` }, h('span', { 'aria-hidden': 'true' }, icon), ' ', text);
+  const el = h('div', { class: `toast toast-${kind}` }, icon(kind === 'error' ? 'error' : kind === 'warn' ? 'attention' : 'info'), ' ', text);
   el.dataset.text = text;
   shelf.append(el);
   if (speak) announce(text, kind === 'error');
