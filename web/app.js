@@ -238,7 +238,7 @@ function enterRoom({ token, mic, choice }) {
   facilitatorView(store, actions);
   const stats = statsView(store, actions);
   const chat = chatView(store, actions);
-  document.getElementById('settings-form').addEventListener('submit', (e) => e.preventDefault());
+  for (const id of ['settings-time', 'settings-queue']) document.getElementById(id).addEventListener('submit', (e) => e.preventDefault());
 
   registerShortcuts(store, actions, help, controls, chat);
   installShortcuts({

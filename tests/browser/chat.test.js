@@ -7,7 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { startServer, launchBrowser, newPage, join, screenshots } from './harness.js';
+import { startServer, launchBrowser, newPage, join, screenshots, contrastOf } from './harness.js';
 
 const eventually = async (check, ms = 8000) => {
   const until = Date.now() + ms;
@@ -110,6 +110,8 @@ describe('chat', () => {
     const target = fac.locator('#chat-log .chat-msg').filter({ hasText: 'flood 0' }).locator('button');
     await target.click();
     assert.equal(await target.textContent(), 'Delete?');
+    const ratio = await contrastOf(target);
+    assert.ok(ratio >= 4.5, `the question is readable: contrast ${ratio.toFixed(2)}`);
     await target.click();
     await eventually(async () => assert.ok(!(await texts(bo)).includes('flood 0')));
     assert.equal(await bo.locator('#chat-log button').count(), 0, 'learners have no delete');

@@ -169,3 +169,25 @@ export async function join(page, { listenOnly = false } = {}) {
   await page.click(listenOnly ? '#join-listen' : '#join');
   await page.locator('#floor-holder').waitFor();
 }
+
+/**
+ * The contrast ratio (WCAG 2) of an element's text against what it is drawn on: its
+ * own background, or the first ancestor's that is not transparent.
+ */
+export async function contrastOf(locator) {
+  return locator.evaluate((el) => {
+    const rgba = (s) => (s.match(/[\d.]+/g) || []).map(Number);
+    const lum = ([r, g, b]) => {
+      const lin = (c) => { const v = c / 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+      return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+    };
+    let bg = [255, 255, 255];
+    for (let n = el; n; n = n.parentElement) {
+      const c = rgba(getComputedStyle(n).backgroundColor);
+      if (c.length >= 3 && (c.length === 3 || c[3] > 0.5)) { bg = c; break; }
+    }
+    const fg = rgba(getComputedStyle(el).color);
+    const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+    return (a + 0.05) / (b + 0.05);
+  });
+}

@@ -6,7 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { startServer, launchBrowser, newPage, join, screenshots } from './harness.js';
+import { startServer, launchBrowser, newPage, join, screenshots, contrastOf } from './harness.js';
 
 /** Polls `check` (which throws or returns false while not yet true) for up to `ms`. */
 async function eventually(check, ms = 6000, what = 'condition') {
@@ -99,8 +99,10 @@ describe('the web client with a facilitator and three learners', () => {
 
   it('shows hands of both kinds in the same order on every page, notes only to their owner and the facilitator', async () => {
     // Without auto-offer the first hand waits in the queue like the others.
+    await fac.click('#tab-queue');
     await fac.uncheck('#set-auto_offer');
     await eventually(async () => (await fac.isChecked('#set-auto_offer')) === false);
+    await fac.click('#tab-floor');
     await aino.fill('#note', 'Ask about the second derivation');
     await aino.click('#raise-new');
     await aino.locator('#my-hand').waitFor();
@@ -127,7 +129,7 @@ describe('the web client with a facilitator and three learners', () => {
   it("offers the floor on grant; the learner sees \"you're up\", accepts, and every page names them", async () => {
     await fac.click('#queue > li[data-position="2"] button[data-action="grant"]');
     await aino.locator('#youre-up').waitFor();
-    await eventually(async () => assert.match(await aino.textContent('#offer-remaining'), /^\d+ s left to accept\.$/));
+    await eventually(async () => assert.match(await aino.textContent('#offer-remaining'), /^0:\d\d left to accept\.$/));
     assert.match(await bertil.textContent('#floor-label'), /offered to/i);
     // Positions stay true: Aino is out of the numbering while offered, Chen counts on
     // without her, and Aino's own line says the floor is hers to take.
@@ -209,9 +211,11 @@ describe('the web client with a facilitator and three learners', () => {
   });
 
   it('shows a time limit countdown and moderated mode on every page', async () => {
+    await fac.click('#tab-time');
     await fac.check('#set-time_limit_ms-on');
     await fac.fill('#set-time_limit_ms', '90');
     await fac.press('#set-time_limit_ms', 'Enter');
+    await fac.click('#tab-floor');
     await fac.check('#set-mode-moderated');
     for (const p of all) {
       await eventually(async () => assert.match(await p.textContent('#floor-countdown'), /^[01]:\d\d left$/));
@@ -233,6 +237,31 @@ describe('the web client with a facilitator and three learners', () => {
     await bertil.locator('#floor-countdown').waitFor();
     await bertil.screenshot({ path: path.join(screenshots, 'phone.png'), style: QUIET });
     await bertil.setViewportSize({ width: 1280, height: 720 });
+  });
+
+  it('fits a facilitator\'s tools in 1280×720 and says each thing once', async () => {
+    // Mid-turn, moderated, with a time limit and two hands: the busiest the page gets.
+    assert.deepEqual(fac.viewportSize(), { width: 1280, height: 720 });
+    for (const tab of ['floor', 'balance', 'time', 'queue']) {
+      await fac.click(`#tab-${tab}`);
+      const fit = await fac.evaluate((t) => {
+        const panel = document.getElementById(`fac-tab-${t}`);
+        const side = document.getElementById('facilitator-panel');
+        return { inner: panel.scrollHeight - panel.clientHeight, side: side.scrollHeight - side.clientHeight, bottom: side.getBoundingClientRect().bottom };
+      }, tab);
+      assert.ok(fit.inner <= 1 && fit.side <= 1, `the ${tab} tab scrolls: ${JSON.stringify(fit)}`);
+      assert.ok(fit.bottom <= 720, `the panel ends on the screen: ${fit.bottom}`);
+    }
+    await fac.click('#tab-floor');
+    // One "I'm done" for the holder; nobody sees "floor open" while someone has it.
+    const dones = await aino.locator('button:visible', { hasText: "I'm done" }).count();
+    assert.equal(dones, 1, 'one "I\'m done" button');
+    for (const p of all) assert.equal(await p.locator('#floor-open').count(), 0);
+    // One clock format: m:ss everywhere.
+    for (const p of all) {
+      assert.match(await p.textContent('#floor-elapsed'), /^Speaking for \d+:\d\d$/);
+      assert.match(await p.textContent('#floor-countdown'), /^\d+:\d\d left$/);
+    }
   });
 
   it('keeps a learner\'s queue place when the page is reloaded', async () => {
@@ -282,9 +311,13 @@ describe('the web client with a facilitator and three learners', () => {
 
   it('shows the talk-time balance and downloads the report', async () => {
     await eventually(async () => assert.match(await fac.textContent('#balance-chart li[data-pid]:first-child'), /Aino/));
-    await fac.evaluate(() => { document.getElementById('facilitator-panel').scrollTop = 0; });
     await fac.screenshot({ path: path.join(screenshots, 'facilitator.png'), style: QUIET });
+    await fac.click('#tab-balance');
+    await fac.screenshot({ path: path.join(screenshots, 'facilitator-balance.png'), style: QUIET });
     const [download] = await Promise.all([fac.waitForEvent('download'), fac.click('#report-csv')]);
+    await fac.click('#tab-time');
+    await fac.screenshot({ path: path.join(screenshots, 'facilitator-settings.png'), style: QUIET });
+    await fac.click('#tab-floor');
     const csv = readFileSync(await download.path(), 'utf8');
     const [header, ...rows] = csv.trim().split(/\r\n/);
     assert.match(header, /^participant,name,colour,present,talk_seconds,turns,/);
@@ -430,6 +463,8 @@ describe('the web client with a facilitator and three learners', () => {
     const button = fac.locator('#people > li[data-name="Bertil"] [data-action="remove"]');
     await button.click();
     assert.match(await button.textContent(), /Remove Bertil\?/);
+    const ratio = await contrastOf(button);
+    assert.ok(ratio >= 4.5, `the question is readable: contrast ${ratio.toFixed(2)}`);
     // The people list is drawn again while the facilitator confirms (Aino reacts): the
     // question stays, and the second click still confirms.
     await aino.keyboard.press('3');
@@ -454,6 +489,11 @@ describe('the web client with a facilitator and three learners', () => {
   it('says so when the connection is lost', async () => {
     await server.stop();
     await eventually(async () => assert.match(await aino.textContent('#conn-banner'), /Connection lost — reconnecting/));
+    // The banner takes its room from the panels, never the controls off the screen.
+    for (const p of [fac, aino]) {
+      const bottom = await p.evaluate(() => document.getElementById('controls').getBoundingClientRect().bottom);
+      assert.ok(bottom <= p.viewportSize().height + 1, `controls end at ${bottom}`);
+    }
     for (const p of all) assert.deepEqual(p.problems, [], 'no script errors');
     assert.match(await fac.textContent('#conn-banner'), /Connection lost/);
   });

@@ -1,6 +1,8 @@
-// Facilitator panel: floor controls (next, take back, open discussion, mute all) and
-// the settings form. Each setting is sent as soon as it changes; the form always
-// shows what the server confirmed.
+// Facilitator panel, in four tabs so that each fits a 1280×720 screen without
+// scrolling: Floor (next, take back, open discussion, mute all, who is heard, the turn's
+// reactions), Balance & report (views/stats.js), Time (limit, pauses) and Queue (order,
+// offers). Each
+// setting is sent as soon as it changes; the form always shows what the server confirmed.
 
 import { h, render } from '../dom.js';
 
@@ -10,7 +12,6 @@ const ms = (s) => Math.round(Number(s) * 1000);
 export function facilitatorView(store, actions) {
   const panel = document.getElementById('facilitator-panel');
   const floorBox = document.getElementById('fac-floor');
-  const form = document.getElementById('settings-form');
   let built = false;
   const f = {};
 
@@ -65,25 +66,29 @@ export function facilitatorView(store, actions) {
     const autoOffer = h('input', { type: 'checkbox', id: 'set-auto_offer' });
     autoOffer.addEventListener('change', () => send({ auto_offer: autoOffer.checked }));
     f.auto_offer = autoOffer;
-    render(form,
-      h('fieldset', {}, h('legend', {}, 'Who is heard'),
+    // Who is heard changes often during a session: it sits with the floor controls.
+    render(document.getElementById('fac-mode'),
+      h('fieldset', { class: 'mode-set' }, h('legend', {}, 'Who is heard'),
         radio('mode', 'open', 'Open', 'everyone; the queue is a guide'),
-        radio('mode', 'moderated', 'Moderated', 'only the floor holder and facilitators')),
+        radio('mode', 'moderated', 'Moderated', 'only the floor holder and facilitators')));
+    render(document.getElementById('settings-time'),
+      h('fieldset', {}, h('legend', {}, 'Time limit'),
+        seconds('time_limit_ms', 'Seconds per turn', { min: 5, max: 3600, optional: true, optLabel: 'Limit each turn' }),
+        h('div', { class: 'field choices' }, h('span', { class: 'label' }, 'When time runs out'),
+          radio('limit_action', 'soft', 'Warn', 'the speaker keeps the floor'),
+          radio('limit_action', 'hard', 'End the turn', 'the floor passes on')),
+        seconds('warning_ms', 'Warn this many seconds before the end (0 = no warning)', { min: 0, max: 600 })),
+      h('fieldset', {}, h('legend', {}, 'Pauses'),
+        seconds('pause_ms', 'Show the speaker as paused after this much silence', { min: 0.3, max: 60, step: 0.1 }),
+        seconds('auto_advance_ms', 'Seconds of silence', { min: 1, max: 600, optional: true, optLabel: 'Hand over after a long silence' })));
+    render(document.getElementById('settings-queue'),
       h('fieldset', {}, h('legend', {}, 'Queue order'),
         radio('policy', 'fifo', 'First come', 'replies to the speaker before new points'),
         radio('policy', 'balanced', 'Balanced', 'least talk time first'),
         replies()),
-      h('fieldset', {}, h('legend', {}, 'Time limit'),
-        seconds('time_limit_ms', 'Seconds per turn', { min: 5, max: 3600, optional: true, optLabel: 'Limit each turn' }),
-        h('div', { class: 'field' }, h('span', { class: 'label' }, 'When time runs out'),
-          radio('limit_action', 'soft', 'Warn', 'the speaker keeps the floor'),
-          radio('limit_action', 'hard', 'End the turn', 'the floor passes on')),
-        seconds('warning_ms', 'Warn this many seconds before the end (0 = no warning)', { min: 0, max: 600 })),
-      h('fieldset', {}, h('legend', {}, 'Pauses and hand-over'),
-        seconds('pause_ms', 'Show "floor open" after this much silence', { min: 0.3, max: 60, step: 0.1 }),
-        seconds('auto_advance_ms', 'Seconds of silence', { min: 1, max: 600, optional: true, optLabel: 'Hand over after a long silence' }),
-        seconds('offer_timeout_ms', 'Seconds to accept "you\'re up"', { min: 1, max: 120 }),
-        h('label', { class: 'check-row', for: autoOffer.id }, autoOffer, ' Offer the floor to the next hand automatically')));
+      h('fieldset', {}, h('legend', {}, 'Offers'),
+        h('label', { class: 'check-row', for: autoOffer.id }, autoOffer, ' Offer the floor to the next hand automatically'),
+        seconds('offer_timeout_ms', 'Seconds to accept "you\'re up"', { min: 1, max: 120 })));
     built = true;
   }
 
@@ -123,6 +128,28 @@ export function facilitatorView(store, actions) {
       h('button', { type: 'button', id: 'fac-unmute-all', 'data-focus-key': 'unmuteall', on: { click: actions.unmuteAll } }, 'Unmute all'));
   }
 
+  // Tabs as the ARIA pattern has them: arrows move between tabs, one tab stop.
+  const tabs = [...panel.querySelectorAll('[role="tab"]')];
+  function select(tab, focus = false) {
+    for (const t of tabs) {
+      const on = t === tab;
+      t.setAttribute('aria-selected', String(on));
+      t.tabIndex = on ? 0 : -1;
+      document.getElementById(t.getAttribute('aria-controls')).hidden = !on;
+    }
+    if (focus) tab.focus();
+  }
+  for (const t of tabs) {
+    t.addEventListener('click', () => select(t));
+    t.addEventListener('keydown', (e) => {
+      const i = tabs.indexOf(t);
+      const to = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[e.key];
+      if (to === undefined) return;
+      e.preventDefault();
+      select(tabs[(to + tabs.length) % tabs.length], true);
+    });
+  }
+
   store.on('joined', () => {
     panel.hidden = !store.isFacilitator;
     document.body.classList.toggle('is-facilitator', store.isFacilitator);
@@ -132,5 +159,5 @@ export function facilitatorView(store, actions) {
   store.on('error', (e) => { if (e.code === 'invalid_setting') fill(); });
   store.on('floor', () => store.isFacilitator && drawFloor());
   store.on('queue', () => store.isFacilitator && drawFloor());
-  return { fill, drawFloor };
+  return { fill, drawFloor, select: (name) => select(document.getElementById(`tab-${name}`)) };
 }

@@ -57,9 +57,6 @@ export function floorView(store, actions) {
       : f.state === 'discussion'
         ? h('span', { class: 'badge open-badge', id: 'floor-open' }, icon('floor-open'), ' Floor open')
         : null;
-    const done = store.iHoldFloor()
-      ? h('button', { type: 'button', class: 'primary', id: 'banner-done', 'data-focus-key': 'banner-done', on: { click: actions.done } }, "I'm done", h('kbd', {}, 'D'))
-      : null;
     const modeBadge = store.settings?.mode === 'moderated'
       ? h('span', { class: 'badge mode-badge', id: 'mode-badge', title: 'Only the person with the floor and facilitators are heard' }, icon('moderated'), ' Moderated')
       : h('span', { class: 'badge mode-badge open-mode', id: 'mode-badge', title: 'Everyone can be heard; the queue is advisory' }, 'Open mode');
@@ -77,7 +74,7 @@ export function floorView(store, actions) {
         timeEls.bar,
         h('div', { class: 'floor-badges' }, openBadge, modeBadge)),
       tallyBlock(f),
-      h('div', { class: 'floor-actions' }, done));
+      h('div', { class: 'floor-actions' }));
     tick();
   }
 
@@ -132,7 +129,8 @@ export function floorView(store, actions) {
     if (!upPanel.hidden && store.offerDeadline !== null) {
       const left = store.offerDeadline - performance.now();
       const el = document.getElementById('offer-remaining');
-      if (el) el.textContent = `${Math.max(0, Math.ceil(left / 1000))} s left to accept.`;
+      // One clock format on the page: m:ss, rounded up so that 0:00 means the end.
+      if (el) el.textContent = `${fmtDuration(Math.ceil(Math.max(0, left) / 1000) * 1000)} left to accept.`;
       const fill = upPanel.querySelector('.offer-fill');
       const total = store.settings?.offer_timeout_ms || 10000;
       if (fill) fill.style.width = `${Math.max(0, Math.min(100, (left / total) * 100))}%`;

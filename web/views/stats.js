@@ -60,7 +60,7 @@ export function statsView(store, actions) {
       return;
     }
     render(tallyBox,
-      h('p', {}, `Turn of ${store.nameOf(f.holder)}:`),
+      h('p', { class: 'hint' }, `${store.nameOf(f.holder)}'s turn`),
       h('ul', { class: 'tally big', id: 'fac-tally-list' }, REACTIONS.map((r) => h('li', { class: f.tally[r.kind] ? 'has' : 'zero', data: { reaction: r.kind } },
         icon(r.icon), ` ${r.label}: ${f.tally[r.kind]}`))));
   }
