@@ -11,7 +11,7 @@
 // `connection.send(type, fields)` sends any type, for the media's own signalling.
 
 import { Connection } from './connection.js';
-import { touchScreen } from './dom.js';
+import { touchScreen, frameTimes } from './dom.js';
 import { Store } from './state.js';
 import { tokenFromUrl, decodeClaims, looksExpired } from './token.js';
 import { MicCheck } from './micCheck.js';
@@ -362,7 +362,7 @@ function enterRoom({ token, mic, choice }) {
   }).observe(document.getElementById('controls'));
 
   // For tests and debugging in the console.
-  window.talkstick = { store, connection: conn };
+  window.talkstick = { store, connection: conn, frameTimes };
   conn.start();
 }
 

@@ -41,6 +41,76 @@ export function render(container, ...children) {
   }
 }
 
+/**
+ * Draws a list whose items are mostly unchanged between updates: an item whose `sig`
+ * (a string of everything its element shows) is the same as last time keeps its element;
+ * only changed items are built again, and the container is touched only when its
+ * elements or their order changed; `update(el, item)` sets what changes often and cheaply
+ * (a place number) on every element as it is. A plenary's forty lines stay within a frame.
+ */
+export function keyedRender(container, items, { key, sig, build, update }) {
+  const cache = container._keyed || (container._keyed = new Map());
+  const next = new Map();
+  const els = items.map((item) => {
+    const k = key(item);
+    const s = sig(item);
+    const old = cache.get(k);
+    const el = old && old.sig === s ? old.el : build(item);
+    // What changes often and cheaply (a place number) is set on the element as it is.
+    update?.(el, item);
+    next.set(k, { sig: s, el });
+    return el;
+  });
+  container._keyed = next;
+  patch(container, els);
+}
+
+/** Makes `container`'s children exactly `els`, moving or replacing only what differs
+ *  (keyboard focus kept as `render` keeps it). */
+function patch(container, els) {
+  const active = document.activeElement;
+  const focusKey = active && container.contains(active) ? active.dataset.focusKey : undefined;
+  const keep = new Set(els);
+  for (const child of [...container.children]) if (!keep.has(child)) child.remove();
+  els.forEach((el, i) => {
+    const at = container.children[i];
+    if (at !== el) container.insertBefore(el, at ?? null);
+  });
+  if (focusKey && !container.contains(document.activeElement)) {
+    const again = container.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`);
+    if (again && !again.disabled) again.focus({ preventScroll: true });
+  }
+}
+
+/** How long each frame's drawing took (ms, the latest 500): see `onFrame`. */
+export const frameTimes = [];
+const pending = new Set();
+let scheduled = false;
+
+/**
+ * A draw function that runs at most once per frame, however many updates ask for it in
+ * between: a burst of forty people's changes is drawn once. The time each frame's drawing
+ * takes is kept in `frameTimes`.
+ */
+export function onFrame(draw) {
+  return () => {
+    pending.add(draw);
+    if (!scheduled) { scheduled = true; requestAnimationFrame(flush); }
+  };
+}
+
+function flush() {
+  scheduled = false;
+  const t0 = performance.now();
+  const draws = [...pending];
+  pending.clear();
+  for (const draw of draws) {
+    try { draw(); } catch (e) { console.error('drawing failed:', e); }
+  }
+  frameTimes.push(performance.now() - t0);
+  if (frameTimes.length > 500) frameTimes.shift();
+}
+
 export const $ = (sel, root = document) => root.querySelector(sel);
 
 /** `m:ss` (or `h:mm:ss`) for a duration in ms; negative durations show as 0:00. */

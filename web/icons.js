@@ -89,20 +89,28 @@ export const MEANINGS = {
 
 export const ICON_NAMES = Object.keys(SHAPES);
 
-/** An inline SVG icon, hidden from screen readers (the words beside it say it). */
+const drawn = new Map();
+
+/** An inline SVG icon, hidden from screen readers (the words beside it say it). Each is
+ *  drawn once and copied after that (a plenary's list uses hundreds). */
 export function icon(name, cls = '') {
-  const shapes = SHAPES[name];
-  if (!shapes) throw new Error(`no icon ${name}`);
-  const svg = document.createElementNS(SVG, 'svg');
-  svg.setAttribute('viewBox', '0 0 24 24');
-  svg.setAttribute('class', `icon${cls ? ` ${cls}` : ''}`);
-  svg.setAttribute('aria-hidden', 'true');
-  svg.setAttribute('focusable', 'false');
-  svg.dataset.icon = name;
-  for (const [tag, attrs] of shapes) {
-    const el = document.createElementNS(SVG, tag);
-    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-    svg.append(el);
+  let svg = drawn.get(name);
+  if (!svg) {
+    const shapes = SHAPES[name];
+    if (!shapes) throw new Error(`no icon ${name}`);
+    svg = document.createElementNS(SVG, 'svg');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('aria-hidden', 'true');
+    svg.setAttribute('focusable', 'false');
+    svg.dataset.icon = name;
+    for (const [tag, attrs] of shapes) {
+      const el = document.createElementNS(SVG, tag);
+      for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+      svg.append(el);
+    }
+    drawn.set(name, svg);
   }
-  return svg;
+  const copy = svg.cloneNode(true);
+  copy.setAttribute('class', cls ? `icon ${cls}` : 'icon');
+  return copy;
 }

@@ -28,6 +28,7 @@ export class Store {
     this.noteOnHold = null; // my note while an offer to me decides between a turn and no turn
     this.stats = null;
     this.chat = []; // the room's latest chat messages, oldest first
+    this.renderTimes = []; // ms each of the latest server messages took to apply and draw
     this.offerDeadline = null; // performance.now() time when an offer to me lapses
   }
 
@@ -90,9 +91,17 @@ export class Store {
     if (typeof nowMs === 'number') this.offset = nowMs - performance.now();
   }
 
+  /** Applies one server message and lets every view draw it; the time that takes is
+   *  kept (`renderTimes`, the latest 500) so a test or a curious user can see that an
+   *  update stays within a frame (16 ms). */
   apply(msg) {
     const fn = this[`on_${msg.type}`];
-    if (fn) fn.call(this, msg);
+    if (!fn) return;
+    const t0 = performance.now();
+    fn.call(this, msg);
+    const ms = performance.now() - t0;
+    this.renderTimes.push(ms);
+    if (this.renderTimes.length > 500) this.renderTimes.shift();
   }
 
   on_welcome({ you, room }) {

@@ -310,7 +310,9 @@ describe('the web client with a facilitator and three learners', () => {
   });
 
   it('shows the talk-time balance and downloads the report', async () => {
+    await fac.click('#tab-balance');
     await eventually(async () => assert.match(await fac.textContent('#balance-chart li[data-pid]:first-child'), /Aino/));
+    await fac.click('#tab-floor');
     await fac.screenshot({ path: path.join(screenshots, 'facilitator.png'), style: QUIET });
     await fac.click('#tab-balance');
     await fac.screenshot({ path: path.join(screenshots, 'facilitator-balance.png'), style: QUIET });

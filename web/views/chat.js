@@ -4,7 +4,7 @@
 // count shows while new messages arrive out of sight (log scrolled up, or the page in
 // the background). Facilitators delete a message with a click asked twice.
 
-import { h, render, codePoints, inkOn } from '../dom.js';
+import { h, codePoints, inkOn, keyedRender, onFrame } from '../dom.js';
 
 export const CHAT_MAX = 1000;
 /** What a link looks like in a message: http or https only. */
@@ -33,8 +33,13 @@ export function chatView(store, actions) {
   let seen = new Set();
   let first = true;
 
+  // Whether the log shows its newest message: read when the reader scrolls, never while
+  // drawing (reading the layout then would cost a forced layout of the whole page).
+  let pinned = true;
   const atBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 24;
-  const inSight = () => document.visibilityState === 'visible' && atBottom();
+  const inSight = () => document.visibilityState === 'visible' && pinned;
+  /** Shows the newest message, at the start of the next frame (the layout is clean then). */
+  const toBottom = () => requestAnimationFrame(() => { log.scrollTop = log.scrollHeight; pinned = true; });
 
   function showUnread() {
     unreadBadge.hidden = unread === 0;
@@ -42,9 +47,9 @@ export function chatView(store, actions) {
     unreadBadge.setAttribute('aria-label', `${unread} unread message${unread === 1 ? '' : 's'}`);
   }
 
+  const hhmm = new Intl.DateTimeFormat([], { hour: '2-digit', minute: '2-digit' });
   function clock(ms) {
-    const d = new Date(Date.now() - (store.roomNow() - ms));
-    return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    return hhmm.format(new Date(Date.now() - (store.roomNow() - ms)));
   }
 
   function item(m) {
@@ -63,11 +68,23 @@ export function chatView(store, actions) {
       h('p', { class: 'chat-text' }, linkified(m.text)));
   }
 
+  // New messages are counted at once; the log is drawn once a frame, each message's
+  // element kept while it is unchanged.
+  let stick = true;
+  const drawLog = onFrame(() => {
+    keyedRender(log, store.chat, {
+      key: (m) => m.id,
+      sig: (m) => `${store.isFacilitator}/${actions.confirming(`chat-del-${m.id}`) ?? ''}`,
+      build: item,
+    });
+    if (stick) toBottom();
+    stick = false;
+  });
+
   function draw({ added = [] } = {}) {
-    const stick = first || atBottom();
-    render(log, store.chat.map(item));
+    stick = stick || first || pinned;
+    drawLog();
     document.getElementById('chat-empty').hidden = store.chat.length > 0;
-    if (stick) log.scrollTop = log.scrollHeight;
     const fresh = added.filter((m) => !seen.has(m.id) && m.from !== store.me?.id);
     for (const m of store.chat) seen.add(m.id);
     if (fresh.length && !first && !inSight()) unread += fresh.length;
@@ -79,9 +96,9 @@ export function chatView(store, actions) {
     if (unread && inSight()) { unread = 0; showUnread(); }
   }
 
-  log.addEventListener('scroll', readAll);
+  log.addEventListener('scroll', () => { pinned = atBottom(); readAll(); });
   document.addEventListener('visibilitychange', readAll);
-  unreadBadge.addEventListener('click', () => { log.scrollTop = log.scrollHeight; readAll(); });
+  unreadBadge.addEventListener('click', () => { log.scrollTop = log.scrollHeight; pinned = true; readAll(); });
 
   input.addEventListener('input', () => {
     const n = codePoints(input.value);
@@ -101,7 +118,7 @@ export function chatView(store, actions) {
     if (actions.chat(input.value.trim())) {
       input.value = '';
       input.dispatchEvent(new Event('input'));
-      log.scrollTop = log.scrollHeight;
+      toBottom();
     }
   });
 

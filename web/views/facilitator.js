@@ -4,7 +4,7 @@
 // offers). Each
 // setting is sent as soon as it changes; the form always shows what the server confirmed.
 
-import { h, render } from '../dom.js';
+import { h, render, onFrame } from '../dom.js';
 
 const sec = (ms) => (ms == null ? '' : String(Math.round(ms / 100) / 10));
 const ms = (s) => Math.round(Number(s) * 1000);
@@ -137,6 +137,7 @@ export function facilitatorView(store, actions) {
       t.tabIndex = on ? 0 : -1;
       document.getElementById(t.getAttribute('aria-controls')).hidden = !on;
     }
+    panel.dispatchEvent(new CustomEvent('tabshown', { detail: tab.id }));
     if (focus) tab.focus();
   }
   for (const t of tabs) {
@@ -157,7 +158,8 @@ export function facilitatorView(store, actions) {
   });
   store.on('settings', () => store.isFacilitator && fill());
   store.on('error', (e) => { if (e.code === 'invalid_setting') fill(); });
-  store.on('floor', () => store.isFacilitator && drawFloor());
-  store.on('queue', () => store.isFacilitator && drawFloor());
+  const drawFloorSoon = onFrame(() => store.isFacilitator && drawFloor());
+  store.on('floor', drawFloorSoon);
+  store.on('queue', drawFloorSoon);
   return { fill, drawFloor, select: (name) => select(document.getElementById(`tab-${name}`)) };
 }

@@ -2,7 +2,7 @@
 // with elapsed time, countdown, "floor open" and the turn's reactions) and the
 // "you're up" panel.
 
-import { h, render, avatar, fmtDuration } from '../dom.js';
+import { h, render, avatar, fmtDuration, onFrame } from '../dom.js';
 import { REACTIONS } from '../labels.js';
 import { icon } from '../icons.js';
 
@@ -137,9 +137,12 @@ export function floorView(store, actions) {
     }
   }
 
-  store.on('floor', draw);
-  store.on('people', draw);
-  store.on('settings', draw);
+  // The banner is drawn once a frame, however many changes (a burst of reactions to the
+  // tally, people's changes in a plenary) come in between.
+  const drawSoon = onFrame(draw);
+  store.on('floor', drawSoon);
+  store.on('people', drawSoon);
+  store.on('settings', drawSoon);
   store.on('queue', tick);
   store.on('offer', (d) => { clearOffer(); drawOffer(!!d?.fresh); tick(); });
   return { draw, tick };

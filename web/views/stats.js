@@ -1,7 +1,7 @@
 // Facilitator: live talk-time balance (polled with get_stats, plus the running turn),
 // the current turn's reactions, and the session report as JSON and CSV.
 
-import { h, render, fmtDuration } from '../dom.js';
+import { h, render, fmtDuration, onFrame } from '../dom.js';
 import { REACTIONS } from '../labels.js';
 import { icon } from '../icons.js';
 
@@ -32,6 +32,8 @@ export function statsView(store, actions) {
   }
 
   function drawChart() {
+    // Drawn only while its tab shows (forty bars, every second): when the tab opens, at once.
+    if (chart.closest('[role="tabpanel"]')?.hidden) return;
     const rows = liveTalk().sort((a, b) => b.talk - a.talk);
     const total = rows.reduce((n, p) => n + p.talk, 0);
     const max = Math.max(1, ...rows.map((p) => p.talk));
@@ -92,7 +94,14 @@ export function statsView(store, actions) {
 
   store.on('joined', poll);
   store.on('stats', drawChart);
-  store.on('floor', () => { if (store.isFacilitator) { drawTally(); drawChart(); } });
+  let holder = null;
+  store.on('floor', onFrame(() => {
+    if (!store.isFacilitator) return;
+    drawTally();
+    // The chart changes with the holder, not with each reaction.
+    if (store.floor?.holder !== holder) { holder = store.floor?.holder; drawChart(); }
+  }));
+  document.getElementById('facilitator-panel').addEventListener('tabshown', drawChart);
   return { tick: () => store.isFacilitator && store.floor?.state === 'held' && drawChart() };
 }
 
