@@ -19,7 +19,7 @@ import { errorText, REACTIONS, reactionByKind } from './labels.js';
 import { registerShortcut, installShortcuts } from './shortcuts.js';
 import { initToasts, toast, announce } from './views/toast.js';
 import { showPrejoin } from './views/prejoin.js';
-import { showNotice, connectionBanner } from './views/status.js';
+import { showNotice, connectionBanner, reconnectedWords } from './views/status.js';
 import { floorView } from './views/floor.js';
 import { peopleView } from './views/people.js';
 import { queueView } from './views/queue.js';
@@ -286,7 +286,10 @@ function enterRoom({ token, mic, choice }) {
     if (first && !resumed && local.wantMicOnJoin && !me.force_muted) setMic(true);
     else if (me.mic_on && (local.listenOnly || me.push_to_talk)) setMic(false);
     else micTrack(!!me.mic_on && !me.force_muted && !local.listenOnly);
-    if (!first) toast(resumed ? 'Reconnected — you kept your place.' : (local.hadHand ? 'Reconnected as a new participant — your raised hand was lost. Raise it again if you still want to speak.' : 'Reconnected.'), resumed ? 'info' : 'warn');
+    if (!first) {
+      const said = reconnectedWords({ resumed, hadHand: local.hadHand, offlineMs: conn.offlineMs ?? 0 });
+      toast(said.text, said.kind);
+    }
     if (first) loadMedia();
   });
   // A screen reader hears what happens to your own hand: up, down, and your place as it
@@ -344,7 +347,11 @@ function enterRoom({ token, mic, choice }) {
       }
     },
   });
-  conn.onStatus((s) => controls.setConnected(s.state === 'joined'));
+  conn.onStatus((s) => {
+    controls.setConnected(s.state === 'joined');
+    // Without the room, its clocks stop: nobody here knows what happened meanwhile.
+    store.freeze(s.state !== 'joined' && s.state !== 'idle' && store.joined);
+  });
 
   // Clocks: banner times, waiting times, live chart, reconnect countdown.
   setInterval(() => { floor.tick(); queue.tick(); drawBanner(); }, 250);

@@ -18,8 +18,10 @@ const resumeKey = (token) => `talkstick:resume:${token}`;
 /**
  * Status values passed to `onStatus` listeners:
  * - `{state: 'connecting'}` first attempt under way
- * - `{state: 'joined', resumed, rejoined}` welcome received (`rejoined`: not the first)
- * - `{state: 'reconnecting', attempt, retryAt, everJoined, reason}` waiting to retry
+ * - `{state: 'joined', resumed, rejoined, offlineMs}` welcome received (`rejoined`: not
+ *   the first; `offlineMs`: how long the page was without the room before it)
+ * - `{state: 'reconnecting', attempt, retryAt, everJoined, reason, lostAt}` waiting to
+ *   retry (`lostAt`: when the joined connection dropped)
  * - `{state: 'stopped', reason, code?, message?}` no more tries: `fatal` (token, version),
  *   `replaced` (joined again elsewhere), `left`, `gave_up`
  */
@@ -200,12 +202,15 @@ export class Connection {
 
   welcomed(msg) {
     const rejoined = this.everJoined;
+    // How long this page was without the room (0 on the first join).
+    this.offlineMs = this.lostAt == null ? 0 : performance.now() - this.lostAt;
+    this.lostAt = null;
     this.seq = msg.seq;
     this.attempt = 0;
     this.everJoined = true;
     this.socketJoined = true;
     this.resumeToken = msg.you.resume_token;
-    this.setStatus({ state: 'joined', resumed: !!msg.you.resumed, rejoined });
+    this.setStatus({ state: 'joined', resumed: !!msg.you.resumed, rejoined, offlineMs: this.offlineMs });
     this.emit(msg);
   }
 
@@ -253,7 +258,8 @@ export class Connection {
     const base = BACKOFF_MS[Math.min(this.attempt - 1, BACKOFF_MS.length - 1)];
     const delay = Math.round(base * (0.8 + Math.random() * 0.4));
     const retryAt = performance.now() + delay;
-    this.setStatus({ state: 'reconnecting', attempt: this.attempt, retryAt, everJoined: this.everJoined, reason });
+    if (this.everJoined && this.lostAt == null) this.lostAt = performance.now();
+    this.setStatus({ state: 'reconnecting', attempt: this.attempt, retryAt, everJoined: this.everJoined, reason, lostAt: this.lostAt });
     this.timers.retry = setTimeout(() => this.connect(), delay);
   }
 }

@@ -56,7 +56,12 @@ export class Store {
   get self() { return this.me ? this.people.get(this.me.id) : undefined; }
   person(id) { return this.people.get(id); }
   nameOf(id) { return this.people.get(id)?.name ?? (id == null ? '' : `Participant ${id}`); }
-  roomNow() { return performance.now() + this.offset; }
+  roomNow() { return (this.frozenAt ?? performance.now()) + this.offset; }
+  /** Stops the room's clocks here (while disconnected) or lets them run again. */
+  freeze(on) {
+    if (on && this.frozenAt == null) this.frozenAt = performance.now();
+    if (!on) this.frozenAt = null;
+  }
   myHand() { return this.me ? this.queue.find((h) => h.participant === this.me.id) : undefined; }
   handOf(id) { return this.queue.find((h) => h.participant === id); }
   /** The hands still waiting, in order: the queue without the one offered the floor. */
@@ -89,6 +94,7 @@ export class Store {
 
   sync(nowMs) {
     if (typeof nowMs === 'number') this.offset = nowMs - performance.now();
+    this.frozenAt = null; // the room spoke: its clock runs again
   }
 
   /** Applies one server message and lets every view draw it; the time that takes is

@@ -489,8 +489,13 @@ describe('the web client with a facilitator and three learners', () => {
   });
 
   it('says so when the connection is lost', async () => {
+    // A clock running when the connection goes: a free discussion's.
+    if (await fac.locator('#fac-discussion:not([disabled])').count()) await fac.click('#fac-discussion');
+    await eventually(async () => assert.match(await aino.textContent('#floor-elapsed'), /^Discussion for \d+:\d\d$/));
     await server.stop();
     await eventually(async () => assert.match(await aino.textContent('#conn-banner'), /Connection lost — reconnecting/));
+    assert.match(await aino.textContent('#conn-banner'), /kept for 30 seconds/);
+    assert.match(await aino.textContent('#conn-when'), /^\d+ s left\./);
     // The banner takes its room from the panels, never the controls off the screen.
     for (const p of [fac, aino]) {
       const bottom = await p.evaluate(() => document.getElementById('controls').getBoundingClientRect().bottom);
@@ -498,5 +503,13 @@ describe('the web client with a facilitator and three learners', () => {
     }
     for (const p of all) assert.deepEqual(p.problems, [], 'no script errors');
     assert.match(await fac.textContent('#conn-banner'), /Connection lost/);
+    // (The browser logs its refused retries from here on.)
+    // The floor clock stops: nobody here knows what happened since.
+    const clock = async () => aino.textContent('#floor-elapsed');
+    const before = await clock();
+    assert.match(before, /\d+:\d\d/, 'a clock is running');
+    await aino.waitForTimeout(2200);
+    assert.equal(await clock(), before, 'the floor clock stood still while disconnected');
+
   });
 });

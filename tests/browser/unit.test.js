@@ -9,6 +9,7 @@ import { decodeClaims, looksExpired } from '../../web/token.js';
 import { toCsv, perPerson } from '../../web/views/stats.js';
 import { errorText, REACTIONS, HAND_KINDS } from '../../web/labels.js';
 import { ICON_NAMES, MEANINGS } from '../../web/icons.js';
+import { reconnectWords, reconnectedWords, PLACE_KEPT_MS } from '../../web/views/status.js';
 
 const tally = { agree: 0, disagree: 0, question: 0, applause: 0, slower: 0, cant_hear: 0 };
 const person = (id, name, extra = {}) => ({
@@ -252,5 +253,42 @@ describe('icons', () => {
     const cantHear = REACTIONS.find((r) => r.kind === 'cant_hear').icon;
     assert.notEqual(cantHear, 'mic-off', '"can\'t hear" is not "mic off"');
     assert.equal(MEANINGS[cantHear], "can't hear the speaker");
+  });
+});
+
+describe('honest reconnects', () => {
+  const status = (extra) => ({ state: 'reconnecting', attempt: 2, retryAt: 10_000, everJoined: true, reason: 'dropped', lostAt: 1_000, ...extra });
+
+  it('promises a kept place only while the server can keep it', () => {
+    const early = reconnectWords(status(), 5_000);
+    assert.match(early.text, /kept for 30 seconds/);
+    assert.match(early.when, /^26 s left\. Trying again in 5 s\.$/);
+    const late = reconnectWords(status(), 1_000 + PLACE_KEPT_MS + 1);
+    assert.doesNotMatch(late.text, /kept/);
+    assert.match(late.text, /more than 30 seconds/);
+    assert.match(reconnectWords(status({ everJoined: false, lostAt: null }), 5_000).text, /Can't reach/);
+  });
+
+  it('says plainly when the server restarted without the room', () => {
+    assert.match(reconnectedWords({ resumed: true, hadHand: true, offlineMs: 3_000 }).text, /kept your place/);
+    const restarted = reconnectedWords({ resumed: false, hadHand: true, offlineMs: 3_000 });
+    assert.match(restarted.text, /server restarted/);
+    assert.match(restarted.text, /raised hand was lost/);
+    assert.equal(restarted.kind, 'warn');
+    const late = reconnectedWords({ resumed: false, hadHand: false, offlineMs: 45_000 });
+    assert.match(late.text, /more than 30 seconds/);
+    assert.doesNotMatch(late.text, /restarted/);
+  });
+
+  it('stops the room clock while disconnected', () => {
+    const s = new Store();
+    s.on_welcome(welcome());
+    s.freeze(true);
+    const a = s.roomNow();
+    const until = performance.now() + 30;
+    while (performance.now() < until) { /* let time pass */ }
+    assert.equal(s.roomNow(), a, 'frozen');
+    s.freeze(false);
+    assert.ok(s.roomNow() > a, 'running again');
   });
 });

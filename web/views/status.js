@@ -23,6 +23,38 @@ export function showNotice(title, text, buttons = []) {
   (page.querySelector('button.primary') || heading).focus();
 }
 
+/** How long the server keeps a dropped participant's identity and place (its resume
+ *  grace, protocol §4). */
+export const PLACE_KEPT_MS = 30_000;
+
+/**
+ * What the banner says while reconnecting, at `now`: `{text}` is read out once when it
+ * changes, `{when}` is the ticking part. It only promises a kept place while the server
+ * can still keep it.
+ */
+export function reconnectWords(s, now) {
+  const secs = Math.max(0, Math.ceil((s.retryAt - now) / 1000));
+  const retry = secs > 0 ? `Trying again in ${secs} s.` : 'Trying again now…';
+  if (s.reason === 'room_full') return { text: errorText('room_full'), when: retry };
+  if (!s.everJoined) return { text: "Can't reach the Talkstick server. Check your network connection.", when: retry };
+  const kept = s.lostAt == null ? PLACE_KEPT_MS : PLACE_KEPT_MS - (now - s.lostAt);
+  if (kept > 0) {
+    return { text: 'Connection lost — reconnecting. Your place in the queue is kept for 30 seconds.', when: `${Math.ceil(kept / 1000)} s left. ${retry}` };
+  }
+  return { text: 'Still reconnecting. It has been more than 30 seconds, so your place in the queue is probably gone; you will rejoin as soon as the server answers.', when: retry };
+}
+
+/** What to tell someone whose page got the room back after `offlineMs` without it. */
+export function reconnectedWords({ resumed, hadHand, offlineMs }) {
+  if (resumed) return { text: 'Reconnected — you kept your place.', kind: 'info' };
+  if (offlineMs < PLACE_KEPT_MS) {
+    // Back within the grace period, yet the server did not know us: it restarted.
+    return { text: `The Talkstick server restarted and the room started again without what was in it${hadHand ? ', so your raised hand was lost. Raise it again if you still want to speak' : ''}.`, kind: 'warn' };
+  }
+  if (hadHand) return { text: 'Reconnected after more than 30 seconds, as a new participant — your raised hand was lost. Raise it again if you still want to speak.', kind: 'warn' };
+  return { text: 'Reconnected after more than 30 seconds, as a new participant.', kind: 'warn' };
+}
+
 /** Keeps the banner in step with the connection; returns a function for the clock. */
 export function connectionBanner(conn, { onStopped }) {
   let status = conn.status;
@@ -31,12 +63,7 @@ export function connectionBanner(conn, { onStopped }) {
     const el = banner();
     const s = status;
     if (s.state === 'reconnecting') {
-      const secs = Math.max(0, Math.ceil((s.retryAt - performance.now()) / 1000));
-      const when = secs > 0 ? `Trying again in ${secs} s.` : 'Trying again now…';
-      let text;
-      if (s.reason === 'room_full') text = errorText('room_full');
-      else if (!s.everJoined) text = "Can't reach the Talkstick server. Check your network connection.";
-      else text = 'Connection lost — reconnecting. Your place in the queue is kept for 30 seconds.';
+      const { text, when } = reconnectWords(s, performance.now());
       el.hidden = false;
       el.dataset.kind = 'warn';
       if (el.dataset.text !== text) {
