@@ -333,7 +333,7 @@ function enterRoom({ token, mic, choice }) {
       } else if (s.reason === 'removed') {
         showNotice('You were removed from the room', 'A facilitator removed you from this room.');
       } else if (s.reason === 'replaced') {
-        showNotice('Open in another window', 'You joined this room from another tab or window, so this one was disconnected.', [
+        showNotice('Opened elsewhere', 'This link was opened on another device or in another window, and the room went with it: this page was disconnected. You are still one person in the room, with your place.', [
           { label: 'Use this window instead', primary: true, run: () => location.reload() },
         ]);
       } else if (s.reason === 'left') {
