@@ -275,7 +275,10 @@ function enterRoom({ token, mic, choice }) {
       if (parts.length && store.iHoldFloor()) announce(`Reactions: ${parts.join(', ')}`);
     }, SPEAKER_SUMMARY_MS);
   });
-  store.on('offer', (d) => { if (d?.youreUp) announce(touchScreen() ? "You're up! Tap Accept, or Later." : "You're up! Press A to accept, or Escape for later.", true); });
+  // "You're up" is said once per offer, whether the floor or the offer told us first.
+  store.on('offer', (d) => {
+    if (d?.youreUp && store.sayOnce(`up:${store.floor?.offer_expires_ms}`)) announce(touchScreen() ? "You're up! Tap Accept, or Later." : "You're up! Press A to accept, or Escape for later.", true);
+  });
   store.on('people', (d) => {
     const me = store.self;
     if (me && d?.updated === me.id) micTrack(!!me.mic_on && !me.force_muted && !local.listenOnly);

@@ -8,6 +8,8 @@ import { reactionByKind } from './labels.js';
 export const REACTION_SHOW_MS = 4000;
 /** Chat messages a page keeps (as the server does for late joiners). */
 export const CHAT_KEPT = 200;
+/** Within one turn, "floor open" is not said again sooner than this. */
+export const OPEN_AGAIN_MS = 20_000;
 
 export class Store {
   constructor() {
@@ -28,6 +30,8 @@ export class Store {
     this.noteOnHold = null; // my note while an offer to me decides between a turn and no turn
     this.stats = null;
     this.chat = []; // the room's latest chat messages, oldest first
+    this.said = new Set(); // announcements already made once (see sayOnce)
+    this.openSaid = null; // {turn, at}: when "floor open" was last said
     this.renderTimes = []; // ms each of the latest server messages took to apply and draw
     this.offerDeadline = null; // performance.now() time when an offer to me lapses
   }
@@ -84,6 +88,31 @@ export class Store {
     return r && r.until > now ? { kind: r.kind, age: now - (r.until - REACTION_SHOW_MS) } : null;
   }
 
+  /** True the first time for `key`: an announcement made once (a "you're up" per offer). */
+  sayOnce(key) {
+    if (this.said.has(key)) return false;
+    this.said.add(key);
+    if (this.said.size > 64) this.said.delete(this.said.values().next().value);
+    return true;
+  }
+
+  /** What to read out for a floor change, at most once where once is enough: "you're
+   *  up" once per offer, "floor open" once per pause and not again within a turn for
+   *  OPEN_AGAIN_MS (a speaker who breathes is not announced each time). */
+  announceFloor(prev, floor) {
+    const text = floorAnnouncement(prev, floor, this);
+    if (!text) return null;
+    if (floor.state === 'offered' && floor.offered_to === this.me?.id) {
+      return this.sayOnce(`up:${floor.offer_expires_ms}`) ? text : null;
+    }
+    if (floor.state === 'held' && floor.open && prev?.state === 'held' && prev.holder === floor.holder) {
+      const now = performance.now();
+      if (this.openSaid?.turn === floor.turn && now - this.openSaid.at < OPEN_AGAIN_MS) return null;
+      this.openSaid = { turn: floor.turn, at: now };
+    }
+    return text;
+  }
+
   /** Remembers the note sent with a raise, since learners never get it back. */
   rememberNote(note) {
     const trimmed = (note || '').trim();
@@ -129,7 +158,7 @@ export class Store {
     this.emit('joined', { first, resumed: you.resumed });
     for (const t of ['settings', 'people', 'queue']) this.emit(t);
     this.emit('chat', { added: this.chat.filter((m) => !known.has(m.id)) });
-    this.emit('floor', { announce: floorAnnouncement(prevFloor, this.floor, this) });
+    this.emit('floor', { announce: this.announceFloor(prevFloor, this.floor) });
     if (this.offerDeadline) this.emit('offer', { fresh: true });
   }
 
@@ -212,7 +241,7 @@ export class Store {
     this.sync(floor.now_ms);
     const wasOffered = this.offerDeadline !== null;
     this.offerDeadline = this.offeredToMe() ? this.toLocal(floor.offer_expires_ms) : null;
-    this.emit('floor', { announce: floorAnnouncement(prev, floor, this) });
+    this.emit('floor', { announce: this.announceFloor(prev, floor) });
     if (wasOffered !== (this.offerDeadline !== null)) this.emit('offer', { fresh: !wasOffered });
     this.emit('people', { floor: true });
   }

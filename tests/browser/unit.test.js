@@ -292,3 +292,34 @@ describe('honest reconnects', () => {
     assert.ok(s.roomNow() > a, 'running again');
   });
 });
+
+describe('announcements said once', () => {
+  it('says "you\'re up" once per offer, whichever message comes first', () => {
+    const s = new Store();
+    const said = [];
+    s.on('floor', (d) => { if (d?.announce) said.push(d.announce); });
+    s.on_welcome(welcome());
+    said.length = 0;
+    const offered = floor({ state: 'offered', offered_to: 2, offer_expires_ms: 11000, open: false });
+    s.on_floor({ floor: offered });
+    s.on_youre_up({ expires_in_ms: 10000 });
+    assert.equal(s.sayOnce('up:11000'), false, 'the offer message finds it said');
+    s.on_floor({ floor: { ...offered, tally } });
+    assert.deepEqual(said.filter((t) => /You're up/.test(t)).length, 1);
+  });
+
+  it('says "floor open" once per pause, not after every breath', () => {
+    const s = new Store();
+    const said = [];
+    s.on('floor', (d) => { if (d?.announce) said.push(d.announce); });
+    s.on_welcome(welcome());
+    const held = (open) => floor({ state: 'held', holder: 3, turn: 4, open });
+    s.on_floor({ floor: held(false) });
+    for (let i = 0; i < 5; i += 1) { s.on_floor({ floor: held(true) }); s.on_floor({ floor: held(false) }); }
+    assert.equal(said.filter((t) => /Floor open/.test(t)).length, 1);
+    // A new turn may say it again.
+    s.on_floor({ floor: floor({ state: 'held', holder: 1, turn: 5, open: false }) });
+    s.on_floor({ floor: floor({ state: 'held', holder: 1, turn: 5, open: true }) });
+    assert.equal(said.filter((t) => /Floor open/.test(t)).length, 2);
+  });
+});
