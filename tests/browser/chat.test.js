@@ -7,15 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { startServer, launchBrowser, newPage, join, screenshots, contrastOf } from './harness.js';
-
-const eventually = async (check, ms = 8000) => {
-  const until = Date.now() + ms;
-  for (;;) {
-    try { return await check(); } catch (e) { if (Date.now() > until) throw e; }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
+import { startServer, launchBrowser, newPage, join, screenshots, contrastOf, eventually } from './harness.js';
 
 const HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> see https://example.org/page?a=1&b=2.';
 

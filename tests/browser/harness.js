@@ -20,6 +20,15 @@ export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 export const TIMED_OUT = Symbol('timed out');
 
 /** Resolves with `promise`'s value, or `TIMED_OUT` after `ms`, leaving no timer behind. */
+/** Retries `check` until it stops throwing, for at most `ms` (then its error stands). */
+export async function eventually(check, ms = 8000) {
+  const until = Date.now() + ms;
+  for (;;) {
+    try { return await check(); } catch (e) { if (Date.now() > until) throw e; }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 export async function bounded(promise, ms) {
   let timer;
   const limit = new Promise((r) => { timer = setTimeout(() => r(TIMED_OUT), ms); });

@@ -3,15 +3,7 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, newPage, join } from './harness.js';
-
-const eventually = async (check, ms = 8000) => {
-  const until = Date.now() + ms;
-  for (;;) {
-    try { return await check(); } catch (e) { if (Date.now() > until) throw e; }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
+import { startServer, launchBrowser, newPage, join, eventually } from './harness.js';
 
 describe('the same link on a second device', () => {
   let server;

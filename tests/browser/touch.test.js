@@ -5,15 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { startServer, launchBrowser, newPage, join, screenshots } from './harness.js';
-
-const eventually = async (check, ms = 8000) => {
-  const until = Date.now() + ms;
-  for (;;) {
-    try { return await check(); } catch (e) { if (Date.now() > until) throw e; }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
+import { startServer, launchBrowser, newPage, join, screenshots, eventually } from './harness.js';
 
 describe('a learner on a phone', () => {
   let server;
