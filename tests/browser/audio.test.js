@@ -7,43 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer, launchBrowser, newPage, join, writeWav } from './harness.js';
-
-/**
- * A 16-bit mono WAV of a voice-like sound: a harmonic tone at `f0` whose loudness rises
- * and falls four times a second (syllables), so voice processing keeps it as speech.
- */
-function voiceWav(file, { f0, gain, seconds = 10 }) {
-  const rate = 48000;
-  const n = rate * seconds;
-  const data = Buffer.alloc(n * 2);
-  let phase = 0;
-  for (let i = 0; i < n; i++) {
-    const t = i / rate;
-    const f = f0 * (1 + 0.08 * Math.sin(2 * Math.PI * 0.7 * t));
-    phase += (2 * Math.PI * f) / rate;
-    const envelope = Math.max(0, Math.sin(2 * Math.PI * 4 * t)) ** 0.5;
-    const v = (Math.sin(phase) + 0.5 * Math.sin(2 * phase) + 0.3 * Math.sin(3 * phase)) / 1.8;
-    data.writeInt16LE(Math.round(v * envelope * gain * 32767), i * 2);
-  }
-  writeWav(file, data, rate);
-}
-
-/** Sums the inbound audio stats of a page's peer connection. */
-const inbound = (page) => page.evaluate(async () => {
-  const pc = window.talkstickMedia?.pc;
-  if (!pc) return { packets: 0, energy: 0, state: 'none' };
-  const stats = await pc.getStats();
-  let packets = 0;
-  let energy = 0;
-  stats.forEach((r) => {
-    if (r.type === 'inbound-rtp' && r.kind === 'audio') {
-      packets += r.packetsReceived || 0;
-      energy += r.totalAudioEnergy || 0;
-    }
-  });
-  return { packets, energy, state: pc.connectionState };
-});
+import { startServer, launchBrowser, newPage, join, voiceWav, inbound } from './harness.js';
 
 async function eventually(check, ms, what) {
   const until = Date.now() + ms;

@@ -39,6 +39,77 @@ export async function bounded(promise, ms) {
   }
 }
 
+/**
+ * A 16-bit mono WAV of a voice-like sound: a harmonic tone at `f0` whose loudness rises
+ * and falls four times a second (syllables), so voice processing keeps it as speech.
+ */
+export function voiceWav(file, { f0, gain, seconds = 10 }) {
+  const rate = 48000;
+  const n = rate * seconds;
+  const data = Buffer.alloc(n * 2);
+  let phase = 0;
+  for (let i = 0; i < n; i++) {
+    const t = i / rate;
+    const f = f0 * (1 + 0.08 * Math.sin(2 * Math.PI * 0.7 * t));
+    phase += (2 * Math.PI * f) / rate;
+    const envelope = Math.max(0, Math.sin(2 * Math.PI * 4 * t)) ** 0.5;
+    const v = (Math.sin(phase) + 0.5 * Math.sin(2 * phase) + 0.3 * Math.sin(3 * phase)) / 1.8;
+    data.writeInt16LE(Math.round(v * envelope * gain * 32767), i * 2);
+  }
+  writeWav(file, data, rate);
+}
+
+/** Sums the inbound audio stats of a page's peer connection. */
+export const inbound = (page) => page.evaluate(async () => {
+  const pc = window.talkstickMedia?.pc;
+  if (!pc) return { packets: 0, energy: 0, state: 'none' };
+  const stats = await pc.getStats();
+  let packets = 0;
+  let energy = 0;
+  stats.forEach((r) => {
+    if (r.type === 'inbound-rtp' && r.kind === 'audio') {
+      packets += r.packetsReceived || 0;
+      energy += r.totalAudioEnergy || 0;
+    }
+  });
+  return { packets, energy, state: pc.connectionState };
+});
+
+/**
+ * Who a listener's page hears, by name, over `ms`: the packets and audio energy each of
+ * its audio slots received, credited to the participant the server says is in that slot
+ * (`slots` messages; the page keeps them in `talkstickMedia.slots`). A slot whose holder
+ * changed during the window is credited to neither.
+ */
+export async function heardBy(page, ms = 1500) {
+  const sample = () => page.evaluate(async () => {
+    const m = window.talkstickMedia;
+    const out = {};
+    if (!m?.pc) return out;
+    const names = new Map([...document.querySelectorAll('#people > li[data-pid]')].map((li) => [Number(li.dataset.pid), li.dataset.name]));
+    const stats = await m.pc.getStats();
+    stats.forEach((r) => {
+      if (r.type !== 'inbound-rtp' || r.kind !== 'audio') return;
+      const pid = m.slots.get(r.mid);
+      out[r.mid] = { who: pid === undefined ? null : (names.get(pid) ?? `#${pid}`), packets: r.packetsReceived || 0, energy: r.totalAudioEnergy || 0 };
+    });
+    return out;
+  });
+  const a = await sample();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = await sample();
+  const heard = {};
+  for (const [mid, now] of Object.entries(b)) {
+    const then = a[mid];
+    if (!now.who || !then || then.who !== now.who) continue;
+    const packets = now.packets - then.packets;
+    const energy = now.energy - then.energy;
+    // 20 ms packets: a speaker forwarded for the window sends ~50 a second.
+    if (packets > (ms / 20) * 0.5 && energy > 1e-5) heard[now.who] = { packets, energy: Number(energy.toFixed(5)) };
+  }
+  return heard;
+}
+
 /** Starts `talkstick serve` on 127.0.0.1:0; resolves `{base, links, stop()}`. */
 export async function startServer({ room = 'demo', learners = 5, timeoutMs = 15_000 } = {}) {
   // Audio on loopback only, on any free UDP port.
