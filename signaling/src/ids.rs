@@ -116,6 +116,27 @@ impl fmt::Debug for ResumeToken {
     }
 }
 
+impl ResumeToken {
+    /// The token's digest (SHA-256, hex): what a room keeps and compares, so a stored
+    /// room never holds a token that would let its reader take someone's place.
+    pub fn digest(&self) -> ResumeHash {
+        use sha2::{Digest, Sha256};
+        let d = Sha256::digest(self.0.as_bytes());
+        ResumeHash(d.iter().map(|b| format!("{b:02x}")).collect())
+    }
+}
+
+/// The digest of a [`ResumeToken`] ([`ResumeToken::digest`]).
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ResumeHash(pub String);
+
+impl fmt::Debug for ResumeHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ResumeHash(..)")
+    }
+}
+
 /// The link a person joined with: a digest of their join token, given by the caller (the
 /// crate reads no tokens). Joining again with the same link is the same person.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -149,5 +170,14 @@ mod tests {
         assert!("a b".parse::<RoomId>().is_err());
         assert!(serde_json::from_str::<RoomId>("\"../x\"").is_err());
         assert!("x".repeat(65).parse::<RoomId>().is_err());
+    }
+
+    #[test]
+    fn a_resume_token_is_kept_as_its_digest() {
+        let t = ResumeToken("secret".into());
+        assert_eq!(t.digest(), ResumeToken("secret".into()).digest());
+        assert_ne!(t.digest(), ResumeToken("secret2".into()).digest());
+        assert_eq!(t.digest().0.len(), 64);
+        assert!(!t.digest().0.contains("secret"));
     }
 }

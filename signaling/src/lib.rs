@@ -23,6 +23,8 @@
 //! - [`chat`]: the room's text chat (kept messages, what a message may contain).
 //! - [`stats`]: talk-time balance (Gini).
 //! - [`colour`]: initials and room-distinct colours.
+//! - [`journal`]: what a room records of each accepted change, and the replay that
+//!   rebuilds the room from it (how rooms survive a restart).
 //! - [`ids`]: typed identifiers.
 //! - [`error`]: [`RoomError`], why an action was refused.
 
@@ -31,6 +33,7 @@ pub mod colour;
 pub mod error;
 pub mod floor;
 pub mod ids;
+pub mod journal;
 mod participant;
 pub mod protocol;
 pub mod queue;
@@ -40,5 +43,6 @@ pub mod stats;
 mod views;
 
 pub use error::RoomError;
-pub use ids::{ChatId, LinkId, ParticipantId, ResumeToken, RoomId, TurnId};
+pub use ids::{ChatId, LinkId, ParticipantId, ResumeHash, ResumeToken, RoomId, TurnId};
+pub use journal::{Change, Entry, JoinRecord, Origin, ReplayError};
 pub use room::{Audience, Input, JoinRequest, Joined, Output, Room};

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::ids::{LinkId, ParticipantId, ResumeToken};
+use crate::ids::{LinkId, ParticipantId, ResumeHash};
 use crate::protocol::{ParticipantView, PersonStats, Presence, Role};
 use crate::reactions::Bucket;
 
@@ -15,7 +15,7 @@ pub(crate) struct Participant {
     pub(crate) colour: String,
     pub(crate) role: Role,
     pub(crate) presence: Presence,
-    pub(crate) resume: ResumeToken,
+    pub(crate) resume: ResumeHash,
     /// The link they joined with, if the caller said.
     pub(crate) link: Option<LinkId>,
     /// `Some` while the connection is down.
@@ -59,7 +59,7 @@ impl Participant {
         name: String,
         colour: String,
         role: Role,
-        resume: ResumeToken,
+        resume: ResumeHash,
         now: Instant,
     ) -> Self {
         Participant {

@@ -18,6 +18,7 @@ use crate::colour;
 use crate::error::RoomError;
 use crate::floor::Floor;
 use crate::ids::{LinkId, ParticipantId, ResumeToken, RoomId, TurnId};
+use crate::journal::{Change, Entry, JoinRecord, reads_only};
 use crate::participant::Participant;
 use crate::protocol::{
     ClientMsg, FloorView, HandView, LeaveReason, Mode, PROTOCOL_VERSION, ParticipantView,
@@ -42,7 +43,8 @@ pub const MAX_HISTORY: usize = 1_000;
 pub const MAX_REFUSED_LINKS: usize = 1_000;
 
 /// Something that happened to the room.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Input {
     /// A decoded message from a joined participant.
     Client {
@@ -194,6 +196,8 @@ pub struct Room {
     queue_dirty: bool,
     floor_dirty: bool,
     new_offer: Option<ParticipantId>,
+    /// Accepted changes not yet taken by the caller; `None` when not journaled.
+    journal: Option<Vec<Entry>>,
 }
 
 impl Room {
@@ -224,6 +228,31 @@ impl Room {
             queue_dirty: false,
             floor_dirty: false,
             new_offer: None,
+            journal: None,
+        }
+    }
+
+    /// Turns the journal on: from now on every accepted change is recorded, for
+    /// [`Room::take_journal`] (see [`crate::journal`]).
+    pub fn journaled(mut self) -> Self {
+        self.journal.get_or_insert_with(Vec::new);
+        self
+    }
+
+    /// The changes recorded since the last call, in order (empty when not journaled).
+    pub fn take_journal(&mut self) -> Vec<Entry> {
+        self.journal.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// The room's clock zero: journal times count from it.
+    pub fn epoch(&self) -> Instant {
+        self.epoch
+    }
+
+    fn record(&mut self, now: Instant, change: Change) {
+        if let Some(j) = self.journal.as_mut() {
+            let at_ns = now.saturating_duration_since(self.epoch).as_nanos() as u64;
+            j.push(Entry { at_ns, change });
         }
     }
 
@@ -359,8 +388,20 @@ impl Room {
     /// (present, or within the grace period): one link, one person. An unknown or lapsed
     /// resume token joins afresh.
     pub fn join(&mut self, now: Instant, req: JoinRequest) -> Result<Joined, RoomError> {
+        let rec = JoinRecord::of(&req);
+        self.join_record(now, rec, Some(req))
+    }
+
+    /// A join as recorded; `plain` carries the tokens in clear when there is somebody to
+    /// hand one to (a live join), and is `None` on replay.
+    pub(crate) fn join_record(
+        &mut self,
+        now: Instant,
+        rec: JoinRecord,
+        plain: Option<JoinRequest>,
+    ) -> Result<Joined, RoomError> {
         let now = self.clock(now);
-        let req = JoinRequest { name: display_name(&req.name), ..req };
+        let req = JoinRecord { name: display_name(&rec.name), ..rec.clone() };
         // A token whose grace period has run out joins afresh, even if the timeout that
         // removes its old identity has not been handled yet.
         if req.link.as_ref().is_some_and(|l| self.refused_links.contains(l)) {
@@ -368,20 +409,38 @@ impl Room {
         }
         let within_grace =
             |p: &Participant| p.disconnected_at.is_none_or(|t| now < t + RESUME_GRACE);
+        let by_token = |p: &Participant| req.resume.as_ref().is_some_and(|h| &p.resume == h);
         let same_person = |p: &Participant| {
-            let resumed = req.resume.as_ref().is_some_and(|tok| &p.resume == tok);
             let same_link = req.link.is_some() && p.link == req.link;
-            (resumed || same_link) && p.role == req.role && p.name == req.name && within_grace(p)
+            (by_token(p) || same_link)
+                && p.role == req.role
+                && p.name == req.name
+                && within_grace(p)
         };
-        let found = self.participants.values().find(|p| same_person(p)).map(|p| p.id);
-        let joined = match found {
-            Some(id) => {
+        let found =
+            self.participants.values().find(|p| same_person(p)).map(|p| (p.id, by_token(p)));
+        // The token handed back: the one presented when it resumed; otherwise a fresh one
+        // (a new participant, or a link taking over its identity: the old device's token
+        // stops working).
+        let (clear_resume, clear_new) = match plain {
+            Some(p) => (p.resume, p.new_resume),
+            None => (None, ResumeToken(String::new())),
+        };
+        let (joined, token) = match found {
+            Some((id, true)) => {
                 if let Some(p) = self.participants.get_mut(&id) {
                     p.disconnected_at = None;
                 }
-                Joined { participant: id, resumed: true }
+                (Joined { participant: id, resumed: true }, clear_resume.unwrap_or(clear_new))
             }
-            None => self.admit(now, req)?,
+            Some((id, false)) => {
+                if let Some(p) = self.participants.get_mut(&id) {
+                    p.disconnected_at = None;
+                    p.resume = req.new_resume.clone();
+                }
+                (Joined { participant: id, resumed: true }, clear_new)
+            }
+            None => (self.admit(now, req)?, clear_new),
         };
         let id = joined.participant;
         let view = self.participants[&id].view();
@@ -389,7 +448,7 @@ impl Room {
         let you = YouView {
             id,
             role: self.participants[&id].role,
-            resume_token: self.participants[&id].resume.clone(),
+            resume_token: token,
             resumed: joined.resumed,
         };
         let room = Box::new(self.snapshot(id, now));
@@ -405,10 +464,11 @@ impl Room {
         };
         self.push(Audience::Others(id), seq, msg);
         self.finish(now);
+        self.record(now, Change::Join(rec));
         Ok(joined)
     }
 
-    fn admit(&mut self, now: Instant, req: JoinRequest) -> Result<Joined, RoomError> {
+    fn admit(&mut self, now: Instant, req: JoinRecord) -> Result<Joined, RoomError> {
         if self.participants.len() >= self.capacity {
             return Err(RoomError::RoomFull(self.capacity));
         }
@@ -436,9 +496,11 @@ impl Room {
         let now = self.clock(now);
         // Deadlines that passed before this input take effect first (an offer that has
         // lapsed cannot be accepted, whatever the driver's timer did).
-        if !matches!(input, Input::Timeout) && self.poll_timeout().is_some_and(|t| t <= now) {
+        let due = !matches!(input, Input::Timeout) && self.poll_timeout().is_some_and(|t| t <= now);
+        if due {
             self.on_timeout(now);
         }
+        let recorded = (self.journal.is_some() && !reads_only(&input)).then(|| input.clone());
         let result = match input {
             Input::Client { from, msg } => self.on_client(now, from, msg),
             Input::Disconnected { participant } => self.on_disconnected(now, participant),
@@ -452,6 +514,11 @@ impl Room {
             }
         };
         self.finish(now);
+        match (&result, recorded) {
+            (Ok(()), Some(input)) => self.record(now, Change::Input(input)),
+            (Err(_), _) if due => self.record(now, Change::Input(Input::Timeout)),
+            _ => {}
+        }
         result
     }
 

@@ -10,7 +10,8 @@ use talkstick_signaling::protocol::{
 };
 use talkstick_signaling::room::RESUME_GRACE;
 use talkstick_signaling::{
-    Audience, Input, JoinRequest, Output, ParticipantId, ResumeToken, Room, RoomError,
+    Audience, Entry, Input, JoinRequest, Origin, Output, ParticipantId, ResumeToken, Room,
+    RoomError,
 };
 
 use crate::common::{ms, state};
@@ -103,13 +104,15 @@ pub(crate) struct World {
     /// The offer clients last knew of: who, and until when.
     offer: Option<(ParticipantId, Option<u64>)>,
     tokens: u32,
+    /// The settings the room started with (for its replay).
+    settings: Settings,
 }
 
 impl World {
     /// A room with `settings` and a facilitator and two learners in it.
     pub(crate) fn new(settings: Settings) -> Self {
         let now = Instant::now();
-        let room = Room::new("prop".parse().unwrap(), settings, now);
+        let room = Room::new("prop".parse().unwrap(), settings.clone(), now).journaled();
         let mirror = Mirror::new(&room, now);
         let mut w = World {
             room,
@@ -120,11 +123,40 @@ impl World {
             last_seq: 0,
             gates: HashMap::new(),
             tokens: 0,
+            settings,
         };
         w.apply(&Op::Join { name: 100, facilitator: true });
         w.apply(&Op::Join { name: 0, facilitator: false });
         w.apply(&Op::Join { name: 1, facilitator: false });
         w
+    }
+
+    /// Rebuilds the room from its journal (through JSON, as it is stored) and checks that
+    /// the result is the same room: every participant's snapshot, the statistics, the
+    /// sequence number and the next deadline.
+    pub(crate) fn check_replay(&mut self) {
+        let journal = self.room.take_journal();
+        let text = serde_json::to_string(&journal).unwrap();
+        let journal: Vec<Entry> = serde_json::from_str(&text).unwrap();
+        let origin = Origin {
+            id: self.room.id().clone(),
+            settings: self.settings.clone(),
+            epoch: self.room.epoch(),
+            audio_slots: talkstick_signaling::room::DEFAULT_AUDIO_SLOTS,
+            capacity: talkstick_signaling::room::DEFAULT_CAPACITY,
+        };
+        let copy = Room::replay(origin, journal).expect("the journal replays");
+        assert_eq!(copy.seq(), self.room.seq(), "sequence number");
+        assert_eq!(copy.poll_timeout(), self.room.poll_timeout(), "next deadline");
+        assert_eq!(copy.participant_ids(), self.room.participant_ids());
+        assert_eq!(copy.stats(self.now), self.room.stats(self.now), "statistics");
+        for id in self.room.participant_ids() {
+            assert_eq!(
+                copy.snapshot(id, self.now),
+                self.room.snapshot(id, self.now),
+                "as {id} sees it"
+            );
+        }
     }
 
     fn all_ids(&self) -> Vec<ParticipantId> {
