@@ -53,4 +53,11 @@ pub struct ServeConfig {
     /// Run signaling only, without the audio SFU.
     #[arg(long)]
     pub no_audio: bool,
+    /// Directory of the session store (an SQLite database, created on first start):
+    /// rooms come back after a restart or a crash, and past sessions keep their reports.
+    #[arg(long, env = "TALKSTICK_DATA_DIR", default_value = "talkstick-data")]
+    pub data_dir: std::path::PathBuf,
+    /// Keep rooms in memory only: a restart forgets them.
+    #[arg(long, conflicts_with = "data_dir")]
+    pub no_store: bool,
 }

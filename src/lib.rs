@@ -28,6 +28,7 @@ pub mod media;
 pub mod relay;
 pub mod room;
 pub mod rtp;
+pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod token;

@@ -9,6 +9,7 @@ use talkstick::http::{AppState, serve};
 use talkstick::media::MediaPlane;
 use talkstick::media::udp::local_ipv4s;
 use talkstick::room::Registry;
+use talkstick::store::Store;
 use talkstick::token::{Claims, Secret, mint, unix_now};
 use talkstick_signaling::RoomId;
 use talkstick_signaling::protocol::{Role, Settings};
@@ -112,6 +113,9 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// Exit code when the session store cannot be opened (unreadable, damaged, too new).
+const EXIT_STORE: i32 = 4;
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
@@ -135,9 +139,20 @@ async fn loadtest(args: talkstick::loadtest::LoadArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The signing secret from --secret or --secret-file, or a generated one (with its text,
-/// to print).
-fn secret(cfg: &ServeConfig) -> anyhow::Result<(Secret, Option<String>)> {
+/// Where the signing secret came from.
+enum SecretSource {
+    /// --secret or --secret-file.
+    Given,
+    /// Kept in the data directory (made on the first start), so links stay valid across
+    /// restarts; true when it was made now.
+    Kept(std::path::PathBuf, bool),
+    /// Random, for this run only (no store); its text.
+    Ephemeral(String),
+}
+
+/// The signing secret from --secret or --secret-file; else the one kept in the data
+/// directory (made on the first start); else, with no store, a random one for this run.
+fn secret(cfg: &ServeConfig) -> anyhow::Result<(Secret, SecretSource)> {
     let given = match (&cfg.secret, &cfg.secret_file) {
         (Some(s), _) => Some(s.clone()),
         (None, Some(path)) => {
@@ -148,17 +163,67 @@ fn secret(cfg: &ServeConfig) -> anyhow::Result<(Secret, Option<String>)> {
         (None, None) => None,
     };
     match given {
-        Some(s) if s.chars().count() >= 16 => Ok((Secret::new(s), None)),
+        Some(s) if s.chars().count() >= 16 => Ok((Secret::new(s), SecretSource::Given)),
         Some(_) => anyhow::bail!("the signing secret must be at least 16 characters"),
+        None if !cfg.no_store => {
+            let path = cfg.data_dir.join("secret");
+            match std::fs::read_to_string(&path) {
+                Ok(text) if text.trim().chars().count() >= 16 => {
+                    Ok((Secret::new(text.trim().to_owned()), SecretSource::Kept(path, false)))
+                }
+                Ok(_) => anyhow::bail!(
+                    "{} holds no usable secret (at least 16 characters); remove it to make a new one",
+                    path.display()
+                ),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    let (s, text) = Secret::generate();
+                    write_private(&path, &text).with_context(|| {
+                        format!("cannot keep the signing secret in {}", path.display())
+                    })?;
+                    Ok((s, SecretSource::Kept(path, true)))
+                }
+                Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+            }
+        }
         None => {
             let (s, text) = Secret::generate();
-            Ok((s, Some(text)))
+            Ok((s, SecretSource::Ephemeral(text)))
         }
     }
 }
 
+/// Writes `text` to a new file only its owner can read.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    writeln!(file, "{text}")?;
+    file.sync_all()
+}
+
 async fn run_server(cfg: ServeConfig) -> anyhow::Result<()> {
-    let (secret, generated) = secret(&cfg)?;
+    let mut store = None;
+    if !cfg.no_store {
+        match Store::open(&cfg.data_dir) {
+            Ok(opened) => store = Some(opened),
+            Err(e) => {
+                eprintln!("error: the session store cannot start: {e}");
+                eprintln!(
+                    "  (--data-dir {}; fix or move it, or run with --no-store to keep rooms in memory only)",
+                    cfg.data_dir.display()
+                );
+                std::process::exit(EXIT_STORE);
+            }
+        }
+    }
+    let restored = store.as_mut().map(|(_, r)| std::mem::take(r)).unwrap_or_default();
+    let (secret, source) = secret(&cfg)?;
     let listener = tokio::net::TcpListener::bind(cfg.bind)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.bind))?;
@@ -182,12 +247,24 @@ async fn run_server(cfg: ServeConfig) -> anyhow::Result<()> {
         }
         None => println!("Audio is off (--no-audio)\n"),
     }
-    if let Some(text) = &generated {
-        println!("Development signing secret (random, valid until restart):");
-        println!("  TALKSTICK_SECRET={text}");
-        println!("Set TALKSTICK_SECRET or --secret to keep links valid across restarts.\n");
-    }
-    if generated.is_some() || cfg.demo {
+    let show_links = match &source {
+        SecretSource::Given => cfg.demo,
+        SecretSource::Kept(path, made) => {
+            let verb = if *made { "made and kept" } else { "kept" };
+            println!(
+                "Signing secret {verb} in {} (links stay valid across restarts).\n",
+                path.display()
+            );
+            true
+        }
+        SecretSource::Ephemeral(text) => {
+            println!("Development signing secret (random, valid until restart):");
+            println!("  TALKSTICK_SECRET={text}");
+            println!("Set TALKSTICK_SECRET or --secret to keep links valid across restarts.\n");
+            true
+        }
+    };
+    if show_links {
         println!("Demo room \"{room}\" — open each link in its own browser tab or window:");
         let links =
             talkstick::demo::links(&secret, &base, &room, cfg.demo_learners, cfg.demo_hours);
@@ -203,7 +280,15 @@ async fn run_server(cfg: ServeConfig) -> anyhow::Result<()> {
         println!("(`talkstick serve --demo` prints demo links).");
     }
     println!();
-    let state = AppState::new(secret, Registry::with_media(Settings::default(), media));
+    let started = std::time::Instant::now();
+    let registry = Registry::with_store(Settings::default(), media, store.map(|(s, _)| s));
+    let restored = registry.restore(restored);
+    if restored > 0 {
+        let ms = started.elapsed().as_millis();
+        println!("Restored {restored} room(s) from {} in {ms} ms\n", cfg.data_dir.display());
+        tracing::info!(rooms = restored, ms, "rooms restored");
+    }
+    let state = AppState::new(secret, registry);
     serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

@@ -321,6 +321,12 @@ export class Store {
     if (text) this.emit('notice', { text, kind: action === 'unmuted' ? 'info' : 'warn' });
   }
 
+  /** The server tells facilitators about itself (its session store failing or back). */
+  on_notice({ kind, message }) {
+    this.storeFailing = kind === 'store_failing';
+    this.emit('notice', { text: message, kind: this.storeFailing ? 'warn' : 'info' });
+  }
+
   on_settings({ settings }) {
     const prev = this.settings;
     this.settings = settings;

@@ -353,6 +353,25 @@ pub enum ServerMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         position: Option<u32>,
     },
+    /// To facilitators: something about the server they should know (its session store
+    /// failing or writing again). Changes nothing in the room.
+    Notice {
+        /// What.
+        kind: NoticeKind,
+        /// In words.
+        message: String,
+    },
+}
+
+/// What a [`ServerMsg::Notice`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    /// The session store cannot write: the room goes on in memory, and what happens now
+    /// may not survive a restart.
+    StoreFailing,
+    /// The session store writes again.
+    StoreOk,
 }
 
 /// What a facilitator did to someone, as [`ServerMsg::FacilitatorAction`] tells them.
@@ -400,6 +419,7 @@ impl ServerMsg {
         "facilitator_action",
         "chat",
         "chat_deleted",
+        "notice",
     ];
 }
 

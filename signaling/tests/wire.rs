@@ -4,9 +4,9 @@
 
 use talkstick_signaling::protocol::{
     self, ActionOnYou, ChatView, ClientFrame, ClientMsg, ErrorCode, FloorState, FloorView,
-    HandKind, HandView, LeaveReason, ParticipantView, PersonStats, Presence, ReactionKind, Role,
-    RoomSnapshot, ServerFrame, ServerMsg, Settings, SettingsPatch, SlotView, StatsView, Tally,
-    TurnEnd, TurnRecord, YouView,
+    HandKind, HandView, LeaveReason, NoticeKind, ParticipantView, PersonStats, Presence,
+    ReactionKind, Role, RoomSnapshot, ServerFrame, ServerMsg, Settings, SettingsPatch, SlotView,
+    StatsView, Tally, TurnEnd, TurnRecord, YouView,
 };
 use talkstick_signaling::{ChatId, ParticipantId, ResumeToken, TurnId};
 
@@ -158,6 +158,7 @@ fn every_server_msg() -> Vec<ServerMsg> {
         },
         ServerMsg::Chat { message: chat_message() },
         ServerMsg::ChatDeleted { message: ChatId(4), by: ParticipantId(2) },
+        ServerMsg::Notice { kind: NoticeKind::StoreFailing, message: "disk full".into() },
     ]
 }
 
@@ -188,6 +189,7 @@ fn variant(msg: &ServerMsg) -> usize {
         ServerMsg::FacilitatorAction { .. } => 20,
         ServerMsg::Chat { .. } => 21,
         ServerMsg::ChatDeleted { .. } => 22,
+        ServerMsg::Notice { .. } => 23,
     }
 }
 
@@ -196,7 +198,7 @@ fn every_server_message_round_trips_through_encode_and_decode_server() {
     let all = every_server_msg();
     let mut seen: Vec<usize> = all.iter().map(variant).collect();
     seen.sort_unstable();
-    assert_eq!(seen, (0..23).collect::<Vec<_>>(), "one sample of every variant");
+    assert_eq!(seen, (0..24).collect::<Vec<_>>(), "one sample of every variant");
     for (seq, msg) in all.into_iter().enumerate() {
         let seq = seq as u64 * 1_000;
         let text = protocol::encode(seq, &msg);

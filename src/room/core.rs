@@ -9,14 +9,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::ws::Utf8Bytes;
-use talkstick_signaling::protocol::{self, ClientMsg, ErrorCode, Role, ServerMsg};
+use talkstick_signaling::protocol::{self, ClientMsg, ErrorCode, NoticeKind, Role, ServerMsg};
 use talkstick_signaling::{Input, Output, ParticipantId, Room, RoomId};
 use tokio::sync::mpsc;
 
+use super::held::{Held, HeldQueue, Release};
 use super::inbox::{Conn, ConnId, Outbound, Plane, RoomCmd};
 use crate::media::demux::Route;
 use crate::media::forwarder::ForwarderCounters;
 use crate::media::{Datagram, Forwarder, MediaEvent};
+use crate::store::{DurableMark, RoomLog};
 
 /// Least time between two audio offers from one participant: each builds a WebRTC peer
 /// (and a DTLS certificate) on the room's task, so a client must not flood them.
@@ -79,6 +81,12 @@ pub struct RoomCore {
     /// slow with the next delivery, like those a broadcast found full (unless the member
     /// has resumed on another connection by then).
     slow: Vec<(ParticipantId, ConnId)>,
+    /// The room's journal in the session store, when there is one.
+    log: Option<RoomLog>,
+    /// Messages waiting for their changes to be committed.
+    held: HeldQueue,
+    /// Facilitators told that the store is failing (told again when it recovers).
+    warned: Vec<ParticipantId>,
 }
 
 impl RoomCore {
@@ -92,7 +100,88 @@ impl RoomCore {
             last_offer: HashMap::new(),
             published: ForwarderCounters::default(),
         });
-        RoomCore { room, members: HashMap::new(), media, media_failed: false, slow: Vec::new() }
+        RoomCore {
+            room,
+            members: HashMap::new(),
+            media,
+            media_failed: false,
+            slow: Vec::new(),
+            log: None,
+            held: HeldQueue::default(),
+            warned: Vec::new(),
+        }
+    }
+
+    /// Writes the room's journal to the session store through `log`; from now on each
+    /// change's messages leave once it is committed.
+    pub fn with_log(mut self, log: RoomLog) -> Self {
+        self.log = Some(log);
+        self
+    }
+
+    /// What the task waits on while messages are held.
+    pub fn durable_mark(&self) -> Option<Arc<DurableMark>> {
+        self.log.as_ref().map(RoomLog::mark)
+    }
+
+    /// Whether messages wait for the store.
+    pub fn holding(&self) -> bool {
+        !self.held.is_empty()
+    }
+
+    /// Sends the held messages whose changes are now committed.
+    pub fn release(&mut self) {
+        let Some(durable) = self.log.as_ref().map(RoomLog::durable) else { return };
+        let mut slow = Vec::new();
+        for h in self.held.ready(durable) {
+            match h.what {
+                Release::Send { seq, out, to } => {
+                    for (pid, conn, tx) in to {
+                        if full(tx.try_send(out.clone())) {
+                            slow.push((pid, conn));
+                        }
+                        if let Some(m) = self.members.get_mut(&pid).filter(|m| m.conn.id == conn) {
+                            m.seq = m.seq.max(seq);
+                        }
+                    }
+                }
+                Release::Join { reply, result } => {
+                    let _ = reply.send(result);
+                }
+            }
+        }
+        self.slow.extend(slow);
+    }
+
+    /// The room was rebuilt after a restart: nobody is connected and no audio runs, so
+    /// everyone present is disconnected now, within their resume grace (the floor holder
+    /// keeps the floor for it), and speaks no more.
+    pub fn after_restart(&mut self) {
+        let now = Instant::now();
+        for id in self.room.participant_ids() {
+            let Some(p) = self.room.participant(id) else { continue };
+            if p.speaking {
+                let _ = self.room.handle(now, Input::Speaking { participant: id, speaking: false });
+            }
+            if p.audio {
+                let _ = self.room.handle(now, Input::Audio { participant: id, connected: false });
+            }
+            if p.connected {
+                let _ = self.room.handle(now, Input::Disconnected { participant: id });
+            }
+        }
+        self.settle(now);
+    }
+
+    /// The room ended: closes its run in the store with its report.
+    pub fn end_run(&mut self) {
+        if let Some(log) = &self.log {
+            let report = serde_json::json!({
+                "room": self.room.id(),
+                "stats": self.room.stats(Instant::now()),
+            });
+            log.end(report.to_string());
+        }
     }
 
     /// The room's id.
@@ -134,7 +223,16 @@ impl RoomCore {
                         Self::replaced(&old);
                     }
                 }
-                let _ = reply.send(result);
+                // The welcome carries the new seq and resume token: it waits, like
+                // any message, until the join is committed.
+                match self.journal_out() {
+                    Some(upto) if self.must_hold(upto) => {
+                        self.held.push(Held { upto, what: Release::Join { reply, result } });
+                    }
+                    _ => {
+                        let _ = reply.send(result);
+                    }
+                }
             }
             RoomCmd::Client { from, conn, frame } => {
                 if self.members.get(&from).is_none_or(|m| m.conn.id != conn) {
@@ -298,15 +396,80 @@ impl RoomCore {
         }
     }
 
+    /// Whether a message that needs `upto` entries committed must wait: they are not
+    /// yet, or older messages wait (order is kept).
+    fn must_hold(&self, upto: u64) -> bool {
+        self.holding() || self.log.as_ref().is_some_and(|l| l.durable() < upto)
+    }
+
+    /// Hands the room's new journal entries to the store; returns how many must be
+    /// committed before the messages produced so far may leave (`None`: no store).
+    fn journal_out(&mut self) -> Option<u64> {
+        let log = self.log.as_mut()?;
+        let upto = log.append(self.room.take_journal());
+        self.warn_facilitators();
+        Some(upto)
+    }
+
+    /// Tells facilitators when the store starts failing (each one once, also those who
+    /// join later) and when it writes again.
+    fn warn_facilitators(&mut self) {
+        let Some(log) = &self.log else { return };
+        let (kind, message) = match log.failing() {
+            Some(why) => (
+                NoticeKind::StoreFailing,
+                format!(
+                    "The server cannot save this session ({why}). The room goes on, but what happens now may be lost if the server restarts."
+                ),
+            ),
+            None if self.warned.is_empty() => return,
+            None => (NoticeKind::StoreOk, "The server saves this session again.".to_owned()),
+        };
+        // Members whose welcome has left (seq > 0): a notice never goes before it.
+        let to: Vec<ParticipantId> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.role == Role::Facilitator && m.seq > 0)
+            .map(|(id, _)| *id)
+            .filter(|id| (kind == NoticeKind::StoreOk) == self.warned.contains(id))
+            .collect();
+        if kind == NoticeKind::StoreOk {
+            self.warned.clear();
+        }
+        let msg = ServerMsg::Notice { kind, message };
+        for id in to {
+            self.tell(id, &msg);
+            if kind == NoticeKind::StoreFailing {
+                self.warned.push(id);
+            }
+        }
+    }
+
     /// Delivers the room's outputs; true if there were any.
     fn deliver_room(&mut self, now: Instant) -> bool {
         let mut any = false;
+        let wait = self.journal_out();
+        self.release();
         let mut slow = std::mem::take(&mut self.slow);
+        // With a store, a message leaves at once only when nothing it follows waits.
+        let hold = |core: &Self| wait.is_some_and(|w| core.must_hold(w));
         while let Some(out) = self.room.poll_output() {
             any = true;
             match out {
                 Output::Send { to, seq, msg } => {
                     let text: Utf8Bytes = protocol::encode(seq, &msg).into();
+                    if hold(self) {
+                        let to = self
+                            .members
+                            .iter()
+                            .filter(|(pid, m)| to.includes(**pid, m.role))
+                            .map(|(pid, m)| (*pid, m.conn.id, m.conn.tx.clone()))
+                            .collect();
+                        let upto = wait.unwrap_or(0);
+                        let what = Release::Send { seq, out: Outbound::Text(text), to };
+                        self.held.push(Held { upto, what });
+                        continue;
+                    }
                     for (pid, m) in &mut self.members {
                         if !to.includes(*pid, m.role) {
                             continue;
@@ -320,14 +483,21 @@ impl RoomCore {
                 Output::Gate { participant, forward } => {
                     self.with_media(|m| m.forwarder.set_gate(participant, forward));
                 }
-                Output::Close { participant } => {
+                Output::Close { participant } | Output::Removed { participant } => {
+                    let close = if matches!(out, Output::Close { .. }) {
+                        Outbound::Close(1000, "left")
+                    } else {
+                        Outbound::Close(CLOSE_REMOVED, "removed")
+                    };
                     if let Some(m) = self.members.remove(&participant) {
-                        let _ = m.conn.tx.try_send(Outbound::Close(1000, "left"));
-                    }
-                }
-                Output::Removed { participant } => {
-                    if let Some(m) = self.members.remove(&participant) {
-                        let _ = m.conn.tx.try_send(Outbound::Close(CLOSE_REMOVED, "removed"));
+                        if hold(self) {
+                            let to = vec![(participant, m.conn.id, m.conn.tx.clone())];
+                            let upto = wait.unwrap_or(0);
+                            let what = Release::Send { seq: 0, out: close, to };
+                            self.held.push(Held { upto, what });
+                        } else {
+                            let _ = m.conn.tx.try_send(close);
+                        }
                     }
                 }
                 Output::Left { participant } => {

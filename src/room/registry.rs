@@ -3,16 +3,19 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
+use talkstick_signaling::journal::Origin;
 use talkstick_signaling::protocol::Settings;
+use talkstick_signaling::room::{DEFAULT_AUDIO_SLOTS, DEFAULT_CAPACITY};
 use talkstick_signaling::{JoinRequest, Joined, Room, RoomError, RoomId};
 use tokio::sync::{mpsc, oneshot};
 
 use super::core::RoomCore;
 use super::inbox::{Conn, MEDIA_BUFFER, Plane, ROOM_BUFFER, RoomCmd, RoomHandle};
 use super::task;
+use crate::store::{Restored, RoomLog, RunId, RunRecord, Store, unix_ns};
 
 /// Why a join did not reach a room.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +35,7 @@ pub struct Registry {
     generation: AtomicU64,
     defaults: Settings,
     media: Option<Arc<Plane>>,
+    store: Option<Store>,
 }
 
 impl Registry {
@@ -42,7 +46,57 @@ impl Registry {
 
     /// An empty registry whose rooms forward audio through `media`.
     pub fn with_media(defaults: Settings, media: Option<Arc<Plane>>) -> Arc<Self> {
-        Arc::new(Registry { rooms: DashMap::new(), generation: AtomicU64::new(1), defaults, media })
+        Registry::with_store(defaults, media, None)
+    }
+
+    /// An empty registry whose rooms forward audio through `media` and keep their
+    /// journals in `store`.
+    pub fn with_store(
+        defaults: Settings,
+        media: Option<Arc<Plane>>,
+        store: Option<Store>,
+    ) -> Arc<Self> {
+        let rooms = DashMap::new();
+        Arc::new(Registry { rooms, generation: AtomicU64::new(1), defaults, media, store })
+    }
+
+    /// The session store, if rooms are remembered.
+    pub fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
+    }
+
+    /// Starts a task for each room the store brought back, rebuilt from its journal; the
+    /// people in it are in their resume grace from now. Returns how many came back; a
+    /// room whose journal does not replay is logged and left out.
+    pub fn restore(self: &Arc<Self>, restored: Vec<Restored>) -> usize {
+        let Some(store) = self.store.clone() else { return 0 };
+        let mut count = 0;
+        for Restored { run, entries } in restored {
+            let age = Duration::from_nanos(unix_ns().saturating_sub(run.started_ns).max(0) as u64);
+            let Some(epoch) = Instant::now().checked_sub(age) else {
+                tracing::warn!(room = %run.room, "a stored room is older than this machine's clock; not restored");
+                continue;
+            };
+            let origin = Origin {
+                id: run.room.clone(),
+                settings: run.settings.clone(),
+                epoch,
+                audio_slots: run.audio_slots,
+                capacity: run.capacity,
+            };
+            let len = entries.len() as u64;
+            match Room::replay(origin, entries) {
+                Ok(room) => {
+                    let log = store.resume(run.run, len);
+                    self.spawn(&run.room, room, Some(log), true);
+                    count += 1;
+                }
+                Err(e) => {
+                    tracing::error!(room = %run.room, error = %e, "a stored room could not be restored")
+                }
+            }
+        }
+        count
     }
 
     /// The media plane, if audio is on.
@@ -63,22 +117,60 @@ impl Registry {
         self.rooms
             .entry(id.clone())
             .or_insert_with(|| {
-                let generation = self.generation.fetch_add(1, Ordering::Relaxed);
-                let (tx, rx) = mpsc::channel(ROOM_BUFFER);
-                let (datagram_tx, datagram_rx) = mpsc::channel(MEDIA_BUFFER);
-                let mut room =
-                    Room::new(id.clone(), self.defaults.clone(), std::time::Instant::now());
-                if let Some(m) = &self.media {
-                    room.set_audio_slots(m.slots as u8);
-                }
-                let core = RoomCore::new(room, self.media.clone(), datagram_tx);
-                let (registry, room) = (Arc::clone(self), id.clone());
-                let on_end = move || registry.forget(&room, generation);
-                tokio::spawn(task::run(core, rx, datagram_rx, on_end));
-                tracing::info!(room = %id, "room started");
-                RoomHandle { tx, generation }
+                let started_ns = unix_ns();
+                let mut room = Room::new(id.clone(), self.defaults.clone(), Instant::now());
+                let audio_slots = match &self.media {
+                    Some(m) => {
+                        room.set_audio_slots(m.slots as u8);
+                        m.slots as u8
+                    }
+                    None => DEFAULT_AUDIO_SLOTS,
+                };
+                let log = self.store.as_ref().map(|store| {
+                    store.start(RunRecord {
+                        run: RunId::fresh(),
+                        room: id.clone(),
+                        started_ns,
+                        settings: self.defaults.clone(),
+                        audio_slots,
+                        capacity: DEFAULT_CAPACITY,
+                    })
+                });
+                self.handle_for(id, room, log, false)
             })
             .clone()
+    }
+
+    /// Starts a room's task and registers it (replacing any entry).
+    fn spawn(self: &Arc<Self>, id: &RoomId, room: Room, log: Option<RoomLog>, restarted: bool) {
+        let handle = self.handle_for(id, room, log, restarted);
+        self.rooms.insert(id.clone(), handle);
+    }
+
+    /// Starts a room's task; returns its handle.
+    fn handle_for(
+        self: &Arc<Self>,
+        id: &RoomId,
+        room: Room,
+        log: Option<RoomLog>,
+        restarted: bool,
+    ) -> RoomHandle {
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(ROOM_BUFFER);
+        let (datagram_tx, datagram_rx) = mpsc::channel(MEDIA_BUFFER);
+        let room = if log.is_some() { room.journaled() } else { room };
+        let mut core = RoomCore::new(room, self.media.clone(), datagram_tx);
+        if let Some(log) = log {
+            core = core.with_log(log);
+        }
+        if restarted {
+            core.after_restart();
+        }
+        let (registry, room) = (Arc::clone(self), id.clone());
+        let on_end = move || registry.forget(&room, generation);
+        tokio::spawn(task::run(core, rx, datagram_rx, on_end));
+        tracing::info!(room = %id, restarted, "room started");
+        RoomHandle { tx, generation }
     }
 
     /// Joins a room, starting it if needed. Retries when the room's task ended between

@@ -45,6 +45,8 @@ pub async fn run(
     let mut routine = false;
     // A room without audio drops its datagram sender at once.
     let mut media = true;
+    // With a session store: woken when the writer has committed what messages wait for.
+    let durable = core.durable_mark();
     'run: loop {
         let linger = empty_since.map(|t| t + EMPTY_ROOM_LINGER);
         if !(routine && armed.is_some()) {
@@ -102,6 +104,12 @@ pub async fn run(
                     }
                 }
             },
+            () = wait_durable(durable.as_deref()), if core.holding() => {
+                routine = false;
+                if !contained(&mut core, RoomCore::release) {
+                    break 'run;
+                }
+            },
             () = &mut sleep, if armed.is_some() => {
                 armed = None;
                 routine = false;
@@ -116,8 +124,19 @@ pub async fn run(
         empty_since = if core.is_empty() { empty_since.or(Some(Instant::now())) } else { None };
     }
     core.release_media();
+    if core.is_empty() {
+        core.end_run();
+    }
     on_end();
     tracing::debug!(room = %core.id(), "room task ended");
+}
+
+/// Resolves when the store's writer has moved the room's mark.
+async fn wait_durable(mark: Option<&crate::store::DurableMark>) {
+    match mark {
+        Some(m) => m.notify.notified().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Runs `f` on the core; when it panics (a bug), tells the members the room failed and

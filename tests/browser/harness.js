@@ -111,10 +111,13 @@ export async function heardBy(page, ms = 1500) {
 }
 
 /** Starts `talkstick serve` on 127.0.0.1:0; resolves `{base, links, stop()}`. */
-export async function startServer({ room = 'demo', learners = 5, timeoutMs = 15_000 } = {}) {
-  // Audio on loopback only, on any free UDP port.
-  const args = ['serve', '--bind', '127.0.0.1:0', '--secret', SECRET, '--demo', '--demo-room', room, '--demo-learners', String(learners),
-    '--media-ip', '127.0.0.1', '--udp-port', '0'];
+export async function startServer({ room = 'demo', learners = 5, timeoutMs = 15_000, dataDir, port = 0 } = {}) {
+  // Audio on loopback only, on any free UDP port. Each server keeps its sessions in a
+  // data dir of its own (a fresh one, removed when it stops, unless the test gives one
+  // to start a server again on).
+  const ownDir = dataDir === undefined ? mkdtempSync(path.join(tmpdir(), 'talkstick-data-')) : null;
+  const args = ['serve', '--bind', `127.0.0.1:${port}`, '--secret', SECRET, '--demo', '--demo-room', room, '--demo-learners', String(learners),
+    '--media-ip', '127.0.0.1', '--udp-port', '0', '--data-dir', dataDir ?? ownDir];
   const child = spawn(binary, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
@@ -143,13 +146,22 @@ export async function startServer({ room = 'demo', learners = 5, timeoutMs = 15_
     child,
     logs: () => err,
     async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      if ((await bounded(exited, 5000)) === TIMED_OUT) {
-        child.kill('SIGKILL');
-        await bounded(exited, 2000);
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        if ((await bounded(exited, 5000)) === TIMED_OUT) {
+          child.kill('SIGKILL');
+          await bounded(exited, 2000);
+        }
       }
+      if (ownDir) rmSync(ownDir, { recursive: true, force: true });
+    },
+    /** Kills the server at once (SIGKILL), as a crash would; resolves when it is gone. */
+    async crash() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await bounded(exited, 5000);
     },
   };
 }

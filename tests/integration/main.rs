@@ -10,6 +10,7 @@ mod media;
 mod permissions;
 mod session;
 mod sim;
+mod store;
 mod timers;
 mod udp_abuse;
 mod webrtc_rs;

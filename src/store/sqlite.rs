@@ -1,0 +1,207 @@
+//! The SQLite backend: one file, WAL mode, migrations from `migrations/` applied in
+//! order at open. The queries are plain SQL that PostgreSQL reads the same way.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use talkstick_signaling::Entry;
+
+use super::{Restored, RunId, RunRecord, StoreError, Write, unix_ms};
+
+/// The migrations, in order; the schema's version is the number applied.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_rooms_and_journal.sql")];
+
+/// An open database.
+#[derive(Debug)]
+pub struct Db {
+    conn: Connection,
+}
+
+/// A past or running session of a room, as listed for its facilitators.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunSummary {
+    /// The run.
+    pub run: RunId,
+    /// Unix ms it started.
+    pub started_ms: i64,
+    /// Unix ms it ended; `None` while running.
+    pub ended_ms: Option<i64>,
+}
+
+impl Db {
+    /// Opens or creates the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Db, StoreError> {
+        let open_err = |source| StoreError::Open { path: path.to_owned(), source };
+        let conn = Connection::open(path).map_err(open_err)?;
+        // The first statements read the file: a file that is not a database fails here.
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(open_err)?;
+        let mut db = Db { conn };
+        db.migrate(path)?;
+        Ok(db)
+    }
+
+    fn migrate(&mut self, path: &Path) -> Result<(), StoreError> {
+        let open_err = |source| StoreError::Open { path: path.to_owned(), source };
+        self.conn
+            .execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", [])
+            .map_err(open_err)?;
+        let found: i64 = self
+            .conn
+            .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| r.get(0))
+            .map_err(open_err)?;
+        let known = MIGRATIONS.len() as i64;
+        if found > known {
+            return Err(StoreError::TooNew { path: path.to_owned(), found, known });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.execute("INSERT INTO schema_version (version) VALUES (?1)", params![i as i64 + 1])?;
+            tx.commit()?;
+            tracing::info!(version = i + 1, "database schema migrated");
+        }
+        Ok(())
+    }
+
+    /// Runs not ended whose latest change is at or after `since_ms`, with their journals;
+    /// older unfinished runs are closed (ended at their latest change).
+    pub fn restorable(&mut self, since_ms: i64) -> Result<Vec<Restored>, StoreError> {
+        self.conn.execute(
+            "UPDATE room_runs SET ended_ms = last_ms WHERE ended_ms IS NULL AND last_ms < ?1",
+            params![since_ms],
+        )?;
+        let mut runs = Vec::new();
+        {
+            let mut q = self.conn.prepare(
+                "SELECT run_id, room, started_ns, settings, audio_slots, capacity
+                 FROM room_runs WHERE ended_ms IS NULL ORDER BY run_id",
+            )?;
+            let rows = q.query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            })?;
+            for row in rows {
+                let (run, room, started_ns, settings, slots, capacity) = row?;
+                let Ok(room) = room.parse() else {
+                    tracing::warn!(%room, "a stored room has an invalid id; skipped");
+                    continue;
+                };
+                runs.push(RunRecord {
+                    run: RunId(run),
+                    room,
+                    started_ns,
+                    settings: serde_json::from_str(&settings)?,
+                    audio_slots: slots.clamp(1, 8) as u8,
+                    capacity: capacity.max(1) as usize,
+                });
+            }
+        }
+        let mut out = Vec::with_capacity(runs.len());
+        let mut q =
+            self.conn.prepare("SELECT entry FROM journal WHERE run_id = ?1 ORDER BY idx")?;
+        for run in runs {
+            let rows = q.query_map(params![run.run.0], |r| r.get::<_, String>(0))?;
+            let mut entries = Vec::new();
+            for text in rows {
+                entries.push(serde_json::from_str::<Entry>(&text?)?);
+            }
+            out.push(Restored { run, entries });
+        }
+        Ok(out)
+    }
+
+    /// Writes a batch in one transaction.
+    pub(super) fn write(&mut self, batch: &[Write]) -> Result<(), StoreError> {
+        let now_ms = unix_ms();
+        let tx = self.conn.transaction()?;
+        {
+            let mut start = tx.prepare_cached(
+                "INSERT INTO room_runs (run_id, room, started_ns, settings, audio_slots, capacity, last_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            let mut entry =
+                tx.prepare_cached("INSERT INTO journal (run_id, idx, entry) VALUES (?1, ?2, ?3)")?;
+            let mut touch =
+                tx.prepare_cached("UPDATE room_runs SET last_ms = ?2 WHERE run_id = ?1")?;
+            let mut end = tx.prepare_cached(
+                "UPDATE room_runs SET ended_ms = ?2, last_ms = ?2, report = ?3 WHERE run_id = ?1",
+            )?;
+            let mut touched = Vec::new();
+            for w in batch {
+                match w {
+                    Write::Started(r) => {
+                        start.execute(params![
+                            r.run.0,
+                            r.room.as_str(),
+                            r.started_ns,
+                            serde_json::to_string(&r.settings)?,
+                            i64::from(r.audio_slots),
+                            r.capacity as i64,
+                            now_ms
+                        ])?;
+                    }
+                    Write::Entries { run, first, entries, .. } => {
+                        for (i, e) in entries.iter().enumerate() {
+                            let text = serde_json::to_string(e)?;
+                            entry.execute(params![run.0, (*first + i as u64) as i64, text])?;
+                        }
+                        if !touched.contains(run) {
+                            touched.push(*run);
+                        }
+                    }
+                    Write::Ended { run, ended_ms, report } => {
+                        end.execute(params![run.0, ended_ms, report])?;
+                    }
+                }
+            }
+            for run in touched {
+                touch.execute(params![run.0, now_ms])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Syncs what was committed to disk (a checkpoint of the write-ahead log).
+    pub(super) fn sync(&mut self) -> Result<(), StoreError> {
+        self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// A room's runs, newest first (at most `limit`).
+    pub fn runs_of(&self, room: &str, limit: usize) -> Result<Vec<RunSummary>, StoreError> {
+        let mut q = self.conn.prepare(
+            "SELECT run_id, started_ns, ended_ms FROM room_runs WHERE room = ?1
+             ORDER BY started_ns DESC LIMIT ?2",
+        )?;
+        let rows = q.query_map(params![room, limit as i64], |r| {
+            Ok(RunSummary {
+                run: RunId(r.get(0)?),
+                started_ms: r.get::<_, i64>(1)? / 1_000_000,
+                ended_ms: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// A run's room and stored report (`None` while it runs).
+    pub fn report(&self, run: RunId) -> Result<Option<(String, Option<String>)>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT room, report FROM room_runs WHERE run_id = ?1",
+                params![run.0],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+}
