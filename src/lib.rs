@@ -10,6 +10,7 @@
 //! - [`http`]: the axum edge: `/ws`, `/healthz`, the web client.
 //! - [`loadtest`]: `talkstick loadtest`, real participants measured against a server.
 //! - [`room`]: one task per room (signaling + media + members) and the registry.
+//! - [`store`]: the session store: each room's journal in SQLite, written by one thread.
 //! - [`client`]: a native participant (WebSocket + WebRTC), for the load tester and tests.
 //! - [`media`]: the audio SFU: one UDP port, demux, peers, slots, speech.
 //! - [`relay`]: the raw UDP relay that load tests use as a baseline.

@@ -37,10 +37,13 @@ export async function start({ connection, store, stream, listenOnly, micOn }) {
   }));
   // After a reconnect: a new identity has no audio at the server, and ours may be down
   // or still waiting for an answer that was lost with the old socket. Offer again then.
+  // The snapshot says whether the server has our audio: after a server restart it has
+  // none, while this side may take many seconds to notice that its connection is dead.
   s.unsubscribe.push(connection.on('welcome', (m) => {
     const st = s.pc?.connectionState;
     const waiting = s.pc?.signalingState === 'have-local-offer';
-    if (!m.you?.resumed || !s.pc || waiting || st === 'failed' || st === 'closed' || st === 'disconnected') {
+    const serverHasIt = m.room?.participants?.find((p) => p.id === m.you?.id)?.audio !== false;
+    if (!m.you?.resumed || !s.pc || waiting || !serverHasIt || st === 'failed' || st === 'closed' || st === 'disconnected') {
       scheduleRestart(s, 0);
     }
   }));

@@ -169,6 +169,9 @@ impl RoomCore {
             if p.connected {
                 let _ = self.room.handle(now, Input::Disconnected { participant: id });
             }
+            // The room emitted its gates before the restart; this forwarder is new.
+            let forward = self.room.gate(id);
+            self.with_media(|m| m.forwarder.set_gate(id, forward));
         }
         self.settle(now);
     }
