@@ -1,5 +1,5 @@
-//! The room's journal: every accepted change, with its time, in order — and the replay
-//! that rebuilds a room from it.
+//! The room's journal: every accepted change, with its time, in order (the replay that
+//! rebuilds a room from it is `Room::replay`, in `room/replay.rs`).
 //!
 //! Why a journal of inputs rather than a copy of the state: the room is deterministic
 //! given its inputs and the passed-in time, so the few bytes of each accepted input are
@@ -8,7 +8,7 @@
 //! copy of the state after every change would cost a whole room's worth of bytes per
 //! hand raised.
 //!
-//! What is recorded (only when [`Room::journaled`] turned it on):
+//! What is recorded (only when [`crate::Room::journaled`] turned it on):
 //! - every join that was admitted, with the resume tokens as digests only ([`JoinRecord`]);
 //! - every input that succeeded ([`Change::Input`]), except pure reads (`ping`,
 //!   `get_stats`);
@@ -18,13 +18,13 @@
 //! Times are nanoseconds on the room's clock (since its epoch), so a replay from the
 //! same epoch meets every deadline exactly where the original did.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{LinkId, ResumeHash, RoomId};
+use crate::io::{Input, JoinRequest};
 use crate::protocol::{ClientMsg, Role, Settings};
-use crate::room::{Input, JoinRequest, Room};
 
 /// One recorded change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,40 +111,6 @@ pub struct Origin {
     pub audio_slots: u8,
     /// Most participants.
     pub capacity: usize,
-}
-
-impl Room {
-    /// Rebuilds a room from its origin and journal, in order. The rebuilt room records
-    /// its own journal from here on (the entries replayed are not recorded again), and
-    /// has no outputs pending: what the original said was said.
-    pub fn replay(
-        origin: Origin,
-        entries: impl IntoIterator<Item = Entry>,
-    ) -> Result<Room, ReplayError> {
-        let mut room = Room::new(origin.id.clone(), origin.settings, origin.epoch);
-        room.set_audio_slots(origin.audio_slots);
-        room.set_capacity(origin.capacity);
-        let mut last = 0;
-        for (index, entry) in entries.into_iter().enumerate() {
-            if entry.at_ns < last {
-                return Err(ReplayError::OutOfOrder { room: origin.id, index });
-            }
-            last = entry.at_ns;
-            let now = origin.epoch + Duration::from_nanos(entry.at_ns);
-            let refused =
-                |why: String| ReplayError::Refused { room: origin.id.clone(), index, why };
-            match entry.change {
-                Change::Join(rec) => {
-                    room.join_record(now, rec, None).map_err(|e| refused(e.to_string()))?;
-                }
-                Change::Input(input) => {
-                    room.handle(now, input).map_err(|e| refused(e.to_string()))?;
-                }
-            }
-            while room.poll_output().is_some() {}
-        }
-        Ok(room.journaled())
-    }
 }
 
 /// Whether an input only reads (nothing to record).

@@ -16,15 +16,17 @@
 //!   written from both ends: [`protocol::decode`] / [`protocol::encode`] for the server,
 //!   [`protocol::encode_client`] / [`protocol::decode_server`] for a Rust client; the
 //!   views live in `views`.
-//! - [`room`]: [`Room`], its inputs and outputs; handlers and floor transitions inside.
+//! - [`io`]: the room's inputs and outputs ([`Input`], [`JoinRequest`], [`Output`] to an
+//!   [`Audience`]), shared by the room and its journal.
+//! - [`room`]: [`Room`]; handlers, floor transitions and the replay from a journal inside.
 //! - [`floor`]: floor states, turns and their deadlines.
 //! - [`queue`]: the hand queue and its order policies.
 //! - [`reactions`]: per-person reaction rate limits.
 //! - [`chat`]: the room's text chat (kept messages, what a message may contain).
 //! - [`stats`]: talk-time balance (Gini).
 //! - [`colour`]: initials and room-distinct colours.
-//! - [`journal`]: what a room records of each accepted change, and the replay that
-//!   rebuilds the room from it (how rooms survive a restart).
+//! - [`journal`]: what a room records of each accepted change ([`Room::replay`] rebuilds
+//!   the room from it: how rooms survive a restart).
 //! - [`ids`]: typed identifiers.
 //! - [`error`]: [`RoomError`], why an action was refused.
 
@@ -33,6 +35,7 @@ pub mod colour;
 pub mod error;
 pub mod floor;
 pub mod ids;
+pub mod io;
 pub mod journal;
 mod participant;
 pub mod protocol;
@@ -44,5 +47,6 @@ mod views;
 
 pub use error::RoomError;
 pub use ids::{ChatId, LinkId, ParticipantId, ResumeHash, ResumeToken, RoomId, TurnId};
+pub use io::{Audience, Input, JoinRequest, Joined, Output};
 pub use journal::{Change, Entry, JoinRecord, Origin, ReplayError};
-pub use room::{Audience, Input, JoinRequest, Joined, Output, Room};
+pub use room::Room;

@@ -8,6 +8,7 @@
 //! `room/transitions.rs`.
 
 mod handlers;
+mod replay;
 mod transitions;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -18,11 +19,12 @@ use crate::colour;
 use crate::error::RoomError;
 use crate::floor::Floor;
 use crate::ids::{LinkId, ParticipantId, ResumeToken, RoomId, TurnId};
+use crate::io::{Audience, Input, JoinRequest, Joined, Output};
 use crate::journal::{Change, Entry, JoinRecord, reads_only};
 use crate::participant::Participant;
 use crate::protocol::{
-    ClientMsg, FloorView, HandView, LeaveReason, Mode, PROTOCOL_VERSION, ParticipantView,
-    PersonStats, Presence, Role, RoomSnapshot, ServerMsg, Settings, StatsView, TurnRecord, YouView,
+    FloorView, HandView, LeaveReason, Mode, PROTOCOL_VERSION, ParticipantView, PersonStats,
+    Presence, Role, RoomSnapshot, ServerMsg, Settings, StatsView, TurnRecord, YouView,
 };
 use crate::queue::{Order, Queue};
 use crate::stats::gini;
@@ -41,130 +43,6 @@ pub const MAX_DEPARTED: usize = 500;
 pub const MAX_HISTORY: usize = 1_000;
 /// Links a room refuses after their people were removed.
 pub const MAX_REFUSED_LINKS: usize = 1_000;
-
-/// Something that happened to the room.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Input {
-    /// A decoded message from a joined participant.
-    Client {
-        /// Sender.
-        from: ParticipantId,
-        /// The message.
-        msg: ClientMsg,
-    },
-    /// A participant's connection dropped; they have [`RESUME_GRACE`] to come back.
-    Disconnected {
-        /// Who.
-        participant: ParticipantId,
-    },
-    /// Speech detection from the media plane.
-    Speaking {
-        /// Who.
-        participant: ParticipantId,
-        /// Speaking now.
-        speaking: bool,
-    },
-    /// The media plane's audio connection for a participant came up or went away.
-    Audio {
-        /// Who.
-        participant: ParticipantId,
-        /// Connected now.
-        connected: bool,
-    },
-    /// The time from [`Room::poll_timeout`] has come.
-    Timeout,
-}
-
-/// A request to join, made by the edge after it verified the token.
-#[derive(Debug, Clone)]
-pub struct JoinRequest {
-    /// Display name from the token.
-    pub name: String,
-    /// Role from the token.
-    pub role: Role,
-    /// Resume token from an earlier snapshot, if the client has one.
-    pub resume: Option<ResumeToken>,
-    /// A fresh random token to hand out if this becomes a new participant.
-    pub new_resume: ResumeToken,
-    /// The link (join token) they came with: joining again with the same link is the
-    /// same person, on a new connection, however often it happens.
-    pub link: Option<LinkId>,
-}
-
-/// The outcome of a join.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Joined {
-    /// The participant's id (the old one when resumed).
-    pub participant: ParticipantId,
-    /// True when an earlier identity was resumed.
-    pub resumed: bool,
-}
-
-/// Who a message is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Audience {
-    /// Everyone connected.
-    All,
-    /// Everyone connected but one.
-    Others(ParticipantId),
-    /// Facilitators only.
-    Facilitators,
-    /// Learners only.
-    Learners,
-    /// One participant.
-    One(ParticipantId),
-}
-
-impl Audience {
-    /// Whether a participant with this id and role is in the audience.
-    pub fn includes(self, who: ParticipantId, role: Role) -> bool {
-        match self {
-            Audience::All => true,
-            Audience::Others(p) => p != who,
-            Audience::Facilitators => role == Role::Facilitator,
-            Audience::Learners => role == Role::Learner,
-            Audience::One(p) => p == who,
-        }
-    }
-}
-
-/// Something the room wants done.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Output {
-    /// Send a message. `seq` is the room's sequence number to stamp it with.
-    Send {
-        /// Recipients.
-        to: Audience,
-        /// Room sequence number.
-        seq: u64,
-        /// The message.
-        msg: ServerMsg,
-    },
-    /// Tell the media plane whether to forward a participant's audio.
-    Gate {
-        /// Whose audio.
-        participant: ParticipantId,
-        /// Forward it.
-        forward: bool,
-    },
-    /// Close a participant's connection (after a `goodbye` already sent).
-    Close {
-        /// Whose.
-        participant: ParticipantId,
-    },
-    /// Close a participant's connection because a facilitator removed them (after a
-    /// `goodbye` already sent): their client must not come back.
-    Removed {
-        /// Whose.
-        participant: ParticipantId,
-    },
-    /// A participant is gone for good: release their media.
-    Left {
-        /// Who.
-        participant: ParticipantId,
-    },
-}
 
 /// One room's floor control.
 #[derive(Debug)]
