@@ -27,6 +27,7 @@
 //! - [`colour`]: initials and room-distinct colours.
 //! - [`journal`]: what a room records of each accepted change ([`Room::replay`] rebuilds
 //!   the room from it: how rooms survive a restart).
+//! - [`report`]: session reports and learners' summaries, built by replaying a journal.
 //! - [`ids`]: typed identifiers.
 //! - [`error`]: [`RoomError`], why an action was refused.
 
@@ -41,6 +42,7 @@ mod participant;
 pub mod protocol;
 pub mod queue;
 pub mod reactions;
+pub mod report;
 pub mod room;
 pub mod stats;
 mod views;

@@ -135,6 +135,16 @@ impl Tally {
         *self.slot(kind) += 1;
     }
 
+    /// Adds another tally's counts to this one.
+    pub fn merge(&mut self, other: &Tally) {
+        self.agree += other.agree;
+        self.disagree += other.disagree;
+        self.question += other.question;
+        self.applause += other.applause;
+        self.slower += other.slower;
+        self.cant_hear += other.cant_hear;
+    }
+
     /// Counts one reaction of `kind` fewer (a withdrawn one).
     pub fn remove(&mut self, kind: ReactionKind) {
         let slot = self.slot(kind);

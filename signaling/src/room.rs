@@ -217,6 +217,16 @@ impl Room {
         self.chat.views()
     }
 
+    /// The latest time the room was given.
+    pub fn last_now(&self) -> Instant {
+        self.last_now
+    }
+
+    /// The latest turn that ended (among those the history keeps).
+    pub fn last_ended_turn(&self) -> Option<TurnId> {
+        self.history.last().map(|t| t.turn)
+    }
+
     /// Session statistics at `now`: present and departed participants, every turn.
     pub fn stats(&self, now: Instant) -> StatsView {
         let mut people: Vec<PersonStats> = self

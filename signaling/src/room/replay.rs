@@ -1,7 +1,7 @@
 //! Rebuilding a room from its journal (see [`crate::journal`]): the restart path of the
 //! session store.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::Room;
 use crate::journal::{Change, Entry, Origin, ReplayError};
@@ -13,6 +13,16 @@ impl Room {
     pub fn replay(
         origin: Origin,
         entries: impl IntoIterator<Item = Entry>,
+    ) -> Result<Room, ReplayError> {
+        Room::replay_with(origin, entries, |_, _, _| {})
+    }
+
+    /// [`Room::replay`], showing `each` the room after every entry with the change it
+    /// applied and its time: how a session report follows a room through its life.
+    pub fn replay_with(
+        origin: Origin,
+        entries: impl IntoIterator<Item = Entry>,
+        mut each: impl FnMut(&Room, &Change, Instant),
     ) -> Result<Room, ReplayError> {
         let mut room = Room::new(origin.id.clone(), origin.settings, origin.epoch);
         room.set_audio_slots(origin.audio_slots);
@@ -26,15 +36,16 @@ impl Room {
             let now = origin.epoch + Duration::from_nanos(entry.at_ns);
             let refused =
                 |why: String| ReplayError::Refused { room: origin.id.clone(), index, why };
-            match entry.change {
+            match &entry.change {
                 Change::Join(rec) => {
-                    room.join_record(now, rec, None).map_err(|e| refused(e.to_string()))?;
+                    room.join_record(now, rec.clone(), None).map_err(|e| refused(e.to_string()))?;
                 }
                 Change::Input(input) => {
-                    room.handle(now, input).map_err(|e| refused(e.to_string()))?;
+                    room.handle(now, input.clone()).map_err(|e| refused(e.to_string()))?;
                 }
             }
             while room.poll_output().is_some() {}
+            each(&room, &entry.change, now);
         }
         Ok(room.journaled())
     }

@@ -79,6 +79,11 @@ impl Sim {
         }
     }
 
+    /// The same room, recording its journal from now on.
+    pub(crate) fn journaled(self) -> Self {
+        Sim { room: self.room.journaled(), ..self }
+    }
+
     /// A room with default settings changed by `f`.
     pub(crate) fn with_settings(f: impl FnOnce(&mut Settings)) -> Self {
         let mut s = Settings::default();

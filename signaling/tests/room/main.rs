@@ -19,5 +19,6 @@ mod mirror;
 mod model;
 mod props;
 mod queue;
+mod report;
 mod shapes;
 mod timing;
