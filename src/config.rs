@@ -60,4 +60,8 @@ pub struct ServeConfig {
     /// Keep rooms in memory only: a restart forgets them.
     #[arg(long, conflicts_with = "data_dir")]
     pub no_store: bool,
+    /// Days a session's record is kept after it ended (then deleted, checked at start and
+    /// every hour).
+    #[arg(long, env = "TALKSTICK_RETAIN_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub retain_days: u32,
 }

@@ -288,6 +288,9 @@ async fn run_server(cfg: ServeConfig) -> anyhow::Result<()> {
         println!("Restored {restored} room(s) from {} in {ms} ms\n", cfg.data_dir.display());
         tracing::info!(rooms = restored, ms, "rooms restored");
     }
+    if let Some(store) = registry.store() {
+        forget_old_sessions(store.path().to_owned(), cfg.retain_days);
+    }
     let state = AppState::new(secret, registry);
     serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
@@ -317,4 +320,27 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
     // Let rooms say goodbye before the runtime stops.
     tokio::time::sleep(Duration::from_millis(10)).await;
+}
+
+/// Deletes session records older than `days` now and every hour after.
+fn forget_old_sessions(db: std::path::PathBuf, days: u32) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            let path = db.clone();
+            match tokio::task::spawn_blocking(move || {
+                talkstick::store::reports::forget_older_than(&path, days)
+            })
+            .await
+            {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => tracing::info!(sessions = n, days, "old session records deleted"),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "old session records could not be deleted")
+                }
+                Err(e) => tracing::warn!(error = %e, "the retention task failed"),
+            }
+        }
+    });
 }

@@ -1,8 +1,11 @@
-//! The thin axum edge: the WebSocket endpoint, health, and the embedded browser client.
+//! The thin axum edge: the WebSocket endpoint, health, session reports (`reports`), and
+//! the embedded browser client.
 
 mod assets;
 pub mod budget;
+mod csv;
 pub mod gate;
+pub mod reports;
 mod ws;
 
 use std::net::SocketAddr;
@@ -31,6 +34,8 @@ pub struct AppState {
     /// WebSocket sessions running, so that shutdown can wait for their goodbyes.
     sessions: Arc<Sessions>,
     next_conn: Arc<AtomicU64>,
+    /// Permits for building session reports (a few at once).
+    report_builds: Arc<tokio::sync::Semaphore>,
 }
 
 /// The count of running WebSocket sessions.
@@ -56,7 +61,14 @@ impl AppState {
     pub fn new(secret: Secret, registry: Arc<Registry>) -> Self {
         let gate = Arc::new(gate::JoinGate::default());
         let sessions = Arc::new(Sessions::default());
-        AppState { secret, registry, gate, sessions, next_conn: Arc::new(AtomicU64::new(1)) }
+        AppState {
+            secret,
+            registry,
+            gate,
+            sessions,
+            next_conn: Arc::new(AtomicU64::new(1)),
+            report_builds: reports::builds(),
+        }
     }
 
     /// Counts a session as running until the guard drops.
@@ -84,11 +96,14 @@ impl AppState {
     }
 }
 
-/// Every route: `/ws`, `/healthz`, and the web client at `/`.
+/// Every route: `/ws`, `/healthz`, `/api/sessions…`, and the web client at `/`.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/ws", get(ws::upgrade))
         .route("/healthz", get(healthz))
+        .route("/api/sessions", get(reports::list))
+        .route("/api/sessions/{run}", get(reports::one).delete(reports::delete))
+        .route("/api/sessions/{run}/summary", get(reports::summary))
         .route("/", get(assets::index))
         .route("/{*path}", get(assets::file))
         .with_state(state)

@@ -17,8 +17,9 @@ pub const EMPTY_ROOM_LINGER: Duration = Duration::from_secs(60);
 /// Commands, or datagrams, handled in one wake-up before deadlines are looked at again.
 const BATCH: usize = 64;
 
-/// Runs one room until it has been empty for [`EMPTY_ROOM_LINGER`] or the server stops;
-/// then calls `on_end` (the registry forgets the room).
+/// Runs one room until it has been empty for [`EMPTY_ROOM_LINGER`] (with a session store:
+/// until its last person has gone) or the server stops; then calls `on_end` (the
+/// registry forgets the room).
 ///
 /// Commands (joins, members' messages) and datagrams come on inboxes of their own, so a
 /// flood of one cannot fill the other's: whatever a member sends, the room's audio keeps
@@ -47,6 +48,8 @@ pub async fn run(
     let mut media = true;
     // With a session store: woken when the writer has committed what messages wait for.
     let durable = core.durable_mark();
+    // Whether anyone has been in the room (a restored room has its people in grace).
+    let mut had_people = !core.is_empty();
     'run: loop {
         let linger = empty_since.map(|t| t + EMPTY_ROOM_LINGER);
         if !(routine && armed.is_some()) {
@@ -122,6 +125,13 @@ pub async fn run(
             }
         }
         empty_since = if core.is_empty() { empty_since.or(Some(Instant::now())) } else { None };
+        had_people |= !core.is_empty();
+        // With a session store the session ends when its last person has gone (its
+        // record is kept); a later join starts a new one. Not before everything held
+        // for the store has left, the last goodbye included.
+        if durable.is_some() && had_people && core.is_empty() && !core.holding() {
+            break 'run;
+        }
     }
     core.release_media();
     if core.is_empty() {

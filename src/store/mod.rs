@@ -18,7 +18,9 @@
 //!   `migrations/`). Another backend (PostgreSQL, for several servers) implements the
 //!   same few operations.
 //! - `writer`: the writer thread.
+//! - [`reports`]: reading sessions back (lists, reports by replay, deletion, retention).
 
+pub mod reports;
 pub mod sqlite;
 mod writer;
 

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use talkstick_signaling::Entry;
 
 use super::{Restored, RunId, RunRecord, StoreError, Write, unix_ms};
@@ -15,17 +15,6 @@ const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_rooms_and_jour
 #[derive(Debug)]
 pub struct Db {
     conn: Connection,
-}
-
-/// A past or running session of a room, as listed for its facilitators.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct RunSummary {
-    /// The run.
-    pub run: RunId,
-    /// Unix ms it started.
-    pub started_ms: i64,
-    /// Unix ms it ended; `None` while running.
-    pub ended_ms: Option<i64>,
 }
 
 impl Db {
@@ -175,33 +164,5 @@ impl Db {
     pub(super) fn sync(&mut self) -> Result<(), StoreError> {
         self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         Ok(())
-    }
-
-    /// A room's runs, newest first (at most `limit`).
-    pub fn runs_of(&self, room: &str, limit: usize) -> Result<Vec<RunSummary>, StoreError> {
-        let mut q = self.conn.prepare(
-            "SELECT run_id, started_ns, ended_ms FROM room_runs WHERE room = ?1
-             ORDER BY started_ns DESC LIMIT ?2",
-        )?;
-        let rows = q.query_map(params![room, limit as i64], |r| {
-            Ok(RunSummary {
-                run: RunId(r.get(0)?),
-                started_ms: r.get::<_, i64>(1)? / 1_000_000,
-                ended_ms: r.get(2)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// A run's room and stored report (`None` while it runs).
-    pub fn report(&self, run: RunId) -> Result<Option<(String, Option<String>)>, StoreError> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT room, report FROM room_runs WHERE run_id = ?1",
-                params![run.0],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?)
     }
 }

@@ -358,3 +358,145 @@ async fn a_full_disk_mid_session_leaves_the_room_running_and_warns_facilitators(
     );
     server.kill().await;
 }
+
+/// One HTTP/1.1 request; returns the status and the body.
+async fn api(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let req = format!("{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_string(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    let status = out[9..12].parse().unwrap();
+    let body = out.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
+    (status, body)
+}
+
+fn json_of(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+#[tokio::test]
+async fn reports_are_read_with_the_token_a_person_holds_and_no_other() {
+    let dir = scratch("reports");
+    let server = Proc::start(&dir, 0).await;
+    let addr = server.addr;
+    let fac_token = token_for("crash", "Fran", Role::Facilitator, unix_now() + 3600);
+    let aino_token = token_for("crash", "Aino", Role::Learner, unix_now() + 3600);
+    let mut fran = Client::join_with(addr, &fac_token, "Fran", None).await;
+    let mut aino = Client::join_with(addr, &aino_token, "Aino", None).await;
+    let mut bertil = join(addr, "Bertil", Role::Learner).await;
+    // Aino speaks (Bertil agrees), Bertil raises a hand and lowers it.
+    aino.send(json!({"type": "raise_hand", "kind": "new_point", "note": "private words"})).await;
+    aino.next_of("youre_up").await;
+    aino.send(json!({"type": "accept_floor"})).await;
+    fran.until("Aino holds", |v| v.holder() == Some(aino.id)).await;
+    bertil.send(json!({"type": "react", "reaction": "agree"})).await;
+    bertil.send(json!({"type": "raise_hand", "kind": "new_point"})).await;
+    fran.until("Bertil's hand", |v| v.queue == [bertil.id]).await;
+    bertil.send(json!({"type": "lower_hand"})).await;
+    fran.until("no hand", |v| v.queue.is_empty()).await;
+    aino.send(json!({"type": "yield"})).await;
+    fran.until("floor free", |v| v.holder().is_none()).await;
+    bertil.ping().await;
+
+    // The facilitator lists the room's sessions and reads the running one.
+    let (status, body) = api(addr, "GET", "/api/sessions", Some(&fac_token)).await;
+    assert_eq!(status, 200, "{body}");
+    let list = json_of(&body);
+    let sessions = list["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 1, "{body}");
+    assert!(sessions[0]["ended_ms"].is_null());
+    let run = sessions[0]["run"].as_i64().unwrap();
+    let (status, body) = api(addr, "GET", &format!("/api/sessions/{run}"), Some(&fac_token)).await;
+    assert_eq!(status, 200, "{body}");
+    let report = json_of(&body);
+    assert_eq!(report["people"].as_array().unwrap().len(), 3);
+    assert_eq!(report["turns"].as_array().unwrap().len(), 1);
+    assert_eq!(report["turns"][0]["tally"]["agree"], 1);
+    let outcomes: Vec<&str> = report["hands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["served", "lowered"]);
+    assert!(!body.contains("private words"), "no notes in a report");
+    let (status, csv) =
+        api(addr, "GET", &format!("/api/sessions/{run}?format=csv&table=hands"), Some(&fac_token))
+            .await;
+    assert_eq!(status, 200);
+    assert!(csv.starts_with("name,kind,raised_ms"), "{csv}");
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    let (status, body) =
+        api(addr, "GET", &format!("/api/sessions/{run}?format=csv&table=notes"), Some(&fac_token))
+            .await;
+    assert_eq!((status, json_of(&body)["error"].as_str()), (400, Some("bad_request")));
+
+    // A learner reads her own summary, and nothing of anyone else's.
+    let (status, body) = api(addr, "GET", "/api/sessions/latest/summary", Some(&aino_token)).await;
+    assert_eq!(status, 200, "{body}");
+    let mine = json_of(&body);
+    assert_eq!(mine["summary"]["name"], "Aino");
+    assert_eq!(mine["summary"]["turns"], 1);
+    assert_eq!(mine["summary"]["reactions_received"]["agree"], 1);
+    assert!(!body.contains("Bertil") && !body.contains("Fran"), "{body}");
+    for path in ["/api/sessions".to_owned(), format!("/api/sessions/{run}")] {
+        let (status, body) = api(addr, "GET", &path, Some(&aino_token)).await;
+        assert_eq!((status, json_of(&body)["error"].as_str()), (403, Some("forbidden")), "{path}");
+    }
+    // No token, a forged one, an expired one: 401. Another room's facilitator: 404.
+    let forged = fac_token.replace(&fac_token[fac_token.len() - 6..], "AAAAAA");
+    let expired = token_for("crash", "Fran", Role::Facilitator, unix_now() - 3600);
+    for token in [None, Some("nonsense"), Some(forged.as_str()), Some(expired.as_str())] {
+        let (status, body) = api(addr, "GET", &format!("/api/sessions/{run}"), token).await;
+        assert_eq!(
+            (status, json_of(&body)["error"].as_str()),
+            (401, Some("unauthorized")),
+            "{token:?}"
+        );
+    }
+    let other = token_for("elsewhere", "Olli", Role::Facilitator, unix_now() + 3600);
+    let (status, _) = api(addr, "GET", &format!("/api/sessions/{run}"), Some(&other)).await;
+    assert_eq!(status, 404);
+    let (status, body) = api(addr, "DELETE", &format!("/api/sessions/{run}"), Some(&other)).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = api(addr, "GET", "/api/sessions", Some(&other)).await;
+    assert_eq!((status, json_of(&body)["sessions"].as_array().map(Vec::len)), (200, Some(0)));
+    let (status, _) = api(addr, "GET", "/api/sessions/12ab", Some(&fac_token)).await;
+    assert_eq!(status, 400);
+
+    // A running session cannot be deleted; once everyone has left it has ended, and its
+    // facilitator deletes it.
+    let (status, body) =
+        api(addr, "DELETE", &format!("/api/sessions/{run}"), Some(&fac_token)).await;
+    assert_eq!((status, json_of(&body)["error"].as_str()), (409, Some("running")));
+    for c in [&mut bertil, &mut aino, &mut fran] {
+        c.send(json!({"type": "leave"})).await;
+        c.next_of("goodbye").await;
+    }
+    let mut ended = Value::Null;
+    for _ in 0..50 {
+        let (_, body) = api(addr, "GET", "/api/sessions", Some(&fac_token)).await;
+        ended = json_of(&body)["sessions"][0]["ended_ms"].clone();
+        if !ended.is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ended.is_i64(), "the session ended with its last person");
+    let (status, body) =
+        api(addr, "DELETE", &format!("/api/sessions/{run}"), Some(&aino_token)).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) =
+        api(addr, "DELETE", &format!("/api/sessions/{run}"), Some(&fac_token)).await;
+    assert_eq!(status, 204, "{body}");
+    let (status, _) = api(addr, "GET", &format!("/api/sessions/{run}"), Some(&fac_token)).await;
+    assert_eq!(status, 404);
+    server.kill().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
