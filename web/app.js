@@ -13,7 +13,7 @@
 import { Connection } from './connection.js';
 import { touchScreen, frameTimes } from './dom.js';
 import { Store } from './state.js';
-import { tokenFromUrl, decodeClaims, looksExpired } from './token.js';
+import { tokenFromUrl, decodeClaims, looksExpired, reportUrl } from './token.js';
 import { MicCheck } from './micCheck.js';
 import { errorText, REACTIONS, reactionByKind } from './labels.js';
 import { registerShortcut, installShortcuts } from './shortcuts.js';
@@ -340,8 +340,9 @@ function enterRoom({ token, mic, choice }) {
           { label: 'Use this window instead', primary: true, run: () => location.reload() },
         ]);
       } else if (s.reason === 'left') {
-        showNotice('You left the room', 'Thanks for taking part.', [
+        showNotice('You left the room', 'Thanks for taking part. Your summary shows how long you spoke, your waits and whether your points were heard; nobody else sees it.', [
           { label: 'Join again', primary: true, run: () => location.reload() },
+          { label: store.isFacilitator ? 'Session reports' : 'My summary', run: () => window.open(reportUrl(), '_blank', 'noopener') },
         ]);
       } else {
         showNotice("Can't reach the Talkstick server", 'We tried for a long time without success. Check your network connection, then try again.', [

@@ -165,3 +165,13 @@ export const codePoints = (s) => [...(s || '').trim()].length;
 export function touchScreen() {
   return typeof matchMedia === 'function' && matchMedia('(pointer: coarse)').matches;
 }
+
+/** Offers `text` as a file download named `name`. */
+export function saveFile(name, text, type) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = h('a', { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}

@@ -31,3 +31,8 @@ export function decodeClaims(token) {
 export function looksExpired(claims, nowMs = Date.now()) {
   return claims.exp > 0 && claims.exp * 1000 + 60_000 < nowMs;
 }
+
+/** The session report page for the holder of `token` (in the fragment: never sent). */
+export function reportUrl(token = tokenFromUrl()) {
+  return `/report.html#token=${encodeURIComponent(token)}`;
+}

@@ -1,9 +1,10 @@
 // Facilitator: live talk-time balance (polled with get_stats, plus the running turn),
 // the current turn's reactions, and the session report as JSON and CSV.
 
-import { h, render, fmtDuration, onFrame } from '../dom.js';
+import { h, render, fmtDuration, onFrame, saveFile } from '../dom.js';
 import { REACTIONS } from '../labels.js';
 import { icon } from '../icons.js';
+import { reportUrl } from '../token.js';
 
 export const STATS_POLL_MS = 2000;
 
@@ -69,7 +70,8 @@ export function statsView(store, actions) {
 
   render(reportBox,
     h('button', { type: 'button', id: 'report-json', on: { click: () => download('json') } }, icon('download'), ' Report (JSON)'),
-    h('button', { type: 'button', id: 'report-csv', on: { click: () => download('csv') } }, icon('download'), ' Report (CSV)'));
+    h('button', { type: 'button', id: 'report-csv', on: { click: () => download('csv') } }, icon('download'), ' Report (CSV)'),
+    h('a', { class: 'button', id: 'open-reports', href: reportUrl(), target: '_blank', rel: 'noopener' }, 'Session reports (this and past sessions)'));
 
   async function download(kind) {
     const stats = await actions.freshStats();
@@ -78,9 +80,9 @@ export function statsView(store, actions) {
     const base = `talkstick-${store.roomId}-${stamp}`;
     if (kind === 'json') {
       const report = { room: store.roomId, generated_at: new Date().toISOString(), settings: store.settings, stats, per_person: perPerson(stats) };
-      save(`${base}.json`, JSON.stringify(report, null, 2), 'application/json');
+      saveFile(`${base}.json`, JSON.stringify(report, null, 2), 'application/json');
     } else {
-      save(`${base}.csv`, toCsv(perPerson(stats)), 'text/csv');
+      saveFile(`${base}.csv`, toCsv(perPerson(stats)), 'text/csv');
     }
   }
 
@@ -132,13 +134,4 @@ export function toCsv(rows) {
     return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
   return [cols.join(','), ...rows.map((r) => cols.map((c) => cell(r[c])).join(','))].join('\r\n') + '\r\n';
-}
-
-function save(name, text, type) {
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const a = h('a', { href: url, download: name, hidden: true });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
