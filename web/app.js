@@ -214,6 +214,7 @@ function enterRoom({ token, mic, choice }) {
     mute: (participant) => send('mute', { participant }),
     unmute: (participant) => send('unmute', { participant }),
     unmuteAll: () => send('unmute_all'),
+    endSession: (button) => confirmTwice(button, 'End it for everyone?', () => send('end_session')),
     askToUnmute() {
       if (send('ask_to_unmute')) toast('Asked the facilitator to unmute you.');
     },
@@ -338,6 +339,10 @@ function enterRoom({ token, mic, choice }) {
       } else if (s.reason === 'replaced') {
         showNotice('Opened elsewhere', 'This link was opened on another device or in another window, and the room went with it: this page was disconnected. You are still one person in the room, with your place.', [
           { label: 'Use this window instead', primary: true, run: () => location.reload() },
+        ]);
+      } else if (s.reason === 'ended') {
+        showNotice('The session has ended', `${s.message ? `${s.message}. ` : ''}Thanks for taking part. Your summary shows how long you spoke, your waits and whether your points were heard; nobody else sees it.`, [
+          { label: store.isFacilitator ? 'Session reports' : 'My summary', primary: true, run: () => window.open(reportUrl(), '_blank', 'noopener') },
         ]);
       } else if (s.reason === 'left') {
         showNotice('You left the room', 'Thanks for taking part. Your summary shows how long you spoke, your waits and whether your points were heard; nobody else sees it.', [

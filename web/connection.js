@@ -233,6 +233,11 @@ export class Connection {
       this.stop('replaced', { message: this.goodbye });
       return;
     }
+    if (ev.code === 4004) {
+      this.resumeToken = null;
+      this.stop('ended', { message: this.goodbye });
+      return;
+    }
     if (ev.code === 4003) {
       this.resumeToken = null;
       this.stop('removed', { message: this.goodbye });

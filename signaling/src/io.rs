@@ -125,6 +125,12 @@ pub enum Output {
         /// Whose.
         participant: ParticipantId,
     },
+    /// Close a participant's connection because a facilitator ended the session (after
+    /// a `goodbye` already sent).
+    Ended {
+        /// Whose.
+        participant: ParticipantId,
+    },
     /// A participant is gone for good: release their media.
     Left {
         /// Who.

@@ -198,6 +198,8 @@ pub enum LeaveReason {
     TimedOut,
     /// A facilitator removed them.
     Removed,
+    /// A facilitator ended the session.
+    SessionEnded,
 }
 
 /// Room settings; only facilitators change them.
@@ -411,6 +413,9 @@ pub enum ClientMsg {
         /// Who.
         participant: ParticipantId,
     },
+    /// Facilitator: end the session for everyone. Each person is told goodbye and their
+    /// connection closes (4004); the session's record is complete.
+    EndSession,
     /// Start (or restart) audio: a WebRTC SDP offer with one send-only audio m-line (the
     /// microphone) followed by receive-only audio m-lines (the audio slots). Answered with
     /// `rtc_answer`. Handled by the media plane, not the room.
@@ -460,6 +465,7 @@ impl ClientMsg {
         "update_settings",
         "get_stats",
         "remove_participant",
+        "end_session",
         "rtc_offer",
     ];
 }

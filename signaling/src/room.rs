@@ -559,6 +559,20 @@ impl Room {
         Ok(())
     }
 
+    /// A facilitator ends the session: everyone is told who ended it and leaves.
+    pub(crate) fn end_session(&mut self, now: Instant, by: ParticipantId) {
+        let name = self.participants.get(&by).map_or_else(String::new, |p| p.name.clone());
+        let everyone: Vec<ParticipantId> = self.participants.keys().copied().collect();
+        for who in &everyone {
+            let reason = format!("{name} ended the session");
+            self.tell(*who, ServerMsg::Goodbye { reason });
+            self.outputs.push_back(Output::Ended { participant: *who });
+        }
+        for who in everyone {
+            self.remove(now, who, LeaveReason::SessionEnded);
+        }
+    }
+
     fn remove(&mut self, now: Instant, who: ParticipantId, reason: LeaveReason) {
         if !self.participants.contains_key(&who) {
             return;

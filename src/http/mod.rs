@@ -117,9 +117,13 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
             "forwarding": m.forwarding.snapshot(),
         })
     });
-    Json(
-        serde_json::json!({ "status": "ok", "rooms": state.registry.room_count(), "media": media }),
-    )
+    let store = state.registry.store().map(|s| s.health().snapshot());
+    Json(serde_json::json!({
+        "status": "ok",
+        "rooms": state.registry.room_count(),
+        "media": media,
+        "store": store,
+    }))
 }
 
 /// Serves until `shutdown` resolves, then tells every room to say goodbye.

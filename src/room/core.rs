@@ -28,6 +28,8 @@ const OFFER_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 pub const CLOSE_TOO_SLOW: u16 = 4008;
 /// Close code for a member a facilitator removed: they must not reconnect.
 pub const CLOSE_REMOVED: u16 = 4003;
+/// Close code: a facilitator ended the session.
+pub const CLOSE_ENDED: u16 = 4004;
 /// Close code when the room itself failed: 1011, internal error (RFC 6455).
 pub const CLOSE_ROOM_FAILED: u16 = 1011;
 /// Close code for a member that kept sending over its budget: 1008, policy violation.
@@ -486,11 +488,13 @@ impl RoomCore {
                 Output::Gate { participant, forward } => {
                     self.with_media(|m| m.forwarder.set_gate(participant, forward));
                 }
-                Output::Close { participant } | Output::Removed { participant } => {
-                    let close = if matches!(out, Output::Close { .. }) {
-                        Outbound::Close(1000, "left")
-                    } else {
-                        Outbound::Close(CLOSE_REMOVED, "removed")
+                Output::Close { participant }
+                | Output::Removed { participant }
+                | Output::Ended { participant } => {
+                    let close = match out {
+                        Output::Close { .. } => Outbound::Close(1000, "left"),
+                        Output::Removed { .. } => Outbound::Close(CLOSE_REMOVED, "removed"),
+                        _ => Outbound::Close(CLOSE_ENDED, "session ended"),
                     };
                     if let Some(m) = self.members.remove(&participant) {
                         if hold(self) {

@@ -118,6 +118,18 @@ pub struct Health {
 }
 
 impl Health {
+    /// The counters now, for `/healthz`.
+    pub fn snapshot(&self) -> serde_json::Value {
+        serde_json::json!({
+            "commits": self.commits.load(Ordering::Relaxed),
+            "entries": self.entries.load(Ordering::Relaxed),
+            "syncs": self.syncs.load(Ordering::Relaxed),
+            "faults": self.faults.load(Ordering::Relaxed),
+            "failing": self.failing.load(Ordering::Relaxed),
+            "last_error": self.last_error.lock().ok().and_then(|e| e.clone()),
+        })
+    }
+
     fn fault(&self, what: &str) {
         self.faults.fetch_add(1, Ordering::Relaxed);
         let first = !self.failing.swap(true, Ordering::Relaxed);

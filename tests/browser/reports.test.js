@@ -1,8 +1,8 @@
 // Session reports in the browser, as people reach them: the facilitator opens "Session
 // reports" from the Balance tab during the session (talk time in colours, the timeline,
 // waits and outcomes, CSV), a learner who leaves opens "My summary" (their own numbers
-// only), and once the session has ended and a new one began, the facilitator opens the
-// earlier one from the list.
+// only), the facilitator ends the session, and once a new one began, opens the earlier
+// one from the list.
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -75,10 +75,13 @@ describe('session reports', () => {
     await mine.close();
   });
 
-  it('after the session ends, the facilitator finds it in the list of past sessions', async () => {
-    await fac.click('#leave');
-    await fac.click('#leave');
+  it('the facilitator ends the session; later, it is in the list of past sessions', async () => {
+    await fac.click('#tab-floor');
+    await fac.click('#fac-end-session');
+    await fac.click('#fac-end-session'); // the second click confirms
     await fac.locator('#notice-page').waitFor();
+    assert.equal(await fac.textContent('#notice-title'), 'The session has ended');
+    assert.match(await fac.textContent('#notice-text'), /Facilitator ended the session/);
     // A new session in the same room, later.
     const again = await newPage(chrome.browser, link('Facilitator'));
     await join(again, { listenOnly: true });

@@ -30,7 +30,7 @@ fn who_may(kind: &str) -> May {
         | "rtc_offer" | "ask_to_unmute" | "chat" => May::Everyone,
         "grant" | "next" | "revoke" | "open_discussion" | "move_hand" | "remove_hand"
         | "clear_hands" | "mute" | "unmute" | "mute_all" | "unmute_all" | "update_settings"
-        | "get_stats" | "remove_participant" | "delete_chat" => May::Facilitators,
+        | "get_stats" | "remove_participant" | "delete_chat" | "end_session" => May::Facilitators,
         other => panic!("the permission matrix has no row for `{other}`: add one"),
     }
 }

@@ -335,6 +335,12 @@ async fn a_full_disk_mid_session_leaves_the_room_running_and_warns_facilitators(
     assert_eq!(notice["kind"], "store_failing", "{notice}");
     assert!(notice["message"].as_str().unwrap().contains("cannot save"), "{notice}");
     assert!(aino.log.iter().all(|m| m["type"] != "notice"), "learners are not told");
+    // Counted where an operator looks.
+    let (status, body) = api(server.addr, "GET", "/healthz", None).await;
+    let health = json_of(&body);
+    assert_eq!(status, 200);
+    assert!(health["store"]["faults"].as_u64().unwrap() > 0, "{body}");
+    assert_eq!(health["store"]["failing"], true, "{body}");
     // The room goes on in memory.
     aino.send(json!({"type": "raise_hand", "kind": "new_point"})).await;
     fac.until("the hand after the fault", |v| v.queue == [aino.id]).await;
@@ -475,9 +481,16 @@ async fn reports_are_read_with_the_token_a_person_holds_and_no_other() {
     let (status, body) =
         api(addr, "DELETE", &format!("/api/sessions/{run}"), Some(&fac_token)).await;
     assert_eq!((status, json_of(&body)["error"].as_str()), (409, Some("running")));
-    for c in [&mut bertil, &mut aino, &mut fran] {
-        c.send(json!({"type": "leave"})).await;
-        c.next_of("goodbye").await;
+    // Bertil leaves; the facilitator ends the session for the others.
+    bertil.send(json!({"type": "leave"})).await;
+    bertil.next_of("goodbye").await;
+    aino.send(json!({"type": "end_session"})).await;
+    assert_eq!(aino.next_of("error").await["code"], "forbidden");
+    fran.send(json!({"type": "end_session"})).await;
+    for c in [&mut aino, &mut fran] {
+        let bye = c.next_of("goodbye").await;
+        assert_eq!(bye["reason"], "Fran ended the session");
+        assert!(c.try_next(Duration::from_secs(5)).await.is_none(), "then the connection closes");
     }
     let mut ended = Value::Null;
     for _ in 0..50 {

@@ -125,7 +125,8 @@ export function facilitatorView(store, actions) {
       h('button', { type: 'button', id: 'fac-revoke', 'data-focus-key': 'revoke', disabled: !busy, on: { click: actions.revoke } }, fl.state === 'discussion' ? 'End discussion' : 'Take back the floor', h('kbd', {}, 'X')),
       h('button', { type: 'button', id: 'fac-discussion', 'data-focus-key': 'discussion', disabled: fl.state === 'discussion', on: { click: actions.openDiscussion } }, 'Open discussion', h('kbd', {}, 'O')),
       h('button', { type: 'button', id: 'fac-mute-all', 'data-focus-key': 'muteall', title: 'Everyone but the speaker', on: { click: actions.muteAll } }, 'Mute all learners', h('kbd', {}, 'Shift+M')),
-      h('button', { type: 'button', id: 'fac-unmute-all', 'data-focus-key': 'unmuteall', on: { click: actions.unmuteAll } }, 'Unmute all'));
+      h('button', { type: 'button', id: 'fac-unmute-all', 'data-focus-key': 'unmuteall', on: { click: actions.unmuteAll } }, 'Unmute all'),
+      h('button', { type: 'button', class: `danger${actions.confirming('end') ? ' confirming' : ''}`, id: 'fac-end-session', 'data-focus-key': 'end', title: 'Everyone leaves; the report keeps the session', on: { click: (e) => actions.endSession(e.currentTarget) } }, actions.confirming('end') ?? 'End session'));
   }
 
   // Tabs as the ARIA pattern has them: arrows move between tabs, one tab stop.

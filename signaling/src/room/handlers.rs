@@ -106,6 +106,10 @@ impl Room {
             ClientMsg::RemoveParticipant { participant } => {
                 self.remove_participant(now, from, participant)
             }
+            ClientMsg::EndSession => {
+                self.end_session(now, from);
+                Ok(())
+            }
             ClientMsg::GetStats => {
                 let stats = self.stats(now);
                 self.tell(from, ServerMsg::Stats { stats });
@@ -580,6 +584,7 @@ fn facilitator_only(msg: &ClientMsg) -> Option<&'static str> {
         ClientMsg::GetStats => "see the session statistics",
         ClientMsg::DeleteChat { .. } => "delete chat messages",
         ClientMsg::RemoveParticipant { .. } => "remove someone from the room",
+        ClientMsg::EndSession => "end the session",
         _ => return None,
     })
 }

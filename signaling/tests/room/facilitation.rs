@@ -27,6 +27,7 @@ pub(crate) fn facilitator_only(target: ParticipantId) -> Vec<ClientMsg> {
             settings: SettingsPatch { mode: Some(Mode::Moderated), ..Default::default() },
         },
         ClientMsg::GetStats,
+        ClientMsg::EndSession,
     ]
 }
 
@@ -418,4 +419,24 @@ fn whoever_a_facilitator_acts_on_is_told_and_nobody_else() {
     sim.give_floor(f, f);
     let outs = sim.ok(f, ClientMsg::Revoke);
     assert!(!any_msg(&outs, |m| matches!(m, ServerMsg::FacilitatorAction { .. })));
+}
+
+#[test]
+fn a_facilitator_ends_the_session_for_everyone_and_a_learner_cannot() {
+    let (mut sim, [f, a, b, c]) = busy();
+    assert!(matches!(sim.refused(b, ClientMsg::EndSession), RoomError::Forbidden(_)));
+    let outs = sim.ok(f, ClientMsg::EndSession);
+    for who in [f, a, b, c] {
+        assert!(outs.contains(&Output::Ended { participant: who }), "{who} is closed");
+        assert!(outs.iter().any(|o| matches!(o,
+            Output::Send { to: Audience::One(p), msg: ServerMsg::Goodbye { reason }, .. }
+                if *p == who && reason == "F ended the session")));
+    }
+    assert!(sim.room.is_empty(), "nobody is left, not even in the grace period");
+    assert!(sim.room.queue_order().is_empty());
+    assert_eq!(sim.floor().holder, None);
+    let stats = sim.stats();
+    assert_eq!(stats.turns.len(), 1);
+    assert!(stats.turns[0].ended.is_some(), "the turn ended with the session");
+    assert!(stats.people.iter().all(|p| !p.present), "{stats:?}");
 }

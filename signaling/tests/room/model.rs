@@ -90,6 +90,7 @@ pub(crate) fn facilitator_only(msg: &ClientMsg) -> bool {
             | ClientMsg::UnmuteAll
             | ClientMsg::UpdateSettings { .. }
             | ClientMsg::GetStats
+            | ClientMsg::EndSession
     )
 }
 
@@ -513,6 +514,9 @@ impl World {
                 Output::Removed { participant } => {
                     panic!("{participant} removed, but the model never removes anyone")
                 }
+                Output::Ended { participant } => {
+                    panic!("{participant}'s session ended, but the model never ends it")
+                }
             }
         }
     }
@@ -529,6 +533,9 @@ impl World {
                 assert!(d + RESUME_GRACE <= now, "{who} timed out early");
             }
             LeaveReason::Removed => panic!("{who} removed, but the model never removes anyone"),
+            LeaveReason::SessionEnded => {
+                panic!("{who}'s session ended, but the model never ends it")
+            }
         }
         p.left_at = Some(now);
     }
