@@ -289,7 +289,7 @@ async fn run_server(cfg: ServeConfig) -> anyhow::Result<()> {
         tracing::info!(rooms = restored, ms, "rooms restored");
     }
     if let Some(store) = registry.store() {
-        forget_old_sessions(store.path().to_owned(), cfg.retain_days);
+        forget_old_sessions(store.clone(), cfg.retain_days);
     }
     let state = AppState::new(secret, registry);
     serve(listener, state, shutdown_signal()).await?;
@@ -323,16 +323,14 @@ async fn shutdown_signal() {
 }
 
 /// Deletes session records older than `days` now and every hour after.
-fn forget_old_sessions(db: std::path::PathBuf, days: u32) {
+fn forget_old_sessions(store: talkstick::store::Store, days: u32) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
         loop {
             every.tick().await;
-            let path = db.clone();
-            match tokio::task::spawn_blocking(move || {
-                talkstick::store::reports::forget_older_than(&path, days)
-            })
-            .await
+            let store = store.clone();
+            match tokio::task::spawn_blocking(move || store.records()?.forget_older_than(days))
+                .await
             {
                 Ok(Ok(0)) => {}
                 Ok(Ok(n)) => tracing::info!(sessions = n, days, "old session records deleted"),

@@ -22,8 +22,8 @@ use talkstick_signaling::protocol::Role;
 use tokio::sync::Semaphore;
 
 use super::AppState;
-use crate::store::RunId;
-use crate::store::reports::{self, ReportError, StoredReport};
+use crate::store::reports::{self, LIST_LIMIT, ReportError, StoredReport};
+use crate::store::{RunId, Store};
 use crate::token::{Claims, unix_now, verify};
 
 /// Report builds running at once, server-wide.
@@ -79,9 +79,9 @@ fn facilitator(claims: &Claims) -> ApiResult<()> {
     }
 }
 
-/// The database file, or a clear 404 when the server keeps no sessions.
-fn db(state: &AppState) -> ApiResult<std::path::PathBuf> {
-    state.registry.store().map(|s| s.path().to_owned()).ok_or_else(|| {
+/// The session store, or a clear 404 when the server keeps no sessions.
+fn db(state: &AppState) -> ApiResult<Store> {
+    state.registry.store().cloned().ok_or_else(|| {
         ApiError(
             StatusCode::NOT_FOUND,
             "no_store",
@@ -125,17 +125,32 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// The session `run` of the caller's room (404 for another room's).
-async fn own_run(path: std::path::PathBuf, claims: &Claims, run: RunId) -> ApiResult<bool> {
+async fn own_run(store: Store, claims: &Claims, run: RunId) -> ApiResult<bool> {
     let room = claims.room.clone();
-    let found = blocking(move || Ok(reports::room_of(&path, run)?)).await?;
+    let found = blocking(move || Ok(store.records()?.room_of(run)?)).await?;
     match found {
         Some((r, ended)) if r == room => Ok(ended),
         _ => Err(not_found()),
     }
 }
 
+/// A facilitator's request about the session `run` of their room: their claims, the
+/// database and the run, or why not.
+async fn facilitators_run(
+    state: &AppState,
+    headers: &HeaderMap,
+    run: &str,
+) -> ApiResult<(Claims, Store, RunId)> {
+    let claims = claims(state, headers)?;
+    facilitator(&claims)?;
+    let store = db(state)?;
+    let run = run_id(run)?;
+    own_run(store.clone(), &claims, run).await?;
+    Ok((claims, store, run))
+}
+
 /// Builds a report, within the server's budget of concurrent builds.
-async fn build(state: &AppState, path: std::path::PathBuf, run: RunId) -> ApiResult<StoredReport> {
+async fn build(state: &AppState, store: Store, run: RunId) -> ApiResult<StoredReport> {
     let Ok(_permit) = state.report_builds.clone().try_acquire_owned() else {
         return Err(ApiError(
             StatusCode::TOO_MANY_REQUESTS,
@@ -143,7 +158,7 @@ async fn build(state: &AppState, path: std::path::PathBuf, run: RunId) -> ApiRes
             "other reports are being made; try again in a moment".into(),
         ));
     };
-    blocking(move || reports::report(&path, run)).await
+    blocking(move || reports::report(&*store.records()?, run)).await
 }
 
 /// `GET /api/sessions`: the caller's room's sessions (facilitators).
@@ -151,9 +166,9 @@ pub(super) async fn list(State(state): State<AppState>, headers: HeaderMap) -> R
     let go = async {
         let claims = claims(&state, &headers)?;
         facilitator(&claims)?;
-        let path = db(&state)?;
+        let store = db(&state)?;
         let room = claims.room.clone();
-        let sessions = blocking(move || Ok(reports::list(&path, &room)?)).await?;
+        let sessions = blocking(move || Ok(store.records()?.list(&room, LIST_LIMIT)?)).await?;
         Ok::<_, ApiError>(Json(serde_json::json!({ "room": claims.room, "sessions": sessions })))
     };
     go.await.into_response()
@@ -174,12 +189,8 @@ pub(super) async fn one(
     Query(format): Query<Format>,
 ) -> Response {
     let go = async {
-        let claims = claims(&state, &headers)?;
-        facilitator(&claims)?;
-        let path = db(&state)?;
-        let run = run_id(&run)?;
-        own_run(path.clone(), &claims, run).await?;
-        let report = build(&state, path, run).await?;
+        let (_, store, run) = facilitators_run(&state, &headers, &run).await?;
+        let report = build(&state, store, run).await?;
         match format.format.as_deref() {
             None | Some("json") => Ok(Json(report).into_response()),
             Some("csv") => {
@@ -220,15 +231,15 @@ pub(super) async fn summary(
 ) -> Response {
     let go = async {
         let claims = claims(&state, &headers)?;
-        let path = db(&state)?;
+        let store = db(&state)?;
         let run = if run == "latest" {
-            let (p, room) = (path.clone(), claims.room.clone());
-            blocking(move || Ok(reports::latest(&p, &room)?)).await?.ok_or_else(not_found)?
+            let (s, room) = (store.clone(), claims.room.clone());
+            blocking(move || Ok(s.records()?.latest(&room)?)).await?.ok_or_else(not_found)?
         } else {
             run_id(&run)?
         };
-        own_run(path.clone(), &claims, run).await?;
-        let report = build(&state, path, run).await?;
+        own_run(store.clone(), &claims, run).await?;
+        let report = build(&state, store, run).await?;
         let mine = report.report.summary_for(&claims.name).ok_or_else(|| {
             ApiError(StatusCode::NOT_FOUND, "not_found", "you were not in this session".into())
         })?;
@@ -250,12 +261,8 @@ pub(super) async fn delete(
     Path(run): Path<String>,
 ) -> Response {
     let go = async {
-        let claims = claims(&state, &headers)?;
-        facilitator(&claims)?;
-        let path = db(&state)?;
-        let run = run_id(&run)?;
-        own_run(path.clone(), &claims, run).await?;
-        blocking(move || reports::delete(&path, run)).await?;
+        let (claims, store, run) = facilitators_run(&state, &headers, &run).await?;
+        blocking(move || reports::delete(&*store.records()?, run)).await?;
         tracing::info!(room = %claims.room, run = run.0, by = %claims.name, "session deleted");
         Ok::<_, ApiError>(StatusCode::NO_CONTENT)
     };

@@ -210,6 +210,42 @@ pub struct Restored {
     pub entries: Vec<Entry>,
 }
 
+/// A session as stored: its run, when it ended, and its journal.
+#[derive(Debug)]
+pub struct StoredRun {
+    /// The run.
+    pub run: RunRecord,
+    /// Unix ms it ended; `None` while it runs (or if the server stopped during it).
+    pub ended_ms: Option<i64>,
+    /// Its journal, in order.
+    pub entries: Vec<Entry>,
+}
+
+/// Reading sessions back. A backend implements this beside the writer's side
+/// ([`Journal`]): SQLite today ([`sqlite::Db`]); PostgreSQL, for several servers, would
+/// be another implementation of these few operations over the same schema.
+pub trait Records: Send {
+    /// A room's sessions, newest first, at most `limit`.
+    fn list(&self, room: &RoomId, limit: usize)
+    -> Result<Vec<reports::SessionSummary>, StoreError>;
+    /// The newest session of a room.
+    fn latest(&self, room: &RoomId) -> Result<Option<RunId>, StoreError>;
+    /// The room a session belongs to, and whether it has ended.
+    fn room_of(&self, run: RunId) -> Result<Option<(RoomId, bool)>, StoreError>;
+    /// A session with its journal.
+    fn load(&self, run: RunId) -> Result<Option<StoredRun>, StoreError>;
+    /// Deletes a session and its journal.
+    fn delete(&self, run: RunId) -> Result<(), StoreError>;
+    /// Deletes sessions that ended more than `days` ago; returns how many.
+    fn forget_older_than(&self, days: u32) -> Result<usize, StoreError>;
+}
+
+/// The writer's side of a backend: commit a batch in one transaction, sync to disk.
+trait Journal: Send {
+    fn write(&mut self, batch: &[Write]) -> Result<(), StoreError>;
+    fn sync(&mut self) -> Result<(), StoreError>;
+}
+
 /// The server's handle on the store (cheap to clone).
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -247,6 +283,12 @@ impl Store {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A reader of the stored sessions (its own connection: readers never block the
+    /// writer). Blocking: call it off the async threads.
+    pub fn records(&self) -> Result<Box<dyn Records>, StoreError> {
+        Ok(Box::new(sqlite::Db::reader(&self.path)?))
     }
 
     /// Records a new run and returns the journal handle its room writes through.

@@ -1,12 +1,19 @@
 //! The SQLite backend: one file, WAL mode, migrations from `migrations/` applied in
 //! order at open. The queries are plain SQL that PostgreSQL reads the same way.
+//!
+//! The writer thread owns one connection ([`Journal`]); each reader opens its own
+//! ([`Db::reader`], [`Records`]): SQLite in WAL mode lets readers run beside the writer
+//! without blocking it, and a report is read rarely, so a connection per request costs
+//! nothing that matters and shares no state with the writer.
 
 use std::path::Path;
+use std::time::Duration;
 
-use rusqlite::{Connection, params};
-use talkstick_signaling::Entry;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use talkstick_signaling::{Entry, RoomId};
 
-use super::{Restored, RunId, RunRecord, StoreError, Write, unix_ms};
+use super::reports::SessionSummary;
+use super::{Journal, Records, Restored, RunId, RunRecord, StoreError, StoredRun, Write, unix_ms};
 
 /// The migrations, in order; the schema's version is the number applied.
 const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_rooms_and_journal.sql")];
@@ -107,9 +114,11 @@ impl Db {
         }
         Ok(out)
     }
+}
 
+impl Journal for Db {
     /// Writes a batch in one transaction.
-    pub(super) fn write(&mut self, batch: &[Write]) -> Result<(), StoreError> {
+    fn write(&mut self, batch: &[Write]) -> Result<(), StoreError> {
         let now_ms = unix_ms();
         let tx = self.conn.transaction()?;
         {
@@ -161,8 +170,120 @@ impl Db {
     }
 
     /// Syncs what was committed to disk (a checkpoint of the write-ahead log).
-    pub(super) fn sync(&mut self) -> Result<(), StoreError> {
+    fn sync(&mut self) -> Result<(), StoreError> {
         self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         Ok(())
+    }
+}
+
+impl Db {
+    /// A reader's connection to an existing database (no migrations: the server that
+    /// owns the file ran them at start).
+    pub fn reader(path: &Path) -> Result<Db, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        Ok(Db { conn })
+    }
+
+    fn run_record(&self, run: RunId) -> Result<Option<(RunRecord, Option<i64>)>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT room, started_ns, settings, audio_slots, capacity, ended_ms
+                 FROM room_runs WHERE run_id = ?1",
+                params![run.0],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((room, started_ns, settings, slots, capacity, ended_ms)) = row else {
+            return Ok(None);
+        };
+        let Ok(room) = room.parse() else { return Ok(None) };
+        let record = RunRecord {
+            run,
+            room,
+            started_ns,
+            settings: serde_json::from_str(&settings)?,
+            audio_slots: slots.clamp(1, 8) as u8,
+            capacity: capacity.max(1) as usize,
+        };
+        Ok(Some((record, ended_ms)))
+    }
+}
+
+impl Records for Db {
+    fn list(&self, room: &RoomId, limit: usize) -> Result<Vec<SessionSummary>, StoreError> {
+        let mut q = self.conn.prepare(
+            "SELECT r.run_id, r.started_ns, r.ended_ms,
+                    (SELECT COUNT(*) FROM journal j WHERE j.run_id = r.run_id)
+             FROM room_runs r WHERE r.room = ?1 ORDER BY r.started_ns DESC LIMIT ?2",
+        )?;
+        let rows = q.query_map(params![room.as_str(), limit as i64], |r| {
+            Ok(SessionSummary {
+                run: RunId(r.get(0)?),
+                started_ms: r.get::<_, i64>(1)? / 1_000_000,
+                ended_ms: r.get(2)?,
+                changes: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn latest(&self, room: &RoomId) -> Result<Option<RunId>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT run_id FROM room_runs WHERE room = ?1 ORDER BY started_ns DESC LIMIT 1",
+                params![room.as_str()],
+                |r| r.get(0).map(RunId),
+            )
+            .optional()?)
+    }
+
+    fn room_of(&self, run: RunId) -> Result<Option<(RoomId, bool)>, StoreError> {
+        Ok(self.run_record(run)?.map(|(r, ended)| (r.room, ended.is_some())))
+    }
+
+    fn load(&self, run: RunId) -> Result<Option<StoredRun>, StoreError> {
+        let Some((record, ended_ms)) = self.run_record(run)? else { return Ok(None) };
+        let mut q =
+            self.conn.prepare("SELECT entry FROM journal WHERE run_id = ?1 ORDER BY idx")?;
+        let mut entries = Vec::new();
+        for text in q.query_map(params![run.0], |r| r.get::<_, String>(0))? {
+            entries.push(serde_json::from_str::<Entry>(&text?)?);
+        }
+        Ok(Some(StoredRun { run: record, ended_ms, entries }))
+    }
+
+    fn delete(&self, run: RunId) -> Result<(), StoreError> {
+        self.conn.execute("DELETE FROM journal WHERE run_id = ?1", params![run.0])?;
+        self.conn.execute("DELETE FROM room_runs WHERE run_id = ?1", params![run.0])?;
+        Ok(())
+    }
+
+    fn forget_older_than(&self, days: u32) -> Result<usize, StoreError> {
+        let before = unix_ms() - i64::from(days) * 86_400_000;
+        self.conn.execute(
+            "DELETE FROM journal WHERE run_id IN
+               (SELECT run_id FROM room_runs WHERE ended_ms IS NOT NULL AND ended_ms < ?1)",
+            params![before],
+        )?;
+        let n = self.conn.execute(
+            "DELETE FROM room_runs WHERE ended_ms IS NOT NULL AND ended_ms < ?1",
+            params![before],
+        )?;
+        Ok(n)
     }
 }

@@ -12,13 +12,12 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, atomic::Ordering};
 use std::time::Instant;
 
-use super::sqlite::Db;
-use super::{DurableMark, Health, RunId, SYNC_INTERVAL, Write};
+use super::{DurableMark, Health, Journal, RunId, SYNC_INTERVAL, Write};
 
 /// Writes taken into one transaction at most.
 const BATCH: usize = 4_096;
 
-pub(super) fn run(mut db: Db, rx: Receiver<Write>, health: &Health) {
+pub(super) fn run(mut db: impl Journal, rx: Receiver<Write>, health: &Health) {
     let mut last_sync = Instant::now();
     let mut unsynced = false;
     loop {
@@ -63,7 +62,7 @@ pub(super) fn run(mut db: Db, rx: Receiver<Write>, health: &Health) {
 
 /// Commits one batch; then lets every room it touched send what waited on it (also
 /// when the write failed: the rooms go on in memory, and the fault is counted).
-fn commit(db: &mut Db, batch: Vec<Write>, health: &Health) {
+fn commit(db: &mut impl Journal, batch: Vec<Write>, health: &Health) {
     let mut marks: HashMap<RunId, (Arc<DurableMark>, u64)> = HashMap::new();
     let mut entries = 0u64;
     for w in &batch {
