@@ -291,7 +291,8 @@ async fn run_server(cfg: ServeConfig) -> anyhow::Result<()> {
     if let Some(store) = registry.store() {
         forget_old_sessions(store.clone(), cfg.retain_days);
     }
-    let state = AppState::new(secret, registry);
+    let metrics = talkstick::http::metrics::install().context("cannot set up metrics")?;
+    let state = AppState::new(secret, registry).with_metrics(metrics);
     serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

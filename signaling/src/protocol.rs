@@ -468,6 +468,45 @@ impl ClientMsg {
         "end_session",
         "rtc_offer",
     ];
+
+    /// This message's `type` tag (one of [`ClientMsg::TYPES`]), for counting messages by
+    /// type without encoding them.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientMsg::Join { .. } => "join",
+            ClientMsg::RaiseHand { .. } => "raise_hand",
+            ClientMsg::LowerHand => "lower_hand",
+            ClientMsg::AcceptFloor => "accept_floor",
+            ClientMsg::DeclineFloor => "decline_floor",
+            ClientMsg::DeferFloor => "defer_floor",
+            ClientMsg::Yield => "yield",
+            ClientMsg::React { .. } => "react",
+            ClientMsg::Chat { .. } => "chat",
+            ClientMsg::DeleteChat { .. } => "delete_chat",
+            ClientMsg::SetMic { .. } => "set_mic",
+            ClientMsg::SetAway { .. } => "set_away",
+            ClientMsg::SetPushToTalk { .. } => "set_push_to_talk",
+            ClientMsg::Leave => "leave",
+            ClientMsg::Ping => "ping",
+            ClientMsg::Grant { .. } => "grant",
+            ClientMsg::Next => "next",
+            ClientMsg::Revoke => "revoke",
+            ClientMsg::OpenDiscussion => "open_discussion",
+            ClientMsg::MoveHand { .. } => "move_hand",
+            ClientMsg::RemoveHand { .. } => "remove_hand",
+            ClientMsg::ClearHands => "clear_hands",
+            ClientMsg::Mute { .. } => "mute",
+            ClientMsg::Unmute { .. } => "unmute",
+            ClientMsg::MuteAll => "mute_all",
+            ClientMsg::UnmuteAll => "unmute_all",
+            ClientMsg::AskToUnmute => "ask_to_unmute",
+            ClientMsg::UpdateSettings { .. } => "update_settings",
+            ClientMsg::GetStats => "get_stats",
+            ClientMsg::RemoveParticipant { .. } => "remove_participant",
+            ClientMsg::EndSession => "end_session",
+            ClientMsg::RtcOffer { .. } => "rtc_offer",
+        }
+    }
 }
 
 /// Why a frame could not be read: a client frame by [`decode`], or a server frame by

@@ -271,8 +271,13 @@ fn client_messages_round_trip_through_encode_client_and_decode() {
         ClientMsg::AcceptFloor,
         ClientMsg::Yield,
         ClientMsg::Leave,
+        ClientMsg::EndSession,
     ];
     for (i, msg) in msgs.into_iter().enumerate() {
+        // `kind` names the message as its `type` tag does.
+        let text = protocol::encode_client(&ClientFrame::from(msg.clone()));
+        let tag: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(tag["type"], msg.kind(), "{text}");
         for frame in [ClientFrame::from(msg.clone()), ClientFrame { id: Some(i as u32), msg }] {
             let text = protocol::encode_client(&frame);
             assert_eq!(protocol::decode(&text), Ok(frame), "{text}");

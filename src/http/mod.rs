@@ -5,6 +5,7 @@ mod assets;
 pub mod budget;
 mod csv;
 pub mod gate;
+pub mod metrics;
 pub mod reports;
 mod ws;
 
@@ -36,6 +37,10 @@ pub struct AppState {
     next_conn: Arc<AtomicU64>,
     /// Permits for building session reports (a few at once).
     report_builds: Arc<tokio::sync::Semaphore>,
+    /// Renders `/metrics`, when the process installed a recorder.
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Set while the server drains: no new people (see `/readyz`).
+    draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The count of running WebSocket sessions.
@@ -68,7 +73,20 @@ impl AppState {
             sessions,
             next_conn: Arc::new(AtomicU64::new(1)),
             report_builds: reports::builds(),
+            metrics: None,
+            draining: Arc::default(),
         }
+    }
+
+    /// Serves `/metrics` from this recorder's handle (see [`metrics::install`]).
+    pub fn with_metrics(mut self, handle: metrics_exporter_prometheus::PrometheusHandle) -> Self {
+        self.metrics = Some(handle);
+        self
+    }
+
+    /// Whether the server is draining.
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
     }
 
     /// Counts a session as running until the guard drops.
@@ -96,11 +114,14 @@ impl AppState {
     }
 }
 
-/// Every route: `/ws`, `/healthz`, `/api/sessions…`, and the web client at `/`.
+/// Every route: `/ws`, `/healthz`, `/readyz`, `/metrics`, `/api/sessions…`, and the web
+/// client at `/`.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/ws", get(ws::upgrade))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(metrics::readyz))
+        .route("/metrics", get(metrics::metrics))
         .route("/api/sessions", get(reports::list))
         .route("/api/sessions/{run}", get(reports::one).delete(reports::delete))
         .route("/api/sessions/{run}/summary", get(reports::summary))
@@ -134,6 +155,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let registry = Arc::clone(&state.registry);
     let sessions = state.clone();
+    let draining = Arc::clone(&state.draining);
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // Signaling is many small messages that must go out at once: no Nagle delay (with
@@ -145,6 +167,8 @@ pub async fn serve(
     });
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
+        // Not ready for new people from now on (`/readyz`).
+        draining.store(true, Ordering::Relaxed);
         let _ = stop_tx.send(true);
     });
     let rooms = async move {

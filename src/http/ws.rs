@@ -76,7 +76,8 @@ where
     R: Stream<Item = Result<Message, axum::Error>> + Unpin + Send + 'static,
 {
     let _running = state.session_started();
-    let mut budget = Budget::new(Instant::now());
+    let opened = Instant::now();
+    let mut budget = Budget::new(opened);
     let handshake = handshake(&mut sink, &mut stream, &state, &mut budget);
     let joined = tokio::time::timeout(JOIN_TIMEOUT, handshake).await;
     drop(waiting);
@@ -88,6 +89,7 @@ where
         }
         return;
     };
+    metrics::histogram!("talkstick_join_seconds").record(opened.elapsed().as_secs_f64());
     // The socket is read by a task of its own, which hands the member's frames straight
     // to the room: this one wakes for every message the room sends the member (about 15 a
     // second in a busy room), and polling the socket on each of those wake-ups cost more
@@ -185,7 +187,12 @@ where
     let Member { room, participant, conn } = member;
     loop {
         let frame = match stream.next().await {
-            Some(Ok(Message::Text(t))) => Some(protocol::decode(t.as_str())),
+            Some(Ok(Message::Text(t))) => {
+                let frame = protocol::decode(t.as_str());
+                let kind = frame.as_ref().map_or("invalid", |f| f.msg.kind());
+                metrics::counter!("talkstick_messages_total", "type" => kind).increment(1);
+                Some(frame)
+            }
             Some(Ok(Message::Binary(b))) => Some(Err(DecodeError::Malformed(format!(
                 "binary frames ({} bytes) are not part of the protocol; send JSON text",
                 b.len()

@@ -562,6 +562,14 @@ impl RoomCore {
                     fed_room = true;
                 }
                 MediaEvent::Audio { participant, connected, ufrag } => {
+                    if let Some(sent) =
+                        self.media.as_ref().and_then(|m| m.last_offer.get(&participant))
+                    {
+                        if connected {
+                            let secs = now.saturating_duration_since(*sent).as_secs_f64();
+                            metrics::histogram!("talkstick_audio_connect_seconds").record(secs);
+                        }
+                    }
                     if let (Some(m), Some(u)) = (self.media.as_mut(), ufrag) {
                         m.plane.demux.unregister(&u);
                         if m.ufrags.get(&participant) == Some(&u) {
@@ -595,6 +603,7 @@ impl RoomCore {
         re: Option<u32>,
         retry_after_ms: Option<u64>,
     ) {
+        metrics::counter!("talkstick_errors_total", "code" => code.as_str()).increment(1);
         self.tell(to, &ServerMsg::Error { code, message, re, retry_after_ms });
     }
 

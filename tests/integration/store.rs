@@ -341,6 +341,10 @@ async fn a_full_disk_mid_session_leaves_the_room_running_and_warns_facilitators(
     assert_eq!(status, 200);
     assert!(health["store"]["faults"].as_u64().unwrap() > 0, "{body}");
     assert_eq!(health["store"]["failing"], true, "{body}");
+    let (status, body) = api(server.addr, "GET", "/readyz", None).await;
+    assert_eq!(status, 503, "not ready while the store cannot write: {body}");
+    let (_, metrics) = api(server.addr, "GET", "/metrics", None).await;
+    assert!(metrics.contains("talkstick_store_failing 1"), "{metrics}");
     // The room goes on in memory.
     aino.send(json!({"type": "raise_hand", "kind": "new_point"})).await;
     fac.until("the hand after the fault", |v| v.queue == [aino.id]).await;
@@ -510,6 +514,46 @@ async fn reports_are_read_with_the_token_a_person_holds_and_no_other() {
     assert_eq!(status, 204, "{body}");
     let (status, _) = api(addr, "GET", &format!("/api/sessions/{run}"), Some(&fac_token)).await;
     assert_eq!(status, 404);
+    server.kill().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn an_operator_watches_the_server_in_prometheus_and_readiness() {
+    let dir = scratch("metrics");
+    let server = Proc::start(&dir, 0).await;
+    let addr = server.addr;
+    let (status, body) = api(addr, "GET", "/readyz", None).await;
+    assert_eq!((status, json_of(&body)["ready"].as_bool()), (200, Some(true)));
+    let mut fran = join(addr, "Fran", Role::Facilitator).await;
+    let mut aino = join(addr, "Aino", Role::Learner).await;
+    aino.send(json!({"type": "raise_hand", "kind": "new_point"})).await;
+    fran.until("Aino's hand", |v| v.queue == [aino.id]).await;
+    aino.send(json!({"type": "grant", "participant": aino.id})).await;
+    assert_eq!(aino.next_of("error").await["code"], "forbidden");
+    aino.send_raw("{not json".into()).await;
+    aino.next_of("error").await;
+    fran.ping().await;
+
+    let (status, text) = api(addr, "GET", "/metrics", None).await;
+    assert_eq!(status, 200);
+    let value = |line_start: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(line_start))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {line_start} in:\n{text}"))
+    };
+    assert_eq!(value("talkstick_rooms "), 1.0);
+    assert_eq!(value("talkstick_connections "), 2.0);
+    assert_eq!(value("talkstick_messages_total{type=\"raise_hand\"}"), 1.0);
+    assert_eq!(value("talkstick_messages_total{type=\"grant\"}"), 1.0);
+    assert_eq!(value("talkstick_messages_total{type=\"invalid\"}"), 1.0);
+    assert_eq!(value("talkstick_errors_total{code=\"forbidden\"}"), 1.0);
+    assert_eq!(value("talkstick_join_seconds_count"), 2.0);
+    assert!(value("talkstick_store_entries_total") >= 3.0, "two joins and a hand");
+    assert!(value("process_resident_memory_bytes") > 1e6);
+    assert!(text.contains("talkstick_draining 0"));
     server.kill().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
