@@ -64,4 +64,17 @@ pub struct ServeConfig {
     /// every hour).
     #[arg(long, env = "TALKSTICK_RETAIN_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub retain_days: u32,
+    /// Log lines as text for people, or as JSON objects (with room and participant
+    /// fields) for a log pipeline.
+    #[arg(long, env = "TALKSTICK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable text.
+    Text,
+    /// One JSON object per line.
+    Json,
 }

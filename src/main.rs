@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
-use talkstick::config::ServeConfig;
+use talkstick::config::{LogFormat, ServeConfig};
 use talkstick::http::{AppState, serve};
 use talkstick::media::MediaPlane;
 use talkstick::media::udp::local_ipv4s;
@@ -73,14 +73,19 @@ enum RoleArg {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,talkstick=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,talkstick=info".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match &cli.command {
+        // One JSON object per line, with the room and participant of the spans around
+        // each event, for a log pipeline.
+        Command::Serve(cfg) if cfg.log_format == LogFormat::Json => {
+            logs.json().with_current_span(true).with_span_list(false).init();
+        }
+        _ => logs.init(),
+    }
+    match cli.command {
         Command::Serve(cfg) => runtime()?.block_on(run_server(cfg)),
         Command::Loadtest(args) => runtime()?.block_on(loadtest(args)),
         Command::Relay(args) => runtime()?.block_on(async move {

@@ -63,6 +63,8 @@ pub(super) async fn upgrade(
 /// Who the connection became after a successful join.
 struct Session {
     room: RoomHandle,
+    /// The room's id (for the log span).
+    room_id: RoomId,
     participant: ParticipantId,
     conn: ConnId,
     rx: mpsc::Receiver<Outbound>,
@@ -96,7 +98,9 @@ where
     // than the write (the library zero-fills its read buffer on every attempt). The
     // reader ends with this task, however it ends.
     let member = Member { room: s.room.tx.clone(), participant: s.participant, conn: s.conn };
-    let mut reader = AbortOnDrop(tokio::spawn(read_frames(stream, member, budget)));
+    let span = tracing::info_span!("participant", room = %s.room_id, participant = %s.participant);
+    let reader = tracing::Instrument::instrument(read_frames(stream, member, budget), span);
+    let mut reader = AbortOnDrop(tokio::spawn(reader));
     let mut left = false;
     loop {
         tokio::select! {
@@ -333,9 +337,13 @@ async fn try_join(
     };
     let conn = Conn { id: conn_id, tx };
     match state.registry.join(&room, req, conn).await {
-        Ok((joined, handle)) => {
-            Ok(Session { room: handle, participant: joined.participant, conn: conn_id, rx })
-        }
+        Ok((joined, handle)) => Ok(Session {
+            room: handle,
+            room_id: room.clone(),
+            participant: joined.participant,
+            conn: conn_id,
+            rx,
+        }),
         Err(JoinError::Room(e)) => {
             Err(Refusal { code: e.code(), message: e.to_string(), fatal: false })
         }

@@ -168,7 +168,11 @@ impl Registry {
         }
         let (registry, room) = (Arc::clone(self), id.clone());
         let on_end = move || registry.forget(&room, generation);
-        tokio::spawn(task::run(core, rx, datagram_rx, on_end));
+        let span = tracing::info_span!("room", room = %id);
+        tokio::spawn(tracing::Instrument::instrument(
+            task::run(core, rx, datagram_rx, on_end),
+            span,
+        ));
         tracing::info!(room = %id, restarted, "room started");
         RoomHandle { tx, generation }
     }

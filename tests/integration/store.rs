@@ -30,7 +30,11 @@ struct Proc {
 
 impl Proc {
     async fn start(dir: &Path, port: u16) -> Proc {
-        let mut child = serve(dir, port).spawn().expect("the binary runs");
+        Proc::spawn(serve(dir, port)).await
+    }
+
+    async fn spawn(mut cmd: Command) -> Proc {
+        let mut child = cmd.spawn().expect("the binary runs");
         let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
         for out in [
             Box::new(child.stdout.take().unwrap()) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
@@ -554,6 +558,27 @@ async fn an_operator_watches_the_server_in_prometheus_and_readiness() {
     assert!(value("talkstick_store_entries_total") >= 3.0, "two joins and a hand");
     assert!(value("process_resident_memory_bytes") > 1e6);
     assert!(text.contains("talkstick_draining 0"));
+    server.kill().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn json_logs_name_the_room_and_the_participant() {
+    let dir = scratch("logs");
+    let mut cmd = serve(&dir, 0);
+    cmd.args(["--log-format", "json"]).env("RUST_LOG", "info,talkstick=debug");
+    let mut server = Proc::spawn(cmd).await;
+    let mut aino = join(server.addr, "Aino", Role::Learner).await;
+    aino.send(json!({"type": "leave"})).await;
+    aino.next_of("goodbye").await;
+    let line = server.printed("room started").await;
+    let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    assert_eq!(v["fields"]["room"], "crash", "{line}");
+    assert_eq!(v["level"], "INFO");
+    // An event inside the room's task carries the room's span.
+    let line = server.printed("room task ended").await;
+    let v: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["span"]["room"], "crash", "{line}");
     server.kill().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
