@@ -68,6 +68,16 @@ pub struct ServeConfig {
     /// fields) for a log pipeline.
     #[arg(long, env = "TALKSTICK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// A TURN relay for learners whose network blocks UDP to this server (repeatable):
+    /// `turn:HOST:3478?transport=udp`, `turn:HOST:3478?transport=tcp`, `turns:HOST:5349`.
+    #[arg(long = "turn-url", env = "TALKSTICK_TURN_URLS", value_delimiter = ',')]
+    pub turn_urls: Vec<String>,
+    /// The relay's shared secret (coturn's `static-auth-secret` with `use-auth-secret`).
+    #[arg(long, env = "TALKSTICK_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<String>,
+    /// Hours the TURN credentials in a `welcome` stay valid.
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..=168))]
+    pub turn_ttl_hours: u64,
 }
 
 /// How log lines are written.

@@ -17,6 +17,7 @@
 //! - [`rtp`]: the WebRTC endpoint with the SRTP fast path, shared by SFU and client.
 //! - [`demo`]: the links `serve` prints.
 //! - [`token`]: HS256 join tokens (mint and verify).
+//! - [`turn`]: TURN relay credentials (the REST API convention) for the `welcome`.
 //! - [`config`]: command-line and environment configuration.
 //! - `testkit` (feature `testkit`): simulated rooms and fault injection, for tests.
 
@@ -33,3 +34,4 @@ pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod token;
+pub mod turn;

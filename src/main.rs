@@ -285,8 +285,18 @@ async fn run_server(cfg: ServeConfig) -> anyhow::Result<()> {
         println!("(`talkstick serve --demo` prints demo links).");
     }
     println!();
+    let turn = talkstick::turn::TurnConfig::new(
+        &cfg.turn_urls,
+        cfg.turn_secret.as_deref(),
+        cfg.turn_ttl_hours * 3600,
+    )
+    .context("--turn-url")?;
     let started = std::time::Instant::now();
     let registry = Registry::with_store(Settings::default(), media, store.map(|(s, _)| s));
+    if let Some(turn) = turn {
+        println!("TURN relays offered to every participant: {}\n", cfg.turn_urls.join(", "));
+        registry.set_turn(turn);
+    }
     let restored = registry.restore(restored);
     if restored > 0 {
         let ms = started.elapsed().as_millis();

@@ -73,7 +73,16 @@ export function stop() {
 async function negotiate(s) {
   s.pc?.close();
   const slots = s.store.audioSlots ?? 3;
-  const pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+  // TURN relays come with each welcome. `?ice=relay` in the page's address uses only
+  // them: what a learner behind a firewall that blocks UDP to the server gets anyway,
+  // and a way to check a relay from any network.
+  const relayOnly = new URLSearchParams(location.search).get('ice') === 'relay';
+  const pc = new RTCPeerConnection({
+    iceServers: s.store.iceServers ?? [],
+    iceTransportPolicy: relayOnly ? 'relay' : 'all',
+    bundlePolicy: 'max-bundle',
+    rtcpMuxPolicy: 'require',
+  });
   s.pc = pc;
   if (s.track) {
     s.track.enabled = s.micOn;

@@ -142,6 +142,8 @@ export class Store {
   on_welcome({ you, room }) {
     const first = !this.me;
     this.me = { id: you.id, role: you.role };
+    // TURN relays with fresh credentials, for the audio connection (none: direct).
+    this.iceServers = you.ice_servers || [];
     this.roomId = room.id;
     this.audioSlots = room.audio_slots;
     this.sync(room.now_ms);

@@ -338,6 +338,7 @@ impl Room {
             role: self.participants[&id].role,
             resume_token: token,
             resumed: joined.resumed,
+            ice_servers: Vec::new(),
         };
         let room = Box::new(self.snapshot(id, now));
         self.push(

@@ -160,6 +160,21 @@ pub struct YouView {
     pub resume_token: ResumeToken,
     /// True when this join resumed an earlier identity.
     pub resumed: bool,
+    /// ICE servers (TURN relays with time-limited credentials) the client should use
+    /// for its audio; absent when the server has none (it is reached directly).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ice_servers: Vec<IceServer>,
+}
+
+/// One ICE server for a client's peer connection, as WebRTC's `RTCIceServer` takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    /// `turn:` or `turns:` URLs.
+    pub urls: Vec<String>,
+    /// The TURN user name (for the REST API convention: `<expiry>:<user>`).
+    pub username: String,
+    /// The TURN password.
+    pub credential: String,
 }
 
 /// Everything about a room, sent on join and reconnect.

@@ -4,7 +4,7 @@
 
 use talkstick_signaling::protocol::{
     self, ActionOnYou, ChatView, ClientFrame, ClientMsg, ErrorCode, FloorState, FloorView,
-    HandKind, HandView, LeaveReason, NoticeKind, ParticipantView, PersonStats, Presence,
+    HandKind, HandView, IceServer, LeaveReason, NoticeKind, ParticipantView, PersonStats, Presence,
     ReactionKind, Role, RoomSnapshot, ServerFrame, ServerMsg, Settings, SettingsPatch, SlotView,
     StatsView, Tally, TurnEnd, TurnRecord, YouView,
 };
@@ -70,6 +70,11 @@ fn welcome() -> ServerMsg {
         role: Role::Facilitator,
         resume_token: ResumeToken("secret".into()),
         resumed: false,
+        ice_servers: vec![IceServer {
+            urls: vec!["turn:turn.example.org:3478?transport=udp".into()],
+            username: "1796290000:7".into(),
+            credential: "c2VjcmV0".into(),
+        }],
     };
     let room = RoomSnapshot {
         id: "demo".parse().unwrap(),

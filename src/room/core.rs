@@ -19,6 +19,7 @@ use crate::media::demux::Route;
 use crate::media::forwarder::ForwarderCounters;
 use crate::media::{Datagram, Forwarder, MediaEvent};
 use crate::store::{DurableMark, RoomLog};
+use crate::turn::TurnConfig;
 
 /// Least time between two audio offers from one participant: each builds a WebRTC peer
 /// (and a DTLS certificate) on the room's task, so a client must not flood them.
@@ -89,6 +90,8 @@ pub struct RoomCore {
     held: HeldQueue,
     /// Facilitators told that the store is failing (told again when it recovers).
     warned: Vec<ParticipantId>,
+    /// TURN relays whose credentials each `welcome` carries.
+    turn: Option<Arc<TurnConfig>>,
 }
 
 impl RoomCore {
@@ -111,6 +114,7 @@ impl RoomCore {
             log: None,
             held: HeldQueue::default(),
             warned: Vec::new(),
+            turn: None,
         }
     }
 
@@ -118,6 +122,12 @@ impl RoomCore {
     /// change's messages leave once it is committed.
     pub fn with_log(mut self, log: RoomLog) -> Self {
         self.log = Some(log);
+        self
+    }
+
+    /// Gives every `welcome` time-limited credentials for these TURN relays.
+    pub fn with_turn(mut self, turn: Arc<TurnConfig>) -> Self {
+        self.turn = Some(turn);
         self
     }
 
@@ -461,7 +471,10 @@ impl RoomCore {
         while let Some(out) = self.room.poll_output() {
             any = true;
             match out {
-                Output::Send { to, seq, msg } => {
+                Output::Send { to, seq, mut msg } => {
+                    if let (ServerMsg::Welcome { you, .. }, Some(turn)) = (&mut msg, &self.turn) {
+                        you.ice_servers = vec![turn.credentials(you.id, crate::token::unix_now())];
+                    }
                     let text: Utf8Bytes = protocol::encode(seq, &msg).into();
                     if hold(self) {
                         let to = self

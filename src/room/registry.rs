@@ -16,6 +16,7 @@ use super::core::RoomCore;
 use super::inbox::{Conn, MEDIA_BUFFER, Plane, ROOM_BUFFER, RoomCmd, RoomHandle};
 use super::task;
 use crate::store::{Restored, RoomLog, RunId, RunRecord, Store, unix_ns};
+use crate::turn::TurnConfig;
 
 /// Why a join did not reach a room.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +37,8 @@ pub struct Registry {
     defaults: Settings,
     media: Option<Arc<Plane>>,
     store: Option<Store>,
+    /// TURN relays offered to every participant (set once at start).
+    turn: std::sync::OnceLock<Arc<TurnConfig>>,
 }
 
 impl Registry {
@@ -57,12 +60,24 @@ impl Registry {
         store: Option<Store>,
     ) -> Arc<Self> {
         let rooms = DashMap::new();
-        Arc::new(Registry { rooms, generation: AtomicU64::new(1), defaults, media, store })
+        Arc::new(Registry {
+            rooms,
+            generation: AtomicU64::new(1),
+            defaults,
+            media,
+            store,
+            turn: std::sync::OnceLock::new(),
+        })
     }
 
     /// The session store, if rooms are remembered.
     pub fn store(&self) -> Option<&Store> {
         self.store.as_ref()
+    }
+
+    /// Offers these TURN relays to everyone who joins from now on (once, at start).
+    pub fn set_turn(&self, turn: TurnConfig) {
+        let _ = self.turn.set(Arc::new(turn));
     }
 
     /// Starts a task for each room the store brought back, rebuilt from its journal; the
@@ -162,6 +177,9 @@ impl Registry {
         let mut core = RoomCore::new(room, self.media.clone(), datagram_tx);
         if let Some(log) = log {
             core = core.with_log(log);
+        }
+        if let Some(turn) = self.turn.get() {
+            core = core.with_turn(Arc::clone(turn));
         }
         if restarted {
             core.after_restart();

@@ -111,13 +111,13 @@ export async function heardBy(page, ms = 1500) {
 }
 
 /** Starts `talkstick serve` on 127.0.0.1:0; resolves `{base, links, stop()}`. */
-export async function startServer({ room = 'demo', learners = 5, timeoutMs = 15_000, dataDir, port = 0 } = {}) {
+export async function startServer({ room = 'demo', learners = 5, timeoutMs = 15_000, dataDir, port = 0, args: extra = [] } = {}) {
   // Audio on loopback only, on any free UDP port. Each server keeps its sessions in a
   // data dir of its own (a fresh one, removed when it stops, unless the test gives one
   // to start a server again on).
   const ownDir = dataDir === undefined ? mkdtempSync(path.join(tmpdir(), 'talkstick-data-')) : null;
   const args = ['serve', '--bind', `127.0.0.1:${port}`, '--secret', SECRET, '--demo', '--demo-room', room, '--demo-learners', String(learners),
-    '--media-ip', '127.0.0.1', '--udp-port', '0', '--data-dir', dataDir ?? ownDir];
+    '--media-ip', '127.0.0.1', '--udp-port', '0', '--data-dir', dataDir ?? ownDir, ...extra];
   const child = spawn(binary, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
