@@ -75,6 +75,18 @@ pub struct ServeConfig {
     /// The relay's shared secret (coturn's `static-auth-secret` with `use-auth-secret`).
     #[arg(long, env = "TALKSTICK_TURN_SECRET", hide_env_values = true)]
     pub turn_secret: Option<String>,
+    /// Key for the admin API (`/api/rooms…`: make links, list rooms), at least 24
+    /// characters. Without it (or --api-key-file) the admin API is off.
+    #[arg(
+        long,
+        env = "TALKSTICK_API_KEY",
+        hide_env_values = true,
+        conflicts_with = "api_key_file"
+    )]
+    pub api_key: Option<String>,
+    /// File holding the admin API key (its first line).
+    #[arg(long, env = "TALKSTICK_API_KEY_FILE")]
+    pub api_key_file: Option<std::path::PathBuf>,
     /// Hours the TURN credentials in a `welcome` stay valid.
     #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..=168))]
     pub turn_ttl_hours: u64,

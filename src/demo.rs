@@ -1,4 +1,5 @@
-//! Ready-to-open links for a demo room, printed by `talkstick serve`.
+//! Ready-to-open join links: one for anyone ([`link`], as the invite API makes them), and
+//! a demo room's, printed by `talkstick serve`.
 
 use talkstick_signaling::RoomId;
 use talkstick_signaling::protocol::Role;
@@ -35,11 +36,19 @@ pub fn links(
             LEARNERS.get(i).map_or_else(|| format!("Learner {}", i + 1), |n| (*n).to_owned());
         (name, Role::Learner)
     }));
-    people
-        .map(|(name, role)| {
-            let claims = Claims { room: room.clone(), name: name.clone(), role, exp };
-            let url = format!("{}/?token={}", base.trim_end_matches('/'), mint(secret, &claims));
-            DemoLink { name, role, url }
-        })
-        .collect()
+    people.map(|(name, role)| link(secret, base, room, name, role, exp)).collect()
+}
+
+/// A link for `name` as `role` in `room`, valid until `exp` (Unix seconds).
+pub fn link(
+    secret: &Secret,
+    base: &str,
+    room: &RoomId,
+    name: String,
+    role: Role,
+    exp: u64,
+) -> DemoLink {
+    let claims = Claims { room: room.clone(), name: name.clone(), role, exp };
+    let url = format!("{}/?token={}", base.trim_end_matches('/'), mint(secret, &claims));
+    DemoLink { name, role, url }
 }

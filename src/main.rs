@@ -197,6 +197,23 @@ fn secret(cfg: &ServeConfig) -> anyhow::Result<(Secret, SecretSource)> {
     }
 }
 
+/// The admin API key from --api-key or --api-key-file, if any (at least 24 characters).
+fn api_key(cfg: &ServeConfig) -> anyhow::Result<Option<String>> {
+    let key = match (&cfg.api_key, &cfg.api_key_file) {
+        (Some(k), _) => k.trim().to_owned(),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read --api-key-file {}", path.display()))?
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+        (None, None) => return Ok(None),
+    };
+    anyhow::ensure!(key.chars().count() >= 24, "the admin API key must be at least 24 characters");
+    Ok(Some(key))
+}
+
 /// Writes `text` to a new file only its owner can read.
 fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
@@ -307,7 +324,13 @@ async fn run_server(cfg: ServeConfig) -> anyhow::Result<()> {
         forget_old_sessions(store.clone(), cfg.retain_days);
     }
     let metrics = talkstick::http::metrics::install().context("cannot set up metrics")?;
-    let state = AppState::new(secret, registry).with_metrics(metrics);
+    let mut state = AppState::new(secret, registry).with_metrics(metrics).with_public_url(&base);
+    if let Some(key) = api_key(&cfg)? {
+        println!(
+            "Admin API on: POST {base}/api/rooms/ROOM/links, GET {base}/api/rooms (see docs/api.md)\n"
+        );
+        state = state.with_api_key(&key);
+    }
     serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

@@ -5,6 +5,7 @@ mod assets;
 pub mod budget;
 mod csv;
 pub mod gate;
+pub mod invites;
 pub mod metrics;
 pub mod reports;
 mod ws;
@@ -41,6 +42,12 @@ pub struct AppState {
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Set while the server drains: no new people (see `/readyz`).
     draining: Arc<std::sync::atomic::AtomicBool>,
+    /// The admin API's key; without one the admin API is off.
+    api_key: Option<Arc<str>>,
+    /// The base of links the API makes (else the request's own address).
+    public_url: Option<Arc<str>>,
+    /// The invite API's shared request budget.
+    invite_budget: Arc<invites::Budget>,
 }
 
 /// The count of running WebSocket sessions.
@@ -75,7 +82,22 @@ impl AppState {
             report_builds: reports::builds(),
             metrics: None,
             draining: Arc::default(),
+            api_key: None,
+            public_url: None,
+            invite_budget: Arc::default(),
         }
+    }
+
+    /// Turns the admin API on with this key.
+    pub fn with_api_key(mut self, key: &str) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// Links made by the API start with this base (`https://talk.example.org`).
+    pub fn with_public_url(mut self, base: &str) -> Self {
+        self.public_url = Some(base.trim_end_matches('/').into());
+        self
     }
 
     /// Serves `/metrics` from this recorder's handle (see [`metrics::install`]).
@@ -121,6 +143,9 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", get(ws::upgrade))
         .route("/healthz", get(healthz))
         .route("/readyz", get(metrics::readyz))
+        .route("/api/rooms", get(invites::rooms))
+        .route("/api/rooms/{room}/links", axum::routing::post(invites::room_links))
+        .route("/api/invites", axum::routing::post(invites::invites))
         .route("/metrics", get(metrics::metrics))
         .route("/api/sessions", get(reports::list))
         .route("/api/sessions/{run}", get(reports::one).delete(reports::delete))

@@ -205,6 +205,11 @@ impl RoomCore {
     }
 
     /// Nobody in the room, not even within the grace period.
+    pub fn len(&self) -> usize {
+        self.room.len()
+    }
+
+    /// Whether nobody is in the room (not even within their resume grace).
     pub fn is_empty(&self) -> bool {
         self.room.is_empty()
     }

@@ -95,4 +95,6 @@ pub struct RoomHandle {
     pub tx: mpsc::Sender<RoomCmd>,
     /// Tells this task apart from a later one for the same room id.
     pub generation: u64,
+    /// People in the room (present or in their grace period), as the task last saw.
+    pub people: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }

@@ -124,6 +124,17 @@ impl Registry {
         self.rooms.len()
     }
 
+    /// Each running room with the people in it (present or in their grace period).
+    pub fn rooms(&self) -> Vec<(RoomId, usize)> {
+        let mut out: Vec<(RoomId, usize)> = self
+            .rooms
+            .iter()
+            .map(|e| (e.key().clone(), e.value().people.load(Ordering::Relaxed)))
+            .collect();
+        out.sort();
+        out
+    }
+
     /// The running room's handle, starting its task if it has none.
     pub fn get_or_start(self: &Arc<Self>, id: &RoomId) -> RoomHandle {
         if let Some(h) = self.rooms.get(id) {
@@ -184,15 +195,16 @@ impl Registry {
         if restarted {
             core.after_restart();
         }
+        let people = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let (registry, room) = (Arc::clone(self), id.clone());
         let on_end = move || registry.forget(&room, generation);
         let span = tracing::info_span!("room", room = %id);
         tokio::spawn(tracing::Instrument::instrument(
-            task::run(core, rx, datagram_rx, on_end),
+            task::run(core, rx, datagram_rx, Arc::clone(&people), on_end),
             span,
         ));
         tracing::info!(room = %id, restarted, "room started");
-        RoomHandle { tx, generation }
+        RoomHandle { tx, generation, people }
     }
 
     /// Joins a room, starting it if needed. Retries when the room's task ended between

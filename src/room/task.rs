@@ -2,6 +2,8 @@
 //! one channel; the core decides and delivers; the task sleeps until the next deadline.
 //! No locks.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -33,6 +35,7 @@ pub async fn run(
     mut core: RoomCore,
     mut rx: mpsc::Receiver<RoomCmd>,
     mut datagrams: mpsc::Receiver<Datagram>,
+    people: Arc<AtomicUsize>,
     on_end: impl FnOnce() + Send,
 ) {
     let mut empty_since: Option<Instant> = Some(Instant::now());
@@ -126,6 +129,7 @@ pub async fn run(
         }
         empty_since = if core.is_empty() { empty_since.or(Some(Instant::now())) } else { None };
         had_people |= !core.is_empty();
+        people.store(core.len(), Ordering::Relaxed);
         // With a session store the session ends when its last person has gone (its
         // record is kept); a later join starts a new one. Not before everything held
         // for the store has left, the last goodbye included.
@@ -194,7 +198,7 @@ mod tests {
             tx.try_send(RoomCmd::Join { req, conn, reply }).unwrap();
             replies.push(answer);
         }
-        let task = tokio::spawn(run(core, rx, media_rx, || {}));
+        let task = tokio::spawn(run(core, rx, media_rx, Arc::default(), || {}));
         for (i, answer) in replies.into_iter().enumerate() {
             assert!(answer.await.is_ok(), "join {i} was dropped unanswered");
         }

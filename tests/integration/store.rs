@@ -375,10 +375,25 @@ async fn a_full_disk_mid_session_leaves_the_room_running_and_warns_facilitators(
 
 /// One HTTP/1.1 request; returns the status and the body.
 async fn api(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    api_with(addr, method, path, token, None).await
+}
+
+/// One HTTP/1.1 request with an optional JSON body.
+async fn api_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    let req = format!("{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n");
+    let body = body.unwrap_or("");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
     s.write_all(req.as_bytes()).await.unwrap();
     let mut out = String::new();
     tokio::time::timeout(Duration::from_secs(10), s.read_to_string(&mut out))
@@ -579,6 +594,116 @@ async fn json_logs_name_the_room_and_the_participant() {
     let line = server.printed("room task ended").await;
     let v: Value = serde_json::from_str(&line).unwrap();
     assert_eq!(v["span"]["room"], "crash", "{line}");
+    server.kill().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+const API_KEY: &str = "admin-api-key-0123456789abcdef";
+
+#[tokio::test]
+async fn links_are_made_over_http_with_the_api_key_or_a_facilitator_token() {
+    let dir = scratch("invites");
+    let mut cmd = serve(&dir, 0);
+    cmd.args(["--api-key", API_KEY]);
+    let server = Proc::spawn(cmd).await;
+    let addr = server.addr;
+    let post = |path: &'static str, key: Option<&'static str>, body: &'static str| {
+        api_with(addr, "POST", path, key, Some(body))
+    };
+    let good = r#"{"learners": ["Aino", "Bertil"], "facilitators": ["Fran"], "hours": 2}"#;
+    // Refused, each with a JSON error, and nothing made.
+    for (key, body, status, error) in [
+        (None, good, 401, "unauthorized"),
+        (Some("wrong-key-0123456789abcdefghij"), good, 401, "unauthorized"),
+        (Some(API_KEY), "{not json", 400, "bad_request"),
+        (Some(API_KEY), r#"{"learners": ["Aino"], "colour": "red"}"#, 400, "bad_request"),
+        (Some(API_KEY), r#"{"learners": []}"#, 400, "bad_request"),
+        (Some(API_KEY), r#"{"learners": ["  "]}"#, 400, "bad_request"),
+        (Some(API_KEY), r#"{"learners": ["Aino"], "hours": 0}"#, 400, "bad_request"),
+    ] {
+        let (s, b) = post("/api/rooms/team-a/links", key, body).await;
+        assert_eq!(
+            (s, json_of(&b)["error"].as_str()),
+            (status, Some(error)),
+            "{key:?} {body}: {b}"
+        );
+    }
+    let (s, b) = post("/api/rooms/no%20spaces/links", Some(API_KEY), good).await;
+    assert_eq!((s, json_of(&b)["error"].as_str()), (400, Some("bad_request")), "{b}");
+
+    // Made: three links that admit the people named, with the role asked for.
+    let (s, b) = post("/api/rooms/team-a/links", Some(API_KEY), good).await;
+    assert_eq!(s, 201, "{b}");
+    let made = json_of(&b);
+    let links = made["links"].as_array().unwrap();
+    assert_eq!(links.len(), 3);
+    assert!(made["expires_at"].as_u64().unwrap() > unix_now() + 7000);
+    let token_of = |name: &str| {
+        let url =
+            links.iter().find(|l| l["name"] == name).unwrap()["url"].as_str().unwrap().to_owned();
+        assert!(url.starts_with(&format!("http://{addr}/?token=")), "{url}");
+        url.split_once("token=").unwrap().1.to_owned()
+    };
+    let fran_token = token_of("Fran");
+    let fran = Client::join_with(addr, &fran_token, "Fran", None).await;
+    assert_eq!(fran.log[0]["you"]["role"], "facilitator");
+    assert_eq!(fran.log[0]["room"]["id"], "team-a");
+    let aino = Client::join_with(addr, &token_of("Aino"), "Aino", None).await;
+    assert_eq!(aino.log[0]["you"]["role"], "learner");
+
+    // The live rooms, with the people in each.
+    let (s, b) = api(addr, "GET", "/api/rooms", Some(API_KEY)).await;
+    assert_eq!(s, 200);
+    assert_eq!(json_of(&b)["rooms"], json!([{"room": "team-a", "people": 2}]), "{b}");
+    let (s, _) = api(addr, "GET", "/api/rooms", None).await;
+    assert_eq!(s, 401);
+
+    // A facilitator's page invites learners to its own room, and only learners.
+    let (s, b) = api_with(
+        addr,
+        "POST",
+        "/api/invites",
+        Some(&fran_token),
+        Some(r#"{"learners": ["Chen"]}"#),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    assert_eq!(json_of(&b)["room"], "team-a");
+    let chen =
+        json_of(&b)["links"][0]["url"].as_str().unwrap().split_once("token=").unwrap().1.to_owned();
+    let chen = Client::join_with(addr, &chen, "Chen", None).await;
+    assert_eq!(chen.log[0]["room"]["id"], "team-a");
+    let (s, b) = api_with(
+        addr,
+        "POST",
+        "/api/invites",
+        Some(&fran_token),
+        Some(r#"{"facilitators": ["Eve"]}"#),
+    )
+    .await;
+    assert_eq!((s, json_of(&b)["error"].as_str()), (403, Some("forbidden")));
+    let (s, b) = api_with(
+        addr,
+        "POST",
+        "/api/invites",
+        Some(&token_of("Bertil")),
+        Some(r#"{"learners": ["Eve"]}"#),
+    )
+    .await;
+    assert_eq!((s, json_of(&b)["error"].as_str()), (403, Some("forbidden")));
+    // The API is not a free-for-all: a burst far over its budget is told to slow down.
+    let mut limited = 0;
+    for _ in 0..40 {
+        let (s, _) = api(addr, "GET", "/api/rooms", Some(API_KEY)).await;
+        limited += u32::from(s == 429);
+    }
+    assert!(limited > 0, "a burst of 40 requests meets the rate limit");
+    server.kill().await;
+
+    // Without --api-key the admin API is off.
+    let server = Proc::start(&dir, 0).await;
+    let (s, b) = api(server.addr, "GET", "/api/rooms", Some(API_KEY)).await;
+    assert_eq!((s, json_of(&b)["error"].as_str()), (404, Some("not_found")));
     server.kill().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
