@@ -28,6 +28,7 @@ import { facilitatorView } from './views/facilitator.js';
 import { statsView } from './views/stats.js';
 import { helpView } from './views/help.js';
 import { chatView } from './views/chat.js';
+import { inviteView } from './views/invite.js';
 
 /** How long the speaker's reaction summary gathers before it is read out. */
 const SPEAKER_SUMMARY_MS = 4000;
@@ -232,6 +233,7 @@ function enterRoom({ token, mic, choice }) {
     }),
   };
 
+  inviteView({ toast });
   const floor = floorView(store, actions);
   peopleView(store, actions);
   const queue = queueView(store, actions);
