@@ -87,6 +87,11 @@ pub struct ServeConfig {
     /// File holding the admin API key (its first line).
     #[arg(long, env = "TALKSTICK_API_KEY_FILE")]
     pub api_key_file: Option<std::path::PathBuf>,
+    /// On SIGTERM (or `POST /api/admin/drain`): seconds to wait for rooms to end after
+    /// telling everyone, before stopping (rooms still running come back on the next
+    /// start). Ctrl-C stops at once.
+    #[arg(long, env = "TALKSTICK_DRAIN_TIMEOUT", default_value_t = 30)]
+    pub drain_timeout: u64,
     /// Hours the TURN credentials in a `welcome` stay valid.
     #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..=168))]
     pub turn_ttl_hours: u64,

@@ -1,5 +1,6 @@
 //! The `talkstick` command: `serve` runs the server, `token` mints join tokens.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -324,6 +325,7 @@ async fn run_server(cfg: ServeConfig) -> anyhow::Result<()> {
         forget_old_sessions(store.clone(), cfg.retain_days);
     }
     let metrics = talkstick::http::metrics::install().context("cannot set up metrics")?;
+    let stop = drain_then_stop(Arc::clone(&registry), Duration::from_secs(cfg.drain_timeout));
     let mut state = AppState::new(secret, registry).with_metrics(metrics).with_public_url(&base);
     if let Some(key) = api_key(&cfg)? {
         println!(
@@ -331,13 +333,21 @@ async fn run_server(cfg: ServeConfig) -> anyhow::Result<()> {
         );
         state = state.with_api_key(&key);
     }
-    serve(listener, state, shutdown_signal()).await?;
+    serve(listener, state, stop).await?;
     tracing::info!("stopped");
     Ok(())
 }
 
 /// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+/// How the server was asked to stop.
+enum Stop {
+    /// Ctrl-C: at once.
+    Now,
+    /// SIGTERM or `POST /api/admin/drain`: drain first.
+    Drain,
+}
+
+async fn stop_signal(registry: Option<&Registry>) -> Stop {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -352,12 +362,43 @@ async fn shutdown_signal() {
     };
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
+    let asked = async {
+        match registry {
+            Some(r) => r.drain_asked().await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+        () = ctrl_c => Stop::Now,
+        () = term => Stop::Drain,
+        () = asked => Stop::Drain,
     }
+}
+
+/// Resolves on SIGINT or SIGTERM (the relay and load tester stop at once).
+async fn shutdown_signal() {
+    let _ = stop_signal(None).await;
     tracing::info!("shutting down");
     // Let rooms say goodbye before the runtime stops.
+    tokio::time::sleep(Duration::from_millis(10)).await;
+}
+
+/// The server's stop: on SIGTERM (or the admin API) it drains — no new rooms, everyone
+/// told, up to `limit` for the rooms to end — then stops; rooms still running come back
+/// on the next start (with the session store). Ctrl-C stops at once.
+async fn drain_then_stop(registry: Arc<Registry>, limit: Duration) {
+    match stop_signal(Some(&registry)).await {
+        Stop::Now => tracing::info!("shutting down"),
+        Stop::Drain => {
+            let secs = limit.as_secs();
+            tracing::info!(timeout_s = secs, "draining");
+            let message = format!(
+                "The server restarts within {secs} seconds. Your room comes back after it: this page reconnects by itself."
+            );
+            let left = registry.drain(&message, limit).await;
+            tracing::info!(rooms_left = left, "drained; shutting down");
+        }
+    }
     tokio::time::sleep(Duration::from_millis(10)).await;
 }
 

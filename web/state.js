@@ -323,10 +323,11 @@ export class Store {
     if (text) this.emit('notice', { text, kind: action === 'unmuted' ? 'info' : 'warn' });
   }
 
-  /** The server tells facilitators about itself (its session store failing or back). */
+  /** The server tells about itself: to facilitators, its session store failing or back;
+   *  to everyone, that it restarts soon (the room comes back). */
   on_notice({ kind, message }) {
     this.storeFailing = kind === 'store_failing';
-    this.emit('notice', { text: message, kind: this.storeFailing ? 'warn' : 'info' });
+    this.emit('notice', { text: message, kind: kind === 'store_ok' ? 'info' : 'warn' });
   }
 
   on_settings({ settings }) {

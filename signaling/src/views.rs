@@ -387,6 +387,9 @@ pub enum NoticeKind {
     StoreFailing,
     /// The session store writes again.
     StoreOk,
+    /// The server is about to restart (to everyone): the room comes back after it, and
+    /// clients reconnect by themselves.
+    ServerRestarting,
 }
 
 /// What a facilitator did to someone, as [`ServerMsg::FacilitatorAction`] tells them.

@@ -279,3 +279,13 @@ pub(super) async fn invites(
     };
     go().unwrap_or_else(IntoResponse::into_response)
 }
+
+/// `POST /api/admin/drain` (admin): drain and stop, as SIGTERM does.
+pub(super) async fn drain(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(e) = admin(&state, &headers) {
+        return e.into_response();
+    }
+    tracing::info!("drain asked for over the admin API");
+    state.registry.ask_to_drain();
+    (StatusCode::ACCEPTED, Json(serde_json::json!({ "draining": true }))).into_response()
+}

@@ -40,8 +40,6 @@ pub struct AppState {
     report_builds: Arc<tokio::sync::Semaphore>,
     /// Renders `/metrics`, when the process installed a recorder.
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
-    /// Set while the server drains: no new people (see `/readyz`).
-    draining: Arc<std::sync::atomic::AtomicBool>,
     /// The admin API's key; without one the admin API is off.
     api_key: Option<Arc<str>>,
     /// The base of links the API makes (else the request's own address).
@@ -81,7 +79,6 @@ impl AppState {
             next_conn: Arc::new(AtomicU64::new(1)),
             report_builds: reports::builds(),
             metrics: None,
-            draining: Arc::default(),
             api_key: None,
             public_url: None,
             invite_budget: Arc::default(),
@@ -108,7 +105,7 @@ impl AppState {
 
     /// Whether the server is draining.
     pub fn draining(&self) -> bool {
-        self.draining.load(Ordering::Relaxed)
+        self.registry.draining()
     }
 
     /// Counts a session as running until the guard drops.
@@ -146,6 +143,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/rooms", get(invites::rooms))
         .route("/api/rooms/{room}/links", axum::routing::post(invites::room_links))
         .route("/api/invites", axum::routing::post(invites::invites))
+        .route("/api/admin/drain", axum::routing::post(invites::drain))
         .route("/metrics", get(metrics::metrics))
         .route("/api/sessions", get(reports::list))
         .route("/api/sessions/{run}", get(reports::one).delete(reports::delete))
@@ -180,7 +178,6 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let registry = Arc::clone(&state.registry);
     let sessions = state.clone();
-    let draining = Arc::clone(&state.draining);
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // Signaling is many small messages that must go out at once: no Nagle delay (with
@@ -192,8 +189,6 @@ pub async fn serve(
     });
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
-        // Not ready for new people from now on (`/readyz`).
-        draining.store(true, Ordering::Relaxed);
         let _ = stop_tx.send(true);
     });
     let rooms = async move {

@@ -347,7 +347,7 @@ async fn try_join(
         Err(JoinError::Room(e)) => {
             Err(Refusal { code: e.code(), message: e.to_string(), fatal: false })
         }
-        Err(e @ JoinError::Unavailable) => {
+        Err(e @ (JoinError::Unavailable | JoinError::Draining)) => {
             Err(Refusal { code: ErrorCode::Internal, message: e.to_string(), fatal: false })
         }
     }

@@ -294,6 +294,13 @@ impl RoomCore {
                     let _ = self.room.handle(now, Input::Disconnected { participant });
                 }
             }
+            RoomCmd::Draining { message } => {
+                let msg = ServerMsg::Notice { kind: NoticeKind::ServerRestarting, message };
+                let ids: Vec<ParticipantId> = self.members.keys().copied().collect();
+                for id in ids {
+                    self.tell(id, &msg);
+                }
+            }
             RoomCmd::Shutdown => {}
         }
         self.settle(now);

@@ -84,6 +84,11 @@ pub enum RoomCmd {
         /// Which (a resumed participant may already have a newer one).
         conn: ConnId,
     },
+    /// The server will stop soon: tell everyone (the room goes on meanwhile).
+    Draining {
+        /// In words, with the time left.
+        message: String,
+    },
     /// The server is stopping: say goodbye and end.
     Shutdown,
 }

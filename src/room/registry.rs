@@ -27,6 +27,9 @@ pub enum JoinError {
     /// The room's task kept ending under us; the server is likely shutting down.
     #[error("the room is not available right now")]
     Unavailable,
+    /// The server is draining: it starts no new rooms.
+    #[error("the server is restarting; join again in a minute")]
+    Draining,
 }
 
 /// The map of running rooms.
@@ -39,6 +42,10 @@ pub struct Registry {
     store: Option<Store>,
     /// TURN relays offered to every participant (set once at start).
     turn: std::sync::OnceLock<Arc<TurnConfig>>,
+    /// Set once the server drains: no new rooms.
+    draining: std::sync::atomic::AtomicBool,
+    /// Woken when someone asks the server to drain (`POST /api/admin/drain`).
+    drain_asked: tokio::sync::Notify,
 }
 
 impl Registry {
@@ -67,12 +74,45 @@ impl Registry {
             media,
             store,
             turn: std::sync::OnceLock::new(),
+            draining: std::sync::atomic::AtomicBool::new(false),
+            drain_asked: tokio::sync::Notify::new(),
         })
     }
 
     /// The session store, if rooms are remembered.
     pub fn store(&self) -> Option<&Store> {
         self.store.as_ref()
+    }
+
+    /// Whether the server is draining (starting no new rooms).
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Asks the server to drain (as SIGTERM does).
+    pub fn ask_to_drain(&self) {
+        self.drain_asked.notify_one();
+    }
+
+    /// Resolves when someone asked the server to drain.
+    pub async fn drain_asked(&self) {
+        self.drain_asked.notified().await;
+    }
+
+    /// Starts no new rooms from now on, tells everyone in the running ones `message`,
+    /// and waits until they have all ended or `limit` has passed; returns how many are
+    /// still running (they come back on the next start, with the session store).
+    pub async fn drain(&self, message: &str, limit: Duration) -> usize {
+        self.draining.store(true, Ordering::Relaxed);
+        let handles: Vec<RoomHandle> = self.rooms.iter().map(|e| e.value().clone()).collect();
+        for h in &handles {
+            let _ = h.tx.send(RoomCmd::Draining { message: message.to_owned() }).await;
+        }
+        let deadline = tokio::time::Instant::now() + limit;
+        while !self.rooms.is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.rooms.len()
     }
 
     /// Offers these TURN relays to everyone who joins from now on (once, at start).
@@ -216,6 +256,9 @@ impl Registry {
         conn: Conn,
     ) -> Result<(Joined, RoomHandle), JoinError> {
         for _ in 0..3 {
+            if self.draining() && !self.rooms.contains_key(id) {
+                return Err(JoinError::Draining);
+            }
             let handle = self.get_or_start(id);
             let (reply, answer) = oneshot::channel();
             let cmd = RoomCmd::Join { req: req.clone(), conn: conn.clone(), reply };

@@ -148,7 +148,8 @@ export async function startServer({ room = 'demo', learners = 5, timeoutMs = 15_
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
+        // SIGINT stops at once (SIGTERM would drain first, for up to --drain-timeout).
+        child.kill('SIGINT');
         if ((await bounded(exited, 5000)) === TIMED_OUT) {
           child.kill('SIGKILL');
           await bounded(exited, 2000);

@@ -707,3 +707,78 @@ async fn links_are_made_over_http_with_the_api_key_or_a_facilitator_token() {
     server.kill().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn sigterm(p: &Proc) {
+    let pid = p.child.id().expect("running").to_string();
+    let ok = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(ok.success());
+}
+
+#[tokio::test]
+async fn sigterm_drains_tells_everyone_and_the_room_comes_back() {
+    let dir = scratch("drain");
+    let mut cmd = serve(&dir, 0);
+    cmd.args(["--drain-timeout", "2"]);
+    let mut server = Proc::spawn(cmd).await;
+    let addr = server.addr;
+    let mut fran = join(addr, "Fran", Role::Facilitator).await;
+    let mut aino = join(addr, "Aino", Role::Learner).await;
+    aino.send(json!({"type": "raise_hand", "kind": "new_point"})).await;
+    fran.until("Aino's hand", |v| v.queue == [aino.id]).await;
+
+    sigterm(&server);
+    // Everyone is told, the room goes on meanwhile, and no new room starts.
+    for c in [&mut fran, &mut aino] {
+        let n = c.next_of("notice").await;
+        assert_eq!(n["kind"], "server_restarting", "{n}");
+        assert!(n["message"].as_str().unwrap().contains("comes back"), "{n}");
+    }
+    aino.ping().await;
+    let (status, body) = api(addr, "GET", "/readyz", None).await;
+    assert_eq!(status, 503, "{body}");
+    let other = token_for("elsewhere", "Olli", Role::Learner, unix_now() + 3600);
+    let mut ws = crate::common::connect(addr).await;
+    use futures_util::{SinkExt, StreamExt};
+    ws.send(tokio_tungstenite::tungstenite::Message::text(
+        json!({"type": "join", "v": 1, "token": other}).to_string(),
+    ))
+    .await
+    .unwrap();
+    let refused = loop {
+        if let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) = ws.next().await {
+            break serde_json::from_str::<Value>(t.as_str()).unwrap();
+        }
+    };
+    assert!(refused["message"].as_str().unwrap().contains("restarting"), "{refused}");
+    // The room does not end in the 2 s: the server stops, the room kept.
+    let stopped = tokio::time::timeout(Duration::from_secs(10), server.child.wait()).await;
+    assert!(stopped.is_ok_and(|s| s.is_ok_and(|s| s.success())), "stopped cleanly after the drain");
+    let mut server = Proc::start(&dir, addr.port()).await;
+    let line = server.printed("Restored").await;
+    assert!(line.contains("Restored 1 room(s)"), "{line}");
+    let token = token_for("crash", "Aino", Role::Learner, unix_now() + 3600);
+    let back = Client::join_with(server.addr, &token, "Aino", Some(&aino.resume)).await;
+    assert_eq!(back.view.queue, [aino.id], "her hand kept its place");
+    server.kill().await;
+
+    // Asked over the admin API, with no room running: it stops at once.
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut cmd = serve(&dir, 0);
+    cmd.args(["--drain-timeout", "30", "--api-key", API_KEY]);
+    let mut server = Proc::spawn(cmd).await;
+    let (status, _) = api_with(
+        server.addr,
+        "POST",
+        "/api/admin/drain",
+        Some("wrong-key-0123456789abcdefghij"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, body) =
+        api_with(server.addr, "POST", "/api/admin/drain", Some(API_KEY), None).await;
+    assert_eq!(status, 202, "{body}");
+    let stopped = tokio::time::timeout(Duration::from_secs(10), server.child.wait()).await;
+    assert!(stopped.is_ok(), "no room to wait for: stopped well before the 30 s");
+    let _ = std::fs::remove_dir_all(&dir);
+}
