@@ -3,6 +3,7 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { startServer, launchBrowser, newPage, join, eventually, screenshots } from './harness.js';
 
@@ -31,6 +32,11 @@ describe('inviting from the facilitator page', () => {
     const url = await fac.locator('#invite-latest').inputValue();
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/\?token=/);
     assert.match(await fac.textContent('#invite-links'), /Chen Li · until/);
+    // The QR code holds the link: read back from the page's pixels by zbar.
+    await fac.click('#invite-qr-toggle');
+    const png = path.join(screenshots, 'invite-qr.png');
+    await fac.locator('#invite-qr svg').screenshot({ path: png });
+    assert.equal(execFileSync('zbarimg', ['-q', '--raw', png], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(), url);
     await fac.screenshot({ path: path.join(screenshots, 'invite.png') });
     // Nothing without a name; the form says so rather than making a nameless link.
     await fac.click('#invite-make');

@@ -10,6 +10,11 @@ import { toCsv, perPerson } from '../../web/views/stats.js';
 import { errorText, REACTIONS, HAND_KINDS } from '../../web/labels.js';
 import { ICON_NAMES, MEANINGS } from '../../web/icons.js';
 import { reconnectWords, reconnectedWords, PLACE_KEPT_MS } from '../../web/views/status.js';
+import { qrCode } from '../../web/qr.js';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 const tally = { agree: 0, disagree: 0, question: 0, applause: 0, slower: 0, cant_hear: 0 };
 const person = (id, name, extra = {}) => ({
@@ -323,3 +328,48 @@ describe('announcements said once', () => {
     assert.equal(said.filter((t) => /Floor open/.test(t)).length, 2);
   });
 });
+
+describe('QR codes', () => {
+  /** Draws the code as a grey-map image and reads it back with zbar. */
+  function readBack(q, dir) {
+    const scale = 3;
+    const n = (q.size + 8) * scale;
+    const rows = [];
+    for (let y = 0; y < n; y++) {
+      const row = [];
+      for (let x = 0; x < n; x++) {
+        const mx = Math.floor(x / scale) - 4;
+        const my = Math.floor(y / scale) - 4;
+        row.push(mx >= 0 && my >= 0 && mx < q.size && my < q.size && q.dark(mx, my) ? 0 : 255);
+      }
+      rows.push(row.join(' '));
+    }
+    const file = path.join(dir, 'code.pgm');
+    writeFileSync(file, `P2\n${n} ${n}\n255\n${rows.join('\n')}\n`);
+    return execFileSync('zbarimg', ['-q', '--raw', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).replace(/\n$/, '');
+  }
+
+  it('encodes links of every length a link has, and zbar reads back each exactly', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'talkstick-qr-'));
+    try {
+      const link = 'http://127.0.0.1:8080/?token=eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJyb29tIjoiZGVtbyIsIm5hbWUiOiJBaW5vIFZpcnRhbmVuIiwicm9sZSI6ImxlYXJuZXIiLCJleHAiOjE3OTYzMzAwODN9.Qx7l5Yb0kDqJ8pQn3c-2zZ0m1s4t6v8w9x0y1z2a3b4';
+      const texts = ['hi', link, `${link}&ice=relay`, 'Ääkköset ja €', 'x'.repeat(600), 'y'.repeat(1500)];
+      const versions = [];
+      for (const t of texts) {
+        const q = qrCode(t);
+        versions.push(q.version);
+        assert.equal(q.size, q.version * 4 + 17);
+        assert.equal(readBack(q, dir), t);
+      }
+      // Byte-mode capacities at level M for versions 1-12, from the standard's table.
+      const capacity = [14, 26, 42, 62, 84, 106, 122, 152, 180, 213, 251, 287];
+      const smallest = (t) => capacity.findIndex((c) => c >= new TextEncoder().encode(t).length) + 1;
+      assert.deepEqual(versions.slice(0, 4), texts.slice(0, 4).map(smallest), 'the smallest version that holds the text');
+      assert.ok(versions.at(-1) >= 30, 'large versions (with version information) too');
+      assert.throws(() => qrCode('z'.repeat(3000)), /too long/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+

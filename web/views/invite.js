@@ -1,8 +1,10 @@
 // Facilitator: the Invite tab. Makes a learner link for this room through the server
-// (`POST /api/invites`, authorised by the facilitator's own token), with a copy button.
+// (`POST /api/invites`, authorised by the facilitator's own token), with a copy button
+// and a QR code (drawn here, no CDN) for a learner to scan with a phone.
 
 import { h, render } from '../dom.js';
 import { tokenFromUrl } from '../token.js';
+import { qrSvg } from '../qr.js';
 
 export function inviteView({ toast }) {
   const form = document.getElementById('invite-form');
@@ -51,7 +53,11 @@ export function inviteView({ toast }) {
     render(list, made.map((l, i) => h('li', { class: 'invite-link', data: { name: l.name } },
       h('span', { class: 'invite-who' }, `${l.name} · until ${l.until.toLocaleString([], { dateStyle: 'short', timeStyle: 'short' })}`),
       h('input', { type: 'text', readonly: true, value: l.url, 'aria-label': `Link for ${l.name}`, id: i === 0 ? 'invite-latest' : null }),
-      h('button', { type: 'button', class: 'small', on: { click: (e) => copy(l.url, e.currentTarget) } }, 'Copy'))));
+      h('span', { class: 'invite-actions' },
+        h('button', { type: 'button', class: 'small', on: { click: (e) => copy(l.url, e.currentTarget) } }, 'Copy'),
+        h('button', { type: 'button', class: 'small', 'aria-expanded': String(!!l.qr), id: i === 0 ? 'invite-qr-toggle' : null, on: { click: () => { l.qr = !l.qr; draw(); } } }, 'QR code')),
+      l.qr ? h('figure', { class: 'invite-qr', id: i === 0 ? 'invite-qr' : null }, qrSvg(l.url, { label: `QR code of the link for ${l.name}` }),
+        h('figcaption', { class: 'hint' }, `${l.name} scans this with a phone camera to join.`)) : null)));
   }
 
   form.addEventListener('submit', make);
