@@ -1,13 +1,25 @@
-//! Server configuration: flags with environment fallbacks and embedded defaults, in one
-//! struct.
+//! Server configuration: flags, then environment, then a TOML file (`--config`), then
+//! embedded defaults, in that order of precedence, in one struct.
+//!
+//! Why the file becomes arguments: clap already knows every option, its environment
+//! variable, its type and its checks. A file's keys are turned into the flags they name
+//! ([`file_args`]) — only for options neither given on the command line nor set in the
+//! environment — and clap parses them like any other, so a file can say nothing a flag
+//! could not, and a bad value gets the same error a bad flag gets.
 
+use std::ffi::OsString;
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 
-use clap::Args;
+use clap::{Args, CommandFactory as _, FromArgMatches as _};
 
 /// `talkstick serve` options.
 #[derive(Debug, Clone, Args)]
 pub struct ServeConfig {
+    /// A TOML file of settings (keys as the long options: `udp_port = 50000`,
+    /// `turn_url = ["turn:…"]`); flags and environment variables override it.
+    #[arg(long, env = "TALKSTICK_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
     /// Address to listen on for HTTP and WebSocket.
     #[arg(long, env = "TALKSTICK_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
@@ -104,4 +116,155 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+/// Why a configuration file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Not readable, or not TOML.
+    #[error("cannot read the configuration file: {0}")]
+    Read(#[from] Box<figment::Error>),
+    /// A key no option has.
+    #[error("{file}: unknown setting {key:?}; known settings: {known}")]
+    UnknownKey {
+        /// The file.
+        file: String,
+        /// The key.
+        key: String,
+        /// Every key there is.
+        known: String,
+    },
+    /// A value of a kind no option takes (a table, or a list for a single value).
+    #[error("{file}: {key:?} must be {want}")]
+    BadValue {
+        /// The file.
+        file: String,
+        /// The key.
+        key: String,
+        /// What it must be.
+        want: &'static str,
+    },
+    /// The settings, as a whole, were refused.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A parser of `serve`'s options alone (for turning a file into them).
+#[derive(Debug, clap::Parser)]
+#[command(name = "serve")]
+struct ServeOnly {
+    #[command(flatten)]
+    serve: ServeConfig,
+}
+
+/// The flags a TOML file's keys stand for, leaving out options that `given` (the
+/// command line) names or whose environment variable is set when `respect_env`.
+pub fn file_args(
+    path: &Path,
+    given: &[OsString],
+    respect_env: bool,
+) -> Result<Vec<OsString>, ConfigError> {
+    use figment::providers::{Format as _, Toml};
+    let file = path.display().to_string();
+    let dict: figment::value::Dict =
+        figment::Figment::from(Toml::file_exact(path)).extract().map_err(Box::new)?;
+    let cmd = ServeOnly::command();
+    let args: Vec<&clap::Arg> = cmd.get_arguments().filter(|a| a.get_long().is_some()).collect();
+    let mut out = Vec::new();
+    for (key, value) in dict {
+        let long = key.replace('_', "-");
+        let Some(arg) =
+            args.iter().find(|a| a.get_long() == Some(long.as_str()) && long != "config")
+        else {
+            let known: Vec<String> = args
+                .iter()
+                .filter_map(|a| a.get_long())
+                .filter(|l| *l != "config" && *l != "help")
+                .map(|l| l.replace('-', "_"))
+                .collect();
+            return Err(ConfigError::UnknownKey { file, key, known: known.join(", ") });
+        };
+        let flag = format!("--{long}");
+        let on_command_line = given
+            .iter()
+            .filter_map(|a| a.to_str())
+            .any(|a| a == flag || a.starts_with(&format!("{flag}=")));
+        let in_env = respect_env && arg.get_env().is_some_and(|e| std::env::var_os(e).is_some());
+        if on_command_line || in_env {
+            continue;
+        }
+        let takes_value = arg.get_action().takes_values();
+        let bad = |want| ConfigError::BadValue { file: file.clone(), key: key.clone(), want };
+        use figment::value::Value;
+        match value {
+            Value::Bool(_, b) if !takes_value => {
+                if b {
+                    out.push(flag.into());
+                }
+            }
+            Value::Array(_, items) => {
+                for item in items {
+                    let text = scalar(&item).ok_or_else(|| bad("a list of strings or numbers"))?;
+                    out.extend([OsString::from(&flag), text.into()]);
+                }
+            }
+            other if takes_value => {
+                let text = scalar(&other).ok_or_else(|| bad("a string, a number or a list"))?;
+                out.extend([OsString::from(&flag), text.into()]);
+            }
+            _ => return Err(bad("true or false")),
+        }
+    }
+    Ok(out)
+}
+
+fn scalar(v: &figment::value::Value) -> Option<String> {
+    use figment::value::Value;
+    match v {
+        Value::String(_, s) => Some(s.clone()),
+        Value::Num(_, n) => n
+            .to_i128()
+            .map(|n| n.to_string())
+            .or_else(|| n.to_u128().map(|n| n.to_string()))
+            .or_else(|| n.to_f64().map(|f| f.to_string())),
+        Value::Bool(_, b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Checks a configuration file as `serve` would read it (ignoring the environment):
+/// every key known, every value of its option's kind, the whole accepted.
+pub fn check(path: &Path) -> Result<ServeConfig, ConfigError> {
+    let args = file_args(path, &[], false)?;
+    let argv = std::iter::once(OsString::from("serve")).chain(args);
+    let words = |e: clap::Error| {
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or_default();
+        ConfigError::Invalid(format!("{}: {}", path.display(), first.trim_start_matches("error: ")))
+    };
+    let matches = ServeOnly::command().try_get_matches_from(argv).map_err(words)?;
+    let only = ServeOnly::from_arg_matches(&matches).map_err(words)?;
+    Ok(only.serve)
+}
+
+/// `argv` with the settings of `serve`'s configuration file (from `--config` or
+/// `TALKSTICK_CONFIG`) put in as flags, below the command line and the environment.
+pub fn with_config_file(argv: Vec<OsString>) -> Result<Vec<OsString>, ConfigError> {
+    if argv.get(1).and_then(|a| a.to_str()) != Some("serve") {
+        return Ok(argv);
+    }
+    let mut path = std::env::var_os("TALKSTICK_CONFIG").map(std::path::PathBuf::from);
+    for (i, a) in argv.iter().enumerate() {
+        let Some(a) = a.to_str() else { continue };
+        if let Some(p) = a.strip_prefix("--config=") {
+            path = Some(p.into());
+        } else if a == "--config" {
+            path = argv.get(i + 1).map(std::path::PathBuf::from);
+        }
+    }
+    let Some(path) = path else { return Ok(argv) };
+    let extra = file_args(&path, &argv, true)?;
+    let mut out = argv;
+    out.splice(2..2, extra);
+    Ok(out)
 }

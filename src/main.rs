@@ -36,6 +36,18 @@ enum Command {
     Loadtest(talkstick::loadtest::LoadArgs),
     /// Run the raw UDP fan-out relay that load tests compare against.
     Relay(RelayArgs),
+    /// Work with configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Check a TOML configuration file as `serve --config FILE` would read it.
+    Check {
+        /// The file.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -74,7 +86,14 @@ enum RoleArg {
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let argv = match talkstick::config::with_config_file(std::env::args_os().collect()) {
+        Ok(argv) => argv,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    let cli = Cli::parse_from(argv);
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,talkstick=info".into());
     let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
@@ -88,6 +107,31 @@ fn main() -> anyhow::Result<()> {
     }
     match cli.command {
         Command::Serve(cfg) => runtime()?.block_on(run_server(cfg)),
+        Command::Config(ConfigCommand::Check { file }) => match talkstick::config::check(&file) {
+            Ok(cfg) => {
+                println!(
+                    "{}: valid. Listens on {}, audio on UDP {}, sessions in {}{}.",
+                    file.display(),
+                    cfg.bind,
+                    cfg.udp_port,
+                    if cfg.no_store {
+                        "memory only".to_owned()
+                    } else {
+                        cfg.data_dir.display().to_string()
+                    },
+                    if cfg.turn_urls.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {} TURN relay(s)", cfg.turn_urls.len())
+                    }
+                );
+                Ok(())
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::exit(2);
+            }
+        },
         Command::Loadtest(args) => runtime()?.block_on(loadtest(args)),
         Command::Relay(args) => runtime()?.block_on(async move {
             let socket = talkstick::rtp::DatagramSocket::bind(args.bind)

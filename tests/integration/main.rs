@@ -2,11 +2,13 @@
 #![allow(unreachable_pub, missing_docs)]
 
 mod bad_input;
+mod binary;
 mod common;
 mod isolation;
 mod limits;
 mod loadtest;
 mod media;
+mod operations;
 mod permissions;
 mod session;
 mod sim;
