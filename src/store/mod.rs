@@ -82,6 +82,15 @@ pub enum StoreError {
         /// Why.
         source: rusqlite::Error,
     },
+    /// Another Talkstick uses this data directory (two servers would restore the same
+    /// rooms twice and write over each other's journals).
+    #[error(
+        "the data directory {path} is in use by another Talkstick; stop it, or give this one its own --data-dir"
+    )]
+    InUse {
+        /// Where.
+        path: PathBuf,
+    },
     /// The database was written by a newer Talkstick.
     #[error("the database {path} has schema version {found}; this Talkstick knows up to {known}")]
     TooNew {
@@ -252,6 +261,8 @@ pub struct Store {
     tx: mpsc::SyncSender<Write>,
     health: Arc<Health>,
     path: Arc<PathBuf>,
+    /// Held open with an exclusive lock while the server runs.
+    _lock: Arc<std::fs::File>,
 }
 
 impl Store {
@@ -261,6 +272,21 @@ impl Store {
     pub fn open(dir: &Path) -> Result<(Store, Vec<Restored>), StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|source| StoreError::Dir { path: dir.to_owned(), source })?;
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("lock"))
+            .map_err(|source| StoreError::Dir { path: dir.to_owned(), source })?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::InUse { path: dir.to_owned() });
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(StoreError::Dir { path: dir.to_owned(), source });
+            }
+        }
         let path = dir.join("talkstick.sqlite3");
         let mut db = sqlite::Db::open(&path)?;
         let since_ms = unix_ms() - RESTORE_WINDOW.as_millis() as i64;
@@ -272,7 +298,7 @@ impl Store {
             .name("talkstick-store".into())
             .spawn(move || writer::run(db, rx, &h))
             .map_err(|source| StoreError::Dir { path: dir.to_owned(), source })?;
-        Ok((Store { tx, health, path: Arc::new(path) }, restored))
+        Ok((Store { tx, health, path: Arc::new(path), _lock: Arc::new(lock) }, restored))
     }
 
     /// How the store is doing.

@@ -180,6 +180,21 @@ async fn a_data_dir_that_holds_no_database_stops_the_start_with_a_clear_error() 
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[tokio::test]
+async fn a_second_server_on_the_same_data_dir_is_refused() {
+    let dir = scratch("twice");
+    let first = Proc::start(&dir, 0).await;
+    let out = serve(&dir, 0).output().await.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(EXIT_STORE), "{err}");
+    assert!(err.contains("in use by another Talkstick"), "{err}");
+    // Once the first is gone (even killed), the directory is free again.
+    first.kill().await;
+    let again = Proc::start(&dir, 0).await;
+    again.kill().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Mounts a small tmpfs at `dir` (root only); false when this machine cannot.
 fn small_disk(dir: &Path, size: &str) -> bool {
     std::process::Command::new("mount")
