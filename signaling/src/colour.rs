@@ -43,7 +43,7 @@ pub fn pick(taken: &[&str], preferred: Option<&str>) -> String {
 /// The `i`-th generated colour: hue stepped by the golden angle, two lightness bands.
 fn generated(i: u32) -> String {
     let hue = (f64::from(i) * 137.507_764 + 15.0) % 360.0;
-    let light = if i % 2 == 0 { 0.42 } else { 0.55 };
+    let light = if i.is_multiple_of(2) { 0.42 } else { 0.55 };
     let (r, g, b) = hsl_to_rgb(hue, 0.6, light);
     // Wrapping over 360° can collide after many steps; the index keeps it unique.
     let nudge = (i / 720) as u8;

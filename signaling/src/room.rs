@@ -475,11 +475,11 @@ impl Room {
             let floor = self.floor_view(now);
             self.broadcast(Audience::All, ServerMsg::Floor { floor });
         }
-        if let Some(who) = self.new_offer.take() {
-            if self.floor.offered_to() == Some(who) {
-                let expires_in_ms = self.settings.offer_timeout_ms;
-                self.tell(who, ServerMsg::YoureUp { expires_in_ms });
-            }
+        if let Some(who) = self.new_offer.take()
+            && self.floor.offered_to() == Some(who)
+        {
+            let expires_in_ms = self.settings.offer_timeout_ms;
+            self.tell(who, ServerMsg::YoureUp { expires_in_ms });
         }
         self.update_gates(now);
     }

@@ -65,7 +65,7 @@ pub(super) async fn run(
     while Instant::now() < end && n > 1 {
         tick.tick().await;
         ticks += 1;
-        if ticks % polled::READ_EVERY == 0 {
+        if ticks.is_multiple_of(polled::READ_EVERY) {
             room.read(&ctx, &socks, &mut m);
         }
         let now = Instant::now();

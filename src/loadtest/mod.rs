@@ -234,10 +234,10 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
     let mut frames = HashMap::default();
     let mut dup = Vec::new();
     for i in 0..speech.len() {
-        if let Some(p) = speech.packet(i) {
-            if frames.insert(fingerprint(p), i).is_some() {
-                dup.push(fingerprint(p));
-            }
+        if let Some(p) = speech.packet(i)
+            && frames.insert(fingerprint(p), i).is_some()
+        {
+            dup.push(fingerprint(p));
         }
     }
     for d in dup {

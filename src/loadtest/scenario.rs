@@ -367,7 +367,7 @@ impl RoomDriver {
     async fn tick(&mut self) {
         // What the connected members' sockets received since the last read.
         self.ticks += 1;
-        if self.ticks % polled::READ_EVERY == 0 {
+        if self.ticks.is_multiple_of(polled::READ_EVERY) {
             self.peers.read_polled();
         }
         let now = Instant::now();
@@ -518,8 +518,11 @@ impl RoomDriver {
             let has_hand = self.members[j].as_ref().is_some_and(|x| self.hands.contains(&x.id));
             if self.turn.holder != Some(j) && !has_hand {
                 self.hand_kind += 1;
-                let kind =
-                    if self.hand_kind % 2 == 0 { HandKind::Reply } else { HandKind::NewPoint };
+                let kind = if self.hand_kind.is_multiple_of(2) {
+                    HandKind::Reply
+                } else {
+                    HandKind::NewPoint
+                };
                 self.send(j, ClientMsg::RaiseHand { kind, note: None }).await;
             }
         }

@@ -236,12 +236,11 @@ impl RoomCore {
             RoomCmd::Join { req, conn, reply } => {
                 let role = req.role;
                 let result = self.room.join(now, req);
-                if let Ok(joined) = &result {
-                    if let Some(old) =
+                if let Ok(joined) = &result
+                    && let Some(old) =
                         self.members.insert(joined.participant, Member { conn, role, seq: 0 })
-                    {
-                        Self::replaced(&old);
-                    }
+                {
+                    Self::replaced(&old);
                 }
                 // The welcome carries the new seq and resume token: it waits, like
                 // any message, until the join is committed.
@@ -589,11 +588,10 @@ impl RoomCore {
                 MediaEvent::Audio { participant, connected, ufrag } => {
                     if let Some(sent) =
                         self.media.as_ref().and_then(|m| m.last_offer.get(&participant))
+                        && connected
                     {
-                        if connected {
-                            let secs = now.saturating_duration_since(*sent).as_secs_f64();
-                            metrics::histogram!("talkstick_audio_connect_seconds").record(secs);
-                        }
+                        let secs = now.saturating_duration_since(*sent).as_secs_f64();
+                        metrics::histogram!("talkstick_audio_connect_seconds").record(secs);
                     }
                     if let (Some(m), Some(u)) = (self.media.as_mut(), ufrag) {
                         m.plane.demux.unregister(&u);

@@ -262,10 +262,10 @@ impl Registry {
             let handle = self.get_or_start(id);
             let (reply, answer) = oneshot::channel();
             let cmd = RoomCmd::Join { req: req.clone(), conn: conn.clone(), reply };
-            if handle.tx.send(cmd).await.is_ok() {
-                if let Ok(result) = answer.await {
-                    return Ok((result?, handle));
-                }
+            if handle.tx.send(cmd).await.is_ok()
+                && let Ok(result) = answer.await
+            {
+                return Ok((result?, handle));
             }
             self.forget(id, handle.generation);
         }

@@ -379,7 +379,7 @@ impl Header<'_> {
             out.push(id << 4 | (self.mid.len() as u8 - 1));
             out.extend_from_slice(self.mid.as_bytes());
         }
-        while (out.len() - ext_start) % 4 != 0 {
+        while !(out.len() - ext_start).is_multiple_of(4) {
             out.push(0);
         }
         let words = ((out.len() - ext_start) / 4) as u16;

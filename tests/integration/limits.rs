@@ -20,7 +20,7 @@ async fn flood_until_closed(c: &mut Client) -> (bool, Option<u16>) {
     let (mut limited, mut code) = (false, None);
     let mut k = 0u32;
     loop {
-        let away = json!({"type": "set_away", "away": k % 2 == 0}).to_string();
+        let away = json!({"type": "set_away", "away": k.is_multiple_of(2)}).to_string();
         k += 1;
         if c.ws.send(Message::text(away)).await.is_err() {
             break;

@@ -22,10 +22,10 @@ impl Room {
         msg: ClientMsg,
     ) -> Result<(), RoomError> {
         let role = self.role(from).ok_or(RoomError::UnknownParticipant(from))?;
-        if let Some(what) = facilitator_only(&msg) {
-            if role != Role::Facilitator {
-                return Err(RoomError::Forbidden(what));
-            }
+        if let Some(what) = facilitator_only(&msg)
+            && role != Role::Facilitator
+        {
+            return Err(RoomError::Forbidden(what));
         }
         // Attempts count, refused ones too: a flood of requests the room refuses costs it
         // as much as one it grants.
@@ -328,10 +328,10 @@ impl Room {
         if let Some(p) = self.participants.get_mut(&who) {
             step(&mut p.reactions_given);
         }
-        if let Some(h) = holder.filter(|h| *h != who) {
-            if let Some(hp) = self.participants.get_mut(&h) {
-                step(&mut hp.reactions_received);
-            }
+        if let Some(h) = holder.filter(|h| *h != who)
+            && let Some(hp) = self.participants.get_mut(&h)
+        {
+            step(&mut hp.reactions_received);
         }
         let msg = ServerMsg::Reaction { from: who, reaction, turn, tally, withdrawn };
         self.broadcast(Audience::All, msg);
@@ -481,15 +481,13 @@ impl Room {
             // A policy switch undoes the facilitator's moves; a new `max_replies` keeps them.
             self.sort_queue(now, resort);
         }
-        if limit_changed {
-            if let Some(turn) = self.floor.turn_mut() {
-                turn.warned = false;
-                turn.time_up = false;
-                // Counted from now: a limit shorter than the turn so far does not end it
-                // at once, and the holder gets the warning first.
-                turn.limit_from = now;
-                self.floor_dirty = true;
-            }
+        if limit_changed && let Some(turn) = self.floor.turn_mut() {
+            turn.warned = false;
+            turn.time_up = false;
+            // Counted from now: a limit shorter than the turn so far does not end it
+            // at once, and the holder gets the warning first.
+            turn.limit_from = now;
+            self.floor_dirty = true;
         }
         let settings = self.settings.clone();
         self.broadcast(Audience::All, ServerMsg::Settings { settings });
@@ -541,14 +539,14 @@ fn apply(current: &Settings, patch: &SettingsPatch) -> Result<Settings, RoomErro
     if let Some(v) = patch.max_replies {
         s.max_replies = range("max_replies", v.into(), 0, 10)? as u32;
     }
-    if let Some(adv) = s.auto_advance_ms {
-        if adv <= s.pause_ms {
-            let name = if patch.auto_advance_ms.is_some() { "auto_advance_ms" } else { "pause_ms" };
-            return Err(RoomError::InvalidSetting(
-                name,
-                format!("auto_advance_ms ({adv}) must be longer than pause_ms ({})", s.pause_ms),
-            ));
-        }
+    if let Some(adv) = s.auto_advance_ms
+        && adv <= s.pause_ms
+    {
+        let name = if patch.auto_advance_ms.is_some() { "auto_advance_ms" } else { "pause_ms" };
+        return Err(RoomError::InvalidSetting(
+            name,
+            format!("auto_advance_ms ({adv}) must be longer than pause_ms ({})", s.pause_ms),
+        ));
     }
     Ok(s)
 }

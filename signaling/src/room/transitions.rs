@@ -72,10 +72,11 @@ impl Room {
 
     /// When the floor is free and auto-offer is on, offers it to the head of the queue.
     pub(super) fn maybe_offer(&mut self, now: Instant) {
-        if self.settings.auto_offer && matches!(self.floor, Floor::Free { .. }) {
-            if let Some(head) = self.next_up() {
-                self.offer(now, head);
-            }
+        if self.settings.auto_offer
+            && matches!(self.floor, Floor::Free { .. })
+            && let Some(head) = self.next_up()
+        {
+            self.offer(now, head);
         }
     }
 

@@ -133,12 +133,11 @@ impl Sim {
         let (name, role) = (req.name.clone(), req.role);
         let res = self.room.join(self.now, req);
         let outs = self.drain();
-        if let Ok(j) = res {
-            if let Some(ServerMsg::Welcome { you, .. }) =
+        if let Ok(j) = res
+            && let Some(ServerMsg::Welcome { you, .. }) =
                 msg_to(&outs, j.participant, |m| matches!(m, ServerMsg::Welcome { .. }))
-            {
-                self.tokens.insert(j.participant, (name, role, you.resume_token));
-            }
+        {
+            self.tokens.insert(j.participant, (name, role, you.resume_token));
         }
         (res, outs)
     }
