@@ -8,8 +8,9 @@
 //!   makes learner links for the same room, and only that room.
 //!
 //! Every answer is JSON; every refusal is `{"error", "message"}`. Bad input changes
-//! nothing. The whole API shares one budget (a token bucket, [`RATE`] a second): links
-//! are cheap to make, but nobody may make them without end.
+//! nothing. Requests that pass the key or token check share one budget (a token bucket,
+//! [`RATE`] a second): links are cheap to make, but nobody may make them without end —
+//! and nobody without credentials can spend the budget of those who have them.
 
 use std::sync::Mutex;
 use std::time::Instant;
@@ -94,22 +95,16 @@ fn admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
             "the admin API is off on this server (start it with --api-key)".into(),
         ));
     };
-    budget(state)?;
     let given = bearer(headers)?;
     if !same_secret(given, key) {
         return Err(unauthorized("wrong API key"));
     }
-    Ok(())
+    // The budget is spent by those allowed in only: nobody without the key can use it
+    // up and keep the platform that holds the key out.
+    budget(state)
 }
 
-/// Compares two secrets in time that depends on neither: their SHA-256 digests (of one
-/// length whatever was sent), every byte looked at.
-fn same_secret(a: &str, b: &str) -> bool {
-    use sha2::Digest as _;
-    let (x, y) = (sha2::Sha256::digest(a.as_bytes()), sha2::Sha256::digest(b.as_bytes()));
-    x.iter().zip(y.iter()).fold(0u8, |acc, (p, q)| acc | (p ^ q)) == 0
-}
-
+/// Counts a request against the shared budget; 429 when it is spent.
 fn budget(state: &AppState) -> Result<(), ApiError> {
     if state.invite_budget.take() {
         Ok(())
@@ -120,6 +115,14 @@ fn budget(state: &AppState) -> Result<(), ApiError> {
             "too many requests; slow down".into(),
         ))
     }
+}
+
+/// Compares two secrets in time that depends on neither: their SHA-256 digests (of one
+/// length whatever was sent), every byte looked at.
+fn same_secret(a: &str, b: &str) -> bool {
+    use sha2::Digest as _;
+    let (x, y) = (sha2::Sha256::digest(a.as_bytes()), sha2::Sha256::digest(b.as_bytes()));
+    x.iter().zip(y.iter()).fold(0u8, |acc, (p, q)| acc | (p ^ q)) == 0
 }
 
 /// The base of the links: the configured public URL, or the address this request used.
@@ -257,7 +260,6 @@ pub(super) async fn invites(
     body: Result<Json<LinksRequest>, JsonRejection>,
 ) -> Response {
     let go = || {
-        budget(&state)?;
         let token = bearer(&headers)?;
         let claims =
             verify(&state.secret, token, unix_now()).map_err(|e| unauthorized(e.to_string()))?;
@@ -268,6 +270,7 @@ pub(super) async fn invites(
                 "only a facilitator invites people".into(),
             ));
         }
+        budget(&state)?;
         let Json(req) = body.map_err(|e| {
             bad(format!(
                 "the body must be JSON like {{\"learners\": [\"Aino\"], \"hours\": 24}}: {}",

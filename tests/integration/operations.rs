@@ -164,6 +164,14 @@ async fn links_are_made_over_http_with_the_api_key_or_a_facilitator_token() {
     )
     .await;
     assert_eq!((s, json_of(&b)["error"].as_str()), (403, Some("forbidden")));
+    // Nobody without the key can spend the budget: a flood of wrong keys is refused as
+    // such, and the platform holding the key still gets in.
+    for _ in 0..60 {
+        let (s, _) = api(addr, "GET", "/api/rooms", Some("wrong-key-0123456789abcdefghij")).await;
+        assert_eq!(s, 401);
+    }
+    let (s, _) = api(addr, "GET", "/api/rooms", Some(API_KEY)).await;
+    assert_eq!(s, 200, "the key still works after a flood of wrong ones");
     // The API is not a free-for-all: a burst far over its budget is told to slow down.
     let mut limited = 0;
     for _ in 0..40 {
