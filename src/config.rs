@@ -13,6 +13,15 @@ use std::path::Path;
 
 use clap::{Args, CommandFactory as _, FromArgMatches as _};
 
+/// A transport audio can take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IceTransport {
+    /// UDP: the usual path.
+    Udp,
+    /// TCP, for networks that block UDP.
+    Tcp,
+}
+
 /// `talkstick serve` options.
 #[derive(Debug, Clone, Args)]
 pub struct ServeConfig {
@@ -51,6 +60,15 @@ pub struct ServeConfig {
     /// UDP port for all audio (every peer shares it); 0 picks a free port.
     #[arg(long, env = "TALKSTICK_UDP_PORT", default_value_t = 50000)]
     pub udp_port: u16,
+    /// TCP port for audio from networks that let no UDP through (ICE over TCP, passive
+    /// candidates). Default: the UDP port's number.
+    #[arg(long, env = "TALKSTICK_TCP_PORT")]
+    pub tcp_port: Option<u16>,
+    /// Transports offered for audio: `udp`, `tcp`, or both (browsers use UDP when it
+    /// works). `tcp` alone is for trying what a learner behind a UDP-blocking firewall
+    /// gets.
+    #[arg(long, env = "TALKSTICK_ICE_TRANSPORTS", value_delimiter = ',', default_values = ["udp", "tcp"])]
+    pub ice_transports: Vec<IceTransport>,
     /// Local address to receive audio on (repeatable). Default: every IPv4 address of
     /// this machine, loopback included.
     #[arg(long = "media-ip", env = "TALKSTICK_MEDIA_IP", value_delimiter = ',')]

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
-use talkstick::config::{LogFormat, ServeConfig};
+use talkstick::config::{IceTransport, LogFormat, ServeConfig};
 use talkstick::http::{AppState, serve};
-use talkstick::media::MediaPlane;
-use talkstick::media::udp::local_ipv4s;
+use talkstick::media::plane::local_ipv4s;
+use talkstick::media::{MediaOptions, MediaPlane};
 use talkstick::room::Registry;
 use talkstick::store::Store;
 use talkstick::token::{Claims, Secret, mint, unix_now};
@@ -301,8 +301,16 @@ async fn run_server(cfg: ServeConfig) -> anyhow::Result<()> {
         None
     } else {
         let ips = if cfg.media_ips.is_empty() { local_ipv4s() } else { cfg.media_ips.clone() };
-        let plane =
-            MediaPlane::bind(&ips, cfg.udp_port, &cfg.public_ips, cfg.audio_slots.into()).await?;
+        let options = MediaOptions {
+            ips,
+            udp_port: cfg.udp_port,
+            tcp_port: cfg.tcp_port,
+            public: cfg.public_ips.clone(),
+            udp: cfg.ice_transports.contains(&IceTransport::Udp),
+            tcp: cfg.ice_transports.contains(&IceTransport::Tcp),
+            slots: cfg.audio_slots.into(),
+        };
+        let plane = MediaPlane::bind(&options).await?;
         plane.spawn_receivers();
         Some(plane)
     };
@@ -310,7 +318,7 @@ async fn run_server(cfg: ServeConfig) -> anyhow::Result<()> {
     match &media {
         Some(plane) => {
             let list: Vec<String> = plane.candidates().iter().map(ToString::to_string).collect();
-            println!("Audio (UDP) on {}\n", list.join(", "));
+            println!("Audio on {}\n", list.join(", "));
         }
         None => println!("Audio is off (--no-audio)\n"),
     }

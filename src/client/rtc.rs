@@ -10,7 +10,9 @@ use str0m::media::{Direction, MediaKind, Mid};
 use str0m::{Candidate, Rtc};
 
 use crate::rtp::srtp::MAX_STREAMS;
-use crate::rtp::{Endpoint, Outgoing, RTCP_INTERVAL, Received, RtcEvent, RtpError, Transmit};
+use crate::rtp::{
+    Endpoint, Outgoing, Protocol, RTCP_INTERVAL, Received, RtcEvent, RtpError, Transmit,
+};
 
 /// Why the client's peer could not negotiate, or refused an input.
 #[derive(Debug, thiserror::Error)]
@@ -116,7 +118,7 @@ impl ClientRtc {
         contents: &'a [u8],
         arrived: Instant,
     ) -> Received<'a> {
-        Received { source, destination: self.local, contents, arrived }
+        Received { proto: Protocol::Udp, source, destination: self.local, contents, arrived }
     }
 
     /// Advances time.

@@ -421,7 +421,7 @@ async fn run(
                 RtcEvent::Connected => ClientEvent::AudioConnected,
                 RtcEvent::Disconnected => ClientEvent::Closed,
                 // A client checks the server; the server does not check it (ICE-lite).
-                RtcEvent::Verified(_) => continue,
+                RtcEvent::Verified(..) => continue,
             });
         }
     }

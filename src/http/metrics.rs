@@ -50,7 +50,16 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Response {
     gauge!("talkstick_connections").set(state.sessions.running.load(Ordering::Relaxed) as f64);
     gauge!("talkstick_draining").set(f64::from(u8::from(state.draining())));
     if let Some(m) = state.registry.media() {
-        gauge!("talkstick_media_peers", "transport" => "udp").set(m.demux.peers() as f64);
+        let states = m.peer_states.get();
+        for (state, transport, n) in [
+            ("connecting", "", states.connecting),
+            ("connected", "udp", states.udp),
+            ("connected", "tcp", states.tcp),
+        ] {
+            gauge!("talkstick_media_peers", "state" => state, "transport" => transport)
+                .set(n as f64);
+        }
+        gauge!("talkstick_media_tcp_connections").set(m.tcp.len() as f64);
         counters("talkstick_udp_datagrams_total", "what", &m.counters.snapshot());
         counters("talkstick_packets_total", "what", &m.forwarding.snapshot());
     }

@@ -157,6 +157,12 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     let media = state.registry.media().map(|m| {
         serde_json::json!({
             "peers": m.demux.peers(),
+            "peer_states": {
+                "connecting": m.peer_states.get().connecting,
+                "udp": m.peer_states.get().udp,
+                "tcp": m.peer_states.get().tcp,
+            },
+            "tcp_connections": m.tcp.len(),
             "udp": m.counters.snapshot(),
             "forwarding": m.forwarding.snapshot(),
         })

@@ -396,7 +396,7 @@ impl RoomPeers {
                     a.socket = a.socket.take().map(to_polled);
                 }
                 RtcEvent::Disconnected => self.metrics.error("audio_disconnected"),
-                RtcEvent::Verified(_) => {}
+                RtcEvent::Verified(..) => {}
             }
         }
     }

@@ -16,6 +16,10 @@
 //! participant's address starve that participant's own audio and consent checks, where
 //! the forged datagrams alone fail authentication and do no harm but cost CPU.
 //!
+//! TCP connections (ICE over TCP, [`super::tcp`]) are routed the same way with their own
+//! table of proved addresses: a connection's remote address is learned like a UDP
+//! source once the peer accepted a request on it, and forgotten when it closes.
+//!
 //! The demux does not know rooms: a route names a [`DatagramSink`] the room registered
 //! (its inbox), and a routed datagram is handed to it as a [`Datagram`].
 
@@ -24,12 +28,16 @@ use std::time::Instant;
 
 use dashmap::DashMap;
 use talkstick_signaling::ParticipantId;
+
+use crate::rtp::Protocol;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
 /// A datagram routed to one participant's peer.
 #[derive(Debug, Clone)]
 pub struct Datagram {
+    /// UDP, or a frame from a TCP connection.
+    pub proto: Protocol,
     /// Whose peer.
     pub participant: ParticipantId,
     /// Which of their peers (a reconnect makes a new one).
@@ -91,7 +99,8 @@ pub struct Route<S> {
 #[derive(Debug)]
 struct Entry<S> {
     route: Route<S>,
-    addrs: Vec<SocketAddr>,
+    /// Addresses learned for the peer, each with the protocol it was proved over.
+    addrs: Vec<(Protocol, SocketAddr)>,
 }
 
 /// Datagrams a second one known address may send on average (audio is about 50).
@@ -114,6 +123,8 @@ pub enum Unrouted {
 #[derive(Debug)]
 struct AddrRoute<S> {
     route: Route<S>,
+    /// The peer's username fragment, to forget the address when its connection closes.
+    ufrag: String,
     /// Datagrams it may still send now.
     tokens: f32,
     /// When `tokens` was last brought up to date.
@@ -143,12 +154,15 @@ impl<S> AddrRoute<S> {
 #[derive(Debug)]
 pub struct Demux<S> {
     by_ufrag: DashMap<String, Entry<S>>,
+    /// UDP source addresses proved.
     by_addr: DashMap<SocketAddr, AddrRoute<S>>,
+    /// Remote addresses of TCP connections proved.
+    by_tcp: DashMap<SocketAddr, AddrRoute<S>>,
 }
 
 impl<S> Default for Demux<S> {
     fn default() -> Self {
-        Demux { by_ufrag: DashMap::new(), by_addr: DashMap::new() }
+        Demux { by_ufrag: DashMap::new(), by_addr: DashMap::new(), by_tcp: DashMap::new() }
     }
 }
 
@@ -156,12 +170,20 @@ impl<S> Default for Demux<S> {
 pub const MAX_ADDRS_PER_PEER: usize = 8;
 
 impl<S: DatagramSink> Demux<S> {
+    /// The table of proved addresses for `proto`.
+    fn proved(&self, proto: Protocol) -> &DashMap<SocketAddr, AddrRoute<S>> {
+        match proto {
+            Protocol::Tcp => &self.by_tcp,
+            _ => &self.by_addr,
+        }
+    }
+
     /// Registers a peer by its local ICE username fragment. Registering a fragment again
     /// replaces the peer and forgets the addresses learned for the one before.
     pub fn register(&self, ufrag: String, route: Route<S>) {
         if let Some(old) = self.by_ufrag.insert(ufrag, Entry { route, addrs: Vec::new() }) {
-            for addr in old.addrs {
-                self.by_addr.remove(&addr);
+            for (proto, addr) in old.addrs {
+                self.proved(proto).remove(&addr);
             }
         }
     }
@@ -169,21 +191,32 @@ impl<S: DatagramSink> Demux<S> {
     /// Forgets a peer and every address learned for it.
     pub fn unregister(&self, ufrag: &str) {
         if let Some((_, entry)) = self.by_ufrag.remove(ufrag) {
-            for addr in entry.addrs {
-                self.by_addr.remove(&addr);
+            for (proto, addr) in entry.addrs {
+                self.proved(proto).remove(&addr);
             }
         }
     }
 
-    /// Finds the route for a datagram from `source` arriving at `now`, learning the
-    /// address from a STUN request that names a registered username fragment.
+    /// Forgets the address of a TCP connection that closed: a later connection from the
+    /// same address and port proves itself again.
+    pub fn forget_tcp(&self, remote: SocketAddr) {
+        if let Some((_, r)) = self.by_tcp.remove(&remote)
+            && let Some(mut entry) = self.by_ufrag.get_mut(&r.ufrag)
+        {
+            entry.addrs.retain(|a| *a != (Protocol::Tcp, remote));
+        }
+    }
+
+    /// Finds the route for a datagram from `source` over `proto` arriving at `now`: by
+    /// the address, once proved, or a STUN request by the username fragment it names.
     pub fn route(
         &self,
+        proto: Protocol,
         source: SocketAddr,
         datagram: &[u8],
         now: Instant,
     ) -> Result<Route<S>, Unrouted> {
-        if let Some(mut r) = self.by_addr.get_mut(&source) {
+        if let Some(mut r) = self.proved(proto).get_mut(&source) {
             // The budget is kept all the time, so a flood has spent it by the time the room
             // falls behind.
             let within = r.spend(now);
@@ -200,12 +233,13 @@ impl<S: DatagramSink> Demux<S> {
         if entry.route.sink.is_behind() { Err(Unrouted::OverRate) } else { Ok(entry.route.clone()) }
     }
 
-    /// Learns `source` for the peer registered as `ufrag`, whose ICE agent has just
-    /// accepted a request from it. An address another peer already proved stays theirs,
-    /// and a peer learns at most [`MAX_ADDRS_PER_PEER`]. Returns whether it was learned.
-    pub fn learn(&self, ufrag: &str, source: SocketAddr, now: Instant) -> bool {
+    /// Learns `source` (over `proto`) for the peer registered as `ufrag`, whose ICE agent
+    /// has just accepted a request from it. An address another peer already proved stays
+    /// theirs, and a peer learns at most [`MAX_ADDRS_PER_PEER`]. Returns whether it was
+    /// learned.
+    pub fn learn(&self, ufrag: &str, proto: Protocol, source: SocketAddr, now: Instant) -> bool {
         let Some(mut entry) = self.by_ufrag.get_mut(ufrag) else { return false };
-        if entry.addrs.contains(&source) {
+        if entry.addrs.contains(&(proto, source)) {
             return true;
         }
         if entry.addrs.len() >= MAX_ADDRS_PER_PEER {
@@ -214,15 +248,15 @@ impl<S: DatagramSink> Demux<S> {
         // Inserted while the ufrag entry is locked, so an `unregister` in between cannot
         // leave a stale address behind (it never holds both maps at once).
         let route = entry.route.clone();
-        let learned = match self.by_addr.entry(source) {
+        let learned = match self.proved(proto).entry(source) {
             dashmap::Entry::Occupied(_) => false,
             dashmap::Entry::Vacant(v) => {
-                v.insert(AddrRoute { route, tokens: BURST, at: now });
+                v.insert(AddrRoute { route, ufrag: ufrag.to_owned(), tokens: BURST, at: now });
                 true
             }
         };
         if learned {
-            entry.addrs.push(source);
+            entry.addrs.push((proto, source));
         }
         learned
     }
@@ -276,6 +310,8 @@ pub fn binding_request(username: &str) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    const UDP: Protocol = Protocol::Udp;
+
     fn stun(username: &str) -> Vec<u8> {
         binding_request(username)
     }
@@ -300,15 +336,18 @@ mod tests {
         let src: SocketAddr = "127.0.0.1:4000".parse().unwrap();
         let now = Instant::now();
         let rtp = [0x80, 1, 2, 3];
-        assert_eq!(demux.route(src, &rtp, now).unwrap_err(), Unrouted::Unknown, "unknown RTP");
-        assert_eq!(demux.route(src, &stun("other:x"), now).unwrap_err(), Unrouted::Unknown);
-        assert_eq!(demux.route(src, &stun("frag1:x"), now).unwrap().participant, ParticipantId(3));
+        assert_eq!(demux.route(UDP, src, &rtp, now).unwrap_err(), Unrouted::Unknown, "unknown RTP");
+        assert_eq!(demux.route(UDP, src, &stun("other:x"), now).unwrap_err(), Unrouted::Unknown);
+        assert_eq!(
+            demux.route(UDP, src, &stun("frag1:x"), now).unwrap().participant,
+            ParticipantId(3)
+        );
         // A request naming the peer teaches nothing: its integrity is the peer's to check.
-        assert_eq!(demux.route(src, &rtp, now).unwrap_err(), Unrouted::Unknown, "not proved");
-        assert!(demux.learn("frag1", src, now), "the peer accepted a request from it");
-        assert_eq!(demux.route(src, &rtp, now).unwrap().peer, 1, "then by address");
+        assert_eq!(demux.route(UDP, src, &rtp, now).unwrap_err(), Unrouted::Unknown, "not proved");
+        assert!(demux.learn("frag1", UDP, src, now), "the peer accepted a request from it");
+        assert_eq!(demux.route(UDP, src, &rtp, now).unwrap().peer, 1, "then by address");
         demux.unregister("frag1");
-        assert_eq!(demux.route(src, &rtp, now).unwrap_err(), Unrouted::Unknown);
+        assert_eq!(demux.route(UDP, src, &rtp, now).unwrap_err(), Unrouted::Unknown);
         assert_eq!(demux.peers(), 0);
     }
 
@@ -324,16 +363,19 @@ mod tests {
         }
         let addr: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let now = Instant::now();
-        assert!(demux.learn("victim", addr, now));
-        let to = |d: &[u8]| demux.route(addr, d, now).unwrap().participant;
+        assert!(demux.learn("victim", UDP, addr, now));
+        let to = |d: &[u8]| demux.route(UDP, addr, d, now).unwrap().participant;
         assert_eq!(to(&stun("attacker:x")), ParticipantId(1), "routed by address");
-        assert!(!demux.learn("attacker", addr, now), "not taken over");
+        assert!(!demux.learn("attacker", UDP, addr, now), "not taken over");
         assert_eq!(to(&[0x80, 1, 2, 3]), ParticipantId(1));
         // Proving it again changes nothing; a peer learns at most MAX_ADDRS_PER_PEER.
-        assert!(demux.learn("victim", addr, now));
+        assert!(demux.learn("victim", UDP, addr, now));
         for port in 5001..5001 + MAX_ADDRS_PER_PEER as u16 {
             let more = SocketAddr::new(addr.ip(), port);
-            assert_eq!(demux.learn("victim", more, now), port < 5000 + MAX_ADDRS_PER_PEER as u16);
+            assert_eq!(
+                demux.learn("victim", UDP, more, now),
+                port < 5000 + MAX_ADDRS_PER_PEER as u16
+            );
         }
     }
 
@@ -347,17 +389,54 @@ mod tests {
         demux.register("frag".into(), route(1));
         let addr: SocketAddr = "127.0.0.1:6000".parse().unwrap();
         let now = Instant::now();
-        assert!(demux.learn("frag", addr, now));
+        assert!(demux.learn("frag", UDP, addr, now));
         demux.register("frag".into(), route(2));
-        assert_eq!(demux.route(addr, &[0x80, 1, 2, 3], now).unwrap_err(), Unrouted::Unknown);
+        assert_eq!(demux.route(UDP, addr, &[0x80, 1, 2, 3], now).unwrap_err(), Unrouted::Unknown);
         demux.unregister("frag");
         assert_eq!(demux.peers(), 0);
+    }
+
+    /// A TCP connection's address is a table of its own: proving it says nothing about the
+    /// same address over UDP, and once the connection closed it must be proved again.
+    #[tokio::test]
+    async fn tcp_addresses_are_proved_apart_and_forgotten_when_the_connection_closes() {
+        let demux = Demux::default();
+        let (tx, _rx) = mpsc::channel::<Datagram>(4);
+        let route = |id| Route { sink: tx.clone(), participant: ParticipantId(id), peer: 1 };
+        demux.register("frag".into(), route(1));
+        let addr: SocketAddr = "127.0.0.1:7000".parse().unwrap();
+        let (now, rtp) = (Instant::now(), [0x80, 1, 2, 3]);
+        assert!(demux.learn("frag", Protocol::Tcp, addr, now));
+        assert_eq!(
+            demux.route(Protocol::Tcp, addr, &rtp, now).unwrap().participant,
+            ParticipantId(1)
+        );
+        assert_eq!(
+            demux.route(UDP, addr, &rtp, now).unwrap_err(),
+            Unrouted::Unknown,
+            "not over UDP"
+        );
+        demux.forget_tcp(addr);
+        assert_eq!(demux.route(Protocol::Tcp, addr, &rtp, now).unwrap_err(), Unrouted::Unknown);
+        // A new connection from the same address and port belongs to whoever proves it.
+        demux.register("other".into(), route(2));
+        assert!(demux.learn("other", Protocol::Tcp, addr, now));
+        assert_eq!(
+            demux.route(Protocol::Tcp, addr, &rtp, now).unwrap().participant,
+            ParticipantId(2)
+        );
+        // The first peer forgetting its old addresses does not take it from the second.
+        demux.unregister("frag");
+        assert!(demux.route(Protocol::Tcp, addr, &rtp, now).is_ok());
+        demux.unregister("other");
+        assert_eq!(demux.route(Protocol::Tcp, addr, &rtp, now).unwrap_err(), Unrouted::Unknown);
     }
 
     /// A datagram for the room's inbox, to fill it.
     fn filler() -> Datagram {
         let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
         Datagram {
+            proto: UDP,
             participant: ParticipantId(9),
             peer: 1,
             source: addr,
@@ -377,39 +456,39 @@ mod tests {
         let other: SocketAddr = "127.0.0.1:4001".parse().unwrap();
         let t0 = Instant::now();
         let rtp = [0x80, 1, 2, 3];
-        assert!(demux.learn("frag1", src, t0) && demux.learn("frag1", other, t0));
+        assert!(demux.learn("frag1", UDP, src, t0) && demux.learn("frag1", UDP, other, t0));
         // A flood while the room keeps up: nothing is refused, the budget runs out.
-        assert!((0..1000).all(|_| demux.route(src, &rtp, t0).is_ok()));
+        assert!((0..1000).all(|_| demux.route(UDP, src, &rtp, t0).is_ok()));
         // The room falls behind (inbox more than half full): now the flood is cut...
         for _ in 0..5 {
             tx.try_send(filler()).unwrap();
         }
-        assert_eq!(demux.route(src, &rtp, t0).unwrap_err(), Unrouted::OverRate);
+        assert_eq!(demux.route(UDP, src, &rtp, t0).unwrap_err(), Unrouted::OverRate);
         // ...but not another address of the same peer, which has a budget of its own.
-        assert!(demux.route(other, &rtp, t0).is_ok());
+        assert!(demux.route(UDP, other, &rtp, t0).is_ok());
         // Requests from addresses nobody has proved get nothing while the room is behind.
         let ninth: SocketAddr = "127.0.0.1:4100".parse().unwrap();
-        assert_eq!(demux.route(ninth, &stun("frag1:x"), t0).unwrap_err(), Unrouted::OverRate);
+        assert_eq!(demux.route(UDP, ninth, &stun("frag1:x"), t0).unwrap_err(), Unrouted::OverRate);
         // Audio's steady 50 packets a second refill the budget faster than they spend it.
         let mut t = t0;
         for _ in 0..200 {
             t += std::time::Duration::from_millis(20);
-            assert!(demux.route(src, &rtp, t).is_ok());
+            assert!(demux.route(UDP, src, &rtp, t).is_ok());
         }
         // Over one second of flood, about the rate plus the burst gets through.
         let start = t;
         let mut passed = 0;
         for k in 1..=10_000u32 {
             let at = start + std::time::Duration::from_micros(100 * u64::from(k));
-            passed += usize::from(demux.route(src, &rtp, at).is_ok());
+            passed += usize::from(demux.route(UDP, src, &rtp, at).is_ok());
         }
         let most = (MAX_RATE + BURST) as usize + 1;
         assert!(passed <= most && passed >= MAX_RATE as usize, "{passed} in a second");
         // A clock read out of order does not add to the budget.
-        assert_eq!(demux.route(src, &rtp, start).unwrap_err(), Unrouted::OverRate);
+        assert_eq!(demux.route(UDP, src, &rtp, start).unwrap_err(), Unrouted::OverRate);
         // Once the room has caught up, the address is served again.
         while rx.try_recv().is_ok() {}
-        assert!(demux.route(src, &rtp, start).is_ok());
-        assert!(demux.route(ninth, &stun("frag1:x"), t0).is_ok());
+        assert!(demux.route(UDP, src, &rtp, start).is_ok());
+        assert!(demux.route(UDP, ninth, &stun("frag1:x"), t0).is_ok());
     }
 }

@@ -16,10 +16,10 @@ use talkstick_signaling::ParticipantId;
 use talkstick_signaling::protocol::SlotView;
 
 use super::demux::Datagram;
-use super::peer::{Peer, PeerError};
+use super::peer::{HostCandidate, Peer, PeerError};
 use super::speech::SpeechDetector;
 use crate::rtp::inline::Inline;
-use crate::rtp::{Audio, Outgoing, Received, RtcEvent, Transmit};
+use crate::rtp::{Audio, Outgoing, Protocol, Received, RtcEvent, Transmit};
 
 /// RTP ticks per 20 ms Opus frame at 48 kHz.
 const FRAME_TICKS: u64 = 960;
@@ -55,6 +55,8 @@ pub enum MediaEvent {
         ufrag: String,
         /// The remote address it proved.
         remote: SocketAddr,
+        /// Over UDP, or over a TCP connection.
+        proto: Protocol,
     },
     /// A participant's audio connection came up or went away.
     Audio {
@@ -112,6 +114,46 @@ impl ForwarderCounters {
             ("stale_datagrams", self.stale_datagrams),
             ("peers_failed", self.peers_failed),
         ]
+    }
+}
+
+/// A room's peers by state: connecting (offer answered, ICE or DTLS not done), or
+/// connected over UDP or TCP. A relayed peer is a UDP one here: its datagrams come from
+/// the relay's address.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PeerStates {
+    /// Not connected yet.
+    pub connecting: i64,
+    /// Connected over UDP.
+    pub udp: i64,
+    /// Connected over TCP.
+    pub tcp: i64,
+}
+
+/// Every room's [`PeerStates`] summed: each room adds how its own changed since it last
+/// did, and takes all of it back when it ends.
+#[derive(Debug, Default)]
+pub struct PeerTotals {
+    connecting: std::sync::atomic::AtomicI64,
+    udp: std::sync::atomic::AtomicI64,
+    tcp: std::sync::atomic::AtomicI64,
+}
+
+impl PeerTotals {
+    /// Adds one room's `now` minus the `before` it added last time.
+    pub fn add_since(&self, now: &PeerStates, before: &PeerStates) {
+        self.connecting.fetch_add(now.connecting - before.connecting, Ordering::Relaxed);
+        self.udp.fetch_add(now.udp - before.udp, Ordering::Relaxed);
+        self.tcp.fetch_add(now.tcp - before.tcp, Ordering::Relaxed);
+    }
+
+    /// The sums now.
+    pub fn get(&self) -> PeerStates {
+        PeerStates {
+            connecting: self.connecting.load(Ordering::Relaxed),
+            udp: self.udp.load(Ordering::Relaxed),
+            tcp: self.tcp.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -188,7 +230,7 @@ struct Listener {
 /// One room's media.
 #[derive(Debug)]
 pub struct Forwarder {
-    candidates: Vec<SocketAddr>,
+    candidates: Vec<HostCandidate>,
     max_slots: usize,
     peers: HashMap<ParticipantId, Listener>,
     /// Whose packets are forwarded, decided by signaling; kept for participants without
@@ -221,7 +263,7 @@ pub struct Accepted {
 impl Forwarder {
     /// A forwarder advertising `candidates` and giving each listener up to `max_slots`
     /// (at most [`MAX_SLOTS`]).
-    pub fn new(candidates: Vec<SocketAddr>, max_slots: usize) -> Self {
+    pub fn new(candidates: Vec<HostCandidate>, max_slots: usize) -> Self {
         Forwarder {
             candidates,
             max_slots: max_slots.min(MAX_SLOTS),
@@ -246,6 +288,20 @@ impl Forwarder {
     /// Peers (connected or connecting).
     pub fn peer_count(&self) -> usize {
         self.peers.len()
+    }
+
+    /// The peers by state and, once connected, by the transport ICE chose.
+    pub fn peer_states(&self) -> PeerStates {
+        let mut states = PeerStates::default();
+        for l in self.peers.values() {
+            let n = match (l.peer.is_connected(), l.peer.transport()) {
+                (false, _) | (true, None) => &mut states.connecting,
+                (true, Some(Protocol::Tcp)) => &mut states.tcp,
+                (true, Some(_)) => &mut states.udp,
+            };
+            *n += 1;
+        }
+        states
     }
 
     /// Who is in a listener's slots.
@@ -359,6 +415,7 @@ impl Forwarder {
         };
         let (opened, refused) = (l.peer.opened_fast(), l.peer.refused_fast());
         let received = Received {
+            proto: d.proto,
             source: d.source,
             destination: d.destination,
             contents: &d.data,
@@ -471,10 +528,11 @@ impl Forwarder {
                     self.reselect();
                     self.emit_slots(who);
                 }
-                RtcEvent::Verified(remote) => {
+                RtcEvent::Verified(remote, proto) => {
                     let Some(l) = self.peers.get(&who) else { continue };
                     let ufrag = l.peer.ufrag().to_owned();
-                    self.events.push_back(MediaEvent::Verified { participant: who, ufrag, remote });
+                    let verified = MediaEvent::Verified { participant: who, ufrag, remote, proto };
+                    self.events.push_back(verified);
                 }
                 // Whatever else the peer held goes with it.
                 RtcEvent::Disconnected => return self.peer_gone(who),

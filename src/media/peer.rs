@@ -2,7 +2,7 @@
 //! sans-IO) made from their offer. The rest of the server sees only this type: an SDP
 //! offer in, an answer out, datagrams in, transmits and events out.
 //!
-//! The peer is ICE-lite on the server's host candidates, DTLS-SRTP, Opus only (in-band
+//! The peer is ICE-lite on the server's host candidates (UDP, and passive TCP when on), DTLS-SRTP, Opus only (in-band
 //! FEC and DTX), with the RFC 6464 audio-level header extension. The listener's offer has
 //! one send-only audio m-line (their microphone) and receive-only audio m-lines, the
 //! audio slots, whose order is the slot order.
@@ -13,11 +13,51 @@ use std::time::Instant;
 use str0m::change::SdpOffer;
 use str0m::format::{Codec, FormatParams};
 use str0m::media::{Direction, Frequency, MediaKind, Mid, Pt};
+use str0m::net::TcpType;
 use str0m::rtp::Extension;
 use str0m::{Candidate, IceCreds, Rtc};
 
 use crate::rtp::srtp::MAX_STREAMS;
-use crate::rtp::{Endpoint, Outgoing, RTCP_INTERVAL, Received, RtcEvent, RtpError, Transmit};
+use crate::rtp::{
+    Endpoint, Outgoing, Protocol, RTCP_INTERVAL, Received, RtcEvent, RtpError, Transmit,
+};
+
+/// One of the server's media addresses, as answers advertise it: a UDP socket, or a TCP
+/// listener (a passive candidate: the client connects).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostCandidate {
+    /// UDP or TCP.
+    pub proto: Protocol,
+    /// The address clients reach it at.
+    pub addr: SocketAddr,
+}
+
+impl HostCandidate {
+    /// A UDP candidate.
+    pub fn udp(addr: SocketAddr) -> Self {
+        HostCandidate { proto: Protocol::Udp, addr }
+    }
+
+    /// A passive TCP candidate.
+    pub fn tcp(addr: SocketAddr) -> Self {
+        HostCandidate { proto: Protocol::Tcp, addr }
+    }
+
+    fn to_ice(self) -> Result<Candidate, str0m::error::IceError> {
+        match self.proto {
+            Protocol::Tcp => {
+                Candidate::builder().tcp().host(self.addr).tcptype(TcpType::Passive).build()
+            }
+            _ => Candidate::host(self.addr, "udp"),
+        }
+    }
+}
+
+impl std::fmt::Display for HostCandidate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.proto, self.addr)
+    }
+}
 
 /// Opus payload type offered by the server.
 const OPUS_PT: u8 = 111;
@@ -65,7 +105,7 @@ impl Peer {
     pub fn accept(
         now: Instant,
         offer: &str,
-        candidates: &[SocketAddr],
+        candidates: &[HostCandidate],
         max_slots: usize,
     ) -> Result<(Peer, String), PeerError> {
         let offer_text = offer;
@@ -102,9 +142,9 @@ impl Peer {
         );
         let mut endpoint = Endpoint::new(now, config);
         let rtc = endpoint.rtc();
-        for addr in candidates {
-            let c = Candidate::host(*addr, "udp").map_err(|e| {
-                tracing::warn!(%addr, error = %e, "cannot advertise a media address");
+        for candidate in candidates {
+            let c = candidate.to_ice().map_err(|e| {
+                tracing::warn!(%candidate, error = %e, "cannot advertise a media address");
                 PeerError::BadOffer("the server's audio address is not usable")
             })?;
             rtc.add_local_candidate(c);
@@ -152,6 +192,11 @@ impl Peer {
     /// ICE and DTLS are up.
     pub fn is_connected(&self) -> bool {
         self.endpoint.is_connected()
+    }
+
+    /// The transport media goes on, once ICE chose a pair.
+    pub fn transport(&self) -> Option<Protocol> {
+        self.endpoint.transport()
     }
 
     /// Whether the underlying connection is still alive.

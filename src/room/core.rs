@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use super::held::{Held, HeldQueue, Release};
 use super::inbox::{Conn, ConnId, Outbound, Plane, RoomCmd};
 use crate::media::demux::Route;
-use crate::media::forwarder::ForwarderCounters;
+use crate::media::forwarder::{ForwarderCounters, PeerStates};
 use crate::media::{Datagram, Forwarder, MediaEvent};
 use crate::store::{DurableMark, RoomLog};
 use crate::turn::TurnConfig;
@@ -62,14 +62,20 @@ struct Media {
     last_offer: HashMap<ParticipantId, Instant>,
     /// The forwarder's counters as last added to the plane's totals.
     published: ForwarderCounters,
+    /// The peers' states as last added to the plane's totals.
+    published_states: PeerStates,
 }
 
 impl Media {
-    /// Adds what the forwarder counted since the last time to the plane's totals.
+    /// Adds what the forwarder counted, and how its peers changed, since the last time
+    /// to the plane's totals.
     fn publish(&mut self) {
         let now = self.forwarder.counters();
         self.plane.forwarding.add_since(&now, &self.published);
         self.published = now;
+        let states = self.forwarder.peer_states();
+        self.plane.peer_states.add_since(&states, &self.published_states);
+        self.published_states = states;
     }
 }
 
@@ -104,6 +110,7 @@ impl RoomCore {
             ufrags: HashMap::new(),
             last_offer: HashMap::new(),
             published: ForwarderCounters::default(),
+            published_states: PeerStates::default(),
         });
         RoomCore {
             room,
@@ -351,6 +358,8 @@ impl RoomCore {
     pub fn release_media(&mut self) {
         if let Some(mut m) = self.media.take() {
             m.publish();
+            // Its peers end with it.
+            m.plane.peer_states.add_since(&PeerStates::default(), &m.published_states);
             for ufrag in m.ufrags.values() {
                 m.plane.demux.unregister(ufrag);
             }
@@ -576,9 +585,9 @@ impl RoomCore {
                 return fed_room;
             };
             match event {
-                MediaEvent::Verified { ufrag, remote, .. } => {
+                MediaEvent::Verified { ufrag, remote, proto, .. } => {
                     if let Some(m) = &self.media {
-                        m.plane.demux.learn(&ufrag, remote, now);
+                        m.plane.demux.learn(&ufrag, proto, remote, now);
                     }
                 }
                 MediaEvent::Speaking { participant, speaking } => {

@@ -63,8 +63,9 @@ pub enum RtcEvent {
     /// An Opus packet arrived on one of the receive m-lines.
     Audio(Audio),
     /// The ICE agent accepted a STUN binding request from this remote address (its
-    /// MESSAGE-INTEGRITY checked, and answered): the address is the other side's.
-    Verified(SocketAddr),
+    /// MESSAGE-INTEGRITY checked, and answered): the address, over that protocol, is the
+    /// other side's.
+    Verified(SocketAddr, Protocol),
 }
 
 /// A WebRTC audio connection. `N` is how many receive streams the fast path opens (the
@@ -83,10 +84,10 @@ pub struct Endpoint<const N: usize> {
     send: Vec<Mid>,
     /// The m-lines whose audio is reported; media on any other is dropped.
     recv: Vec<Mid>,
-    /// The (local, remote) address pair media goes on: the pair ICE chose, which str0m
-    /// sends DTLS and SRTP/SRTCP on. Media from elsewhere, authenticated or not, does not
-    /// move it: only ICE does.
-    path: Option<(SocketAddr, SocketAddr)>,
+    /// The transport and (local, remote) address pair media goes on: the pair ICE chose,
+    /// which str0m sends DTLS and SRTP/SRTCP on. Media from elsewhere, authenticated or
+    /// not, does not move it: only ICE does.
+    path: Option<(Protocol, SocketAddr, SocketAddr)>,
     /// The send half of the fast path, once keyed.
     writer: Option<RtpWriter>,
     /// The receive half, once keyed.
@@ -189,6 +190,11 @@ impl<const N: usize> Endpoint<N> {
         self.timeout
     }
 
+    /// The transport of the pair ICE chose, once media has gone on it.
+    pub fn transport(&self) -> Option<Protocol> {
+        self.path.map(|(proto, _, _)| proto)
+    }
+
     /// Whether written audio bypasses str0m's send path: the SRTP profile allows it and
     /// ICE has chosen the path to send on.
     pub fn fast_send(&self) -> bool {
@@ -258,12 +264,8 @@ impl<const N: usize> Endpoint<N> {
         }
         let contents =
             d.contents.try_into().map_err(|_| RtpError::Unrecognised(d.contents.len()))?;
-        let receive = Receive {
-            proto: Protocol::Udp,
-            source: d.source,
-            destination: d.destination,
-            contents,
-        };
+        let receive =
+            Receive { proto: d.proto, source: d.source, destination: d.destination, contents };
         let input = Input::Receive(now, receive);
         // Drain even when the input was refused: a failed receive can still move state.
         let result = if self.rtc.accepts(&input) { self.rtc.handle_input(input) } else { Ok(()) };
@@ -275,7 +277,7 @@ impl<const N: usize> Endpoint<N> {
                 .iter()
                 .any(|t| t.destination == d.source && is_binding_success(&t.contents))
         {
-            self.events.push_back(RtcEvent::Verified(d.source));
+            self.events.push_back(RtcEvent::Verified(d.source, d.proto));
         }
         // Audio str0m let through (a stream's first packets, before the fast path knows
         // its SSRC) is timed by this datagram's arrival too, not by when it was handled.
@@ -313,9 +315,11 @@ impl<const N: usize> Endpoint<N> {
         }
         // The fast path knows its streams itself: `self.send` (another cache line) is not
         // read for each packet.
-        if let (Some(writer), Some((source, destination))) = (self.writer.as_mut(), self.path) {
+        if let (Some(writer), Some((proto, source, destination))) =
+            (self.writer.as_mut(), self.path)
+        {
             if let Some(contents) = writer.write(*pt, packet, self.ext)? {
-                out.push(Transmit { source, destination, contents });
+                out.push(Transmit { proto, source, destination, contents });
             }
             return Ok(());
         }
@@ -358,10 +362,10 @@ impl<const N: usize> Endpoint<N> {
                 }
                 Output::Transmit(t) => {
                     if srtp::on_media_path(&t.contents) {
-                        self.path = Some((t.source, t.destination));
+                        self.path = Some((t.proto, t.source, t.destination));
                     }
-                    let (source, destination) = (t.source, t.destination);
-                    out.push(Transmit { source, destination, contents: t.contents.into() });
+                    let (proto, source, destination) = (t.proto, t.source, t.destination);
+                    out.push(Transmit { proto, source, destination, contents: t.contents.into() });
                 }
                 Output::Event(Event::Connected) => {
                     self.arm_fast_path();

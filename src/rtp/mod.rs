@@ -23,6 +23,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use str0m::media::Mid;
+pub use str0m::net::Protocol;
 
 pub use endpoint::{Endpoint, RtcEvent, RtpError};
 pub use socket::DatagramSocket;
@@ -47,6 +48,8 @@ pub fn install_crypto() {
 /// client alike.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
+    /// UDP, or a TCP connection (RFC 4571 framing) when ICE chose one.
+    pub proto: Protocol,
     /// The local address to send from (one of our candidates: it picks the socket).
     pub source: SocketAddr,
     /// The remote address.
@@ -58,6 +61,8 @@ pub struct Transmit {
 /// A datagram that arrived, as an endpoint is fed it.
 #[derive(Debug, Clone, Copy)]
 pub struct Received<'a> {
+    /// UDP, or a frame of a TCP connection.
+    pub proto: Protocol,
     /// The remote address it came from.
     pub source: SocketAddr,
     /// Our address it was sent to.

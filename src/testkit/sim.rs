@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use talkstick_signaling::ParticipantId;
 
 use crate::client::rtc::ClientRtc;
+use crate::media::peer::HostCandidate;
 use crate::media::{Datagram, Forwarder, MediaEvent};
-use crate::rtp::{Audio, Received, RtcEvent, Transmit};
+use crate::rtp::{Audio, Protocol, Received, RtcEvent, Transmit};
 
 /// The server's (pretend) address.
 pub const SERVER: SocketAddr =
@@ -54,7 +55,7 @@ impl SimRoom {
     pub fn connected(n: usize, slots: usize) -> SimRoom {
         let now = Instant::now();
         let mut room = SimRoom {
-            forwarder: Forwarder::new(vec![SERVER], slots),
+            forwarder: Forwarder::new(vec![HostCandidate::udp(SERVER)], slots),
             clients: Vec::new(),
             now,
             events: Vec::new(),
@@ -156,6 +157,7 @@ impl SimRoom {
     pub fn datagram_from(&self, i: usize, data: Vec<u8>) -> Datagram {
         let c = &self.clients[i];
         Datagram {
+            proto: Protocol::Udp,
             participant: c.id,
             peer: c.generation,
             source: c.addr,
@@ -199,6 +201,7 @@ impl SimRoom {
                     let mut out = Vec::new();
                     let now = self.now;
                     let received = Received {
+                        proto: Protocol::Udp,
                         source: SERVER,
                         destination: self.clients[i].addr,
                         contents: &t.contents,
@@ -229,7 +232,7 @@ mod tests {
         let now = Instant::now();
         let (_client, offer) =
             ClientRtc::offer(now, "127.0.0.1:40000".parse().unwrap(), 3).unwrap();
-        let (peer, answer) = Peer::accept(now, &offer, &[SERVER], 3).unwrap();
+        let (peer, answer) = Peer::accept(now, &offer, &[HostCandidate::udp(SERVER)], 3).unwrap();
         assert_eq!(peer.slot_mids().len(), 3);
         assert!(answer.contains("a=ice-lite"), "{answer}");
         assert!(answer.contains("127.0.0.1 50000"), "host candidate advertised");
@@ -248,7 +251,7 @@ mod tests {
         for first in ["a=sendrecv", "a=recvonly"] {
             let changed = offer.replacen("a=sendonly", first, 1);
             assert_ne!(changed, offer);
-            let refused = Peer::accept(now, &changed, &[SERVER], 3);
+            let refused = Peer::accept(now, &changed, &[HostCandidate::udp(SERVER)], 3);
             assert!(
                 matches!(refused, Err(crate::media::peer::PeerError::NoMicrophone)),
                 "{first}: {refused:?}"

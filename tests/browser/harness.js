@@ -135,7 +135,10 @@ export async function startServer({ room = 'demo', learners = 5, timeoutMs = 15_
         .map((m) => ({ name: m[1].trim(), role: m[2], url: m[3] }));
       if (addr && links.length === learners + 1) {
         clearTimeout(timer);
-        resolve({ base: addr[1], links });
+        // "Audio on udp 127.0.0.1:50000, tcp 127.0.0.1:50000": the media addresses.
+        const media = [...(/^Audio on (.*)$/m.exec(out)?.[1] ?? '').matchAll(/(udp|tcp) ([\d.]+):(\d+)/g)]
+          .map((m) => ({ proto: m[1], ip: m[2], port: Number(m[3]) }));
+        resolve({ base: addr[1], links, media });
       }
     });
   });

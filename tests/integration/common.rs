@@ -40,7 +40,7 @@ impl Server {
     /// A server with the audio SFU on loopback (any free UDP port).
     pub async fn with_media(settings: Settings) -> Server {
         let ip = std::net::IpAddr::from([127, 0, 0, 1]);
-        let plane = Plane::bind(&[ip], 0, &[], 3).await.unwrap();
+        let plane = Plane::bind(&talkstick::media::MediaOptions::new(vec![ip])).await.unwrap();
         plane.spawn_receivers();
         Server::build(settings, Some(plane)).await
     }

@@ -13,6 +13,7 @@ mod permissions;
 mod session;
 mod sim;
 mod store;
+mod tcp_media;
 mod timers;
 mod udp_abuse;
 mod webrtc_rs;

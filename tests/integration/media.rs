@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use talkstick::client::{ClientEvent, Participant};
+use talkstick::media::MediaOptions;
 use talkstick::rtp::Audio;
 use talkstick_signaling::ParticipantId;
 use talkstick_signaling::protocol::{
@@ -277,8 +278,9 @@ async fn quiet_audio_is_neither_speech_nor_forwarded_to_free_slots() {
 async fn behind_nat_the_public_address_is_advertised_and_audio_flows() {
     // Receive on every address, advertise 127.0.0.1 as if it were the public one.
     let any = std::net::IpAddr::from([0, 0, 0, 0]);
-    let plane = talkstick::room::Plane::bind(&[any], 0, &[LOOPBACK], 3).await.unwrap();
-    assert!(plane.candidates().iter().all(|c| c.ip() == LOOPBACK));
+    let options = MediaOptions { public: vec![LOOPBACK], ..MediaOptions::new(vec![any]) };
+    let plane = talkstick::room::Plane::bind(&options).await.unwrap();
+    assert!(plane.candidates().iter().all(|c| c.addr.ip() == LOOPBACK));
     plane.spawn_receivers();
     let server = Server::build(Settings::default(), Some(plane)).await;
     let mut a = Listener::join(&server, "nat", "Aino", Role::Learner).await;
@@ -291,7 +293,7 @@ async fn behind_nat_the_public_address_is_advertised_and_audio_flows() {
     b.pump_until("audio", |l| l.audio.len() >= packets.len()).await;
     assert!(b.audio.iter().zip(&packets).all(|(x, y)| &x.data == y));
     // A wildcard without a public address is refused with a clear error.
-    let err = talkstick::room::Plane::bind(&[any], 0, &[], 3).await.unwrap_err();
+    let err = talkstick::room::Plane::bind(&MediaOptions::new(vec![any])).await.unwrap_err();
     assert!(err.to_string().contains("--public-ip"));
 }
 

@@ -32,7 +32,7 @@ async fn speak_through(speaker: &Listener, listener: &mut Listener, seed: f32) -
 async fn garbage_and_floods_are_dropped_and_audio_flows_intact() {
     let server = Server::with_media(Settings::default()).await;
     let plane = server.media.clone().unwrap();
-    let target = plane.candidates()[0];
+    let target = plane.candidates()[0].addr;
     let mut a = Listener::join(&server, "u1", "Aino", Role::Learner).await;
     let mut b = Listener::join(&server, "u1", "Bertil", Role::Learner).await;
     for l in [&mut a, &mut b] {
@@ -78,15 +78,15 @@ async fn garbage_and_floods_are_dropped_and_audio_flows_intact() {
 
 /// Cecil's audio peer, driven here on a socket the test holds (a normal participant's
 /// socket lives inside its session), until ICE and DTLS are up.
-struct OwnPeer {
-    p: Participant,
-    socket: UdpSocket,
-    rtc: ClientRtc,
+pub(crate) struct OwnPeer {
+    pub p: Participant,
+    pub socket: UdpSocket,
+    pub rtc: ClientRtc,
     /// The server's answer.
-    answer: String,
+    pub answer: String,
 }
 
-async fn connect_own_peer(server: &Server, room: &str) -> OwnPeer {
+pub(crate) async fn connect_own_peer(server: &Server, room: &str) -> OwnPeer {
     let token = server.token(room, "Cecil", Role::Learner);
     let mut p = Participant::join(&server.base(), &token, None).await.unwrap();
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -138,7 +138,7 @@ async fn connect_own_peer(server: &Server, room: &str) -> OwnPeer {
 async fn during_a_flood_from_a_peers_own_address_the_room_hears_everything() {
     let server = Server::with_media(Settings::default()).await;
     let plane = server.media.clone().unwrap();
-    let target = plane.candidates()[0];
+    let target = plane.candidates()[0].addr;
     let mut a = Listener::join(&server, "u1", "Aino", Role::Learner).await;
     let mut b = Listener::join(&server, "u1", "Bertil", Role::Learner).await;
     let OwnPeer { socket, .. } = connect_own_peer(&server, "u1").await;
@@ -180,7 +180,7 @@ async fn during_a_flood_from_a_peers_own_address_the_room_hears_everything() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spoofed_address_is_never_learned_nor_sent_audio() {
     let server = Server::with_media(Settings::default()).await;
-    let target = server.media.clone().unwrap().candidates()[0];
+    let target = server.media.clone().unwrap().candidates()[0].addr;
     let mut a = Listener::join(&server, "u3", "Aino", Role::Learner).await;
     let OwnPeer { socket, mut rtc, answer, p: _cecil } = connect_own_peer(&server, "u3").await;
     a.pump_until("audio connected", |l| l.connected).await;
