@@ -61,7 +61,7 @@ pub struct ServeConfig {
     #[arg(long, env = "TALKSTICK_UDP_PORT", default_value_t = 50000)]
     pub udp_port: u16,
     /// TCP port for audio from networks that let no UDP through (ICE over TCP, passive
-    /// candidates). Default: the UDP port's number.
+    /// candidates). Default: the UDP port's number (0: any free port).
     #[arg(long, env = "TALKSTICK_TCP_PORT")]
     pub tcp_port: Option<u16>,
     /// Transports offered for audio: `udp`, `tcp`, or both (browsers use UDP when it

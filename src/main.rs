@@ -110,10 +110,10 @@ fn main() -> anyhow::Result<()> {
         Command::Config(ConfigCommand::Check { file }) => match talkstick::config::check(&file) {
             Ok(cfg) => {
                 println!(
-                    "{}: valid. Listens on {}, audio on UDP {}, sessions in {}{}.",
+                    "{}: valid. Listens on {}, audio on {}, sessions in {}{}.",
                     file.display(),
                     cfg.bind,
-                    cfg.udp_port,
+                    audio_ports(&cfg),
                     if cfg.no_store {
                         "memory only".to_owned()
                     } else {
@@ -165,6 +165,20 @@ fn main() -> anyhow::Result<()> {
 
 /// Exit code when the session store cannot be opened (unreadable, damaged, too new).
 const EXIT_STORE: i32 = 4;
+
+/// "UDP 50000 and TCP 50000": the audio ports a configuration offers.
+fn audio_ports(cfg: &ServeConfig) -> String {
+    let tcp = cfg.tcp_port.unwrap_or(cfg.udp_port);
+    let ports: Vec<String> = cfg
+        .ice_transports
+        .iter()
+        .map(|t| match t {
+            IceTransport::Udp => format!("UDP {}", cfg.udp_port),
+            IceTransport::Tcp => format!("TCP {tcp}"),
+        })
+        .collect();
+    ports.join(" and ")
+}
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)

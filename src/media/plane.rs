@@ -59,7 +59,7 @@ pub struct MediaOptions {
     pub ips: Vec<IpAddr>,
     /// UDP port (0 for any).
     pub udp_port: u16,
-    /// TCP port; `None`: the number the UDP socket got.
+    /// TCP port; `None`: the UDP port's number (with UDP port 0, any free port too).
     pub tcp_port: Option<u16>,
     /// Addresses clients reach the server at, when they differ from the local ones.
     pub public: Vec<IpAddr>,
@@ -72,8 +72,7 @@ pub struct MediaOptions {
 }
 
 impl MediaOptions {
-    /// Both transports on `ips`, any free UDP port and the same TCP port number, three
-    /// slots: what tests and tools start with.
+    /// Both transports on `ips`, any free UDP and TCP ports, three slots: what tests and tools start with.
     pub fn new(ips: Vec<IpAddr>) -> Self {
         MediaOptions {
             ips,
@@ -201,7 +200,7 @@ impl<S: DatagramSink> MediaPlane<S> {
             }
             sockets.push(MediaSocket { socket: Arc::new(socket), advertised: advertise(local) });
             if o.tcp {
-                let addr = SocketAddr::new(*ip, o.tcp_port.unwrap_or(local.port()));
+                let addr = SocketAddr::new(*ip, o.tcp_port.unwrap_or(o.udp_port));
                 let bound = tokio::net::TcpListener::bind(addr)
                     .await
                     .and_then(|l| l.local_addr().map(|local| (l, local)));
