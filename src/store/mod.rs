@@ -27,7 +27,7 @@ mod writer;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use talkstick_signaling::protocol::Settings;
@@ -189,8 +189,19 @@ impl DurableMark {
 #[derive(Debug)]
 enum Write {
     Started(RunRecord),
-    Entries { run: RunId, first: u64, entries: Vec<Entry>, mark: Arc<DurableMark> },
-    Ended { run: RunId, ended_ms: i64, report: String },
+    Entries {
+        run: RunId,
+        first: u64,
+        entries: Vec<Entry>,
+        mark: Arc<DurableMark>,
+        /// When the room queued them: the writer measures the lag to their commit.
+        queued: Instant,
+    },
+    Ended {
+        run: RunId,
+        ended_ms: i64,
+        report: String,
+    },
 }
 
 /// A room run as stored.
@@ -375,7 +386,8 @@ impl RoomLog {
         }
         let first = self.next;
         self.next += entries.len() as u64;
-        let w = Write::Entries { run: self.run, first, entries, mark: Arc::clone(&self.mark) };
+        let mark = Arc::clone(&self.mark);
+        let w = Write::Entries { run: self.run, first, entries, mark, queued: Instant::now() };
         if !self.store.send(w) {
             self.mark.advance(self.next);
         }

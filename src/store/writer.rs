@@ -65,14 +65,17 @@ pub(super) fn run(mut db: impl Journal, rx: Receiver<Write>, health: &Health) {
 fn commit(db: &mut impl Journal, batch: Vec<Write>, health: &Health) {
     let mut marks: HashMap<RunId, (Arc<DurableMark>, u64)> = HashMap::new();
     let mut entries = 0u64;
+    let mut oldest: Option<Instant> = None;
     for w in &batch {
-        if let Write::Entries { run, first, entries: e, mark } = w {
+        if let Write::Entries { run, first, entries: e, mark, queued } = w {
+            oldest = Some(oldest.map_or(*queued, |o| o.min(*queued)));
             entries += e.len() as u64;
             let upto = first + e.len() as u64;
             let slot = marks.entry(*run).or_insert_with(|| (Arc::clone(mark), upto));
             slot.1 = slot.1.max(upto);
         }
     }
+    let started = Instant::now();
     match db.write(&batch) {
         Ok(()) => {
             health.commits.fetch_add(1, Ordering::Relaxed);
@@ -80,6 +83,12 @@ fn commit(db: &mut impl Journal, batch: Vec<Write>, health: &Health) {
             health.ok();
         }
         Err(e) => health.fault(&e.to_string()),
+    }
+    // What an operator watches: how long a commit takes, and how long the oldest change
+    // in it waited from its room to the disk (its messages waited as long).
+    metrics::histogram!("talkstick_store_commit_seconds").record(started.elapsed().as_secs_f64());
+    if let Some(oldest) = oldest {
+        metrics::histogram!("talkstick_store_lag_seconds").record(oldest.elapsed().as_secs_f64());
     }
     for (mark, upto) in marks.into_values() {
         mark.advance(upto);

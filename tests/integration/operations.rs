@@ -44,6 +44,8 @@ async fn an_operator_watches_the_server_in_prometheus_and_readiness() {
     assert_eq!(value("talkstick_errors_total{code=\"forbidden\"}"), 1.0);
     assert_eq!(value("talkstick_join_seconds_count"), 2.0);
     assert!(value("talkstick_store_entries_total") >= 3.0, "two joins and a hand");
+    assert!(value("talkstick_store_lag_seconds_count") >= 1.0, "commits timed");
+    assert!(value("talkstick_store_lag_seconds_sum") < 5.0, "changes reached the disk promptly");
     assert!(value("process_resident_memory_bytes") > 1e6);
     assert!(text.contains("talkstick_draining 0"));
     server.kill().await;
