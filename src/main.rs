@@ -166,6 +166,21 @@ fn main() -> anyhow::Result<()> {
 /// Exit code when the session store cannot be opened (unreadable, damaged, too new).
 const EXIT_STORE: i32 = 4;
 
+/// The relays' addresses, for counting relayed peers in the metrics. A name that does not
+/// resolve now is only warned about: the relay may come up later.
+async fn relay_ips(turn: &talkstick::turn::TurnConfig) -> Vec<std::net::IpAddr> {
+    let mut ips = Vec::new();
+    for (host, port) in turn.hosts() {
+        match tokio::net::lookup_host((host.as_str(), port)).await {
+            Ok(addrs) => ips.extend(addrs.map(|a| a.ip())),
+            Err(e) => tracing::warn!(%host, error = %e, "cannot resolve a TURN relay's name"),
+        }
+    }
+    ips.sort();
+    ips.dedup();
+    ips
+}
+
 /// "UDP 50000 and TCP 50000": the audio ports a configuration offers.
 fn audio_ports(cfg: &ServeConfig) -> String {
     let tcp = cfg.tcp_port.unwrap_or(cfg.udp_port);
@@ -379,6 +394,9 @@ async fn run_server(cfg: ServeConfig) -> anyhow::Result<()> {
     let registry = Registry::with_store(Settings::default(), media, store.map(|(s, _)| s));
     if let Some(turn) = turn {
         println!("TURN relays offered to every participant: {}\n", cfg.turn_urls.join(", "));
+        if let Some(plane) = registry.media() {
+            plane.set_relays(relay_ips(&turn).await);
+        }
         registry.set_turn(turn);
     }
     let restored = registry.restore(restored);

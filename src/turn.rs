@@ -63,6 +63,11 @@ impl TurnConfig {
         Ok(Some(TurnConfig { urls: urls.to_vec(), secret: secret.as_bytes().to_vec(), ttl_secs }))
     }
 
+    /// Each relay URL's host and port (3478, or 5349 for `turns:`, when not given).
+    pub fn hosts(&self) -> Vec<(String, u16)> {
+        self.urls.iter().filter_map(|u| url_host(u)).collect()
+    }
+
     /// Credentials for `who`, valid for the configured time from `now_unix`.
     pub fn credentials(&self, who: ParticipantId, now_unix: u64) -> IceServer {
         let username = format!("{}:{}", now_unix + self.ttl_secs, who.0);
@@ -70,6 +75,27 @@ impl TurnConfig {
         let credential = B64.encode(ring::hmac::sign(&key, username.as_bytes()).as_ref());
         IceServer { urls: self.urls.clone(), username, credential }
     }
+}
+
+/// The host and port of a `turn:` or `turns:` URL (RFC 7065).
+fn url_host(url: &str) -> Option<(String, u16)> {
+    let (rest, default) = match url.strip_prefix("turns:") {
+        Some(rest) => (rest, 5349),
+        None => (url.strip_prefix("turn:")?, 3478),
+    };
+    let hostport = rest.split('?').next()?;
+    let (host, port) = match hostport.strip_prefix('[') {
+        Some(v6) => {
+            let (host, after) = v6.split_once(']')?;
+            (host, after.strip_prefix(':'))
+        }
+        None => match hostport.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        },
+    };
+    let port = port.map_or(Some(default), |p| p.parse().ok())?;
+    (!host.is_empty()).then(|| (host.to_owned(), port))
 }
 
 #[cfg(test)]
@@ -106,6 +132,32 @@ mod tests {
         assert_eq!(
             TurnConfig::new(&["turn:x".into()], Some("short"), 60).unwrap_err(),
             TurnError::NoSecret
+        );
+    }
+
+    #[test]
+    fn relay_hosts_are_read_from_the_urls() {
+        let urls: Vec<String> = [
+            "turn:relay.example.org?transport=udp",
+            "turn:10.0.0.1:3479?transport=tcp",
+            "turns:relay.example.org",
+            "turn:[2001:db8::1]:3480",
+            "turn:[2001:db8::2]",
+        ]
+        .map(String::from)
+        .to_vec();
+        let turn = TurnConfig::new(&urls, Some("0123456789abcdef"), 60).unwrap().unwrap();
+        let hosts = turn.hosts();
+        let hosts: Vec<(&str, u16)> = hosts.iter().map(|(h, p)| (h.as_str(), *p)).collect();
+        assert_eq!(
+            hosts,
+            [
+                ("relay.example.org", 3478),
+                ("10.0.0.1", 3479),
+                ("relay.example.org", 5349),
+                ("2001:db8::1", 3480),
+                ("2001:db8::2", 3478)
+            ]
         );
     }
 }

@@ -55,6 +55,7 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Response {
             ("connecting", "", states.connecting),
             ("connected", "udp", states.udp),
             ("connected", "tcp", states.tcp),
+            ("connected", "relayed", states.relayed),
         ] {
             gauge!("talkstick_media_peers", "state" => state, "transport" => transport)
                 .set(n as f64);

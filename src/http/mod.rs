@@ -161,6 +161,7 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
                 "connecting": m.peer_states.get().connecting,
                 "udp": m.peer_states.get().udp,
                 "tcp": m.peer_states.get().tcp,
+                "relayed": m.peer_states.get().relayed,
             },
             "tcp_connections": m.tcp.len(),
             "udp": m.counters.snapshot(),

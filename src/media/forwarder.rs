@@ -8,7 +8,7 @@
 //! of jumping to the new speaker's.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -118,8 +118,9 @@ impl ForwarderCounters {
 }
 
 /// A room's peers by state: connecting (offer answered, ICE or DTLS not done), or
-/// connected over UDP or TCP. A relayed peer is a UDP one here: its datagrams come from
-/// the relay's address.
+/// connected over UDP, TCP, or through a TURN relay. The server sees a relayed peer as
+/// UDP from the relay's address: it counts as relayed when that address is one of the
+/// configured relays' ([`Forwarder::with_relays`]).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct PeerStates {
     /// Not connected yet.
@@ -128,6 +129,8 @@ pub struct PeerStates {
     pub udp: i64,
     /// Connected over TCP.
     pub tcp: i64,
+    /// Connected through a TURN relay.
+    pub relayed: i64,
 }
 
 /// Every room's [`PeerStates`] summed: each room adds how its own changed since it last
@@ -137,6 +140,7 @@ pub struct PeerTotals {
     connecting: std::sync::atomic::AtomicI64,
     udp: std::sync::atomic::AtomicI64,
     tcp: std::sync::atomic::AtomicI64,
+    relayed: std::sync::atomic::AtomicI64,
 }
 
 impl PeerTotals {
@@ -145,6 +149,7 @@ impl PeerTotals {
         self.connecting.fetch_add(now.connecting - before.connecting, Ordering::Relaxed);
         self.udp.fetch_add(now.udp - before.udp, Ordering::Relaxed);
         self.tcp.fetch_add(now.tcp - before.tcp, Ordering::Relaxed);
+        self.relayed.fetch_add(now.relayed - before.relayed, Ordering::Relaxed);
     }
 
     /// The sums now.
@@ -153,6 +158,7 @@ impl PeerTotals {
             connecting: self.connecting.load(Ordering::Relaxed),
             udp: self.udp.load(Ordering::Relaxed),
             tcp: self.tcp.load(Ordering::Relaxed),
+            relayed: self.relayed.load(Ordering::Relaxed),
         }
     }
 }
@@ -240,6 +246,8 @@ pub struct Forwarder {
     next_generation: u64,
     /// Datagrams to send, in order, until the caller takes them.
     transmits: Vec<Transmit>,
+    /// The TURN relays' addresses (for [`Forwarder::peer_states`] only).
+    relays: Vec<IpAddr>,
     events: VecDeque<MediaEvent>,
     counters: ForwarderCounters,
     /// Set while handling a datagram when a write went through str0m (which may move its
@@ -275,7 +283,15 @@ impl Forwarder {
             events: VecDeque::new(),
             counters: ForwarderCounters::default(),
             wrote_through_str0m: false,
+            relays: Vec::new(),
         }
+    }
+
+    /// The addresses of the TURN relays offered to participants: a peer connected from
+    /// one of them counts as relayed in [`Forwarder::peer_states`].
+    pub fn with_relays(mut self, relays: Vec<IpAddr>) -> Self {
+        self.relays = relays;
+        self
     }
 
     // ----- getters ------------------------------------------------------------------
@@ -294,9 +310,12 @@ impl Forwarder {
     pub fn peer_states(&self) -> PeerStates {
         let mut states = PeerStates::default();
         for l in self.peers.values() {
-            let n = match (l.peer.is_connected(), l.peer.transport()) {
+            let n = match (l.peer.is_connected(), l.peer.remote()) {
                 (false, _) | (true, None) => &mut states.connecting,
-                (true, Some(Protocol::Tcp)) => &mut states.tcp,
+                (true, Some((Protocol::Tcp, _))) => &mut states.tcp,
+                (true, Some((_, remote))) if self.relays.contains(&remote.ip()) => {
+                    &mut states.relayed
+                }
                 (true, Some(_)) => &mut states.udp,
             };
             *n += 1;

@@ -194,9 +194,9 @@ impl Peer {
         self.endpoint.is_connected()
     }
 
-    /// The transport media goes on, once ICE chose a pair.
-    pub fn transport(&self) -> Option<Protocol> {
-        self.endpoint.transport()
+    /// The transport and remote address media goes on, once ICE chose a pair.
+    pub fn remote(&self) -> Option<(Protocol, SocketAddr)> {
+        self.endpoint.remote()
     }
 
     /// Whether the underlying connection is still alive.

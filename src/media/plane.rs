@@ -154,6 +154,8 @@ pub struct MediaPlane<S> {
     udp: bool,
     /// The live TCP media connections.
     pub tcp: TcpConnections,
+    /// The TURN relays' addresses, once resolved ([`MediaPlane::set_relays`]).
+    relays: std::sync::OnceLock<Vec<IpAddr>>,
     /// Routes datagrams to their owners.
     pub demux: Demux<S>,
     /// Datagram counters.
@@ -215,12 +217,24 @@ impl<S: DatagramSink> MediaPlane<S> {
             listeners,
             udp: o.udp,
             tcp: TcpConnections::default(),
+            relays: std::sync::OnceLock::new(),
             demux: Demux::default(),
             counters: UdpCounters::default(),
             forwarding: ForwardingTotals::default(),
             peer_states: PeerTotals::default(),
             slots: o.slots,
         }))
+    }
+
+    /// Names the TURN relays' addresses, for counting relayed peers (once, before rooms
+    /// start; later calls change nothing).
+    pub fn set_relays(&self, relays: Vec<IpAddr>) {
+        let _ = self.relays.set(relays);
+    }
+
+    /// The TURN relays' addresses.
+    pub fn relays(&self) -> Vec<IpAddr> {
+        self.relays.get().cloned().unwrap_or_default()
     }
 
     /// The host candidates to put in SDP answers: UDP first (browsers prefer UDP host

@@ -104,7 +104,7 @@ impl RoomCore {
     /// A room, with media when a plane is given.
     pub fn new(room: Room, plane: Option<Arc<Plane>>, inbox: mpsc::Sender<Datagram>) -> Self {
         let media = plane.map(|plane| Media {
-            forwarder: Forwarder::new(plane.candidates(), plane.slots),
+            forwarder: Forwarder::new(plane.candidates(), plane.slots).with_relays(plane.relays()),
             plane,
             inbox,
             ufrags: HashMap::new(),

@@ -190,9 +190,10 @@ impl<const N: usize> Endpoint<N> {
         self.timeout
     }
 
-    /// The transport of the pair ICE chose, once media has gone on it.
-    pub fn transport(&self) -> Option<Protocol> {
-        self.path.map(|(proto, _, _)| proto)
+    /// The transport and remote address of the pair ICE chose, once media has gone on
+    /// it.
+    pub fn remote(&self) -> Option<(Protocol, SocketAddr)> {
+        self.path.map(|(proto, _, remote)| (proto, remote))
     }
 
     /// Whether written audio bypasses str0m's send path: the SRTP profile allows it and

@@ -98,7 +98,7 @@ function twoPagesHearEachOther({ args = [], firewall = false, expect }) {
       // (Rooms publish their peers' states with their timers, about once a second.)
       await eventually(async () => {
         const { media } = await (await fetch(`${server.base}/healthz`)).json();
-        assert.deepEqual(media.peer_states, { connecting: 0, udp: expect === 'udp' ? 2 : 0, tcp: expect === 'tcp' ? 2 : 0 });
+        assert.deepEqual(media.peer_states, { connecting: 0, udp: expect === 'udp' ? 2 : 0, tcp: expect === 'tcp' ? 2 : 0, relayed: 0 });
         assert.equal(media.tcp_connections > 0, expect === 'tcp', JSON.stringify(media));
         const metrics = await (await fetch(`${server.base}/metrics`)).text();
         assert.match(metrics, new RegExp(`talkstick_media_peers\\{state="connected",transport="${expect}"\\} 2`));

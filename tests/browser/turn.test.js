@@ -96,5 +96,10 @@ describe('audio through a TURN relay', () => {
       assert.deepEqual(await selectedPair(page), { local: 'relay', remote: 'host' }, `${name}'s audio goes through the relay`);
       assert.deepEqual(page.problems, []);
     }
+    // The operator sees them as relayed peers.
+    await eventually(async () => {
+      const { media } = await (await fetch(`${server.base}/healthz`)).json();
+      assert.deepEqual(media.peer_states, { connecting: 0, udp: 0, tcp: 0, relayed: 2 });
+    }, 5000);
   });
 });
