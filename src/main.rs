@@ -145,8 +145,12 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }),
         Command::Token(args) => {
-            let room: RoomId =
-                args.room.parse().context("room names use A-Z a-z 0-9 - _ (1-64)")?;
+            let room: RoomId = args
+                .room
+                .parse()
+                .ok()
+                .filter(|r: &RoomId| !r.is_group())
+                .context("room names use A-Z a-z 0-9 - _ (1-64)")?;
             let role = match args.role {
                 RoleArg::Facilitator => Role::Facilitator,
                 RoleArg::Learner => Role::Learner,

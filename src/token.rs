@@ -40,6 +40,10 @@ pub enum TokenError {
     /// Past its `exp`.
     #[error("the token expired")]
     Expired,
+    /// It names a breakout group's room: links admit to a plenary, and the plenary
+    /// decides who is in which group.
+    #[error("the token names a breakout group's room; links name the plenary room")]
+    GroupRoom,
 }
 
 /// The signing secret. Never printed by `Debug`.
@@ -99,6 +103,9 @@ pub fn verify(secret: &Secret, token: &str, now_unix: u64) -> Result<Claims, Tok
     // `exp` is the signer's, but any u64 parses: saturate rather than overflow.
     if claims.exp.saturating_add(LEEWAY_SECS) < now_unix {
         return Err(TokenError::Expired);
+    }
+    if claims.room.is_group() {
+        return Err(TokenError::GroupRoom);
     }
     Ok(claims)
 }

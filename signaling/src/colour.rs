@@ -22,6 +22,13 @@ pub fn preferred(room: &str, name: &str) -> &'static str {
     PALETTE[(h % PALETTE.len() as u64) as usize]
 }
 
+/// Whether `c` is a colour as rooms hand them out: `#RRGGBB`, upper-case hex.
+pub fn is_colour(c: &str) -> bool {
+    c.len() == 7
+        && c.starts_with('#')
+        && c[1..].bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
+}
+
 /// Picks a colour not in `taken`: `preferred` if free, else the next free palette
 /// colour after it (from the start of the palette when `preferred` is not in it), else
 /// a generated one (golden-angle hues) that nobody has.

@@ -86,6 +86,21 @@ pub enum RoomError {
     /// Join sent twice on one connection.
     #[error("already joined")]
     AlreadyJoined,
+    /// Breakout groups are open already (call everyone back first).
+    #[error("breakout groups are already open; call everyone back first")]
+    BreakoutsOpen,
+    /// No breakout groups are open.
+    #[error("no breakout groups are open")]
+    NoBreakouts,
+    /// A breakout plan that cannot be carried out.
+    #[error("cannot open breakout groups: {0}")]
+    InvalidBreakouts(String),
+    /// No such open group.
+    #[error("there is no open group {0}")]
+    UnknownGroup(u32),
+    /// A group action on someone in no group.
+    #[error("{0} is in no breakout group")]
+    NotInGroup(ParticipantId),
 }
 
 impl RoomError {
@@ -127,6 +142,11 @@ impl RoomError {
             RoomError::MessageTooLong(_) => ErrorCode::MessageTooLong,
             RoomError::UnknownMessage(_) => ErrorCode::UnknownMessage,
             RoomError::AlreadyJoined => ErrorCode::AlreadyJoined,
+            RoomError::BreakoutsOpen => ErrorCode::BreakoutsOpen,
+            RoomError::NoBreakouts => ErrorCode::NoBreakouts,
+            RoomError::InvalidBreakouts(_) => ErrorCode::InvalidBreakouts,
+            RoomError::UnknownGroup(_) => ErrorCode::UnknownGroup,
+            RoomError::NotInGroup(_) => ErrorCode::NotInGroup,
         }
     }
 }

@@ -58,7 +58,8 @@ numeric_id!(
 );
 
 /// A room's name, as it appears in tokens and links: 1–64 characters of
-/// `[A-Za-z0-9_-]`.
+/// `[A-Za-z0-9_-]`; or a breakout group's room, `{plenary}.{round}.{group}` (made by
+/// [`RoomId::group`]), which no link names: people reach it through the plenary.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct RoomId(String);
@@ -67,6 +68,24 @@ impl RoomId {
     /// The id as a string slice.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The room of group `no` in breakout round `round` of `plenary`.
+    pub fn group(plenary: &RoomId, round: u32, no: u32) -> RoomId {
+        RoomId(format!("{}.{round}.{no}", plenary.plenary().0))
+    }
+
+    /// Whether this is a breakout group's room.
+    pub fn is_group(&self) -> bool {
+        self.0.contains('.')
+    }
+
+    /// The plenary this room belongs to: itself unless it is a group's room.
+    pub fn plenary(&self) -> RoomId {
+        match self.0.split_once('.') {
+            Some((base, _)) => RoomId(base.to_owned()),
+            None => self.clone(),
+        }
     }
 }
 
@@ -79,9 +98,23 @@ impl fmt::Display for RoomId {
 impl FromStr for RoomId {
     type Err = IdParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let ok = !s.is_empty()
-            && s.len() <= 64
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let name = |n: &str| {
+            !n.is_empty()
+                && n.len() <= 64
+                && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        let number = |n: &str| {
+            !n.is_empty()
+                && n.len() <= 5
+                && n.bytes().all(|b| b.is_ascii_digit())
+                && !n.starts_with('0')
+        };
+        let mut parts = s.split('.');
+        let ok = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(base), None, _, _) => name(base),
+            (Some(base), Some(round), Some(no), None) => name(base) && number(round) && number(no),
+            _ => false,
+        };
         if ok {
             Ok(RoomId(s.to_owned()))
         } else {
@@ -170,6 +203,19 @@ mod tests {
         assert!("a b".parse::<RoomId>().is_err());
         assert!(serde_json::from_str::<RoomId>("\"../x\"").is_err());
         assert!("x".repeat(65).parse::<RoomId>().is_err());
+    }
+
+    #[test]
+    fn group_room_ids_name_their_plenary_and_nothing_else() {
+        let plenary: RoomId = "course-a".parse().unwrap();
+        let g = RoomId::group(&plenary, 2, 7);
+        assert_eq!(g.as_str(), "course-a.2.7");
+        assert!(g.is_group() && !plenary.is_group());
+        assert_eq!(g.plenary(), plenary);
+        assert_eq!("course-a.2.7".parse::<RoomId>(), Ok(g));
+        for bad in ["a.1", "a.1.2.3", "a..1", "a.01.2", "a.x.2", ".1.2", "a.1.", "a.999999.1"] {
+            assert!(bad.parse::<RoomId>().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! keeping the vocabulary apart from both lets each depend on it without depending on
 //! the other.
 
+use crate::breakouts::GroupAccess;
 use crate::ids::{LinkId, ParticipantId, ResumeToken};
 use crate::protocol::{ClientMsg, Role, ServerMsg};
 
@@ -56,6 +57,25 @@ pub struct JoinRequest {
     /// The link (join token) they came with: joining again with the same link is the
     /// same person, on a new connection, however often it happens.
     pub link: Option<LinkId>,
+    /// In a breakout group: a facilitator listening in, never heard.
+    pub listen: bool,
+    /// In a breakout group: the colour the person has in the plenary, kept where free.
+    pub colour: Option<String>,
+}
+
+impl JoinRequest {
+    /// A plain join: no link, not listening, no colour carried over.
+    pub fn new(name: impl Into<String>, role: Role, new_resume: ResumeToken) -> Self {
+        JoinRequest {
+            name: name.into(),
+            role,
+            resume: None,
+            new_resume,
+            link: None,
+            listen: false,
+            colour: None,
+        }
+    }
 }
 
 /// The outcome of a join.
@@ -135,5 +155,11 @@ pub enum Output {
     Left {
         /// Who.
         participant: ParticipantId,
+    },
+    /// In a plenary: who may now enter which breakout group's room (all of them; empty
+    /// when no groups are open). Whoever is no longer admitted to a group must leave it.
+    Breakouts {
+        /// Every open group's room and its people.
+        groups: Vec<GroupAccess>,
     },
 }

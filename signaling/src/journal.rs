@@ -59,6 +59,12 @@ pub struct JoinRecord {
     pub new_resume: ResumeHash,
     /// The link (a digest of the join token).
     pub link: Option<LinkId>,
+    /// A facilitator listening in on a breakout group.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub listen: bool,
+    /// The plenary colour carried into a breakout group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub colour: Option<String>,
 }
 
 impl JoinRecord {
@@ -70,6 +76,8 @@ impl JoinRecord {
             resume: req.resume.as_ref().map(|t| t.digest()),
             new_resume: req.new_resume.digest(),
             link: req.link.clone(),
+            listen: req.listen,
+            colour: req.colour.clone(),
         }
     }
 }

@@ -28,9 +28,12 @@
 //! - [`journal`]: what a room records of each accepted change ([`Room::replay`] rebuilds
 //!   the room from it: how rooms survive a restart).
 //! - [`report`]: session reports and learners' summaries, built by replaying a journal.
+//! - [`breakouts`]: breakout groups: plans, views and how people are dealt into groups
+//!   (the plenary's handlers are in `room/breakout.rs`).
 //! - [`ids`]: typed identifiers.
 //! - [`error`]: [`RoomError`], why an action was refused.
 
+pub mod breakouts;
 pub mod chat;
 pub mod colour;
 pub mod error;

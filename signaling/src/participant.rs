@@ -39,6 +39,8 @@ pub(crate) struct Participant {
     pub(crate) audio: bool,
     /// The media gate last told to the media plane.
     pub(crate) gate: bool,
+    /// A facilitator listening in on a breakout group: never forwarded.
+    pub(crate) listening: bool,
     pub(crate) bucket: Bucket,
     /// Hand, microphone, away and push-to-talk changes ([`crate::reactions::TOGGLES`]).
     pub(crate) toggles: Bucket,
@@ -78,6 +80,7 @@ impl Participant {
             unmute_requested: false,
             muted_before_turn: false,
             push_to_talk: false,
+            listening: false,
             speaking: false,
             voice: false,
             audio: false,
@@ -127,6 +130,7 @@ impl Participant {
             push_to_talk: self.push_to_talk,
             speaking: self.speaking,
             audio: self.audio,
+            listening: self.listening,
         }
     }
 

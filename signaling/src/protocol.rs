@@ -15,8 +15,9 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+pub use crate::breakouts::{Assignment, BreakoutsView, GroupView};
 pub use crate::chat::MAX_CHAT_CHARS;
-use crate::ids::{ChatId, ParticipantId, ResumeToken};
+use crate::ids::{ChatId, ParticipantId, ResumeToken, RoomId};
 pub use crate::views::*;
 
 /// The protocol version this crate speaks; a `join` with another `v` is refused.
@@ -305,6 +306,14 @@ pub enum ClientMsg {
         /// Resume token from an earlier `welcome`, to keep identity and queue place.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resume: Option<ResumeToken>,
+        /// A breakout group's room (from the plenary's `breakouts`) to join instead of
+        /// the plenary the token names: admitted only when the plenary put you there
+        /// (or you facilitate it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<RoomId>,
+        /// With `group`, for a facilitator: listen in without being heard.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        listen: bool,
     },
     /// Raise a hand (a reply to the current speaker or a new point), with a private note.
     RaiseHand {
@@ -416,6 +425,54 @@ pub enum ClientMsg {
     /// Facilitator: end the session for everyone. Each person is told goodbye and their
     /// connection closes (4004); the session's record is complete.
     EndSession,
+    /// Facilitator, in a plenary: open breakout groups, by number of groups or by group
+    /// size, and move everyone into them at once.
+    OpenBreakouts {
+        /// How many groups ([`crate::breakouts::MIN_GROUPS`]..=[`crate::breakouts::MAX_GROUPS`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        groups: Option<u32>,
+        /// Or: about how many people per group.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        size: Option<u32>,
+        /// Random, balanced or manual.
+        #[serde(default)]
+        assign: Assignment,
+        /// A name or topic per group (missing ones are "Group k").
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        names: Vec<String>,
+        /// Minutes until everyone is called back; none for no limit.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        minutes: Option<u32>,
+        /// For `manual`: the people of each group, one list per group.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        manual: Vec<Vec<ParticipantId>>,
+    },
+    /// Facilitator: move one person to another group (`0`: back to the plenary).
+    MoveToGroup {
+        /// Who.
+        participant: ParticipantId,
+        /// The group's number, or 0 for the plenary.
+        group: u32,
+    },
+    /// Facilitator: close one group early; its people come back to the plenary.
+    CloseGroup {
+        /// The group's number.
+        group: u32,
+    },
+    /// Facilitator: call everyone back to the plenary.
+    CloseBreakouts,
+    /// Facilitator: a text notice to every group.
+    BreakoutNotice {
+        /// At most [`crate::breakouts::MAX_BREAKOUT_NOTICE_CHARS`] characters.
+        text: String,
+    },
+    /// Facilitator: make a learner their group's facilitator, or no longer.
+    SetGroupLead {
+        /// Who (in a group).
+        participant: ParticipantId,
+        /// Lead or not.
+        lead: bool,
+    },
     /// Start (or restart) audio: a WebRTC SDP offer with one send-only audio m-line (the
     /// microphone) followed by receive-only audio m-lines (the audio slots). Answered with
     /// `rtc_answer`. Handled by the media plane, not the room.
@@ -467,6 +524,12 @@ impl ClientMsg {
         "remove_participant",
         "end_session",
         "rtc_offer",
+        "open_breakouts",
+        "move_to_group",
+        "close_group",
+        "close_breakouts",
+        "breakout_notice",
+        "set_group_lead",
     ];
 
     /// This message's `type` tag (one of [`ClientMsg::TYPES`]), for counting messages by
@@ -505,6 +568,12 @@ impl ClientMsg {
             ClientMsg::RemoveParticipant { .. } => "remove_participant",
             ClientMsg::EndSession => "end_session",
             ClientMsg::RtcOffer { .. } => "rtc_offer",
+            ClientMsg::OpenBreakouts { .. } => "open_breakouts",
+            ClientMsg::MoveToGroup { .. } => "move_to_group",
+            ClientMsg::CloseGroup { .. } => "close_group",
+            ClientMsg::CloseBreakouts => "close_breakouts",
+            ClientMsg::BreakoutNotice { .. } => "breakout_notice",
+            ClientMsg::SetGroupLead { .. } => "set_group_lead",
         }
     }
 }

@@ -7,6 +7,7 @@
 //! Handlers for client messages live in `room/handlers.rs`; transitions of the floor in
 //! `room/transitions.rs`.
 
+mod breakout;
 mod handlers;
 mod replay;
 mod transitions;
@@ -14,6 +15,7 @@ mod transitions;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use crate::breakouts::{BreakoutsView, Round};
 use crate::chat::ChatLog;
 use crate::colour;
 use crate::error::RoomError;
@@ -76,6 +78,14 @@ pub struct Room {
     new_offer: Option<ParticipantId>,
     /// Accepted changes not yet taken by the caller; `None` when not journaled.
     journal: Option<Vec<Entry>>,
+    /// Breakout rounds opened so far.
+    rounds: u32,
+    /// The breakout groups while they are open.
+    round: Option<Round>,
+    /// Closed rounds, for the report (the latest [`crate::breakouts::MAX_ROUNDS_KEPT`]).
+    past_rounds: Vec<BreakoutsView>,
+    /// The breakout groups changed: tell everyone and the server's directory.
+    breakouts_dirty: bool,
 }
 
 impl Room {
@@ -107,6 +117,10 @@ impl Room {
             floor_dirty: false,
             new_offer: None,
             journal: None,
+            rounds: 0,
+            round: None,
+            past_rounds: Vec::new(),
+            breakouts_dirty: false,
         }
     }
 
@@ -261,6 +275,7 @@ impl Room {
             floor: self.floor_view(now),
             audio_slots: self.audio_slots,
             chat: self.chat.views(),
+            breakouts: self.breakouts(),
         }
     }
 
@@ -298,10 +313,12 @@ impl Room {
         let within_grace =
             |p: &Participant| p.disconnected_at.is_none_or(|t| now < t + RESUME_GRACE);
         let by_token = |p: &Participant| req.resume.as_ref().is_some_and(|h| &p.resume == h);
+        // One link is one person. Its role is the same on every join to a plenary (the
+        // token says it), but a breakout group's directory may change it (a learner made
+        // the group's facilitator): the link still names the same person.
         let same_person = |p: &Participant| {
             let same_link = req.link.is_some() && p.link == req.link;
-            (by_token(p) || same_link)
-                && p.role == req.role
+            (same_link || (by_token(p) && p.role == req.role))
                 && p.name == req.name
                 && within_grace(p)
         };
@@ -318,6 +335,7 @@ impl Room {
             Some((id, true)) => {
                 if let Some(p) = self.participants.get_mut(&id) {
                     p.disconnected_at = None;
+                    (p.role, p.listening) = (req.role, req.listen);
                 }
                 (Joined { participant: id, resumed: true }, clear_resume.unwrap_or(clear_new))
             }
@@ -325,12 +343,16 @@ impl Room {
                 if let Some(p) = self.participants.get_mut(&id) {
                     p.disconnected_at = None;
                     p.resume = req.new_resume.clone();
+                    (p.role, p.listening) = (req.role, req.listen);
                 }
                 (Joined { participant: id, resumed: true }, clear_new)
             }
             None => (self.admit(now, req)?, clear_new),
         };
         let id = joined.participant;
+        if !joined.resumed {
+            self.late_joiner(id);
+        }
         let view = self.participants[&id].view();
         let seq = self.next_seq();
         let you = YouView {
@@ -363,10 +385,13 @@ impl Room {
         }
         let name = req.name;
         let taken: Vec<&str> = self.participants.values().map(|p| p.colour.as_str()).collect();
-        let first = self
-            .remembered_colours
-            .get(&name)
-            .map_or_else(|| colour::preferred(self.id.as_str(), &name), String::as_str);
+        // A colour carried from the plenary comes first (one person, one colour in every
+        // room of a course), then the one they had here before.
+        let first = req.colour.as_deref().filter(|c| colour::is_colour(c)).unwrap_or_else(|| {
+            self.remembered_colours
+                .get(&name)
+                .map_or_else(|| colour::preferred(self.id.as_str(), &name), String::as_str)
+        });
         let colour = colour::pick(&taken, Some(first));
         let initials: Vec<&str> = self.participants.values().map(|p| p.initials.as_str()).collect();
         let initials = colour::unique_initials(&name, &initials);
@@ -375,6 +400,7 @@ impl Room {
         let mut p = Participant::new(id, name, colour, req.role, req.new_resume, now);
         p.initials = initials;
         p.link = req.link;
+        p.listening = req.listen;
         self.participants.insert(id, p);
         Ok(Joined { participant: id, resumed: false })
     }
@@ -430,7 +456,8 @@ impl Room {
             .values()
             .filter_map(|p| p.disconnected_at.map(|t| t + RESUME_GRACE))
             .min();
-        [grace, self.floor.next_deadline(&self.settings)].into_iter().flatten().min()
+        let round = self.round.as_ref().and_then(Round::deadline);
+        [grace, self.floor.next_deadline(&self.settings), round].into_iter().flatten().min()
     }
 
     // ----- output helpers -----------------------------------------------------------
@@ -475,6 +502,9 @@ impl Room {
             let floor = self.floor_view(now);
             self.broadcast(Audience::All, ServerMsg::Floor { floor });
         }
+        if std::mem::take(&mut self.breakouts_dirty) {
+            self.emit_breakouts();
+        }
         if let Some(who) = self.new_offer.take()
             && self.floor.offered_to() == Some(who)
         {
@@ -488,6 +518,7 @@ impl Room {
     /// facilitators, for the holder, and for everyone during free discussion.
     fn should_forward(&self, p: &Participant) -> bool {
         !p.force_muted
+            && !p.listening
             && (self.settings.mode == Mode::Open
                 || p.role == Role::Facilitator
                 || self.floor.holder() == Some(p.id)
@@ -588,6 +619,9 @@ impl Room {
         let Some(mut p) = self.participants.remove(&who) else {
             return;
         };
+        if self.round.as_mut().is_some_and(|r| r.take_out(who)) {
+            self.breakouts_dirty = true;
+        }
         p.set_talking(false, now);
         self.depart(p.stats(now, false));
         self.remembered_colours.insert(p.name.clone(), p.colour.clone());

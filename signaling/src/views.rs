@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::breakouts::BreakoutsView;
 use crate::ids::{ChatId, ParticipantId, ResumeToken, RoomId, TurnId};
 use crate::protocol::{
     HandKind, LeaveReason, Presence, ReactionKind, Role, Settings, Tally, TurnEnd,
@@ -38,6 +39,9 @@ pub struct ParticipantView {
     pub speaking: bool,
     /// Has a live audio connection to the server.
     pub audio: bool,
+    /// In a breakout group: a facilitator listening in (never heard). Absent when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub listening: bool,
 }
 
 /// One raised hand.
@@ -197,6 +201,9 @@ pub struct RoomSnapshot {
     /// The latest chat messages (at most [`crate::chat::KEPT`]), oldest first.
     #[serde(default)]
     pub chat: Vec<ChatView>,
+    /// In a plenary: the breakout groups while they are open. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breakouts: Option<BreakoutsView>,
 }
 
 /// One chat message, with its author as they were when they wrote it.
@@ -376,6 +383,12 @@ pub enum ServerMsg {
         /// In words.
         message: String,
     },
+    /// In a plenary, to everyone: breakout groups opened, changed (someone moved, a
+    /// group closed) or ended (`null`: everyone is back).
+    Breakouts {
+        /// The groups, or `null` when none are open.
+        breakouts: Option<BreakoutsView>,
+    },
 }
 
 /// What a [`ServerMsg::Notice`] is about.
@@ -390,6 +403,10 @@ pub enum NoticeKind {
     /// The server is about to restart (to everyone): the room comes back after it, and
     /// clients reconnect by themselves.
     ServerRestarting,
+    /// A facilitator's text to every breakout group.
+    Breakout,
+    /// The breakout groups end soon (everyone is called back at the end).
+    BreakoutEnding,
 }
 
 /// What a facilitator did to someone, as [`ServerMsg::FacilitatorAction`] tells them.
@@ -438,6 +455,7 @@ impl ServerMsg {
         "chat",
         "chat_deleted",
         "notice",
+        "breakouts",
     ];
 }
 
@@ -477,11 +495,16 @@ pub enum ErrorCode {
     UnknownMessage,
     Internal,
     BadOffer,
+    BreakoutsOpen,
+    NoBreakouts,
+    InvalidBreakouts,
+    UnknownGroup,
+    NotInGroup,
 }
 
 impl ErrorCode {
     /// Every error code, in declaration order.
-    pub const ALL: [ErrorCode; 31] = [
+    pub const ALL: [ErrorCode; 36] = [
         ErrorCode::Malformed,
         ErrorCode::UnknownType,
         ErrorCode::InvalidMessage,
@@ -513,6 +536,11 @@ impl ErrorCode {
         ErrorCode::UnknownMessage,
         ErrorCode::Internal,
         ErrorCode::BadOffer,
+        ErrorCode::BreakoutsOpen,
+        ErrorCode::NoBreakouts,
+        ErrorCode::InvalidBreakouts,
+        ErrorCode::UnknownGroup,
+        ErrorCode::NotInGroup,
     ];
 
     /// The code as it is on the wire, e.g. `"bad_token"` (also its `Display` form).
@@ -549,6 +577,11 @@ impl ErrorCode {
             ErrorCode::UnknownMessage => "unknown_message",
             ErrorCode::Internal => "internal",
             ErrorCode::BadOffer => "bad_offer",
+            ErrorCode::BreakoutsOpen => "breakouts_open",
+            ErrorCode::NoBreakouts => "no_breakouts",
+            ErrorCode::InvalidBreakouts => "invalid_breakouts",
+            ErrorCode::UnknownGroup => "unknown_group",
+            ErrorCode::NotInGroup => "not_in_group",
         }
     }
 }

@@ -3,10 +3,10 @@
 //! lists and error codes agree with what serde writes.
 
 use talkstick_signaling::protocol::{
-    self, ActionOnYou, ChatView, ClientFrame, ClientMsg, ErrorCode, FloorState, FloorView,
-    HandKind, HandView, IceServer, LeaveReason, NoticeKind, ParticipantView, PersonStats, Presence,
-    ReactionKind, Role, RoomSnapshot, ServerFrame, ServerMsg, Settings, SettingsPatch, SlotView,
-    StatsView, Tally, TurnEnd, TurnRecord, YouView,
+    self, ActionOnYou, Assignment, BreakoutsView, ChatView, ClientFrame, ClientMsg, ErrorCode,
+    FloorState, FloorView, GroupView, HandKind, HandView, IceServer, LeaveReason, NoticeKind,
+    ParticipantView, PersonStats, Presence, ReactionKind, Role, RoomSnapshot, ServerFrame,
+    ServerMsg, Settings, SettingsPatch, SlotView, StatsView, Tally, TurnEnd, TurnRecord, YouView,
 };
 use talkstick_signaling::{ChatId, ParticipantId, ResumeToken, TurnId};
 
@@ -25,6 +25,7 @@ fn person(id: u32) -> ParticipantView {
         push_to_talk: true,
         speaking: false,
         audio: true,
+        listening: id == 2,
     }
 }
 
@@ -85,8 +86,35 @@ fn welcome() -> ServerMsg {
         floor: floor(),
         audio_slots: 3,
         chat: vec![chat_message()],
+        breakouts: Some(breakouts()),
     };
     ServerMsg::Welcome { protocol: protocol::PROTOCOL_VERSION, you, room: Box::new(room) }
+}
+
+fn breakouts() -> BreakoutsView {
+    BreakoutsView {
+        round: 2,
+        opened_ms: 1_000,
+        ends_ms: Some(601_000),
+        groups: vec![
+            GroupView {
+                no: 1,
+                name: "Pricing".into(),
+                room: "demo.2.1".parse().unwrap(),
+                members: vec![ParticipantId(1), ParticipantId(3)],
+                leads: vec![ParticipantId(3)],
+                open: true,
+            },
+            GroupView {
+                no: 2,
+                name: "Group 2".into(),
+                room: "demo.2.2".parse().unwrap(),
+                members: vec![],
+                leads: vec![],
+                open: false,
+            },
+        ],
+    }
 }
 
 fn chat_message() -> ChatView {
@@ -164,6 +192,7 @@ fn every_server_msg() -> Vec<ServerMsg> {
         ServerMsg::Chat { message: chat_message() },
         ServerMsg::ChatDeleted { message: ChatId(4), by: ParticipantId(2) },
         ServerMsg::Notice { kind: NoticeKind::StoreFailing, message: "disk full".into() },
+        ServerMsg::Breakouts { breakouts: Some(breakouts()) },
     ]
 }
 
@@ -195,6 +224,7 @@ fn variant(msg: &ServerMsg) -> usize {
         ServerMsg::Chat { .. } => 21,
         ServerMsg::ChatDeleted { .. } => 22,
         ServerMsg::Notice { .. } => 23,
+        ServerMsg::Breakouts { .. } => 24,
     }
 }
 
@@ -203,7 +233,7 @@ fn every_server_message_round_trips_through_encode_and_decode_server() {
     let all = every_server_msg();
     let mut seen: Vec<usize> = all.iter().map(variant).collect();
     seen.sort_unstable();
-    assert_eq!(seen, (0..24).collect::<Vec<_>>(), "one sample of every variant");
+    assert_eq!(seen, (0..25).collect::<Vec<_>>(), "one sample of every variant");
     for (seq, msg) in all.into_iter().enumerate() {
         let seq = seq as u64 * 1_000;
         let text = protocol::encode(seq, &msg);
@@ -262,8 +292,14 @@ fn client_messages_round_trip_through_encode_client_and_decode() {
     let patch =
         SettingsPatch { time_limit_ms: Some(None), pause_ms: Some(1_500), ..Default::default() };
     let msgs = [
-        ClientMsg::Join { v: 1, token: "t.o.k".into(), resume: Some(ResumeToken("r".into())) },
-        ClientMsg::Join { v: 1, token: "t.o.k".into(), resume: None },
+        ClientMsg::Join {
+            v: 1,
+            token: "t.o.k".into(),
+            resume: Some(ResumeToken("r".into())),
+            group: Some("demo.1.2".parse().unwrap()),
+            listen: true,
+        },
+        ClientMsg::Join { v: 1, token: "t.o.k".into(), resume: None, group: None, listen: false },
         ClientMsg::RaiseHand { kind: HandKind::NewPoint, note: Some("mine".into()) },
         ClientMsg::RaiseHand { kind: HandKind::Reply, note: None },
         ClientMsg::React { reaction: ReactionKind::Applause },
@@ -277,6 +313,27 @@ fn client_messages_round_trip_through_encode_client_and_decode() {
         ClientMsg::Yield,
         ClientMsg::Leave,
         ClientMsg::EndSession,
+        ClientMsg::OpenBreakouts {
+            groups: Some(3),
+            size: None,
+            assign: Assignment::Balanced,
+            names: vec!["Pricing".into()],
+            minutes: Some(15),
+            manual: vec![],
+        },
+        ClientMsg::OpenBreakouts {
+            groups: None,
+            size: None,
+            assign: Assignment::Manual,
+            names: vec![],
+            minutes: None,
+            manual: vec![vec![p], vec![ParticipantId(6)]],
+        },
+        ClientMsg::MoveToGroup { participant: p, group: 0 },
+        ClientMsg::CloseGroup { group: 2 },
+        ClientMsg::CloseBreakouts,
+        ClientMsg::BreakoutNotice { text: "5 minutes".into() },
+        ClientMsg::SetGroupLead { participant: p, lead: true },
     ];
     for (i, msg) in msgs.into_iter().enumerate() {
         // `kind` names the message as its `type` tag does.

@@ -213,7 +213,13 @@ impl Participant {
         let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, Some(config), true)
             .await
             .map_err(|e| unreachable(&e))?;
-        let join = ClientMsg::Join { v: PROTOCOL_VERSION, token: token.to_owned(), resume };
+        let join = ClientMsg::Join {
+            v: PROTOCOL_VERSION,
+            token: token.to_owned(),
+            resume,
+            group: None,
+            listen: false,
+        };
         ws.send(Message::text(protocol::encode_client(&join.into())))
             .await
             .map_err(|e| unreachable(&e))?;

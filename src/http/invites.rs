@@ -224,9 +224,10 @@ pub(super) async fn room_links(
 ) -> Response {
     let go = || {
         admin(&state, &headers)?;
-        let room: RoomId = room
-            .parse()
-            .map_err(|_| bad(format!("{room:?} is not a room id: use A-Z a-z 0-9 - _ (1-64)")))?;
+        let room: RoomId =
+            room.parse().ok().filter(|r: &RoomId| !r.is_group()).ok_or_else(|| {
+                bad(format!("{room:?} is not a room id: use A-Z a-z 0-9 - _ (1-64)"))
+            })?;
         let Json(req) = body.map_err(|e| {
             bad(format!(
                 "the body must be JSON like {{\"learners\": [\"Aino\"], \"hours\": 24}}: {}",

@@ -115,6 +115,15 @@ impl Room {
                 self.tell(from, ServerMsg::Stats { stats });
                 Ok(())
             }
+            ClientMsg::OpenBreakouts { groups, size, assign, names, minutes, manual } => {
+                let plan = super::breakout::Plan { groups, size, assign, names, minutes, manual };
+                self.open_breakouts(now, from, plan)
+            }
+            ClientMsg::MoveToGroup { participant, group } => self.move_to_group(participant, group),
+            ClientMsg::CloseGroup { group } => self.close_group(now, group),
+            ClientMsg::CloseBreakouts => self.close_breakouts(now),
+            ClientMsg::BreakoutNotice { text } => self.breakout_notice(from, &text),
+            ClientMsg::SetGroupLead { participant, lead } => self.set_group_lead(participant, lead),
         }
     }
 
@@ -583,6 +592,12 @@ fn facilitator_only(msg: &ClientMsg) -> Option<&'static str> {
         ClientMsg::DeleteChat { .. } => "delete chat messages",
         ClientMsg::RemoveParticipant { .. } => "remove someone from the room",
         ClientMsg::EndSession => "end the session",
+        ClientMsg::OpenBreakouts { .. } => "open breakout groups",
+        ClientMsg::MoveToGroup { .. } => "move people between groups",
+        ClientMsg::CloseGroup { .. } => "close a group",
+        ClientMsg::CloseBreakouts => "call everyone back",
+        ClientMsg::BreakoutNotice { .. } => "send a notice to every group",
+        ClientMsg::SetGroupLead { .. } => "make someone a group's facilitator",
         _ => return None,
     })
 }

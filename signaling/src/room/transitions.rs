@@ -72,7 +72,9 @@ impl Room {
 
     /// When the floor is free and auto-offer is on, offers it to the head of the queue.
     pub(super) fn maybe_offer(&mut self, now: Instant) {
+        // While breakout groups are open the plenary's floor waits for everyone.
         if self.settings.auto_offer
+            && self.round.is_none()
             && matches!(self.floor, Floor::Free { .. })
             && let Some(head) = self.next_up()
         {
@@ -227,6 +229,7 @@ impl Room {
                 break;
             }
         }
+        self.breakout_deadline(now);
     }
 
     /// Handles the earliest floor deadline that is due; false when none is.

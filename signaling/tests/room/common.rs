@@ -121,6 +121,8 @@ impl Sim {
             resume: None,
             new_resume: self.fresh_token(),
             link: None,
+            listen: false,
+            colour: None,
         };
         self.join_req(req)
     }
@@ -170,6 +172,8 @@ impl Sim {
             resume: Some(token),
             new_resume: self.fresh_token(),
             link: None,
+            listen: false,
+            colour: None,
         };
         self.join_req(req)
     }

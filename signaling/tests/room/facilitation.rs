@@ -96,7 +96,11 @@ fn refused_actions_leave_everything_as_it_was() {
         (f, ClientMsg::MoveHand { participant: a, position: 1 }, RoomError::NoHand(a)),
         (f, ClientMsg::RemoveHand { participant: f }, RoomError::NoHand(f)),
         (f, ClientMsg::Unmute { participant: ghost }, RoomError::UnknownParticipant(ghost)),
-        (f, ClientMsg::Join { v: 1, token: "t".into(), resume: None }, RoomError::AlreadyJoined),
+        (
+            f,
+            ClientMsg::Join { v: 1, token: "t".into(), resume: None, group: None, listen: false },
+            RoomError::AlreadyJoined,
+        ),
         (ghost, ClientMsg::Ping, RoomError::UnknownParticipant(ghost)),
         (ghost, ClientMsg::Leave, RoomError::UnknownParticipant(ghost)),
     ];
@@ -346,6 +350,8 @@ fn a_removed_participant_is_gone_and_their_link_refused() {
             resume: None,
             new_resume: ResumeToken(format!("r{k}")),
             link: Some(LinkId(link.into())),
+            listen: false,
+            colour: None,
         };
         sim.room.join(sim.now, req)
     };

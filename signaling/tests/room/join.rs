@@ -232,6 +232,8 @@ fn resume_needs_the_same_name_and_role() {
         resume: Some(sim.token(a)),
         new_resume: ResumeToken("other".into()),
         link: None,
+        listen: false,
+        colour: None,
     };
     let (res, _) = sim.join_req(req);
     let joined = res.unwrap();
@@ -357,8 +359,16 @@ fn a_full_room_refuses_the_join_without_any_output() {
 fn join_twice_on_one_connection_is_refused() {
     let mut sim = Sim::new();
     let a = sim.learner("A");
-    let err =
-        sim.refused(a, ClientMsg::Join { v: PROTOCOL_VERSION, token: "t".into(), resume: None });
+    let err = sim.refused(
+        a,
+        ClientMsg::Join {
+            v: PROTOCOL_VERSION,
+            token: "t".into(),
+            resume: None,
+            group: None,
+            listen: false,
+        },
+    );
     assert_eq!(err, RoomError::AlreadyJoined);
 }
 
@@ -394,6 +404,8 @@ fn one_link_is_one_person_and_memory_stays_flat() {
         resume: None,
         new_resume: ResumeToken(format!("r{k}")),
         link: link.clone(),
+        listen: false,
+        colour: None,
     };
     let first = sim.room.join(sim.now, req(0)).unwrap();
     assert!(!first.resumed);

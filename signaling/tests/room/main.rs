@@ -9,6 +9,7 @@
 //! - `props`, `model`, `mirror`, `shapes`: random operation sequences against the room's
 //!   invariants.
 
+mod breakouts;
 mod chat;
 mod common;
 mod facilitation;

@@ -91,6 +91,12 @@ pub(crate) fn facilitator_only(msg: &ClientMsg) -> bool {
             | ClientMsg::UpdateSettings { .. }
             | ClientMsg::GetStats
             | ClientMsg::EndSession
+            | ClientMsg::OpenBreakouts { .. }
+            | ClientMsg::MoveToGroup { .. }
+            | ClientMsg::CloseGroup { .. }
+            | ClientMsg::CloseBreakouts
+            | ClientMsg::BreakoutNotice { .. }
+            | ClientMsg::SetGroupLead { .. }
     )
 }
 
@@ -275,6 +281,8 @@ impl World {
             resume,
             new_resume: new_resume.clone(),
             link: None,
+            listen: false,
+            colour: None,
         };
         let before = state(&self.room, self.now);
         let res = self.room.join(self.now, req);
@@ -452,7 +460,29 @@ impl World {
             assert!(told, "{p} was offered the floor without being told");
         }
         self.offer = offer;
-        if self.room.settings().auto_offer && floor.state == FloorState::Free {
+        // Breakouts: everyone is in at most one open group, only people in the room are
+        // in one, and group leads are their group's learners.
+        let present = self.room.participant_ids();
+        let view = self.room.breakouts();
+        if let Some(b) = &view {
+            let mut placed = BTreeSet::new();
+            for g in b.groups.iter().filter(|g| g.open) {
+                for who in &g.members {
+                    assert!(present.contains(who), "{who} is in group {} but not here", g.no);
+                    assert!(placed.insert(*who), "{who} is in two groups");
+                }
+                for who in &g.leads {
+                    assert!(g.members.contains(who), "lead {who} outside group {}", g.no);
+                }
+            }
+            for g in b.groups.iter().filter(|g| !g.open) {
+                assert!(g.members.is_empty(), "closed group {} keeps people", g.no);
+            }
+        } else {
+            // Called back (or never opened): no group room admits anyone.
+            assert!(self.room.group_access().is_empty(), "groups admit people after call-back");
+        }
+        if self.room.settings().auto_offer && floor.state == FloorState::Free && view.is_none() {
             let here = |p: &ParticipantId| {
                 self.room.participant(*p).is_some_and(|v| v.presence != Presence::Away)
             };
@@ -516,6 +546,14 @@ impl World {
                 }
                 Output::Ended { participant } => {
                     panic!("{participant}'s session ended, but the model never ends it")
+                }
+                Output::Breakouts { groups } => {
+                    // Every group admits only people in the room, each at most once.
+                    for g in groups {
+                        let links: std::collections::HashSet<_> =
+                            g.people.iter().map(|(l, _, _)| l).collect();
+                        assert_eq!(links.len(), g.people.len(), "a link twice in {}", g.room);
+                    }
                 }
             }
         }

@@ -5,8 +5,8 @@
 use proptest::prelude::*;
 use talkstick_signaling::ParticipantId;
 use talkstick_signaling::protocol::{
-    ClientMsg, HandKind, LimitAction, MAX_NOTE_CHARS, Mode, PROTOCOL_VERSION, QueuePolicy,
-    ReactionKind, Settings, SettingsPatch,
+    Assignment, ClientMsg, HandKind, LimitAction, MAX_NOTE_CHARS, Mode, PROTOCOL_VERSION,
+    QueuePolicy, ReactionKind, Settings, SettingsPatch,
 };
 
 use crate::model::{Op, Who, World, facilitator_only};
@@ -96,7 +96,7 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
         1 => any::<bool>().prop_map(|enabled| ClientMsg::SetPushToTalk { enabled }),
         1 => Just(ClientMsg::Leave),
         1 => Just(ClientMsg::Ping),
-        1 => Just(ClientMsg::Join { v: PROTOCOL_VERSION, token: "t".into(), resume: None }),
+        1 => Just(ClientMsg::Join { v: PROTOCOL_VERSION, token: "t".into(), resume: None, group: None, listen: false }),
         3 => target().prop_map(|participant| ClientMsg::Grant { participant }),
         2 => Just(ClientMsg::Next),
         2 => Just(ClientMsg::Revoke),
@@ -112,6 +112,15 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
         1 => Just(ClientMsg::AskToUnmute),
         2 => patch().prop_map(|settings| ClientMsg::UpdateSettings { settings }),
         1 => Just(ClientMsg::GetStats),
+        2 => (1u32..5, any::<bool>(), proptest::option::of(1u32..3)).prop_map(|(groups, balanced, minutes)| {
+            let assign = if balanced { Assignment::Balanced } else { Assignment::Random };
+            ClientMsg::OpenBreakouts { groups: Some(groups), size: None, assign, names: vec![], minutes, manual: vec![] }
+        }),
+        2 => (target(), 0u32..4).prop_map(|(participant, group)| ClientMsg::MoveToGroup { participant, group }),
+        1 => (0u32..4).prop_map(|group| ClientMsg::CloseGroup { group }),
+        1 => Just(ClientMsg::CloseBreakouts),
+        1 => Just(ClientMsg::BreakoutNotice { text: "two minutes".into() }),
+        1 => (target(), any::<bool>()).prop_map(|(participant, lead)| ClientMsg::SetGroupLead { participant, lead }),
     ]
 }
 

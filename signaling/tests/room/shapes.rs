@@ -22,6 +22,9 @@ pub(crate) fn mentioned(msg: &ServerMsg) -> Vec<ParticipantId> {
         ServerMsg::Floor { floor } => floor.holder.into_iter().chain(floor.offered_to).collect(),
         ServerMsg::Reaction { from, .. } => vec![*from],
         ServerMsg::TurnEnded { turn } => vec![turn.holder],
+        ServerMsg::Breakouts { breakouts: Some(b) } => {
+            b.groups.iter().flat_map(|g| g.members.iter().chain(g.leads.iter())).copied().collect()
+        }
         _ => vec![],
     }
 }

@@ -1,0 +1,369 @@
+//! The plenary's breakout handlers (see [`crate::breakouts`] for why the plenary owns
+//! the assignment): open, move one person, close one group, call everyone back, a text
+//! notice to every group, group leads; the round's warning and end; and what the plenary
+//! tells everyone (`breakouts`) and the server (who may enter which group room).
+//!
+//! As everywhere in the room, each handler checks everything first and changes nothing
+//! on refusal.
+
+use std::time::{Duration, Instant};
+
+use super::{Audience, Room};
+use crate::breakouts::{
+    self, Assignment, BreakoutsView, ENDING_WARNING, Group, GroupAccess, GroupView,
+    MAX_BREAKOUT_MINUTES, MAX_BREAKOUT_NOTICE_CHARS, MAX_GROUP_NAME_CHARS, MAX_GROUPS,
+    MAX_ROUNDS_KEPT, MIN_GROUPS, Round,
+};
+use crate::error::RoomError;
+use crate::floor::Floor;
+use crate::ids::ParticipantId;
+use crate::io::Output;
+use crate::protocol::{NoticeKind, Role, ServerMsg, TurnEnd};
+
+/// What a facilitator asked for in `open_breakouts`.
+pub(super) struct Plan {
+    pub groups: Option<u32>,
+    pub size: Option<u32>,
+    pub assign: Assignment,
+    pub names: Vec<String>,
+    pub minutes: Option<u32>,
+    pub manual: Vec<Vec<ParticipantId>>,
+}
+
+impl Room {
+    /// The open round as everyone sees it.
+    pub fn breakouts(&self) -> Option<BreakoutsView> {
+        self.round.as_ref().map(|r| self.round_view(r))
+    }
+
+    /// Closed rounds, oldest first (for the report).
+    pub fn past_breakouts(&self) -> &[BreakoutsView] {
+        &self.past_rounds
+    }
+
+    /// The open group `who` is in (1-based), if any.
+    pub fn group_of(&self, who: ParticipantId) -> Option<u32> {
+        self.round.as_ref()?.group_of(who).map(|i| i as u32 + 1)
+    }
+
+    fn round_view(&self, r: &Round) -> BreakoutsView {
+        let groups = r
+            .groups
+            .iter()
+            .zip(1..)
+            .map(|(g, no)| GroupView {
+                no,
+                name: g.name.clone(),
+                room: breakouts::group_room(&self.id, r.no, no),
+                members: g.members.clone(),
+                leads: g.leads.clone(),
+                open: g.open,
+            })
+            .collect();
+        BreakoutsView {
+            round: r.no,
+            opened_ms: self.ms(r.opened),
+            ends_ms: r.ends.map(|t| self.ms(t)),
+            groups,
+        }
+    }
+
+    pub(super) fn open_breakouts(
+        &mut self,
+        now: Instant,
+        by: ParticipantId,
+        plan: Plan,
+    ) -> Result<(), RoomError> {
+        let invalid = |why: String| Err(RoomError::InvalidBreakouts(why));
+        if self.id.is_group() {
+            return invalid("a breakout group cannot open groups of its own".into());
+        }
+        if self.round.is_some() {
+            return Err(RoomError::BreakoutsOpen);
+        }
+        // Everyone but the facilitator who opens (they move between the groups).
+        let people: Vec<ParticipantId> =
+            self.participants.keys().copied().filter(|p| *p != by).collect();
+        let manual = plan.assign == Assignment::Manual;
+        let n = match (plan.groups, plan.size, manual) {
+            (Some(g), None, _) => g,
+            (None, None, true) => plan.manual.len() as u32,
+            (None, Some(0), _) => return invalid("a group size must be at least 1".into()),
+            (None, Some(s), false) => (people.len() as u32).div_ceil(s),
+            _ => return invalid("give either a number of groups or a group size".into()),
+        };
+        if !(MIN_GROUPS..=MAX_GROUPS).contains(&n) {
+            return invalid(format!(
+                "{n} groups: a plenary opens between {MIN_GROUPS} and {MAX_GROUPS}"
+            ));
+        }
+        if !manual && (n as usize) > people.len() {
+            return invalid(format!("{} people cannot fill {n} groups", people.len()));
+        }
+        if manual && plan.manual.len() != n as usize {
+            return invalid(format!("manual lists {} groups, not {n}", plan.manual.len()));
+        }
+        if !manual && !plan.manual.is_empty() {
+            return invalid("people are placed by hand only with \"assign\": \"manual\"".into());
+        }
+        if plan.names.len() > n as usize {
+            return invalid(format!("{} names for {n} groups", plan.names.len()));
+        }
+        let mut names = Vec::with_capacity(n as usize);
+        for k in 0..n as usize {
+            let name = plan.names.get(k).map_or("", |s| s.trim());
+            let chars = name.chars().count();
+            if chars > MAX_GROUP_NAME_CHARS {
+                return invalid(format!(
+                    "group {} has a name of {chars} characters; the limit is {MAX_GROUP_NAME_CHARS}",
+                    k + 1
+                ));
+            }
+            names.push(if name.is_empty() { format!("Group {}", k + 1) } else { name.to_owned() });
+        }
+        let ends = match plan.minutes {
+            None => None,
+            Some(m) if (1..=MAX_BREAKOUT_MINUTES).contains(&m) => {
+                Some(now + Duration::from_secs(60 * u64::from(m)))
+            }
+            Some(m) => {
+                return invalid(format!("{m} minutes is outside 1..={MAX_BREAKOUT_MINUTES}"));
+            }
+        };
+        let dealt = if manual {
+            let mut seen = Vec::new();
+            for who in plan.manual.iter().flatten() {
+                if !self.participants.contains_key(who) {
+                    return Err(RoomError::UnknownParticipant(*who));
+                }
+                if seen.contains(who) {
+                    return invalid(format!("{who} is placed in two groups"));
+                }
+                seen.push(*who);
+            }
+            plan.manual
+        } else {
+            let leads: Vec<ParticipantId> = if plan.assign == Assignment::Balanced {
+                people
+                    .iter()
+                    .copied()
+                    .filter(|p| self.role(*p) == Some(Role::Facilitator))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let talk = |p: ParticipantId| {
+                self.participants.get(&p).map_or(Duration::ZERO, |p| p.talk_at(now))
+            };
+            let at_ns = now.saturating_duration_since(self.epoch).as_nanos() as u64;
+            let seed = breakouts::seed(&self.id, self.seq, at_ns);
+            breakouts::deal(&people, &leads, n as usize, plan.assign, talk, seed)
+        };
+        // Sure to succeed from here. The plenary's floor waits: a turn ends, an offer is
+        // withdrawn (the hand stays, for when everyone is back).
+        match self.floor {
+            Floor::Held(_) => self.end_turn(now, TurnEnd::Revoked),
+            Floor::Offered { .. } | Floor::Discussion { .. } => self.free_floor(now),
+            Floor::Free { .. } => {}
+        }
+        self.rounds += 1;
+        let groups = names
+            .into_iter()
+            .zip(dealt)
+            .map(|(name, members)| Group { name, members, leads: Vec::new(), open: true })
+            .collect();
+        self.round = Some(Round { no: self.rounds, opened: now, ends, warned: false, groups });
+        self.breakouts_dirty = true;
+        Ok(())
+    }
+
+    pub(super) fn move_to_group(
+        &mut self,
+        who: ParticipantId,
+        group: u32,
+    ) -> Result<(), RoomError> {
+        let round = self.round.as_ref().ok_or(RoomError::NoBreakouts)?;
+        if !self.participants.contains_key(&who) {
+            return Err(RoomError::UnknownParticipant(who));
+        }
+        let now_in = round.group_of(who);
+        if group == 0 {
+            now_in.ok_or(RoomError::NotInGroup(who))?;
+        } else {
+            let open = round.groups.get(group as usize - 1).is_some_and(|g| g.open);
+            if !open {
+                return Err(RoomError::UnknownGroup(group));
+            }
+            if now_in == Some(group as usize - 1) {
+                return Ok(());
+            }
+        }
+        let round = self.round.as_mut().ok_or(RoomError::NoBreakouts)?;
+        round.take_out(who);
+        if group > 0 {
+            round.groups[group as usize - 1].members.push(who);
+        }
+        self.breakouts_dirty = true;
+        Ok(())
+    }
+
+    pub(super) fn close_group(&mut self, now: Instant, group: u32) -> Result<(), RoomError> {
+        let round = self.round.as_mut().ok_or(RoomError::NoBreakouts)?;
+        let g = group
+            .checked_sub(1)
+            .and_then(|i| round.groups.get_mut(i as usize))
+            .filter(|g| g.open)
+            .ok_or(RoomError::UnknownGroup(group))?;
+        g.open = false;
+        g.members.clear();
+        g.leads.clear();
+        self.breakouts_dirty = true;
+        if round.groups.iter().all(|g| !g.open) {
+            self.close_breakouts(now)?;
+        }
+        Ok(())
+    }
+
+    /// Everyone back to the plenary: every group closes, the round is kept for the
+    /// report, and the plenary's floor goes on.
+    pub(super) fn close_breakouts(&mut self, now: Instant) -> Result<(), RoomError> {
+        let round = self.round.take().ok_or(RoomError::NoBreakouts)?;
+        if self.past_rounds.len() == MAX_ROUNDS_KEPT {
+            self.past_rounds.remove(0);
+        }
+        let view = self.round_view(&round);
+        self.past_rounds.push(view);
+        self.breakouts_dirty = true;
+        self.maybe_offer(now);
+        Ok(())
+    }
+
+    pub(super) fn breakout_notice(
+        &mut self,
+        by: ParticipantId,
+        text: &str,
+    ) -> Result<(), RoomError> {
+        if self.round.is_none() {
+            return Err(RoomError::NoBreakouts);
+        }
+        let text = text.trim();
+        let chars = text.chars().count();
+        if chars == 0 {
+            return Err(RoomError::EmptyMessage);
+        }
+        if chars > MAX_BREAKOUT_NOTICE_CHARS {
+            return Err(RoomError::InvalidBreakouts(format!(
+                "the notice has {chars} characters; the limit is {MAX_BREAKOUT_NOTICE_CHARS}"
+            )));
+        }
+        let name = self.participants.get(&by).map_or("A facilitator", |p| p.name.as_str());
+        let message = format!("{name}: {text}");
+        self.broadcast(Audience::All, ServerMsg::Notice { kind: NoticeKind::Breakout, message });
+        Ok(())
+    }
+
+    pub(super) fn set_group_lead(
+        &mut self,
+        who: ParticipantId,
+        lead: bool,
+    ) -> Result<(), RoomError> {
+        let round = self.round.as_ref().ok_or(RoomError::NoBreakouts)?;
+        let i = round.group_of(who).ok_or(RoomError::NotInGroup(who))?;
+        if self.role(who) != Some(Role::Learner) {
+            return Err(RoomError::InvalidBreakouts(format!(
+                "{who} is a facilitator in every group already"
+            )));
+        }
+        let round = self.round.as_mut().ok_or(RoomError::NoBreakouts)?;
+        let leads = &mut round.groups[i].leads;
+        if leads.contains(&who) == lead {
+            return Ok(());
+        }
+        if lead {
+            leads.push(who);
+        } else {
+            leads.retain(|p| *p != who);
+        }
+        self.breakouts_dirty = true;
+        Ok(())
+    }
+
+    /// A new learner while groups are open joins the smallest group: a late joiner lands
+    /// where the others are, not alone in the plenary.
+    pub(super) fn late_joiner(&mut self, who: ParticipantId) {
+        if self.role(who) != Some(Role::Learner) {
+            return;
+        }
+        if let Some(round) = self.round.as_mut()
+            && round.group_of(who).is_none()
+            && let Some(i) = round.smallest()
+        {
+            round.groups[i].members.push(who);
+            self.breakouts_dirty = true;
+        }
+    }
+
+    /// The round's warning ("2 minutes left") and its end (everyone called back).
+    pub(super) fn breakout_deadline(&mut self, now: Instant) {
+        let Some(round) = self.round.as_mut() else { return };
+        let Some(due) = round.deadline().filter(|t| *t <= now) else { return };
+        if round.ends.is_some_and(|end| end <= now) {
+            let _ = self.close_breakouts(now);
+            let message = "Time is up: everyone is back in the plenary.".to_owned();
+            let kind = NoticeKind::BreakoutEnding;
+            self.broadcast(Audience::All, ServerMsg::Notice { kind, message });
+        } else {
+            round.warned = true;
+            let left = round.ends.map_or(ENDING_WARNING, |end| end.saturating_duration_since(due));
+            let minutes = left.as_secs().div_ceil(60);
+            let message =
+                format!("{minutes} minutes left in the breakout groups; then everyone comes back.");
+            let kind = NoticeKind::BreakoutEnding;
+            self.broadcast(Audience::All, ServerMsg::Notice { kind, message });
+        }
+    }
+
+    /// Tells everyone the groups as they are now, and the server who may enter which.
+    pub(super) fn emit_breakouts(&mut self) {
+        let breakouts = self.breakouts();
+        self.broadcast(Audience::All, ServerMsg::Breakouts { breakouts });
+        let groups = self.group_access();
+        self.outputs.push_back(Output::Breakouts { groups });
+    }
+
+    /// Each open group's room with the links it admits: its members (learners, or
+    /// facilitators when they lead it or facilitate the plenary) and every plenary
+    /// facilitator, who may enter any group.
+    pub fn group_access(&self) -> Vec<GroupAccess> {
+        let Some(round) = self.round.as_ref() else { return Vec::new() };
+        let facilitators: Vec<ParticipantId> = self
+            .participants
+            .values()
+            .filter(|p| p.role == Role::Facilitator)
+            .map(|p| p.id)
+            .collect();
+        round
+            .groups
+            .iter()
+            .zip(1..)
+            .filter(|(g, _)| g.open)
+            .map(|(g, no)| {
+                let mut people = Vec::new();
+                for who in g.members.iter().chain(facilitators.iter()) {
+                    let Some(p) = self.participants.get(who) else { continue };
+                    let Some(link) = p.link.clone() else { continue };
+                    if people.iter().any(|(l, _, _)| *l == link) {
+                        continue;
+                    }
+                    let role = if p.role == Role::Facilitator || g.leads.contains(who) {
+                        Role::Facilitator
+                    } else {
+                        Role::Learner
+                    };
+                    people.push((link, role, p.colour.clone()));
+                }
+                GroupAccess { room: breakouts::group_room(&self.id, round.no, no), people }
+            })
+            .collect()
+    }
+}
