@@ -21,6 +21,8 @@ fn room(n: usize, now: Instant) -> (Room, Vec<ParticipantId>) {
             resume: None,
             new_resume: ResumeToken(format!("r{i}")),
             link: None,
+            listen: false,
+            colour: None,
         };
         ids.push(room.join(now, req).unwrap().participant);
     }

@@ -185,7 +185,7 @@ pub(crate) fn deal(
     let order = |k: usize| {
         let lap = k / n;
         let i = k % n;
-        if lap % 2 == 0 { i } else { n - 1 - i }
+        if lap.is_multiple_of(2) { i } else { n - 1 - i }
     };
     for (k, p) in first.iter().chain(rest.iter()).enumerate() {
         groups[order(k)].push(*p);

@@ -195,6 +195,11 @@ impl Room {
         self.participants.keys().copied().collect()
     }
 
+    /// The participant who joined with `link`, if they are here (or within grace).
+    pub fn participant_by_link(&self, link: &LinkId) -> Option<ParticipantId> {
+        self.participants.values().find(|p| p.link.as_ref() == Some(link)).map(|p| p.id)
+    }
+
     /// The role of a participant.
     pub fn role(&self, who: ParticipantId) -> Option<Role> {
         self.participants.get(&who).map(|p| p.role)

@@ -276,8 +276,8 @@ where
         let refusal = match protocol::decode(text.as_str()) {
             Err(e) => (e.code(), e.to_string(), None),
             Ok(frame) => match frame.msg {
-                ClientMsg::Join { v, token, resume } if v == PROTOCOL_VERSION => {
-                    match try_join(state, &token, resume).await {
+                ClientMsg::Join { v, token, resume, group, listen } if v == PROTOCOL_VERSION => {
+                    match try_join(state, &token, resume, group.map(|g| (g, listen))).await {
                         Ok(session) => return Some(session),
                         Err(Refusal { code, message, fatal }) => {
                             let e = error_text(0, code, &message, frame.id);
@@ -312,10 +312,13 @@ struct Refusal {
     fatal: bool,
 }
 
+/// Verifies the token and joins its room, or, with `group`, the breakout group's room
+/// the plenary put this link in (`listen`: a facilitator listening in).
 async fn try_join(
     state: &AppState,
     token: &str,
     resume: Option<ResumeToken>,
+    group: Option<(RoomId, bool)>,
 ) -> Result<Session, Refusal> {
     let claims = token::verify(&state.secret, token, token::unix_now()).map_err(|e| Refusal {
         code: match e {
@@ -325,16 +328,32 @@ async fn try_join(
         message: e.to_string(),
         fatal: true,
     })?;
-    let room: RoomId = claims.room;
+    let link = token::link_id(token);
+    let mut req = JoinRequest::new(claims.name, claims.role, ResumeToken(new_resume_token()));
+    req.resume = resume;
+    let room: RoomId = match group {
+        None => claims.room,
+        Some((group, listen)) => {
+            // Only the plenary's word lets anyone in: the group must be one of this link's
+            // plenary, and the plenary must have put this link in it now.
+            let not_in =
+                |message: String| Refusal { code: ErrorCode::NotInGroup, message, fatal: false };
+            if !group.is_group() || group.plenary() != claims.room {
+                return Err(not_in(format!("{group} is not a breakout group of {}", claims.room)));
+            }
+            let (role, colour) =
+                state.registry.directory().admits(&group, &link).ok_or_else(|| {
+                    not_in(format!("you are not in {group} (a facilitator may have moved you)"))
+                })?;
+            req.role = role;
+            req.colour = Some(colour);
+            req.listen = listen && role == talkstick_signaling::protocol::Role::Facilitator;
+            group
+        }
+    };
+    req.link = Some(link);
     let conn_id = state.conn_id();
     let (tx, rx) = mpsc::channel(crate::room::inbox::CONN_BUFFER);
-    let req = JoinRequest {
-        name: claims.name,
-        role: claims.role,
-        resume,
-        new_resume: ResumeToken(new_resume_token()),
-        link: Some(token::link_id(token)),
-    };
     let conn = Conn { id: conn_id, tx };
     match state.registry.join(&room, req, conn).await {
         Ok((joined, handle)) => Ok(Session {

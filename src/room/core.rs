@@ -13,6 +13,7 @@ use talkstick_signaling::protocol::{self, ClientMsg, ErrorCode, NoticeKind, Role
 use talkstick_signaling::{Input, Output, ParticipantId, Room, RoomId};
 use tokio::sync::mpsc;
 
+use super::directory::{Eviction, GroupDirectory};
 use super::held::{Held, HeldQueue, Release};
 use super::inbox::{Conn, ConnId, Outbound, Plane, RoomCmd};
 use crate::media::demux::Route;
@@ -35,6 +36,11 @@ pub const CLOSE_ENDED: u16 = 4004;
 pub const CLOSE_ROOM_FAILED: u16 = 1011;
 /// Close code for a member that kept sending over its budget: 1008, policy violation.
 pub const CLOSE_TOO_MANY: u16 = 1008;
+/// Close code in a breakout group's room: the plenary moved you out of this group (to
+/// another, or back); your plenary connection says where.
+pub const CLOSE_MOVED: u16 = 4005;
+/// Close code in a breakout group's room: your role in it changed; join again (resume).
+pub const CLOSE_REJOIN: u16 = 4006;
 
 /// Rounds of room ⇄ forwarder exchange per input; each round only follows up on the
 /// previous one, so this bounds a bug, not normal work.
@@ -98,6 +104,8 @@ pub struct RoomCore {
     warned: Vec<ParticipantId>,
     /// TURN relays whose credentials each `welcome` carries.
     turn: Option<Arc<TurnConfig>>,
+    /// Where a plenary writes who may enter its breakout groups.
+    directory: Option<Arc<GroupDirectory>>,
 }
 
 impl RoomCore {
@@ -122,7 +130,19 @@ impl RoomCore {
             held: HeldQueue::default(),
             warned: Vec::new(),
             turn: None,
+            directory: None,
         }
+    }
+
+    /// Writes this room's breakout groups (when it is a plenary that opens some) to
+    /// `directory`, from now on and at once (a room rebuilt after a restart has its
+    /// groups open again).
+    pub fn with_directory(mut self, directory: Arc<GroupDirectory>) -> Self {
+        if !self.room.id().is_group() {
+            directory.update(self.room.id(), self.room.group_access());
+        }
+        self.directory = Some(directory);
+        self
     }
 
     /// Writes the room's journal to the session store through `log`; from now on each
@@ -307,9 +327,39 @@ impl RoomCore {
                     self.tell(id, &msg);
                 }
             }
+            RoomCmd::Evict(eviction) => self.evict(now, eviction),
             RoomCmd::Shutdown => {}
         }
         self.settle(now);
+    }
+
+    /// A group room's plenary moved people out of it (they leave it for good: their
+    /// statistics stay in its report), or changed their role in it (they come back).
+    fn evict(&mut self, now: Instant, eviction: Eviction) {
+        let (links, code, reason) = match eviction {
+            Eviction::Leave(links) => (links, CLOSE_MOVED, "moved"),
+            Eviction::Rejoin(links) => (links, CLOSE_REJOIN, "role changed"),
+        };
+        for link in links {
+            let Some(who) = self.room.participant_by_link(&link) else { continue };
+            if code == CLOSE_REJOIN {
+                self.close(now, who, code, reason);
+                continue;
+            }
+            if let Some(m) = self.members.remove(&who) {
+                let _ = m.conn.tx.try_send(Outbound::Close(code, reason));
+            }
+            let _ = self.room.handle(now, Input::Client { from: who, msg: ClientMsg::Leave });
+        }
+    }
+
+    /// The room's task ends: a plenary's groups close with it.
+    pub fn ended(&mut self) {
+        if let Some(d) = &self.directory
+            && !self.room.id().is_group()
+        {
+            d.update(self.room.id(), Vec::new());
+        }
     }
 
     /// Advances the room and its media to `now`.
@@ -538,6 +588,11 @@ impl RoomCore {
                         } else {
                             let _ = m.conn.tx.try_send(close);
                         }
+                    }
+                }
+                Output::Breakouts { groups } => {
+                    if let Some(d) = &self.directory {
+                        d.update(self.room.id(), groups);
                     }
                 }
                 Output::Left { participant } => {

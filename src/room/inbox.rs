@@ -7,6 +7,7 @@ use talkstick_signaling::protocol::{ClientFrame, DecodeError};
 use talkstick_signaling::{JoinRequest, Joined, ParticipantId, RoomError};
 use tokio::sync::{mpsc, oneshot};
 
+use super::directory::Eviction;
 use crate::media::{Datagram, MediaPlane};
 
 /// Messages queued for one connection before it counts as too slow and is dropped.
@@ -89,6 +90,9 @@ pub enum RoomCmd {
         /// In words, with the time left.
         message: String,
     },
+    /// In a breakout group's room: its plenary no longer puts these people here (moved,
+    /// called back), or gave them a new role here.
+    Evict(Eviction),
     /// The server is stopping: say goodbye and end.
     Shutdown,
 }

@@ -13,6 +13,7 @@ use talkstick_signaling::{JoinRequest, Joined, Room, RoomError, RoomId};
 use tokio::sync::{mpsc, oneshot};
 
 use super::core::RoomCore;
+use super::directory::{Eviction, GroupDirectory};
 use super::inbox::{Conn, MEDIA_BUFFER, Plane, ROOM_BUFFER, RoomCmd, RoomHandle};
 use super::task;
 use crate::store::{Restored, RoomLog, RunId, RunRecord, Store, unix_ns};
@@ -46,6 +47,8 @@ pub struct Registry {
     draining: std::sync::atomic::AtomicBool,
     /// Woken when someone asks the server to drain (`POST /api/admin/drain`).
     drain_asked: tokio::sync::Notify,
+    /// Who each breakout group's room admits.
+    directory: Arc<GroupDirectory>,
 }
 
 impl Registry {
@@ -67,7 +70,7 @@ impl Registry {
         store: Option<Store>,
     ) -> Arc<Self> {
         let rooms = DashMap::new();
-        Arc::new(Registry {
+        let registry = Arc::new(Registry {
             rooms,
             generation: AtomicU64::new(1),
             defaults,
@@ -76,7 +79,26 @@ impl Registry {
             turn: std::sync::OnceLock::new(),
             draining: std::sync::atomic::AtomicBool::new(false),
             drain_asked: tokio::sync::Notify::new(),
-        })
+            directory: Arc::default(),
+        });
+        // Evictions reach a group room through its inbox, if it runs (one that does not
+        // has nobody to send out). A full inbox drops it: the person's page leaves by
+        // itself too, on the plenary's word.
+        let weak = Arc::downgrade(&registry);
+        registry.directory.set_evictor(Arc::new(move |room: &RoomId, eviction: Eviction| {
+            let Some(registry) = weak.upgrade() else { return };
+            if let Some(h) = registry.rooms.get(room)
+                && h.tx.try_send(RoomCmd::Evict(eviction)).is_err()
+            {
+                tracing::warn!(%room, "a group room's inbox is full; an eviction was dropped");
+            }
+        }));
+        registry
+    }
+
+    /// Who each breakout group's room admits.
+    pub fn directory(&self) -> &GroupDirectory {
+        &self.directory
     }
 
     /// The session store, if rooms are remembered.
@@ -232,6 +254,7 @@ impl Registry {
         if let Some(turn) = self.turn.get() {
             core = core.with_turn(Arc::clone(turn));
         }
+        core = core.with_directory(Arc::clone(&self.directory));
         if restarted {
             core.after_restart();
         }

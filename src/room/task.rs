@@ -138,6 +138,7 @@ pub async fn run(
         }
     }
     core.release_media();
+    core.ended();
     if core.is_empty() {
         core.end_run();
     }
@@ -193,6 +194,8 @@ mod tests {
                 resume: None,
                 new_resume: ResumeToken(format!("resume-{i}")),
                 link: None,
+                listen: false,
+                colour: None,
             };
             let conn = Conn { id: ConnId(i as u64), tx: conn_tx };
             tx.try_send(RoomCmd::Join { req, conn, reply }).unwrap();

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod binary;
+mod breakouts;
 mod common;
 mod isolation;
 mod limits;

@@ -1,0 +1,374 @@
+//! Breakout groups against a real server: a plenary splits into group rooms that admit
+//! only whom the plenary put there, each with its own queue; people move; everyone comes
+//! back with their plenary hand; 40 people go into seven groups and back within 2 s;
+//! the assignment survives a crash of the server.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use futures_util::SinkExt;
+use serde_json::{Value, json};
+use talkstick::token::unix_now;
+use talkstick_signaling::protocol::Role;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::binary::{Proc, scratch};
+use crate::common::{Client, Server, View, WAIT, connect, token_for};
+
+/// One person: their plenary connection and, while in a group, their group connection.
+struct Person {
+    token: String,
+    plenary: Client,
+    group: Option<(String, Client)>,
+}
+
+/// Joins `group` with `token` as a page does (a second connection, the same link).
+async fn join_group(
+    addr: SocketAddr,
+    token: &str,
+    name: &str,
+    group: &str,
+    listen: bool,
+) -> Result<Client, Value> {
+    let mut ws = connect(addr).await;
+    let join = json!({"type": "join", "v": 1, "token": token, "group": group, "listen": listen});
+    ws.send(Message::text(join.to_string())).await.unwrap();
+    let mut c = Client {
+        name: format!("{name}@{group}"),
+        ws,
+        id: 0,
+        resume: String::new(),
+        view: View::default(),
+        last_seq: 0,
+        log: Vec::new(),
+    };
+    let first = c.next().await;
+    match first["type"].as_str() {
+        Some("welcome") => {
+            c.id = first["you"]["id"].as_u64().unwrap();
+            c.resume = first["you"]["resume_token"].as_str().unwrap().to_owned();
+            Ok(c)
+        }
+        _ => Err(first),
+    }
+}
+
+/// Reads a plenary connection until its `breakouts` satisfies `pred`; the last one.
+async fn breakouts_until(c: &mut Client, pred: impl Fn(&Value) -> bool) -> Value {
+    let start = c.log.iter().rev().find(|m| m["type"] == "breakouts").cloned();
+    if let Some(b) = start.filter(|m| pred(&m["breakouts"])) {
+        return b["breakouts"].clone();
+    }
+    loop {
+        let m = c.next_of("breakouts").await;
+        if pred(&m["breakouts"]) {
+            return m["breakouts"].clone();
+        }
+    }
+}
+
+/// The group room `me` is in, by the plenary's word.
+fn my_group(b: &Value, me: u64) -> Option<String> {
+    b["groups"]
+        .as_array()?
+        .iter()
+        .find(|g| g["open"] == true && g["members"].as_array().unwrap().iter().any(|m| m == me))
+        .map(|g| g["room"].as_str().unwrap().to_owned())
+}
+
+/// Everyone follows the plenary into their group, as the page does.
+async fn follow(addr: SocketAddr, people: &mut [Person], b: &Value) {
+    for p in people.iter_mut() {
+        let room = my_group(b, p.plenary.id).expect("everyone is placed");
+        let c = join_group(addr, &p.token, &p.plenary.name, &room, false).await.expect("admitted");
+        p.group = Some((room, c));
+    }
+}
+
+/// Reads until the connection closes; its close code (`None`: closed without one).
+async fn closed_with(c: &mut Client) -> Option<u16> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let frame = tokio::time::timeout(left, futures_util::StreamExt::next(&mut c.ws))
+            .await
+            .unwrap_or_else(|_| panic!("{}: not closed within {WAIT:?}", c.name));
+        match frame {
+            Some(Ok(Message::Close(f))) => return f.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => continue,
+            _ => return None,
+        }
+    }
+}
+
+async fn plenary(server: &Server, room: &str, learners: usize) -> (Person, Vec<Person>) {
+    let exp = unix_now() + 3600;
+    let ftoken = token_for(room, "Fran", Role::Facilitator, exp);
+    let fac = Client::join_with(server.addr, &ftoken, "Fran", None).await;
+    let mut people = Vec::new();
+    for i in 0..learners {
+        let name = format!("Learner {i:02}");
+        let token = token_for(room, &name, Role::Learner, exp);
+        let plenary = Client::join_with(server.addr, &token, &name, None).await;
+        people.push(Person { token, plenary, group: None });
+    }
+    (Person { token: ftoken, plenary: fac, group: None }, people)
+}
+
+#[tokio::test]
+async fn twelve_learners_split_into_two_groups_each_with_its_own_queue_and_come_back() {
+    let server = Server::start().await;
+    let (mut fran, mut people) = plenary(&server, "course", 12).await;
+    // A plenary hand, for coming back to.
+    let keeper = people[11].plenary.id;
+    people[11].plenary.send(json!({"type": "raise_hand", "kind": "new_point"})).await;
+    fran.plenary.until("the hand", |v| v.queue == [keeper]).await;
+
+    // A learner may not open; the facilitator's bad plans are refused.
+    people[0].plenary.send(json!({"type": "open_breakouts", "groups": 2, "id": 1})).await;
+    let e = people[0].plenary.next_of("error").await;
+    assert_eq!((e["code"].as_str(), e["re"].as_u64()), (Some("forbidden"), Some(1)), "{e}");
+    for (id, bad) in [
+        (2, json!({"groups": 1})),
+        (3, json!({"groups": 21})),
+        (4, json!({"groups": 2, "size": 3})),
+    ] {
+        let mut msg = bad.clone();
+        msg["type"] = json!("open_breakouts");
+        msg["id"] = json!(id);
+        fran.plenary.send(msg).await;
+        let e = fran.plenary.next_of("error").await;
+        assert_eq!(
+            (e["code"].as_str(), e["re"].as_u64()),
+            (Some("invalid_breakouts"), Some(id)),
+            "{e}"
+        );
+    }
+
+    fran.plenary
+        .send(json!({"type": "open_breakouts", "groups": 2, "names": ["Pricing", "Onboarding"]}))
+        .await;
+    let b = breakouts_until(&mut fran.plenary, |b| !b.is_null()).await;
+    assert_eq!(b["groups"][0]["name"], "Pricing");
+    for p in &mut people {
+        let mine = breakouts_until(&mut p.plenary, |b| !b.is_null()).await;
+        assert_eq!(mine, b, "everyone is told the same groups");
+    }
+    follow(server.addr, &mut people, &b).await;
+    let rooms: Vec<String> = b["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["room"].as_str().unwrap().to_owned())
+        .collect();
+    // Each group room holds its six, with their plenary colours.
+    for p in &mut people {
+        let (room, g) = p.group.as_mut().unwrap();
+        g.until("six in the group", |v| v.participants.len() == 6).await;
+        let plenary_colour = p.plenary.view.participants[&p.plenary.id]["colour"].clone();
+        assert_eq!(g.view.participants[&g.id]["colour"], plenary_colour, "{room}");
+    }
+    // A hand in group 1 is seen there, not in group 2.
+    let (in1, in2): (Vec<usize>, Vec<usize>) =
+        (0..12).partition(|i| people[*i].group.as_ref().unwrap().0 == rooms[0]);
+    let raiser = in1[0];
+    let gid = people[raiser].group.as_ref().unwrap().1.id;
+    people[raiser]
+        .group
+        .as_mut()
+        .unwrap()
+        .1
+        .send(json!({"type": "raise_hand", "kind": "new_point"}))
+        .await;
+    for i in &in1 {
+        people[*i].group.as_mut().unwrap().1.until("the group's hand", |v| v.queue == [gid]).await;
+    }
+    let other = &mut people[in2[0]].group.as_mut().unwrap().1;
+    other.ping().await;
+    assert!(other.view.queue.is_empty(), "group 2's queue is its own");
+
+    // Nobody gets into a group they are not in, nor with another plenary's link.
+    let stranger = &people[in2[1]];
+    let e = join_group(server.addr, &stranger.token, "x", &rooms[0], false)
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(e["code"], "not_in_group", "{e}");
+    let elsewhere = token_for("other", "Eve", Role::Learner, unix_now() + 60);
+    let e =
+        join_group(server.addr, &elsewhere, "Eve", &rooms[0], false).await.err().expect("refused");
+    assert_eq!(e["code"], "not_in_group", "{e}");
+    let forged = token_for(&rooms[0], "Eve", Role::Facilitator, unix_now() + 60);
+    let mut ws = connect(server.addr).await;
+    ws.send(Message::text(json!({"type": "join", "v": 1, "token": forged}).to_string()))
+        .await
+        .unwrap();
+    let mut c = Client {
+        name: "forged".into(),
+        ws,
+        id: 0,
+        resume: String::new(),
+        view: View::default(),
+        last_seq: 0,
+        log: vec![],
+    };
+    assert_eq!(c.next_of("error").await["code"], "bad_token", "a link never names a group room");
+
+    // The facilitator listens in on group 1: present there, never heard.
+    let mut listening =
+        join_group(server.addr, &fran.token, "Fran", &rooms[0], true).await.unwrap();
+    let me = listening.view.participants[&listening.id].clone();
+    assert_eq!(
+        (me["role"].as_str(), me["listening"].as_bool()),
+        (Some("facilitator"), Some(true)),
+        "{me}"
+    );
+    let fran_in_1 = listening.id;
+    people[in1[1]]
+        .group
+        .as_mut()
+        .unwrap()
+        .1
+        .until("Fran present", |v| v.participants.contains_key(&fran_in_1))
+        .await;
+
+    // One learner moves to group 2: out of group 1's room (4005), into group 2's.
+    let mover = in1[2];
+    let mover_id = people[mover].plenary.id;
+    fran.plenary.send(json!({"type": "move_to_group", "participant": mover_id, "group": 2})).await;
+    let b = breakouts_until(&mut people[mover].plenary, |b| {
+        my_group(b, mover_id).as_deref() == Some(rooms[1].as_str())
+    })
+    .await;
+    assert_eq!(my_group(&b, mover_id).unwrap(), rooms[1]);
+    let (_, old) = people[mover].group.as_mut().unwrap();
+    assert_eq!(closed_with(old).await, Some(4005));
+    let moved = join_group(server.addr, &people[mover].token, "m", &rooms[1], false)
+        .await
+        .expect("into group 2");
+    people[mover].group = Some((rooms[1].clone(), moved));
+    let e = join_group(server.addr, &people[mover].token, "m", &rooms[0], false)
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(e["code"], "not_in_group");
+
+    // A text notice reaches everyone on their plenary connection.
+    fran.plenary.send(json!({"type": "breakout_notice", "text": "Five minutes"})).await;
+    for p in &mut people {
+        let n = p.plenary.next_of("notice").await;
+        assert_eq!(
+            (n["kind"].as_str(), n["message"].as_str()),
+            (Some("breakout"), Some("Fran: Five minutes"))
+        );
+    }
+
+    // Call everyone back: every group connection closes, the plenary hand is still up.
+    fran.plenary.send(json!({"type": "close_breakouts"})).await;
+    for p in &mut people {
+        breakouts_until(&mut p.plenary, Value::is_null).await;
+        let (room, g) = p.group.as_mut().unwrap();
+        assert_eq!(closed_with(g).await, Some(4005), "{room}");
+        p.plenary.ping().await;
+        assert_eq!(p.plenary.view.queue, [keeper], "the plenary hand waited");
+    }
+    assert_eq!(closed_with(&mut listening).await, Some(4005));
+    let e = join_group(server.addr, &people[0].token, "x", &rooms[0], false)
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(e["code"], "not_in_group", "no group admits anyone after the call-back");
+}
+
+#[tokio::test]
+async fn forty_people_go_into_seven_groups_and_back_within_two_seconds() {
+    let server = Server::start().await;
+    let (mut fran, mut people) = plenary(&server, "plenary40", 39).await;
+    let opened = Instant::now();
+    fran.plenary.send(json!({"type": "open_breakouts", "groups": 7, "assign": "balanced"})).await;
+    // Every page hears, follows, and is welcomed in its group (one after another here;
+    // real pages do it side by side).
+    let mut b = Value::Null;
+    for p in &mut people {
+        b = breakouts_until(&mut p.plenary, |b| !b.is_null()).await;
+    }
+    follow(server.addr, &mut people, &b).await;
+    let into = opened.elapsed();
+    let sizes: Vec<usize> = b["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["members"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes.iter().sum::<usize>(), 39);
+    assert!(sizes.iter().all(|s| (5..=6).contains(s)), "{sizes:?}");
+    let mut placed = BTreeMap::new();
+    for p in &people {
+        *placed.entry(p.group.as_ref().unwrap().0.clone()).or_insert(0) += 1;
+    }
+    assert_eq!(placed.len(), 7);
+
+    let back = Instant::now();
+    fran.plenary.send(json!({"type": "close_breakouts"})).await;
+    for p in &mut people {
+        breakouts_until(&mut p.plenary, Value::is_null).await;
+        let (_, g) = p.group.as_mut().unwrap();
+        assert_eq!(closed_with(g).await, Some(4005));
+    }
+    let returned = back.elapsed();
+    eprintln!("40 people: into 7 groups in {into:?}, all back in {returned:?}");
+    assert!(into < Duration::from_secs(2), "into groups took {into:?}");
+    assert!(returned < Duration::from_secs(2), "back took {returned:?}");
+}
+
+#[tokio::test]
+async fn the_groups_survive_a_crash_of_the_server() {
+    let dir = scratch("breakout-crash");
+    let server = Proc::start(&dir, 0).await;
+    let addr = server.addr;
+    let exp = unix_now() + 3600;
+    let ftoken = token_for("crash", "Fran", Role::Facilitator, exp);
+    let mut fran = Client::join_with(addr, &ftoken, "Fran", None).await;
+    let mut people = Vec::new();
+    for name in ["Aino", "Bertil", "Chen", "Dalia"] {
+        let token = token_for("crash", name, Role::Learner, exp);
+        let plenary = Client::join_with(addr, &token, name, None).await;
+        people.push(Person { token, plenary, group: None });
+    }
+    fran.send(json!({"type": "open_breakouts", "groups": 2})).await;
+    let b = breakouts_until(&mut fran, |b| !b.is_null()).await;
+    for p in &mut people {
+        breakouts_until(&mut p.plenary, |b| !b.is_null()).await;
+    }
+    follow(addr, &mut people, &b).await;
+    for p in &mut people {
+        p.group.as_mut().unwrap().1.until("both here", |v| v.participants.len() == 2).await;
+    }
+
+    server.kill().await;
+    let mut server = Proc::start(&dir, addr.port()).await;
+    server.printed("Restored").await;
+    // A page coming back reads its group from the plenary's welcome and goes straight
+    // there, as the same person in the same group.
+    for p in &mut people {
+        let back =
+            Client::join_with(server.addr, &p.token, &p.plenary.name, Some(&p.plenary.resume))
+                .await;
+        assert_eq!(back.id, p.plenary.id);
+        let again = &back.log[0]["room"]["breakouts"];
+        assert_eq!(
+            my_group(again, back.id),
+            my_group(&b, back.id),
+            "the same group after the crash"
+        );
+        let (room, old) = p.group.take().unwrap();
+        let g = join_group(server.addr, &p.token, &p.plenary.name, &room, false)
+            .await
+            .expect("admitted again");
+        assert_eq!(g.id, old.id, "the same person in the group's room");
+        p.group = Some((room, g));
+        p.plenary = back;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
