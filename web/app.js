@@ -10,7 +10,7 @@
 // `connection.on(type, fn)` delivers any server message type and
 // `connection.send(type, fields)` sends any type, for the media's own signalling.
 
-import { Connection } from './connection.js';
+import { Rooms } from './rooms.js';
 import { touchScreen, frameTimes } from './dom.js';
 import { Store } from './state.js';
 import { tokenFromUrl, decodeClaims, looksExpired, reportUrl } from './token.js';
@@ -29,6 +29,7 @@ import { statsView } from './views/stats.js';
 import { helpView } from './views/help.js';
 import { chatView } from './views/chat.js';
 import { inviteView } from './views/invite.js';
+import { breakoutsView } from './views/breakouts.js';
 
 /** How long the speaker's reaction summary gathers before it is read out. */
 const SPEAKER_SUMMARY_MS = 4000;
@@ -87,7 +88,8 @@ async function main() {
 }
 
 function enterRoom({ token, mic, choice }) {
-  const conn = new Connection({ token });
+  // The plenary, and the breakout group the person is in while groups run (rooms.js).
+  const conn = new Rooms({ token });
   const store = new Store();
   store.attach(conn);
   const local = { listenOnly: choice.listenOnly, wantMicOnJoin: choice.micOn, media: null, hadHand: false };
@@ -234,6 +236,7 @@ function enterRoom({ token, mic, choice }) {
   };
 
   inviteView({ toast });
+  breakoutsView(store, conn, { toast, confirmTwice });
   const floor = floorView(store, actions);
   peopleView(store, actions);
   const queue = queueView(store, actions);
@@ -292,12 +295,27 @@ function enterRoom({ token, mic, choice }) {
     if (first && !resumed && local.wantMicOnJoin && !me.force_muted) setMic(true);
     else if (me.mic_on && (local.listenOnly || me.push_to_talk)) setMic(false);
     else micTrack(!!me.mic_on && !me.force_muted && !local.listenOnly);
-    if (!first) {
+    if (!first && !conn.switching) {
       const said = reconnectedWords({ resumed, hadHand: local.hadHand, offlineMs: conn.offlineMs ?? 0 });
       toast(said.text, said.kind);
     }
     if (first) loadMedia();
   });
+  // Into a breakout group or back: the room's welcome is applied; audio starts over in
+  // the new room at once, the microphone as it was.
+  conn.onSwitch(async (where) => {
+    const micWas = local.micBeforeSwitch;
+    local.media?.stop?.();
+    local.media = null;
+    await loadMedia({ listenOnly: local.listenOnly || !!where?.listen });
+    if (micWas && !where?.listen) setMic(true);
+    const g = where && conn.breakouts?.groups?.find((x) => x.room === where.room);
+    if (where?.listen) toast(`You are listening in on ${g?.name ?? 'a group'}: they see you there, and nobody hears you.`);
+    else if (where) toast(`You are in ${g?.name ?? 'your group'} now.${g?.leads?.includes(conn.plenaryMe) ? ' You facilitate this group.' : ''}`);
+    else toast('You are back in the plenary.');
+  });
+  // A switch is coming: remember the microphone, to open it again in the new room.
+  conn.onBeforeSwitch(() => { local.micBeforeSwitch = !!store.self?.mic_on && !local.listenOnly; });
   // A screen reader hears what happens to your own hand: up, down, and your place as it
   // changes (the page shows the same in "#k of n").
   let myPlace = null;
@@ -312,7 +330,7 @@ function enterRoom({ token, mic, choice }) {
     myPlace = place;
   });
 
-  async function loadMedia() {
+  async function loadMedia({ listenOnly = local.listenOnly } = {}) {
     let mod;
     try {
       mod = await import('./media.js');
@@ -321,7 +339,7 @@ function enterRoom({ token, mic, choice }) {
     }
     try {
       local.media = mod;
-      await mod.start?.({ connection: conn, store, stream: mic.stream, listenOnly: local.listenOnly, micOn: !local.listenOnly && !!mic.stream?.getAudioTracks()[0]?.enabled });
+      await mod.start?.({ connection: conn, store, stream: mic.stream, listenOnly, micOn: !listenOnly && !!mic.stream?.getAudioTracks()[0]?.enabled });
     } catch (e) {
       console.error('media failed to start:', e);
       toast('Audio could not start. The queue and floor still work; try reloading.', 'error');

@@ -13,7 +13,7 @@ const MAX_ATTEMPTS = 40; // about ten minutes of trying, then a "Try again" butt
 // `forbidden` at join: a facilitator removed the person with this link.
 const FATAL_CODES = new Set(['bad_token', 'token_expired', 'unsupported_version', 'forbidden']);
 
-const resumeKey = (token) => `talkstick:resume:${token}`;
+const resumeKey = (token, group) => `talkstick:resume:${token}${group ? `:${group}` : ''}`;
 
 /**
  * Status values passed to `onStatus` listeners:
@@ -23,11 +23,17 @@ const resumeKey = (token) => `talkstick:resume:${token}`;
  * - `{state: 'reconnecting', attempt, retryAt, everJoined, reason, lostAt}` waiting to
  *   retry (`lostAt`: when the joined connection dropped)
  * - `{state: 'stopped', reason, code?, message?}` no more tries: `fatal` (token, version),
- *   `replaced` (joined again elsewhere), `left`, `gave_up`
+ *   `replaced` (joined again elsewhere), `left`, `gave_up`, `moved` (out of a breakout
+ *   group: the plenary says where to)
+ *
+ * With `group` (a breakout group's room from the plenary's `breakouts`) it joins that
+ * room with the same link; `listen`: a facilitator listening in.
  */
 export class Connection {
-  constructor({ token, url = defaultUrl(), storage = sessionStorage, WebSocketImpl = WebSocket }) {
+  constructor({ token, group = null, listen = false, url = defaultUrl(), storage = sessionStorage, WebSocketImpl = WebSocket }) {
     this.token = token;
+    this.group = group;
+    this.listen = listen;
     this.url = url;
     this.storage = storage;
     this.WS = WebSocketImpl;
@@ -45,13 +51,13 @@ export class Connection {
   }
 
   get resumeToken() {
-    try { return this.storage.getItem(resumeKey(this.token)); } catch { return null; }
+    try { return this.storage.getItem(resumeKey(this.token, this.group)); } catch { return null; }
   }
 
   set resumeToken(value) {
     try {
-      if (value) this.storage.setItem(resumeKey(this.token), value);
-      else this.storage.removeItem(resumeKey(this.token));
+      if (value) this.storage.setItem(resumeKey(this.token, this.group), value);
+      else this.storage.removeItem(resumeKey(this.token, this.group));
     } catch { /* storage may be unavailable (privacy mode): resume then lasts the page */ }
   }
 
@@ -147,10 +153,16 @@ export class Connection {
       return;
     }
     this.ws = ws;
+    this.times = { connect: performance.now() }; // this socket's connect, open and welcome
     this.joinError = null;
     this.goodbye = null;
     ws.onopen = () => {
+      this.times.open = performance.now();
       const join = { type: 'join', v: PROTOCOL_VERSION, token: this.token };
+      if (this.group) {
+        join.group = this.group;
+        if (this.listen) join.listen = true;
+      }
       const resume = this.resumeToken;
       if (resume) join.resume = resume;
       ws.send(JSON.stringify(join));
@@ -179,7 +191,8 @@ export class Connection {
       if (msg.type === 'welcome') return this.welcomed(msg);
       if (msg.type === 'error') {
         this.joinError = msg;
-        if (FATAL_CODES.has(msg.code)) {
+        // A group that no longer has us: the plenary tells where to go.
+        if (FATAL_CODES.has(msg.code) || (this.group && msg.code === 'not_in_group')) {
           this.resumeToken = null;
           this.stop('fatal', { code: msg.code, message: msg.message });
         } else {
@@ -201,6 +214,7 @@ export class Connection {
   }
 
   welcomed(msg) {
+    if (this.times) this.times.welcome = performance.now();
     const rejoined = this.everJoined;
     // How long this page was without the room (0 on the first join).
     this.offlineMs = this.lostAt == null ? 0 : performance.now() - this.lostAt;
@@ -231,6 +245,15 @@ export class Connection {
     }
     if (ev.code === 4002) {
       this.stop('replaced', { message: this.goodbye });
+      return;
+    }
+    if (ev.code === 4006) {
+      this.connect(); // a new role in a breakout group: join again at once, same person
+      return;
+    }
+    if (ev.code === 4005) {
+      this.resumeToken = null;
+      this.stop('moved');
       return;
     }
     if (ev.code === 4004) {

@@ -41,6 +41,10 @@ const ERRORS = {
   message_too_long: 'Your message is too long — keep it to 1,000 characters.',
   unknown_message: 'That message is already gone.',
   internal: 'Something went wrong on the server. Try again.',
+  breakouts_open: 'Breakout groups are already open. Call everyone back first.',
+  no_breakouts: 'No breakout groups are open.',
+  unknown_group: 'That group is closed or does not exist.',
+  not_in_group: 'That person is in no breakout group.',
 };
 
 export function errorText(code, message) {
@@ -49,6 +53,7 @@ export function errorText(code, message) {
     const what = /^too many [^;]+/.exec(message || '')?.[0] ?? 'too many at once';
     return `Slow down a little — ${what}.`;
   }
+  if (code === 'invalid_breakouts') return `The groups were not opened: ${(message || '').replace(/^cannot open breakout groups: /, '')}`;
   if (code === 'invalid_setting') return `That setting was refused: ${message.replace(/^invalid setting /, '')}`;
   return ERRORS[code] || message || 'That did not work.';
 }

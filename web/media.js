@@ -26,6 +26,9 @@ export async function start({ connection, store, stream, listenOnly, micOn }) {
     restarts: 0,
     restartTimer: null,
     stallTimer: null,
+    // When this audio started, was offered, answered and connected (performance.now()):
+    // how long a page waits for audio after joining or moving to a group.
+    times: { start: performance.now() },
   };
   const s = state;
   s.unsubscribe.push(connection.on('rtc_answer', (m) => answer(s, m.sdp)));
@@ -48,7 +51,7 @@ export async function start({ connection, store, stream, listenOnly, micOn }) {
     }
   }));
   await negotiate(s);
-  window.talkstickMedia = { get pc() { return s.pc; }, get slots() { return s.slots; } };
+  window.talkstickMedia = { get pc() { return s.pc; }, get slots() { return s.slots; }, times: s.times };
 }
 
 /** Opens or closes the microphone (the track stays, so no renegotiation). */
@@ -95,7 +98,10 @@ async function negotiate(s) {
   pc.onconnectionstatechange = () => {
     if (s !== state || pc !== s.pc) return;
     clearTimeout(s.stallTimer);
-    if (pc.connectionState === 'connected') s.restarts = 0;
+    if (pc.connectionState === 'connected') {
+      s.restarts = 0;
+      s.times.connected ??= performance.now();
+    }
     if (pc.connectionState === 'failed') scheduleRestart(s);
     // The server drops a peer that goes quiet; do not wait for 'failed' to come back.
     if (pc.connectionState === 'disconnected') s.stallTimer = setTimeout(() => scheduleRestart(s, 0), DISCONNECTED_GRACE_MS);
@@ -103,6 +109,7 @@ async function negotiate(s) {
   const offer = await pc.createOffer();
   await pc.setLocalDescription(offer);
   // The server is ICE-lite: it needs none of our candidates, so the offer goes at once.
+  s.times.offered ??= performance.now();
   if (s.connection.send('rtc_offer', { sdp: pc.localDescription.sdp }) === null) {
     scheduleRestart(s); // not connected right now: try again shortly
     return;
@@ -116,6 +123,7 @@ async function negotiate(s) {
 
 async function answer(s, sdp) {
   if (s !== state || !s.pc || s.pc.signalingState !== 'have-local-offer') return;
+  s.times.answered ??= performance.now();
   try {
     await s.pc.setRemoteDescription({ type: 'answer', sdp });
   } catch (e) {

@@ -141,6 +141,18 @@ export class Store {
 
   on_welcome({ you, room }) {
     const first = !this.me;
+    if (!first && room.id !== this.roomId) {
+      // Another room (a breakout group, or back to the plenary): nothing of the last
+      // one carries over but the person.
+      this.recent.clear();
+      this.myReactions.clear();
+      this.notes.clear();
+      this.turnNote = null;
+      this.noteOnHold = null;
+      this.pendingNote = null;
+      this.stats = null;
+      this.chat = [];
+    }
     this.me = { id: you.id, role: you.role };
     // TURN relays with fresh credentials, for the audio connection (none: direct).
     this.iceServers = you.ice_servers || [];
@@ -326,8 +338,10 @@ export class Store {
   /** The server tells about itself: to facilitators, its session store failing or back;
    *  to everyone, that it restarts soon (the room comes back). */
   on_notice({ kind, message }) {
-    this.storeFailing = kind === 'store_failing';
-    this.emit('notice', { text: message, kind: kind === 'store_ok' ? 'info' : 'warn' });
+    if (kind === 'store_failing' || kind === 'store_ok') this.storeFailing = kind === 'store_failing';
+    // A facilitator's words to every group are read out as well as shown.
+    const tone = kind === 'store_ok' || kind === 'breakout' ? 'info' : 'warn';
+    this.emit('notice', { text: message, kind: tone, announce: kind === 'breakout' || kind === 'breakout_ending' });
   }
 
   on_settings({ settings }) {

@@ -144,11 +144,12 @@ export function facilitatorView(store, actions) {
   for (const t of tabs) {
     t.addEventListener('click', () => select(t));
     t.addEventListener('keydown', (e) => {
-      const i = tabs.indexOf(t);
-      const to = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[e.key];
+      const shown = tabs.filter((x) => !x.hidden);
+      const i = shown.indexOf(t);
+      const to = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: shown.length - 1 }[e.key];
       if (to === undefined) return;
       e.preventDefault();
-      select(tabs[(to + tabs.length) % tabs.length], true);
+      select(shown[(to + shown.length) % shown.length], true);
     });
   }
 

@@ -324,11 +324,12 @@ impl Room {
     }
 
     /// Tells everyone the groups as they are now, and the server who may enter which.
+    /// The directory first: a page that hears of its group may knock at once.
     pub(super) fn emit_breakouts(&mut self) {
-        let breakouts = self.breakouts();
-        self.broadcast(Audience::All, ServerMsg::Breakouts { breakouts });
         let groups = self.group_access();
         self.outputs.push_back(Output::Breakouts { groups });
+        let breakouts = self.breakouts();
+        self.broadcast(Audience::All, ServerMsg::Breakouts { breakouts });
     }
 
     /// Each open group's room with the links it admits: its members (learners, or

@@ -1,0 +1,199 @@
+// Breakout groups: the banner that says which group you are in and how long is left
+// (everyone), and the facilitator's Groups tab: open groups (by number or size; random,
+// balanced or by hand; names; a duration), then move people, make a learner a group's
+// lead, listen in or join a group, send a notice to every group, close one group, and
+// call everyone back.
+//
+// Everything here speaks of the plenary's people (ids, names, colours from rooms.js),
+// wherever the page is, and every action goes to the plenary (`sendPlenary`).
+
+import { h, render } from '../dom.js';
+
+const MINUTES = [0, 5, 10, 15, 20, 30, 45, 60];
+
+/** `m:ss` for a number of milliseconds (never negative). */
+export function clock(ms) {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/** Deals `ids` into `n` groups in turn (a starting point for placing people by hand). */
+export function roundRobin(ids, n) {
+  return new Map(ids.map((id, i) => [id, (i % n) + 1]));
+}
+
+export function breakoutsView(store, rooms, { toast, confirmTwice }) {
+  const box = document.getElementById('breakouts-panel');
+  const tab = document.getElementById('tab-breakouts');
+  const banner = document.getElementById('group-banner');
+  const plan = { by: 'groups', groups: 2, size: 5, assign: 'random', minutes: 0, names: '', manual: new Map() };
+  let dragged = null;
+
+  const isFac = () => rooms.plenaryRole === 'facilitator';
+  const person = (id) => rooms.plenaryPeople.get(id);
+  const nameOf = (id) => person(id)?.name ?? `Participant ${id}`;
+  const send = (type, fields) => {
+    if (rooms.sendPlenary(type, fields) === null) toast('You are offline right now — wait for the connection to come back, then try again.', 'error');
+  };
+  const others = () => [...rooms.plenaryPeople.values()].filter((p) => p.id !== rooms.plenaryMe);
+  const groupCount = () => {
+    if (plan.by === 'groups' || plan.assign === 'manual') return plan.groups;
+    return Math.max(1, Math.ceil(others().length / Math.max(1, plan.size)));
+  };
+
+  function dot(p) {
+    return h('span', { class: 'dot', style: { background: p?.colour ?? '#999' }, 'aria-hidden': 'true' });
+  }
+
+  // ---- the banner ----
+
+  function drawBanner() {
+    const b = rooms.breakouts;
+    const room = rooms.inGroup;
+    if (!b) { banner.hidden = true; return; }
+    const g = room ? b.groups.find((x) => x.room === room) : null;
+    const left = b.ends_ms == null ? null : b.ends_ms - rooms.plenaryNow();
+    const where = g
+      ? `${rooms.visit?.listen ? 'Listening in on' : 'You are in'} ${g.name}`
+      : 'Breakout groups are running; you are in the plenary';
+    const parts = [h('span', { id: 'group-where' }, where)];
+    if (left !== null) parts.push(h('span', { class: 'time-left', id: 'group-time-left' }, `${clock(left)} left`));
+    if (isFac() && room) parts.push(h('button', { type: 'button', class: 'small', id: 'group-leave', on: { click: () => rooms.goTo(null) } }, 'Back to the plenary'));
+    banner.hidden = false;
+    const sig = `${where}|${left === null ? '' : clock(left)}|${isFac() && !!room}`;
+    if (banner.dataset.sig !== sig) {
+      banner.dataset.sig = sig;
+      render(banner, parts);
+    }
+  }
+
+  // ---- the facilitator's tab ----
+
+  function draw() {
+    const fac = isFac();
+    tab.hidden = !fac;
+    // A learner who leads a group facilitates that group only: no invites from them.
+    const invite = document.getElementById('tab-invite');
+    if (invite) invite.hidden = !fac && !!rooms.inGroup;
+    if (!fac) return;
+    if (!rooms.breakouts) drawPlan(); else drawRunning(rooms.breakouts);
+  }
+
+  function drawPlan() {
+    const n = groupCount();
+    const people = others();
+    if (plan.assign === 'manual') {
+      for (const p of people) if (!plan.manual.has(p.id) || plan.manual.get(p.id) > n) plan.manual.set(p.id, ((people.indexOf(p)) % n) + 1);
+    }
+    const by = h('fieldset', {}, h('legend', {}, 'Make groups'),
+      h('label', { class: 'check-row' }, h('input', { type: 'radio', name: 'bo-by', id: 'bo-by-groups', checked: plan.by === 'groups', on: { change: () => { plan.by = 'groups'; draw(); } } }), ' Number of groups'),
+      h('input', { type: 'number', id: 'bo-groups', min: 2, max: 20, value: plan.groups, 'aria-label': 'Number of groups', 'data-focus-key': 'bo-groups', on: { change: (e) => { plan.groups = Number(e.target.value) || 2; draw(); } } }),
+      h('label', { class: 'check-row' }, h('input', { type: 'radio', name: 'bo-by', id: 'bo-by-size', checked: plan.by === 'size', disabled: plan.assign === 'manual', on: { change: () => { plan.by = 'size'; draw(); } } }), ' People per group'),
+      h('input', { type: 'number', id: 'bo-size', min: 1, max: 40, value: plan.size, 'aria-label': 'People per group', 'data-focus-key': 'bo-size', disabled: plan.assign === 'manual', on: { change: (e) => { plan.size = Number(e.target.value) || 5; draw(); } } }),
+      h('p', { class: 'hint', id: 'bo-summary' }, `${people.length} people in ${n} groups.`));
+    const assign = h('fieldset', {}, h('legend', {}, 'Who goes where'),
+      ...[['random', 'Random'], ['balanced', 'Balanced: spread talk time, keep facilitators apart'], ['manual', 'By hand']].map(([v, label]) =>
+        h('label', { class: 'check-row' }, h('input', { type: 'radio', name: 'bo-assign', id: `bo-assign-${v}`, value: v, checked: plan.assign === v, on: { change: () => { plan.assign = v; if (v === 'manual') plan.by = 'groups'; draw(); } } }), ` ${label}`)));
+    const names = h('div', { class: 'field' },
+      h('label', { for: 'bo-names' }, 'Names or topics, one per line (optional)'),
+      h('textarea', { id: 'bo-names', rows: 2, 'data-focus-key': 'bo-names', on: { input: (e) => { plan.names = e.target.value; } } }, plan.names));
+    const minutes = h('div', { class: 'field' },
+      h('label', { for: 'bo-minutes' }, 'Call everyone back after'),
+      h('select', { id: 'bo-minutes', on: { change: (e) => { plan.minutes = Number(e.target.value); } } },
+        MINUTES.map((m) => h('option', { value: m, selected: plan.minutes === m }, m ? `${m} minutes` : 'No time limit'))));
+    const manual = plan.assign === 'manual' ? manualList(people, n) : null;
+    const open = h('button', { type: 'button', class: 'primary', id: 'bo-open', on: { click: openGroups } }, `Open ${n} groups`);
+    render(box, by, assign, manual, names, minutes, open);
+  }
+
+  /** By hand: each person with a group picker (keyboard), and drag onto a group. */
+  function manualList(people, n) {
+    const columns = [];
+    for (let g = 0; g <= n; g++) {
+      const members = people.filter((p) => (plan.manual.get(p.id) ?? 0) === g);
+      const col = h('section', {
+        class: 'bo-group', data: { group: g },
+        on: {
+          dragover: (e) => { e.preventDefault(); col.classList.add('drop-target'); },
+          dragleave: () => col.classList.remove('drop-target'),
+          drop: (e) => { e.preventDefault(); if (dragged != null) { plan.manual.set(dragged, g); dragged = null; draw(); } },
+        },
+      }, h('h4', {}, g === 0 ? 'Stays in the plenary' : `Group ${g}`, ` (${members.length})`),
+      h('ul', {}, members.map((p) => h('li', {
+        class: 'bo-person', draggable: 'true', data: { name: p.name },
+        on: { dragstart: () => { dragged = p.id; } },
+      }, h('span', { class: 'who' }, dot(p), p.name),
+      h('select', {
+        'aria-label': `Group for ${p.name}`, 'data-focus-key': `bo-manual-${p.id}`,
+        on: { change: (e) => { plan.manual.set(p.id, Number(e.target.value)); draw(); } },
+      }, [...Array(n + 1).keys()].map((k) => h('option', { value: k, selected: k === g }, k === 0 ? 'Plenary' : `Group ${k}`)))))));
+      columns.push(col);
+    }
+    return h('div', { class: 'bo-groups', id: 'bo-manual' }, columns);
+  }
+
+  function openGroups() {
+    const n = groupCount();
+    const names = plan.names.split('\n').map((s) => s.trim()).slice(0, n);
+    while (names.length && !names[names.length - 1]) names.pop();
+    const msg = { assign: plan.assign };
+    if (plan.assign === 'manual') {
+      msg.groups = n;
+      msg.manual = [...Array(n).keys()].map((k) => others().filter((p) => plan.manual.get(p.id) === k + 1).map((p) => p.id));
+    } else if (plan.by === 'groups') msg.groups = n;
+    else msg.size = plan.size;
+    if (names.length) msg.names = names;
+    if (plan.minutes) msg.minutes = plan.minutes;
+    send('open_breakouts', msg);
+  }
+
+  function drawRunning(b) {
+    const open = b.groups.filter((g) => g.open);
+    const inNone = others().filter((p) => !open.some((g) => g.members.includes(p.id)));
+    const mover = (id) => h('select', {
+      'aria-label': `Move ${nameOf(id)}`, 'data-focus-key': `bo-move-${id}`, class: 'bo-move',
+      on: { change: (e) => send('move_to_group', { participant: id, group: Number(e.target.value) }) },
+    }, h('option', { value: 0, selected: !open.some((g) => g.members.includes(id)) }, 'Plenary'),
+    open.map((g) => h('option', { value: g.no, selected: g.members.includes(id) }, g.name)));
+    const row = (id, g) => h('li', { class: 'bo-person', data: { name: nameOf(id) } },
+      h('span', { class: 'who' }, dot(person(id)), nameOf(id), g?.leads.includes(id) ? h('span', { class: 'bo-lead' }, 'lead') : null),
+      g && person(id)?.role === 'learner' ? h('button', {
+        type: 'button', class: 'small', 'data-focus-key': `bo-lead-${id}`,
+        on: { click: () => send('set_group_lead', { participant: id, lead: !g.leads.includes(id) }) },
+      }, g.leads.includes(id) ? 'Not lead' : 'Make lead') : null,
+      mover(id));
+    const here = rooms.inGroup;
+    const groups = open.map((g) => h('section', { class: 'bo-group', data: { group: g.no }, 'aria-label': g.name },
+      h('h4', {}, g.name, ` (${g.members.length})`, here === g.room ? h('span', { class: 'bo-lead' }, rooms.visit?.listen ? 'listening' : 'you are here') : null),
+      h('div', { class: 'row' },
+        h('button', { type: 'button', class: 'small', 'data-focus-key': `bo-listen-${g.no}`, id: `bo-listen-${g.no}`, on: { click: () => rooms.goTo(g.room, { listen: true }) } }, 'Listen in'),
+        h('button', { type: 'button', class: 'small', 'data-focus-key': `bo-join-${g.no}`, id: `bo-join-${g.no}`, on: { click: () => rooms.goTo(g.room) } }, 'Join'),
+        h('button', {
+          type: 'button', class: 'small danger', 'data-focus-key': `bo-close-${g.no}`,
+          on: { click: (e) => confirmTwice(e.currentTarget, 'Close it?', () => send('close_group', { group: g.no })) },
+        }, 'Close group')),
+      h('ul', {}, g.members.map((id) => row(id, g)))));
+    const plenary = inNone.length ? h('section', { class: 'bo-group', data: { group: 0 } },
+      h('h4', {}, `In the plenary (${inNone.length})`), h('ul', {}, inNone.map((p) => row(p.id, null)))) : null;
+    const notice = h('form', {
+      class: 'row', id: 'bo-notice-form',
+      on: { submit: (e) => { e.preventDefault(); const t = e.target.elements.text; if (t.value.trim()) { send('breakout_notice', { text: t.value }); t.value = ''; } } },
+    }, h('label', { for: 'bo-notice', class: 'sr-only' }, 'Notice to every group'),
+    h('input', { id: 'bo-notice', name: 'text', maxlength: 280, placeholder: 'Notice to every group', 'data-focus-key': 'bo-notice' }),
+    h('button', { type: 'submit', class: 'small' }, 'Send'));
+    const back = h('button', {
+      type: 'button', class: 'primary', id: 'bo-call-back', 'data-focus-key': 'bo-call-back',
+      on: { click: (e) => confirmTwice(e.currentTarget, 'Call everyone back?', () => send('close_breakouts')) },
+    }, 'Call everyone back');
+    const summary = h('p', { class: 'hint' }, `Round ${b.round}: ${open.length} groups open.`);
+    render(box, summary, h('div', { class: 'bo-groups' }, groups, plenary), notice, back);
+  }
+
+  rooms.onBreakouts(() => { draw(); drawBanner(); });
+  rooms.onSwitch(() => { draw(); drawBanner(); });
+  // Names and colours change as people come and go in the plenary.
+  rooms.plenary.on('participant_joined', () => draw());
+  rooms.plenary.on('participant_left', () => draw());
+  store.on('joined', () => { draw(); drawBanner(); });
+  setInterval(drawBanner, 1000);
+}
