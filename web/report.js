@@ -82,7 +82,8 @@ async function showReport(run) {
         button('Download JSON', 'report-download-json', () => saveFile(`${base(r)}.json`, JSON.stringify(r, null, 2), 'application/json')),
         ['people', 'turns', 'hands'].map((t) => button(`CSV: ${t}`, `report-download-${t}`, async () => saveFile(`${base(r)}-${t}.csv`, await api(`/api/sessions/${r.run}?format=csv&table=${t}`, { raw: true }), 'text/csv'))),
         r.ended_ms ? button('Delete this session', 'report-delete', () => remove(r)) : null)),
-    h('section', { 'aria-labelledby': 'talk-h' }, h('h2', { id: 'talk-h' }, 'Talk time'), talkBars(r.people)),
+    h('section', { 'aria-labelledby': 'talk-h' }, h('h2', { id: 'talk-h' }, r.groups?.length ? 'Talk time in the plenary' : 'Talk time'), talkBars(r.people)),
+    r.groups?.length ? groupsSection(r) : null,
     h('section', { class: 'timeline', 'aria-labelledby': 'timeline-h' }, h('h2', { id: 'timeline-h' }, 'Who held the floor when'), timeline(r, person)),
     h('section', { class: 'balance', 'aria-labelledby': 'balance-h' }, h('h2', { id: 'balance-h' }, 'Balance over time'),
       h('p', { class: 'hint' }, 'Gini coefficient of talk time after each turn: 0 is everyone equal, 1 is one person.'), balanceChart(r)),
@@ -116,6 +117,17 @@ async function showSummary() {
       h('p', {}, REACTIONS.map((x) => `${x.label}: ${s.reactions_received[x.kind] || 0}`).join(' · '))));
 }
 
+/** A plenary's breakout groups: each group's talk time and turns, round by round. */
+function groupsSection(r) {
+  const rounds = [...new Set(r.groups.map((g) => g.round))];
+  return h('section', { 'aria-labelledby': 'groups-h', id: 'report-groups' }, h('h2', { id: 'groups-h' }, 'Breakout groups'),
+    rounds.map((round) => h('div', { class: 'report-round' },
+      rounds.length > 1 ? h('h3', {}, `Round ${round}`) : null,
+      r.groups.filter((g) => g.round === round).map((g) => h('div', { class: 'report-group', data: { group: g.no } },
+        h('h3', {}, `${g.name} — ${fmtDuration(g.duration_ms)}, ${g.turns} turn${g.turns === 1 ? '' : 's'}`),
+        talkBars(g.people, `report-talk-${round}-${g.no}`))))));
+}
+
 function fact(label, value) {
   return h('div', {}, h('dt', {}, label), h('dd', {}, String(value)));
 }
@@ -133,11 +145,11 @@ function table(head, rows) {
     h('tbody', {}, rows.map((row) => h('tr', {}, row.map((c) => h('td', { class: typeof c === 'number' ? 'num' : null }, c))))));
 }
 
-function talkBars(people) {
+function talkBars(people, id = 'report-talk') {
   const rows = [...people].sort((a, b) => b.talk_ms - a.talk_ms);
   const total = rows.reduce((n, p) => n + p.talk_ms, 0);
   const max = Math.max(1, ...rows.map((p) => p.talk_ms));
-  return h('ul', { class: 'balance-chart', id: 'report-talk' }, rows.map((p) => h('li', { class: 'bar-row', data: { name: p.name } },
+  return h('ul', { class: 'balance-chart', id }, rows.map((p) => h('li', { class: 'bar-row', data: { name: p.name } },
     h('span', { class: 'bar-name' }, swatch(p, p.name)),
     h('span', { class: 'bar-track', 'aria-hidden': 'true' }, h('span', { class: 'bar-fill', style: { '--c': p.colour, width: `${(p.talk_ms / max) * 100}%` } })),
     h('span', { class: 'bar-value' }, `${fmtDuration(p.talk_ms)} · ${total ? Math.round((p.talk_ms / total) * 100) : 0}% · ${p.turns} turn${p.turns === 1 ? '' : 's'} · waited ${fmtDuration(p.wait_ms)}`))));

@@ -94,6 +94,11 @@ pub struct SessionReport {
     pub balance: Vec<BalancePoint>,
     /// The chat as it stands (deleted messages are gone).
     pub chat: Vec<ChatView>,
+    /// In a plenary: its breakout rounds (closed ones, then one still open), each with
+    /// its groups' names, rooms and who was in them when it closed. Each group's own
+    /// talk time and turns are in that group room's report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub breakouts: Vec<crate::breakouts::BreakoutsView>,
 }
 
 /// One person's own view of a session: never anyone else's notes or numbers.
@@ -153,6 +158,7 @@ impl SessionReport {
             hands: watch.hands,
             balance: watch.balance,
             chat: room.chat(),
+            breakouts: room.past_breakouts().iter().cloned().chain(room.breakouts()).collect(),
         })
     }
 

@@ -304,11 +304,19 @@ impl Store {
         let restored = db.restorable(since_ms)?;
         let health = Arc::new(Health::default());
         let (tx, rx) = mpsc::sync_channel(WRITE_QUEUE);
-        let h = Arc::clone(&health);
+        let commits = Arc::new(writer::Commits::default());
+        let syncer = sqlite::Db::reader(&path)?;
+        let spawn_err = |source| StoreError::Dir { path: dir.to_owned(), source };
+        let (h, c) = (Arc::clone(&health), Arc::clone(&commits));
         std::thread::Builder::new()
             .name("talkstick-store".into())
-            .spawn(move || writer::run(db, rx, &h))
-            .map_err(|source| StoreError::Dir { path: dir.to_owned(), source })?;
+            .spawn(move || writer::run(db, rx, &h, &c))
+            .map_err(spawn_err)?;
+        let (h, c) = (Arc::clone(&health), commits);
+        std::thread::Builder::new()
+            .name("talkstick-sync".into())
+            .spawn(move || writer::sync(syncer, &h, &c))
+            .map_err(spawn_err)?;
         Ok((Store { tx, health, path: Arc::new(path), _lock: Arc::new(lock) }, restored))
     }
 

@@ -41,6 +41,30 @@ pub struct StoredReport {
     /// What happened.
     #[serde(flatten)]
     pub report: SessionReport,
+    /// In a plenary: each breakout group's own session (talk time and turns per group).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupReport>,
+}
+
+/// One breakout group's session, as a plenary's report shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupReport {
+    /// The breakout round (1, 2, …).
+    pub round: u32,
+    /// The group's number in its round.
+    pub no: u32,
+    /// Its name or topic.
+    pub name: String,
+    /// Its room.
+    pub room: RoomId,
+    /// Its session's id (its full report is that session's).
+    pub run: RunId,
+    /// How long it ran, ms.
+    pub duration_ms: u64,
+    /// Turns taken in it.
+    pub turns: usize,
+    /// Everyone who was in it, with their talk time and turns there.
+    pub people: Vec<talkstick_signaling::report::ReportPerson>,
 }
 
 /// Why a report could not be made.
@@ -78,13 +102,42 @@ pub fn report(records: &dyn Records, run: RunId) -> Result<StoredReport, ReportE
     .saturating_sub(r.started_ns)
     .max(0) as u64;
     let report = SessionReport::build(origin, stored.entries, until_ns)?;
-    Ok(StoredReport {
-        run,
-        room: r.room,
-        started_ms: r.started_ns / 1_000_000,
-        ended_ms: stored.ended_ms,
-        report,
-    })
+    let started_ms = r.started_ns / 1_000_000;
+    let groups = groups_of(records, &report, started_ms, stored.ended_ms)?;
+    Ok(StoredReport { run, room: r.room, started_ms, ended_ms: stored.ended_ms, report, groups })
+}
+
+/// The sessions of a plenary's breakout groups that ran within the plenary's session
+/// (a group room's session starts when its first person arrives).
+fn groups_of(
+    records: &dyn Records,
+    plenary: &SessionReport,
+    started_ms: i64,
+    ended_ms: Option<i64>,
+) -> Result<Vec<GroupReport>, ReportError> {
+    let mut out = Vec::new();
+    for round in &plenary.breakouts {
+        for g in &round.groups {
+            let within = |s: &SessionSummary| {
+                s.started_ms >= started_ms && ended_ms.is_none_or(|end| s.started_ms <= end)
+            };
+            let Some(session) = records.list(&g.room, 4)?.into_iter().find(within) else {
+                continue; // nobody ever came into it
+            };
+            let Ok(group) = report(records, session.run) else { continue };
+            out.push(GroupReport {
+                round: round.round,
+                no: g.no,
+                name: g.name.clone(),
+                room: g.room.clone(),
+                run: session.run,
+                duration_ms: group.report.duration_ms,
+                turns: group.report.turns.len(),
+                people: group.report.people,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Deletes an ended session and its journal; a running one is refused.

@@ -1,14 +1,21 @@
-//! The writer thread: group commit, one sync per [`SYNC_INTERVAL`] at most.
+//! The writer thread: group commit; and beside it the syncing thread: one sync per
+//! [`SYNC_INTERVAL`] at most.
 //!
-//! It blocks on its queue for the first write, takes whatever else has queued up since,
-//! commits all of it in one transaction, and then advances each room's mark (its
+//! The writer blocks on its queue for the first write, takes whatever else has queued up
+//! since, commits all of it in one transaction, and then advances each room's mark (its
 //! messages may leave). A commit in WAL mode with `synchronous=NORMAL` reaches the
 //! operating system (it survives the process being killed); the sync to disk (which
 //! survives a power cut) follows within the interval, as one checkpoint for everything
 //! committed since the last.
+//!
+//! Why the sync has a thread (and a connection) of its own: a checkpoint waits for the
+//! disk, which on a busy machine takes hundreds of milliseconds, and every room's
+//! messages wait for the next commit. In WAL mode a passive checkpoint and a commit run
+//! side by side, so commits (and messages) no longer queue behind the disk.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, atomic::Ordering};
 use std::time::Instant;
 
@@ -17,47 +24,51 @@ use super::{DurableMark, Health, Journal, RunId, SYNC_INTERVAL, Write};
 /// Writes taken into one transaction at most.
 const BATCH: usize = 4_096;
 
-pub(super) fn run(mut db: impl Journal, rx: Receiver<Write>, health: &Health) {
-    let mut last_sync = Instant::now();
-    let mut unsynced = false;
-    loop {
-        let first = if unsynced {
-            let left = SYNC_INTERVAL.saturating_sub(last_sync.elapsed());
-            match rx.recv_timeout(left) {
-                Ok(w) => Some(w),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => break,
-            }
-        } else {
-            match rx.recv() {
-                Ok(w) => Some(w),
+/// What the writer tells the syncing thread.
+#[derive(Debug, Default)]
+pub(super) struct Commits {
+    /// Transactions committed so far.
+    count: AtomicU64,
+    /// The writer has stopped: one last sync, then the syncing thread stops too.
+    done: AtomicBool,
+}
+
+pub(super) fn run(mut db: impl Journal, rx: Receiver<Write>, health: &Health, commits: &Commits) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(w) => batch.push(w),
                 Err(_) => break,
             }
-        };
-        if let Some(first) = first {
-            let mut batch = vec![first];
-            while batch.len() < BATCH {
-                match rx.try_recv() {
-                    Ok(w) => batch.push(w),
-                    Err(_) => break,
-                }
-            }
-            commit(&mut db, batch, health);
-            unsynced = true;
         }
-        if unsynced && last_sync.elapsed() >= SYNC_INTERVAL {
+        commit(&mut db, batch, health);
+        commits.count.fetch_add(1, Ordering::Release);
+    }
+    commits.done.store(true, Ordering::Release);
+    tracing::debug!("the store's writer stopped");
+}
+
+/// Syncs what was committed, at most once per [`SYNC_INTERVAL`], on its own connection.
+pub(super) fn sync(mut db: impl Journal, health: &Health, commits: &Commits) {
+    let mut synced = 0;
+    loop {
+        std::thread::sleep(SYNC_INTERVAL);
+        let done = commits.done.load(Ordering::Acquire);
+        let now = commits.count.load(Ordering::Acquire);
+        if now != synced {
             if let Err(e) = db.sync() {
                 // What was committed stays in the write-ahead log (it survives a crash);
                 // commits fail, and the rooms hear of it, once that log cannot grow.
                 health.sync_fault(&e.to_string());
             }
             health.syncs.fetch_add(1, Ordering::Relaxed);
-            last_sync = Instant::now();
-            unsynced = false;
+            synced = now;
+        }
+        if done {
+            break;
         }
     }
-    let _ = db.sync();
-    tracing::debug!("the store's writer stopped");
 }
 
 /// Commits one batch; then lets every room it touched send what waited on it (also

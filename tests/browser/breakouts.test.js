@@ -69,6 +69,10 @@ describe('breakout groups in the browser', () => {
   });
 
   after(async () => {
+    if (process.env.SHOW_STORE) {
+      const m = await (await fetch(`${server.base}/metrics`)).text();
+      console.log(m.split('\n').filter((l) => /talkstick_store_(lag|commit)_seconds_(bucket|sum|count)/.test(l)).join('\n'));
+    }
     await one?.close();
     await two?.close();
     await server?.stop();

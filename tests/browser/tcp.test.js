@@ -99,7 +99,9 @@ function twoPagesHearEachOther({ args = [], firewall = false, expect }) {
       await eventually(async () => {
         const { media } = await (await fetch(`${server.base}/healthz`)).json();
         assert.deepEqual(media.peer_states, { connecting: 0, udp: expect === 'udp' ? 2 : 0, tcp: expect === 'tcp' ? 2 : 0, relayed: 0 });
-        assert.equal(media.tcp_connections > 0, expect === 'tcp', JSON.stringify(media));
+        // A browser may keep a TCP pair open beside the UDP one it uses: only "some"
+        // is checked, and only when TCP carries the audio.
+        if (expect === 'tcp') assert.ok(media.tcp_connections > 0, JSON.stringify(media));
         const metrics = await (await fetch(`${server.base}/metrics`)).text();
         assert.match(metrics, new RegExp(`talkstick_media_peers\\{state="connected",transport="${expect}"\\} 2`));
       }, 5000);

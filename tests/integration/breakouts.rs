@@ -1,7 +1,8 @@
 //! Breakout groups against a real server: a plenary splits into group rooms that admit
 //! only whom the plenary put there, each with its own queue; people move; everyone comes
 //! back with their plenary hand; 40 people go into seven groups and back within 2 s;
-//! the assignment survives a crash of the server.
+//! the assignment survives a crash of the server, and the plenary's report shows each
+//! group's talk time and turns.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -13,7 +14,7 @@ use talkstick::token::unix_now;
 use talkstick_signaling::protocol::Role;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::binary::{Proc, scratch};
+use crate::binary::{Proc, api, json_of, scratch};
 use crate::common::{Client, Server, View, WAIT, connect, token_for};
 
 /// One person: their plenary connection and, while in a group, their group connection.
@@ -370,5 +371,36 @@ async fn the_groups_survive_a_crash_of_the_server() {
         p.group = Some((room, g));
         p.plenary = back;
     }
+
+    // A turn in one group (the floor is offered at once: auto-offer), then everyone back.
+    let (room0, g0) = people[0].group.as_mut().unwrap();
+    let room0 = room0.clone();
+    g0.send(json!({"type": "raise_hand", "kind": "new_point"})).await;
+    g0.next_of("youre_up").await;
+    g0.send(json!({"type": "accept_floor"})).await;
+    let me = g0.id;
+    g0.until("holding", |v| v.holder() == Some(me)).await;
+    g0.send(json!({"type": "yield"})).await;
+    g0.until("yielded", |v| v.holder().is_none()).await;
+    let mut fran = Client::join_with(server.addr, &ftoken, "Fran", Some(&fran.resume)).await;
+    fran.send(json!({"type": "close_breakouts"})).await;
+    breakouts_until(&mut fran, Value::is_null).await;
+    // The plenary's report shows each group: its name, its people, its turns.
+    let (status, body) = api(server.addr, "GET", "/api/sessions", Some(&ftoken)).await;
+    assert_eq!(status, 200, "{body}");
+    let run = json_of(&body)["sessions"][0]["run"].as_i64().unwrap();
+    let (status, body) = api(server.addr, "GET", &format!("/api/sessions/{run}"), Some(&ftoken)).await;
+    assert_eq!(status, 200, "{body}");
+    let report = json_of(&body);
+    assert_eq!(report["breakouts"].as_array().map(Vec::len), Some(1), "{report}");
+    let groups = report["groups"].as_array().expect("the groups' sessions");
+    assert_eq!(groups.len(), 2, "{report}");
+    let g = groups.iter().find(|g| g["room"] == room0.as_str()).unwrap();
+    assert_eq!((g["turns"].as_u64(), g["people"].as_array().map(Vec::len)), (Some(1), Some(2)), "{g}");
+    let turns_elsewhere = groups.iter().find(|g| g["room"] != room0.as_str()).unwrap()["turns"].as_u64();
+    assert_eq!(turns_elsewhere, Some(0));
+    // A learner reads no report, of the plenary or of a group.
+    let (status, _) = api(server.addr, "GET", &format!("/api/sessions/{run}"), Some(&people[0].token)).await;
+    assert_eq!(status, 403);
     let _ = std::fs::remove_dir_all(&dir);
 }
