@@ -16,7 +16,7 @@ import { Connection } from './connection.js';
 
 /** Plenary messages a page in a group still hears. */
 const ALWAYS = new Set(['breakouts']);
-const ALWAYS_NOTICES = new Set(['breakout', 'breakout_ending', 'server_restarting']);
+const ALWAYS_NOTICES = new Set(['breakout', 'breakout_ending']);
 
 export class Rooms {
   constructor({ token, makeConnection = (opts) => new Connection(opts) }) {

@@ -6,12 +6,16 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 
 use super::demux::{Datagram, DatagramSink, Demux, Undelivered, Unrouted};
 use super::forwarder::{ForwardingTotals, PeerTotals};
 use super::peer::HostCandidate;
-use super::tcp::TcpConnections;
+use super::tcp::{self, TcpConnections};
 use crate::rtp::socket::{DatagramSocket, enlarge_recv_buffer};
 use crate::rtp::{Protocol, Transmit};
 
@@ -256,7 +260,7 @@ impl<S: DatagramSink> MediaPlane<S> {
             if let Some(listener) = taken {
                 let plane = Arc::clone(self);
                 let advertised = l.advertised.clone();
-                tokio::spawn(super::tcp::accept_loop(plane, listener, advertised));
+                tokio::spawn(Self::accept_loop(plane, listener, advertised));
             }
         }
     }
@@ -344,4 +348,117 @@ pub fn local_ipv4s() -> Vec<IpAddr> {
         ips.push(IpAddr::from([127, 0, 0, 1]));
     }
     ips
+}
+
+/// ICE over TCP ([`super::tcp`]): accepting connections and routing their frames as
+/// datagrams are routed.
+impl<S: DatagramSink> MediaPlane<S> {
+    /// Accepts connections on `listener` for ever; `advertised` are the addresses it is
+    /// known by (a frame's destination, as str0m knows the candidate).
+    async fn accept_loop(plane: Arc<Self>, listener: TcpListener, advertised: Vec<SocketAddr>) {
+        loop {
+            let (stream, remote) = match listener.accept().await {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before it was taken.
+                    tracing::debug!(error = %e, "media TCP accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let local = advertised
+                .iter()
+                .find(|a| a.is_ipv4() == remote.is_ipv4())
+                .copied()
+                .unwrap_or(advertised[0]);
+            let (tx, rx) = mpsc::channel(tcp::QUEUE);
+            if !plane.tcp.admit(remote, tx) {
+                plane.counters.tcp_refused.fetch_add(1, Ordering::Relaxed);
+                continue; // dropped: closed at once
+            }
+            plane.counters.tcp_accepted.fetch_add(1, Ordering::Relaxed);
+            let _ = stream.set_nodelay(true);
+            let plane = Arc::clone(&plane);
+            tokio::spawn(async move {
+                let (read, write) = stream.into_split();
+                let mut writer = tokio::spawn(tcp::write_loop(write, rx));
+                // Whichever half ends first ends the connection.
+                let closed = tokio::select! {
+                    closed = plane.tcp_read_loop(read, remote, local) => closed,
+                    _ = &mut writer => tcp::Closed::Gone,
+                };
+                tracing::debug!(%remote, ?closed, "media TCP connection closed");
+                plane.tcp.release(remote);
+                plane.demux.forget_tcp(remote);
+                writer.abort();
+            });
+        }
+    }
+
+    /// Reads frames until the connection ends, routing each.
+    async fn tcp_read_loop(
+        &self,
+        mut read: tokio::net::tcp::OwnedReadHalf,
+        remote: SocketAddr,
+        local: SocketAddr,
+    ) -> tcp::Closed {
+        use tcp::Closed;
+        let plane = self;
+        let mut buf = vec![0u8; tcp::MAX_FRAME];
+        let mut wait = tcp::FIRST_FRAME;
+        loop {
+            let mut len = [0u8; 2];
+            match tokio::time::timeout(wait, read.read_exact(&mut len)).await {
+                Err(_) => return Closed::Silent,
+                Ok(Err(_)) => return Closed::Gone,
+                Ok(Ok(_)) => {}
+            }
+            let n = usize::from(u16::from_be_bytes(len));
+            if n == 0 || n > tcp::MAX_FRAME {
+                plane.counters.dropped_unknown.fetch_add(1, Ordering::Relaxed);
+                return Closed::BadFrame;
+            }
+            // The rest of a frame follows at once: a sender that stops mid-frame is silent.
+            match tokio::time::timeout(tcp::IDLE, read.read_exact(&mut buf[..n])).await {
+                Err(_) => return Closed::Silent,
+                Ok(Err(_)) => return Closed::Gone,
+                Ok(Ok(_)) => {}
+            }
+            wait = tcp::IDLE;
+            plane.counters.received.fetch_add(1, Ordering::Relaxed);
+            let data = &buf[..n];
+            let now = Instant::now();
+            let route = match plane.demux.route(Protocol::Tcp, remote, data, now) {
+                Ok(route) => route,
+                Err(Unrouted::OverRate) => {
+                    plane.counters.dropped_over_rate.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                Err(Unrouted::Unknown) => {
+                    plane.counters.dropped_unknown.fetch_add(1, Ordering::Relaxed);
+                    return Closed::Refused;
+                }
+            };
+            let datagram = Datagram {
+                proto: Protocol::Tcp,
+                participant: route.participant,
+                peer: route.peer,
+                source: remote,
+                destination: local,
+                data: data.to_vec(),
+                at: now,
+            };
+            match route.sink.deliver(datagram) {
+                Ok(()) => {}
+                Err(Undelivered::Busy) => {
+                    plane.counters.dropped_busy.fetch_add(1, Ordering::Relaxed);
+                }
+                // The peer's room has gone: nothing on this connection can route again.
+                Err(Undelivered::Gone) => {
+                    plane.counters.dropped_unknown.fetch_add(1, Ordering::Relaxed);
+                    return Closed::Refused;
+                }
+            }
+        }
+    }
 }

@@ -15,24 +15,21 @@
 //! - at most [`MAX_CONNECTIONS`] connections at once and [`MAX_PER_IP`] from one address
 //!   (an office's learners may share one NAT address).
 //!
-//! Routed frames go to the room's inbox exactly like UDP datagrams (a [`Datagram`] with
-//! [`Protocol::Tcp`]); what a room sends to a TCP path is queued to the connection's
-//! writer ([`TcpConnections::send`]), which frames it and writes in batches.
+//! Routed frames go to the room's inbox exactly like UDP datagrams (a `Datagram` with
+//! `Protocol::Tcp`; the plane's accept and read loops, in `plane.rs`, route them as they
+//! route UDP); what a room sends to a TCP path is queued to the connection's writer
+//! ([`TcpConnections::send`]), which frames it and writes in batches. This module holds
+//! the limits, the framing and the connections' table, and names nothing of the plane.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use dashmap::DashMap;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-
-use super::demux::{Datagram, DatagramSink, Undelivered, Unrouted};
-use super::plane::MediaPlane;
-use crate::rtp::Protocol;
 
 /// Longest frame accepted: the largest datagram the UDP side reads.
 pub const MAX_FRAME: usize = 2048;
@@ -47,7 +44,7 @@ pub const MAX_CONNECTIONS: usize = 4096;
 /// Most TCP media connections from one IP address.
 pub const MAX_PER_IP: usize = 256;
 /// Frames queued for one connection's writer (about a second of a listener's audio).
-const QUEUE: usize = 256;
+pub(super) const QUEUE: usize = 256;
 
 /// Why a TCP connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +85,7 @@ impl TcpConnections {
     }
 
     /// Takes a place for a connection from `remote`, if the limits allow one.
-    fn admit(&self, remote: SocketAddr, writer: mpsc::Sender<Vec<u8>>) -> bool {
+    pub(super) fn admit(&self, remote: SocketAddr, writer: mpsc::Sender<Vec<u8>>) -> bool {
         let mut per_ip = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
         let n = per_ip.entry(remote.ip()).or_default();
         if *n >= MAX_PER_IP || self.writers.len() >= MAX_CONNECTIONS {
@@ -103,7 +100,7 @@ impl TcpConnections {
     }
 
     /// Gives back the place of the connection from `remote`.
-    fn release(&self, remote: SocketAddr) {
+    pub(super) fn release(&self, remote: SocketAddr) {
         self.writers.remove(&remote);
         let mut per_ip = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(n) = per_ip.get_mut(&remote.ip()) {
@@ -115,119 +112,11 @@ impl TcpConnections {
     }
 }
 
-/// Accepts connections on `listener` for ever; `advertised` are the addresses it is
-/// known by (a frame's destination, as str0m knows the candidate).
-pub(super) async fn accept_loop<S: DatagramSink>(
-    plane: Arc<MediaPlane<S>>,
-    listener: TcpListener,
-    advertised: Vec<SocketAddr>,
-) {
-    loop {
-        let (stream, remote) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                // Out of file descriptors, or a connection reset before it was taken.
-                tracing::debug!(error = %e, "media TCP accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let local = advertised
-            .iter()
-            .find(|a| a.is_ipv4() == remote.is_ipv4())
-            .copied()
-            .unwrap_or(advertised[0]);
-        let (tx, rx) = mpsc::channel(QUEUE);
-        if !plane.tcp.admit(remote, tx) {
-            plane.counters.tcp_refused.fetch_add(1, Ordering::Relaxed);
-            continue; // dropped: closed at once
-        }
-        plane.counters.tcp_accepted.fetch_add(1, Ordering::Relaxed);
-        let _ = stream.set_nodelay(true);
-        let plane = Arc::clone(&plane);
-        tokio::spawn(async move {
-            let (read, write) = stream.into_split();
-            let mut writer = tokio::spawn(write_loop(write, rx));
-            // Whichever half ends first ends the connection.
-            let closed = tokio::select! {
-                closed = read_loop(&plane, read, remote, local) => closed,
-                _ = &mut writer => Closed::Gone,
-            };
-            tracing::debug!(%remote, ?closed, "media TCP connection closed");
-            plane.tcp.release(remote);
-            plane.demux.forget_tcp(remote);
-            writer.abort();
-        });
-    }
-}
-
-/// Reads frames until the connection ends, routing each.
-async fn read_loop<S: DatagramSink>(
-    plane: &MediaPlane<S>,
-    mut read: tokio::net::tcp::OwnedReadHalf,
-    remote: SocketAddr,
-    local: SocketAddr,
-) -> Closed {
-    let mut buf = vec![0u8; MAX_FRAME];
-    let mut wait = FIRST_FRAME;
-    loop {
-        let mut len = [0u8; 2];
-        match tokio::time::timeout(wait, read.read_exact(&mut len)).await {
-            Err(_) => return Closed::Silent,
-            Ok(Err(_)) => return Closed::Gone,
-            Ok(Ok(_)) => {}
-        }
-        let n = usize::from(u16::from_be_bytes(len));
-        if n == 0 || n > MAX_FRAME {
-            plane.counters.dropped_unknown.fetch_add(1, Ordering::Relaxed);
-            return Closed::BadFrame;
-        }
-        // The rest of a frame follows at once: a sender that stops mid-frame is silent.
-        match tokio::time::timeout(IDLE, read.read_exact(&mut buf[..n])).await {
-            Err(_) => return Closed::Silent,
-            Ok(Err(_)) => return Closed::Gone,
-            Ok(Ok(_)) => {}
-        }
-        wait = IDLE;
-        plane.counters.received.fetch_add(1, Ordering::Relaxed);
-        let data = &buf[..n];
-        let now = Instant::now();
-        let route = match plane.demux.route(Protocol::Tcp, remote, data, now) {
-            Ok(route) => route,
-            Err(Unrouted::OverRate) => {
-                plane.counters.dropped_over_rate.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            Err(Unrouted::Unknown) => {
-                plane.counters.dropped_unknown.fetch_add(1, Ordering::Relaxed);
-                return Closed::Refused;
-            }
-        };
-        let datagram = Datagram {
-            proto: Protocol::Tcp,
-            participant: route.participant,
-            peer: route.peer,
-            source: remote,
-            destination: local,
-            data: data.to_vec(),
-            at: now,
-        };
-        match route.sink.deliver(datagram) {
-            Ok(()) => {}
-            Err(Undelivered::Busy) => {
-                plane.counters.dropped_busy.fetch_add(1, Ordering::Relaxed);
-            }
-            // The peer's room has gone: nothing on this connection can route again.
-            Err(Undelivered::Gone) => {
-                plane.counters.dropped_unknown.fetch_add(1, Ordering::Relaxed);
-                return Closed::Refused;
-            }
-        }
-    }
-}
-
 /// Frames and writes what the rooms queued, a batch at a time.
-async fn write_loop(mut write: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Receiver<Vec<u8>>) {
+pub(super) async fn write_loop(
+    mut write: tokio::net::tcp::OwnedWriteHalf,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+) {
     let mut out = Vec::with_capacity(16 * 1024);
     while let Some(first) = rx.recv().await {
         out.clear();

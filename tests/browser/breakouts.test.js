@@ -63,7 +63,9 @@ describe('breakout groups in the browser', () => {
     }
     fac = await newPage(one.browser, server.links.find((l) => l.role === 'facilitator').url);
     await join(fac, { listenOnly: true });
-    // A plenary hand to come back to.
+    // A plenary hand to come back to (not offered the floor meanwhile: no auto-offer).
+    await fac.evaluate(() => window.talkstick.connection.send('update_settings', { settings: { auto_offer: false } }));
+    await eventually(async () => assert.equal(await fac.evaluate(() => window.talkstick.store.settings.auto_offer), false));
     await learners[3].page.keyboard.press('h');
     await fac.locator('#queue > li').first().waitFor();
   });
@@ -124,13 +126,23 @@ describe('breakout groups in the browser', () => {
     await learners[0].page.screenshot({ path: path.join(screenshots, 'breakouts-learner-in-group.png') });
   });
 
+  it('a page reloaded in a group comes back into its group, as the same person', async () => {
+    const page = learners[2].page;
+    const before = await page.evaluate(() => window.talkstick.store.me.id);
+    await page.reload();
+    await eventually(async () => assert.equal(await page.evaluate(() => window.talkstick?.connection?.inGroup ?? null), 'demo.1.2'), 10_000);
+    assert.equal(await page.evaluate(() => window.talkstick.store.me.id), before, 'the same participant in the group');
+    await eventually(async () => assert.equal(await page.locator('#people > li').count(), 2));
+    await hears(learners[3].page, [learners[2].name], []);
+  });
+
   it('the facilitator listens in unheard, and a notice reaches every group', async () => {
     await fac.click('#bo-listen-1');
     await eventually(async () => assert.match(await fac.locator('#group-where').textContent(), /Listening in on Pricing/));
     const [a, b, c, d] = learners.map((l) => l.name);
     await hears(fac, [a, b], [c, d]);
-    // Present in the group, shown there.
-    await learners[0].page.locator('#people > li[data-name="Facilitator"]').waitFor();
+    // Present in the group, shown there as listening in.
+    await learners[0].page.locator('#people > li[data-name="Facilitator"]', { hasText: 'Listening in' }).waitFor();
     await fac.fill('#bo-notice', 'Two minutes to wrap up');
     await fac.press('#bo-notice', 'Enter');
     for (const l of learners) {

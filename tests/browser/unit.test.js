@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Store, floorAnnouncement } from '../../web/state.js';
 import { Connection } from '../../web/connection.js';
+import { Rooms } from '../../web/rooms.js';
 import { decodeClaims, looksExpired } from '../../web/token.js';
 import { toCsv, perPerson } from '../../web/views/stats.js';
 import { errorText, REACTIONS, HAND_KINDS } from '../../web/labels.js';
@@ -207,6 +208,89 @@ describe('the connection', () => {
     FakeSocket.all[0].drop(4002);
     assert.equal(c.status.state, 'stopped');
     assert.equal(c.status.reason, 'replaced');
+  });
+});
+
+describe('the rooms of a page during breakouts', () => {
+  const groups = (members) => ({
+    round: 1, opened_ms: 1000, ends_ms: null,
+    groups: [
+      { no: 1, name: 'Pricing', room: 'demo.1.1', members, leads: [], open: true },
+      { no: 2, name: 'Onboarding', room: 'demo.1.2', members: [3], leads: [], open: true },
+    ],
+  });
+  const make = (storage) => (opts) => new Connection({ ...opts, url: 'ws://x/ws', storage, WebSocketImpl: FakeSocket });
+
+  it('follows the plenary into a group, hears only the group there (and the plenary\'s breakout news), and comes back', async () => {
+    FakeSocket.all = [];
+    const rooms = new Rooms({ token: 'T', makeConnection: make(memoryStorage()) });
+    const got = [];
+    const switches = [];
+    rooms.on('*', (m) => got.push(`${m.type}${m.room?.id ? `:${m.room.id}` : ''}`));
+    rooms.onSwitch((w) => switches.push(w?.room ?? 'plenary'));
+    rooms.start();
+    await tick();
+    const plenary = FakeSocket.all[0];
+    plenary.serverSays(welcome());
+    assert.equal(rooms.inGroup, null);
+    // The plenary puts me (2) in group 1: a second socket joins it with the same link.
+    plenary.serverSays({ seq: 6, type: 'breakouts', breakouts: groups([2]) });
+    await tick();
+    const group = FakeSocket.all[1];
+    assert.deepEqual(group.sent[0], { type: 'join', v: 1, token: 'T', group: 'demo.1.1' });
+    // Until the group's welcome, the page is in the plenary.
+    plenary.serverSays({ seq: 7, type: 'queue', hands: [] });
+    assert.deepEqual(switches, []);
+    group.serverSays({ ...welcome(), room: { ...welcome().room, id: 'demo.1.1' } });
+    assert.deepEqual(switches, ['demo.1.1']);
+    assert.equal(rooms.inGroup, 'demo.1.1');
+    // In the group: the plenary's floor news is not shown, its breakout news is.
+    plenary.serverSays({ seq: 8, type: 'floor', floor: floor() });
+    plenary.serverSays({ seq: 9, type: 'notice', kind: 'breakout', message: 'Fran: five minutes' });
+    group.serverSays({ seq: 6, type: 'queue', hands: [] });
+    assert.deepEqual(got, ['welcome:demo', 'breakouts', 'queue', 'welcome:demo.1.1', 'notice', 'queue']);
+    assert.ok(rooms.send('raise_hand', { kind: 'reply' }));
+    assert.equal(group.sent.at(-1).type, 'raise_hand', 'actions go to the group');
+    // Everyone called back: the group is left, and a fresh plenary snapshot switches back.
+    plenary.serverSays({ seq: 10, type: 'breakouts', breakouts: null });
+    assert.equal(group.sent.at(-1).type, 'leave');
+    await tick();
+    const again = FakeSocket.all[2];
+    assert.equal(again.sent[0].resume, 'R1', 'the plenary identity resumes');
+    again.serverSays({ ...welcome(), seq: 11, you: { ...welcome().you, resumed: true } });
+    assert.deepEqual(switches, ['demo.1.1', 'plenary']);
+    assert.equal(rooms.inGroup, null);
+    rooms.stop('test');
+  });
+
+  it('goes back to the plenary when a group refuses or sends it out, and a facilitator visits any group', async () => {
+    FakeSocket.all = [];
+    const rooms = new Rooms({ token: 'T', makeConnection: make(memoryStorage()) });
+    const switches = [];
+    rooms.onSwitch((w) => switches.push(w?.room ?? 'plenary'));
+    rooms.start();
+    await tick();
+    const plenary = FakeSocket.all[0];
+    plenary.serverSays({ ...welcome(), room: { ...welcome().room, breakouts: groups([2]) } });
+    await tick();
+    const group = FakeSocket.all[1];
+    group.serverSays({ ...welcome(), room: { ...welcome().room, id: 'demo.1.1' } });
+    group.drop(4005); // moved out before the plenary's word arrived
+    assert.equal(group.readyState, 3);
+    await tick();
+    const back = FakeSocket.all[2];
+    back.serverSays({ ...welcome(), seq: 12, room: { ...welcome().room, breakouts: groups([]) } });
+    assert.deepEqual(switches, ['demo.1.1', 'plenary']);
+    // A facilitator's visit: listen in on group 2.
+    rooms.goTo('demo.1.2', { listen: true });
+    await tick();
+    const visit = FakeSocket.all[3];
+    assert.deepEqual(visit.sent[0], { type: 'join', v: 1, token: 'T', group: 'demo.1.2', listen: true });
+    visit.serverSays({ seq: 0, type: 'error', code: 'not_in_group', message: 'you are not in demo.1.2' });
+    assert.equal(rooms.inGroup, null, 'refused: still in the plenary');
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal(FakeSocket.all.length, 4, 'no retries of a group that refused');
+    rooms.stop('test');
   });
 });
 

@@ -389,18 +389,25 @@ async fn the_groups_survive_a_crash_of_the_server() {
     let (status, body) = api(server.addr, "GET", "/api/sessions", Some(&ftoken)).await;
     assert_eq!(status, 200, "{body}");
     let run = json_of(&body)["sessions"][0]["run"].as_i64().unwrap();
-    let (status, body) = api(server.addr, "GET", &format!("/api/sessions/{run}"), Some(&ftoken)).await;
+    let (status, body) =
+        api(server.addr, "GET", &format!("/api/sessions/{run}"), Some(&ftoken)).await;
     assert_eq!(status, 200, "{body}");
     let report = json_of(&body);
     assert_eq!(report["breakouts"].as_array().map(Vec::len), Some(1), "{report}");
     let groups = report["groups"].as_array().expect("the groups' sessions");
     assert_eq!(groups.len(), 2, "{report}");
     let g = groups.iter().find(|g| g["room"] == room0.as_str()).unwrap();
-    assert_eq!((g["turns"].as_u64(), g["people"].as_array().map(Vec::len)), (Some(1), Some(2)), "{g}");
-    let turns_elsewhere = groups.iter().find(|g| g["room"] != room0.as_str()).unwrap()["turns"].as_u64();
+    assert_eq!(
+        (g["turns"].as_u64(), g["people"].as_array().map(Vec::len)),
+        (Some(1), Some(2)),
+        "{g}"
+    );
+    let turns_elsewhere =
+        groups.iter().find(|g| g["room"] != room0.as_str()).unwrap()["turns"].as_u64();
     assert_eq!(turns_elsewhere, Some(0));
     // A learner reads no report, of the plenary or of a group.
-    let (status, _) = api(server.addr, "GET", &format!("/api/sessions/{run}"), Some(&people[0].token)).await;
+    let (status, _) =
+        api(server.addr, "GET", &format!("/api/sessions/{run}"), Some(&people[0].token)).await;
     assert_eq!(status, 403);
     let _ = std::fs::remove_dir_all(&dir);
 }

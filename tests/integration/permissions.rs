@@ -30,7 +30,9 @@ fn who_may(kind: &str) -> May {
         | "rtc_offer" | "ask_to_unmute" | "chat" => May::Everyone,
         "grant" | "next" | "revoke" | "open_discussion" | "move_hand" | "remove_hand"
         | "clear_hands" | "mute" | "unmute" | "mute_all" | "unmute_all" | "update_settings"
-        | "get_stats" | "remove_participant" | "delete_chat" | "end_session" => May::Facilitators,
+        | "get_stats" | "remove_participant" | "delete_chat" | "end_session" | "open_breakouts"
+        | "move_to_group" | "close_group" | "close_breakouts" | "breakout_notice"
+        | "set_group_lead" => May::Facilitators,
         other => panic!("the permission matrix has no row for `{other}`: add one"),
     }
 }
@@ -52,6 +54,12 @@ fn sample(kind: &str, token: &str, other: u64) -> Value {
         "rtc_offer" => json!({"type": kind, "sdp": "v=0"}),
         "chat" => json!({"type": kind, "text": "hello"}),
         "delete_chat" => json!({"type": kind, "message": 1}),
+        "open_breakouts" => json!({"type": kind, "groups": 2}),
+        "move_to_group" | "set_group_lead" => {
+            json!({"type": kind, "participant": other, "group": 1, "lead": true})
+        }
+        "close_group" => json!({"type": kind, "group": 1}),
+        "breakout_notice" => json!({"type": kind, "text": "five minutes"}),
         _ => json!({"type": kind}),
     }
 }

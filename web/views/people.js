@@ -36,6 +36,8 @@ export function peopleView(store, actions) {
   }
 
   function micStatus(p) {
+    // A facilitator listening in on a breakout group: present, never heard.
+    if (p.listening) return status('headphones', 'Listening in', 'mic listening');
     if (p.force_muted) return status('mic-blocked', 'Muted by facilitator', 'mic muted');
     if (p.push_to_talk && !p.mic_on) return status('ptt', 'Push-to-talk', 'mic ptt');
     return p.mic_on ? status('mic', 'Mic on', 'mic on') : status('mic-off', 'Mic off', 'mic off');
