@@ -6,7 +6,9 @@
 //! Beyond not panicking: a username fragment found lies within the datagram; a datagram
 //! from an address nobody learned is routed only if it is a STUN request naming a
 //! registered peer, and then to that peer; a learned address routes to the peer that
-//! learned it (the first to); forgetting a peer forgets its addresses.
+//! learned it (the first to); forgetting a peer forgets its addresses. UDP addresses and
+//! TCP connections (the top bit of an operation) are learned apart: a UDP address never
+//! routes a TCP frame from the same address, nor the other way round.
 #![no_main]
 
 use std::collections::HashMap;
@@ -16,6 +18,7 @@ use std::time::{Duration, Instant};
 use libfuzzer_sys::fuzz_target;
 use talkstick::media::demux::{Demux, Route, Unrouted, stun_local_ufrag};
 use talkstick::media::{Datagram, DatagramSink};
+use talkstick::rtp::Protocol;
 use talkstick_signaling::ParticipantId;
 use tokio::sync::mpsc;
 
@@ -32,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
     let demux = Demux::default();
     let (tx, mut rx) = mpsc::channel::<Datagram>(8);
     let mut registered = [false; 3];
-    let mut owner: HashMap<SocketAddr, usize> = HashMap::new();
+    let mut owner: HashMap<(Protocol, SocketAddr), usize> = HashMap::new();
     let addrs: Vec<SocketAddr> =
         (0..4u16).map(|i| SocketAddr::from(([10, 0, 0, (i % 2) as u8 + 1], 4000 + i))).collect();
     let start = Instant::now();
@@ -43,6 +46,7 @@ fuzz_target!(|data: &[u8]| {
         rest = tail;
         let peer = usize::from(op >> 2) % 3;
         let addr = addrs[usize::from(op >> 4) % addrs.len()];
+        let proto = if op & 0x80 != 0 { Protocol::Tcp } else { Protocol::Udp };
         match op & 3 {
             // A fragment is registered once per peer (the server draws them at random):
             // registering one again would replace its entry and forget its addresses.
@@ -59,10 +63,10 @@ fuzz_target!(|data: &[u8]| {
                 registered[peer] = false;
             }
             2 => {
-                let learned = demux.learn(FRAGS[peer], addr, now);
+                let learned = demux.learn(FRAGS[peer], proto, addr, now);
                 if learned {
                     assert!(registered[peer], "learned for a peer never registered");
-                    let first = *owner.entry(addr).or_insert(peer);
+                    let first = *owner.entry((proto, addr)).or_insert(peer);
                     assert_eq!(first, peer, "{addr} taken over");
                 }
             }
@@ -72,8 +76,8 @@ fuzz_target!(|data: &[u8]| {
                 let (datagram, tail) = tail.split_at(len);
                 rest = tail;
                 now += Duration::from_millis((len % 16) as u64);
-                let routed = demux.route(addr, datagram, now);
-                match (routed, owner.get(&addr)) {
+                let routed = demux.route(proto, addr, datagram, now);
+                match (routed, owner.get(&(proto, addr))) {
                     (Ok(r), Some(&p)) => assert_eq!(r.participant, ParticipantId(p as u32)),
                     (Ok(r), None) => {
                         let ufrag = stun_local_ufrag(datagram).expect("routed without STUN");
@@ -84,8 +88,9 @@ fuzz_target!(|data: &[u8]| {
                     (Err(Unrouted::Unknown), Some(_)) => panic!("a learned address went unrouted"),
                     (Err(_), _) => {}
                 }
-                if let Ok(r) = demux.route(addr, datagram, now) {
+                if let Ok(r) = demux.route(proto, addr, datagram, now) {
                     let d = Datagram {
+                        proto,
                         participant: r.participant,
                         peer: r.peer,
                         source: addr,

@@ -37,6 +37,25 @@ async function audioAgain(page, since, ms = 10_000) {
   throw new Error('no audio in the new room');
 }
 
+/** Counts, in the page, what a person would notice going wrong: error toasts, and any
+ *  word of a lost connection or a restart (a switch of rooms must show neither). */
+function watch(page) {
+  return page.evaluate(() => {
+    window.__noticed = window.__noticed || { errors: [], reconnects: [] };
+    const seen = new WeakSet();
+    const check = () => {
+      for (const el of document.querySelectorAll('.toasts > *, #conn-banner:not([hidden])')) {
+        if (seen.has(el)) continue;
+        seen.add(el);
+        if (el.classList.contains('toast-error')) window.__noticed.errors.push(el.textContent);
+        if (/Reconnect|Connection lost|restarted|Trying again/.test(el.textContent)) window.__noticed.reconnects.push(el.textContent);
+      }
+    };
+    new MutationObserver(check).observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ['hidden'] });
+    check();
+  });
+}
+
 describe('breakout groups in the browser', () => {
   let server;
   let scratch;
@@ -63,6 +82,7 @@ describe('breakout groups in the browser', () => {
     }
     fac = await newPage(one.browser, server.links.find((l) => l.role === 'facilitator').url);
     await join(fac, { listenOnly: true });
+    for (const p of [fac, ...learners.map((l) => l.page)]) await watch(p);
     // A plenary hand to come back to (not offered the floor meanwhile: no auto-offer).
     await fac.evaluate(() => window.talkstick.connection.send('update_settings', { settings: { auto_offer: false } }));
     await eventually(async () => assert.equal(await fac.evaluate(() => window.talkstick.store.settings.auto_offer), false));
@@ -112,9 +132,11 @@ describe('breakout groups in the browser', () => {
       // The group's room: two people, nobody from the other group.
       await eventually(async () => assert.equal(await l.page.locator('#people > li').count(), 2));
     }
-    // The goal is 1 s (docs/benchmarks.md has the release build's times); here a debug
-    // server and five pages share two cores, and the time includes this test's polling.
-    assert.ok(Math.max(...times) < 2500, `audio after ${times} ms`);
+    // The goal is 1 s: docs/benchmarks.md §5 has the release build's times (0.8–1.3 s on
+    // this VM). Here a debug server and five pages share two cores (1.0–3.0 s seen), and
+    // the time includes this test's polling; the bound catches a switch that waits for a
+    // retry or a reconnect (1.1 s and more each), not the machine's load.
+    assert.ok(Math.max(...times) < 5000, `audio after ${times} ms`);
   });
 
   it('nobody hears the other group, at the listeners', async () => {
@@ -131,6 +153,7 @@ describe('breakout groups in the browser', () => {
     const before = await page.evaluate(() => window.talkstick.store.me.id);
     await page.reload();
     await eventually(async () => assert.equal(await page.evaluate(() => window.talkstick?.connection?.inGroup ?? null), 'demo.1.2'), 10_000);
+    await watch(page);
     assert.equal(await page.evaluate(() => window.talkstick.store.me.id), before, 'the same participant in the group');
     await eventually(async () => assert.equal(await page.locator('#people > li').count(), 2));
     await hears(learners[3].page, [learners[2].name], []);
@@ -170,6 +193,10 @@ describe('breakout groups in the browser', () => {
     await audioAgain(learners[0].page, Date.now());
     const [, b, c] = learners.map((l) => l.name);
     await hears(learners[0].page, [b, c], []);
-    for (const p of [fac, ...learners.map((l) => l.page)]) assert.deepEqual(p.problems, []);
+    // Across the whole session, moving in and out of groups: no error, no reconnect.
+    for (const p of [fac, ...learners.map((l) => l.page)]) {
+      assert.deepEqual(p.problems, []);
+      assert.deepEqual(await p.evaluate(() => window.__noticed), { errors: [], reconnects: [] });
+    }
   });
 });
