@@ -153,6 +153,7 @@ export class Connection {
       return;
     }
     this.ws = ws;
+    this.sockets = (this.sockets ?? 0) + 1; // sockets this connection has opened
     this.times = { connect: performance.now() }; // this socket's connect, open and welcome
     this.joinError = null;
     this.goodbye = null;

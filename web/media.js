@@ -51,7 +51,7 @@ export async function start({ connection, store, stream, listenOnly, micOn }) {
     }
   }));
   await negotiate(s);
-  window.talkstickMedia = { get pc() { return s.pc; }, get slots() { return s.slots; }, times: s.times };
+  window.talkstickMedia = { get pc() { return s.pc; }, get slots() { return s.slots; }, get offers() { return s.offers; }, times: s.times };
 }
 
 /** Opens or closes the microphone (the track stays, so no renegotiation). */
@@ -74,6 +74,7 @@ export function stop() {
 }
 
 async function negotiate(s) {
+  s.offers = (s.offers ?? 0) + 1; // how many offers this audio took (a retry is a second)
   s.pc?.close();
   const slots = s.store.audioSlots ?? 3;
   // TURN relays come with each welcome. `?ice=relay` in the page's address uses only

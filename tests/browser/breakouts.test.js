@@ -51,7 +51,11 @@ function watch(page) {
         if (/Reconnect|Connection lost|restarted|Trying again/.test(el.textContent)) window.__noticed.reconnects.push(el.textContent);
       }
     };
-    new MutationObserver(check).observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ['hidden'] });
+    // Only where toasts and the connection banner appear: the rest of the page redraws
+    // all the time (speaking, levels), and watching it would load the page itself.
+    const observer = new MutationObserver(check);
+    observer.observe(document.getElementById('toasts'), { childList: true });
+    observer.observe(document.getElementById('conn-banner'), { attributes: true, attributeFilter: ['hidden'], childList: true });
     check();
   });
 }
@@ -133,10 +137,16 @@ describe('breakout groups in the browser', () => {
       await eventually(async () => assert.equal(await l.page.locator('#people > li').count(), 2));
     }
     // The goal is 1 s: docs/benchmarks.md §5 has the release build's times (0.8–1.3 s on
-    // this VM). Here a debug server and five pages share two cores (1.0–3.0 s seen), and
-    // the time includes this test's polling; the bound catches a switch that waits for a
-    // retry or a reconnect (1.1 s and more each), not the machine's load.
-    assert.ok(Math.max(...times) < 5000, `audio after ${times} ms`);
+    // this VM). Here a debug server and five pages share two cores (1–6 s seen, with the
+    // VM's load), so what is checked is that nothing waited for a second try: one group
+    // socket, one audio offer, no audio restart.
+    for (const l of learners) {
+      const tries = await l.page.evaluate(() => ({
+        sockets: window.talkstick.connection.active.sockets,
+        offers: window.talkstickMedia.offers,
+      }));
+      assert.deepEqual(tries, { sockets: 1, offers: 1 }, `${l.name} switched at the first try`);
+    }
   });
 
   it('nobody hears the other group, at the listeners', async () => {
