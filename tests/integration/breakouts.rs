@@ -411,3 +411,91 @@ async fn the_groups_survive_a_crash_of_the_server() {
     assert_eq!(status, 403);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A whole course as people live it: three rounds of groups, and in each some people
+/// lose their connection (both of them) and come back with their resume token, one is
+/// moved, then everyone is called back. Nobody ever becomes someone else, comes back
+/// anywhere but where the plenary put them, or is left admitted to a closed group.
+#[tokio::test]
+async fn three_rounds_with_dropped_connections_keep_everyone_in_their_place() {
+    let server = Server::start().await;
+    let (mut fran, mut people) = plenary(&server, "course-day", 12).await;
+    let ids: Vec<u64> = people.iter().map(|p| p.plenary.id).collect();
+    let mut seen_rooms = Vec::new();
+    for round in 1..=3u64 {
+        let assign = ["random", "balanced", "random"][round as usize - 1];
+        fran.plenary.send(json!({"type": "open_breakouts", "groups": 3, "assign": assign})).await;
+        let b = breakouts_until(&mut fran.plenary, |b| b["round"] == round).await;
+        for p in &mut people {
+            breakouts_until(&mut p.plenary, |b| b["round"] == round).await;
+        }
+        follow(server.addr, &mut people, &b).await;
+        // Three people lose both connections and come back within the grace period.
+        for k in [0usize, 5, 10] {
+            let k = (k + round as usize) % people.len();
+            let p = &mut people[k];
+            let (room, group) = p.group.take().unwrap();
+            let group_id = group.id;
+            drop(group);
+            let resume = p.plenary.resume.clone();
+            let back =
+                Client::join_with(server.addr, &p.token, &p.plenary.name, Some(&resume)).await;
+            assert_eq!(back.id, ids[k], "round {round}: the same plenary identity");
+            let told = my_group(&back.log[0]["room"]["breakouts"], back.id);
+            assert_eq!(told.as_deref(), Some(room.as_str()), "round {round}: told the same group");
+            p.plenary = back;
+            let g = join_group(server.addr, &p.token, "x", &room, false).await.expect("admitted");
+            assert_eq!(g.id, group_id, "round {round}: the same person in the group");
+            p.group = Some((room, g));
+        }
+        // One person moves to the next group; their old group's room lets them go.
+        let mover = (round as usize * 4) % people.len();
+        let from = my_group(&b, ids[mover]).unwrap();
+        let from_no = b["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|g| g["room"] == from.as_str())
+            .unwrap();
+        let to_no = (from_no + 1) % 3 + 1;
+        fran.plenary
+            .send(json!({"type": "move_to_group", "participant": ids[mover], "group": to_no}))
+            .await;
+        let moved = breakouts_until(&mut people[mover].plenary, |b| {
+            my_group(b, ids[mover]).is_some_and(|g| g != from)
+        })
+        .await;
+        let (_, old) = people[mover].group.as_mut().unwrap();
+        assert_eq!(closed_with(old).await, Some(4005));
+        let to = my_group(&moved, ids[mover]).unwrap();
+        let g =
+            join_group(server.addr, &people[mover].token, "m", &to, false).await.expect("moved in");
+        people[mover].group = Some((to, g));
+        // Everyone back.
+        fran.plenary.send(json!({"type": "close_breakouts"})).await;
+        for p in &mut people {
+            breakouts_until(&mut p.plenary, Value::is_null).await;
+            let (room, g) = p.group.as_mut().unwrap();
+            assert_eq!(closed_with(g).await, Some(4005), "round {round}: {room}");
+            p.group = None;
+            p.plenary.ping().await;
+            assert_eq!(
+                p.plenary.view.participants.len(),
+                13,
+                "round {round}: all 13 in the plenary"
+            );
+        }
+        for g in b["groups"].as_array().unwrap() {
+            let room = g["room"].as_str().unwrap().to_owned();
+            let e = join_group(server.addr, &people[0].token, "x", &room, false).await.err();
+            assert_eq!(e.expect("refused")["code"], "not_in_group", "{room} admits nobody now");
+            seen_rooms.push(room);
+        }
+    }
+    // Each round had rooms of its own; and nobody ever became someone else.
+    seen_rooms.sort();
+    seen_rooms.dedup();
+    assert_eq!(seen_rooms.len(), 9);
+    let now: Vec<u64> = people.iter().map(|p| p.plenary.id).collect();
+    assert_eq!(now, ids);
+}
