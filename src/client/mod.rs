@@ -5,7 +5,10 @@
 //! - [`rtc`]: the client-side WebRTC peer (sans-IO around str0m): one microphone m-line
 //!   and N receive slots.
 //! - [`session`]: joining over WebSocket, negotiating audio, and the run loop task.
+//! - [`janus`]: Janus's WebSocket API and VideoRoom plugin, for measuring a real SFU
+//!   with the same peers.
 
+pub mod janus;
 pub mod rtc;
 pub mod session;
 

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::media::{Direction, MediaKind, Mid};
 use str0m::{Candidate, Rtc};
 
@@ -71,6 +71,42 @@ impl ClientRtc {
             api.apply().ok_or_else(|| ClientRtcError::Negotiation("empty offer".into()))?;
         let peer = ClientRtc { endpoint, local, mic, slots, pending: Some(pending) };
         Ok((peer, offer.to_sdp_string()))
+    }
+
+    /// A peer that answers an offer it was sent (a server that offers, as Janus does to
+    /// a subscriber): every audio m-line of the offer is received, none sent. Returns the
+    /// peer and the SDP answer.
+    pub fn answer(
+        now: Instant,
+        local: SocketAddr,
+        offer: &str,
+        out: &mut Vec<Transmit>,
+    ) -> Result<(ClientRtc, String), ClientRtcError> {
+        let negotiation = |e: &dyn std::fmt::Display| ClientRtcError::Negotiation(e.to_string());
+        let config = Rtc::builder()
+            .clear_codecs()
+            .enable_opus(true, false)
+            .set_reordering_size_audio(0)
+            .set_rtcp_report_interval_audio(RTCP_INTERVAL);
+        let mut endpoint = Endpoint::new(now, config);
+        let rtc = endpoint.rtc();
+        let candidate = Candidate::host(local, "udp").map_err(|e| negotiation(&e))?;
+        rtc.add_local_candidate(candidate);
+        let parsed = SdpOffer::from_sdp_string(offer).map_err(|e| negotiation(&e))?;
+        let answer = rtc.sdp_api().accept_offer(parsed).map_err(|e| negotiation(&e))?;
+        let answer = answer.to_sdp_string();
+        // The offer's audio m-lines, in order: each is one received stream.
+        let slots: Vec<Mid> = offer
+            .split("\nm=")
+            .skip(1)
+            .filter(|section| section.starts_with("audio"))
+            .filter_map(|section| {
+                section.lines().find_map(|l| l.trim().strip_prefix("a=mid:")).map(Mid::from)
+            })
+            .collect();
+        let mic = Mid::from("none");
+        endpoint.negotiated(offer, Vec::new(), slots.clone(), out)?;
+        Ok((ClientRtc { endpoint, local, mic, slots, pending: None }, answer))
     }
 
     /// Applies the server's answer.

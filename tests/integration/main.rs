@@ -6,6 +6,7 @@ mod binary;
 mod breakouts;
 mod common;
 mod isolation;
+mod janus;
 mod limits;
 mod loadtest;
 mod media;
