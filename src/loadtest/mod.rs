@@ -5,12 +5,14 @@
 //! - `peers`: the room's members' WebRTC peers and sockets; `polled`: a connected
 //!   member's socket, read every few ticks of its room with the kernel's arrival times.
 //! - `baseline`: the same rooms against the raw UDP relay ([`crate::relay`]).
+//! - `janus`: the same rooms against Janus's VideoRoom (audio only: Janus has no floor).
 //! - [`metrics`]: samples and counts; [`report`]: the summary, JSON and thresholds.
 //! - [`sysstat`]: the server's CPU and memory from `/proc`.
 //! - [`health`]: the server's own media counters, from its `/healthz`.
 
 mod baseline;
 pub mod health;
+mod janus;
 pub mod metrics;
 mod peers;
 mod polled;
@@ -71,6 +73,11 @@ pub struct LoadArgs {
     /// Load the raw UDP relay at this address instead (`talkstick relay`), for a baseline.
     #[arg(long)]
     pub baseline: Option<SocketAddr>,
+    /// Load Janus's VideoRoom over its WebSocket API at this URL instead (e.g.
+    /// `ws://127.0.0.1:8188`; audio only, no floor control). Janus does not gather ICE
+    /// candidates on loopback: give `--bind-ip` the host's own address.
+    #[arg(long, conflicts_with = "baseline")]
+    pub janus: Option<String>,
     /// Server process to sample CPU and memory of (default: a local `talkstick serve` or
     /// `talkstick relay`, if one is found).
     #[arg(long)]
@@ -226,9 +233,10 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
         args.crash_every.is_none_or(|c| c >= Duration::from_secs(2)),
         "--crash-every must be at least 2s: a crashed member comes back after 1s"
     );
+    let other = args.baseline.is_some() || args.janus.is_some();
     anyhow::ensure!(
-        args.baseline.is_none() || (args.session.is_none() && args.crash_every.is_none()),
-        "--session and --crash-every need a Talkstick server, not the relay"
+        !other || (args.session.is_none() && args.crash_every.is_none()),
+        "--session and --crash-every need a Talkstick server, not the relay or Janus"
     );
     let speech = Arc::new(Speech::load().context("the embedded speech asset")?);
     let mut frames = HashMap::default();
@@ -243,19 +251,24 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
     for d in dup {
         frames.remove(&d); // ambiguous packets are not timed
     }
-    let secret = match (&args.secret, args.baseline) {
+    let secret = match (&args.secret, other) {
         (Some(s), _) => Secret::new(s.clone()),
-        (None, Some(_)) => Secret::new("unused"),
-        (None, None) => anyhow::bail!(
+        (None, true) => Secret::new("unused"),
+        (None, false) => anyhow::bail!(
             "--secret (or TALKSTICK_SECRET) is needed: use the one `talkstick serve` printed"
         ),
     };
-    if args.baseline.is_none() {
+    if let Some(url) = &args.janus {
+        crate::client::janus::Janus::connect(url)
+            .await
+            .with_context(|| format!("Janus at {url} is not usable"))?;
+    } else if args.baseline.is_none() {
         preflight(&args.url, &secret).await?;
     }
-    let pid = args.server_pid.or_else(|| match args.baseline {
-        Some(_) => sysstat::find(&["talkstick", "relay"]),
-        None => sysstat::find(&["talkstick", "serve"]),
+    let pid = args.server_pid.or_else(|| match (args.baseline, &args.janus) {
+        (Some(_), _) => sysstat::find(&["talkstick", "relay"]),
+        (None, Some(_)) => sysstat::find(&["janus"]),
+        (None, None) => sysstat::find(&["talkstick", "serve"]),
     });
     let total = args.rooms * args.per_room;
     let ramp_interval = Duration::from_secs_f64(1.0 / args.ramp);
@@ -278,17 +291,18 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
         delivered: AtomicU64::new(0),
         steady: AtomicBool::new(false),
     });
-    let counters_before = match args.baseline {
-        Some(_) => None,
-        None => health::media_counters(&ctx.base).await,
+    let counters_before = match other {
+        true => None,
+        false => health::media_counters(&ctx.base).await,
     };
     let before = pid.and_then(sysstat::read);
     let mut tasks = Vec::new();
     for i in 0..args.rooms {
         let ctx = Arc::clone(&ctx);
-        tasks.push(match args.baseline {
-            Some(relay) => tokio::spawn(baseline::run(ctx, relay, i, end)),
-            None => tokio::spawn(scenario::run(ctx, i, end)),
+        tasks.push(match (args.baseline, &args.janus) {
+            (Some(relay), _) => tokio::spawn(baseline::run(ctx, relay, i, end)),
+            (None, Some(url)) => tokio::spawn(janus::run(ctx, url.clone(), i, end)),
+            (None, None) => tokio::spawn(scenario::run(ctx, i, end)),
         });
     }
     let bar = (!args.quiet).then(|| progress(end - Instant::now()));
@@ -344,8 +358,16 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
         let readings = Readings { before, full: at_full, steady, after, peak_rss, generator };
         ServerUsage::from_readings(pid, readings, total, args.rooms, metrics.packets_received)
     });
-    let kind = if args.baseline.is_some() { "baseline-relay" } else { "talkstick" };
-    let target = args.baseline.map_or_else(|| args.url.clone(), |a| a.to_string());
+    let kind = match (args.baseline, &args.janus) {
+        (Some(_), _) => "baseline-relay",
+        (None, Some(_)) => "janus",
+        (None, None) => "talkstick",
+    };
+    let target = match (args.baseline, &args.janus) {
+        (Some(a), _) => a.to_string(),
+        (None, Some(url)) => url.clone(),
+        (None, None) => args.url.clone(),
+    };
     let mut report =
         Report::new(kind, target, args, ctx.joined.load(Ordering::Relaxed), metrics, usage);
     if let Some(before) = counters_before {
