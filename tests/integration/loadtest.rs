@@ -18,6 +18,7 @@ fn args(server: &Server, json: std::path::PathBuf) -> LoadArgs {
         ramp: 40.0,
         bind_ip: [127, 0, 0, 1].into(),
         baseline: None,
+        janus: None,
         server_pid: None,
         json: Some(json),
         max_loss: Some(0.0),
