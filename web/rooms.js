@@ -195,9 +195,10 @@ export class Rooms {
     conn.onStatus((s) => {
       if (this.groupConn !== entry) return;
       if (s.state === 'stopped') {
-        // Refused or moved out: back in the plenary until its word says otherwise.
+        // Refused or moved out: back in the plenary until its word says otherwise (also
+        // when the page still shows the group it was leaving for this one).
         this.groupConn = null;
-        if (this.active === conn) this.backToPlenary();
+        if (this.active === conn || (this.active !== this.plenary && this.active.stopped)) this.backToPlenary();
         return;
       }
       if (this.active === conn) this.setStatus(s);

@@ -292,6 +292,30 @@ describe('the rooms of a page during breakouts', () => {
     assert.equal(FakeSocket.all.length, 4, 'no retries of a group that refused');
     rooms.stop('test');
   });
+
+  it('goes back to the plenary when the group it moves to refuses it', async () => {
+    FakeSocket.all = [];
+    const rooms = new Rooms({ token: 'T', makeConnection: make(memoryStorage()) });
+    const switches = [];
+    rooms.onSwitch((w) => switches.push(w?.room ?? 'plenary'));
+    rooms.start();
+    await tick();
+    FakeSocket.all[0].serverSays({ ...welcome(), room: { ...welcome().room, breakouts: groups([2]) } });
+    await tick();
+    FakeSocket.all[1].serverSays({ ...welcome(), room: { ...welcome().room, id: 'demo.1.1' } });
+    // Moved to group 2, which does not have us (yet): the page must not stay on group 1.
+    const moved = groups([]);
+    moved.groups[1].members = [3, 2];
+    FakeSocket.all[0].serverSays({ seq: 6, type: 'breakouts', breakouts: moved });
+    await tick();
+    FakeSocket.all[2].serverSays({ seq: 0, type: 'error', code: 'not_in_group', message: 'not yet' });
+    await tick();
+    assert.equal(FakeSocket.all.length, 4, 'a fresh plenary snapshot is asked for');
+    FakeSocket.all[3].serverSays({ ...welcome(), seq: 9, room: { ...welcome().room, breakouts: groups([]) } });
+    assert.deepEqual(switches, ['demo.1.1', 'plenary']);
+    assert.equal(rooms.inGroup, null);
+    rooms.stop('test');
+  });
 });
 
 describe('tokens and words', () => {
