@@ -52,16 +52,8 @@ impl ClientRtc {
         local: SocketAddr,
         slots: usize,
     ) -> Result<(ClientRtc, String), ClientRtcError> {
-        let config = Rtc::builder()
-            .clear_codecs()
-            .enable_opus(true, false)
-            .set_reordering_size_audio(0)
-            .set_rtcp_report_interval_audio(RTCP_INTERVAL);
-        let mut endpoint = Endpoint::new(now, config);
+        let mut endpoint = endpoint(now, local)?;
         let rtc = endpoint.rtc();
-        let candidate = Candidate::host(local, "udp")
-            .map_err(|e| ClientRtcError::Negotiation(e.to_string()))?;
-        rtc.add_local_candidate(candidate);
         let mut api = rtc.sdp_api();
         let mic = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
         let slots = (0..slots)
@@ -83,15 +75,8 @@ impl ClientRtc {
         out: &mut Vec<Transmit>,
     ) -> Result<(ClientRtc, String), ClientRtcError> {
         let negotiation = |e: &dyn std::fmt::Display| ClientRtcError::Negotiation(e.to_string());
-        let config = Rtc::builder()
-            .clear_codecs()
-            .enable_opus(true, false)
-            .set_reordering_size_audio(0)
-            .set_rtcp_report_interval_audio(RTCP_INTERVAL);
-        let mut endpoint = Endpoint::new(now, config);
+        let mut endpoint = endpoint(now, local)?;
         let rtc = endpoint.rtc();
-        let candidate = Candidate::host(local, "udp").map_err(|e| negotiation(&e))?;
-        rtc.add_local_candidate(candidate);
         let parsed = SdpOffer::from_sdp_string(offer).map_err(|e| negotiation(&e))?;
         let answer = rtc.sdp_api().accept_offer(parsed).map_err(|e| negotiation(&e))?;
         let answer = answer.to_sdp_string();
@@ -191,4 +176,19 @@ impl ClientRtc {
     pub fn poll_event(&mut self) -> Option<RtcEvent> {
         self.endpoint.poll_event()
     }
+}
+
+/// The client's endpoint, Opus only, with its one host candidate at `local`; for an
+/// offer or an answer alike.
+fn endpoint(now: Instant, local: SocketAddr) -> Result<Endpoint<MAX_STREAMS>, ClientRtcError> {
+    let config = Rtc::builder()
+        .clear_codecs()
+        .enable_opus(true, false)
+        .set_reordering_size_audio(0)
+        .set_rtcp_report_interval_audio(RTCP_INTERVAL);
+    let mut endpoint = Endpoint::new(now, config);
+    let candidate =
+        Candidate::host(local, "udp").map_err(|e| ClientRtcError::Negotiation(e.to_string()))?;
+    endpoint.rtc().add_local_candidate(candidate);
+    Ok(endpoint)
 }
