@@ -4,6 +4,8 @@
 //! on the same turn lengths and speech as in the Talkstick scenario and the baseline.
 //! Janus has no floor control, so only audio is driven: no hands, no offers, no
 //! reactions, and no join time (its publishers and subscriptions are set up in phases).
+//! A member counts as joined once its subscription has started, so the steady state
+//! begins after every room's set-up, as it does after the Talkstick scenario's joins.
 //!
 //! Janus's ICE does not gather on the loopback interface: its members bind the host's
 //! own address (`--bind-ip`), which Janus's candidates are on.
@@ -21,7 +23,7 @@ use super::metrics::{Jitter, Metrics};
 use super::polled::{self, Clocks};
 use super::{Ctx, FRAME};
 use crate::client::ClientRtc;
-use crate::client::janus::{Janus, create_room};
+use crate::client::janus::{Janus, JanusError, create_room};
 use crate::rtp::{RtcEvent, Transmit};
 
 /// One member's two peers: what it publishes, and its subscription to the others.
@@ -106,7 +108,6 @@ async fn room(
             jitter: Jitter::default(),
             heard: false,
         });
-        ctx.joined.fetch_add(1, Ordering::Relaxed);
     }
     // Janus offers a feed once its publisher is connected: wait for them (10 s at most).
     let connect_by = Instant::now() + Duration::from_secs(10);
@@ -127,7 +128,20 @@ async fn room(
         let handle = janus.attach().await?;
         let join =
             json!({"request": "join", "room": room_id, "ptype": "subscriber", "streams": streams});
-        let offered = janus.message(handle, join, None).await?;
+        // Janus lists a feed a moment after the publisher's side is connected: a join
+        // that comes first is refused ("No such feed") and is tried again.
+        let mut tries = 0;
+        let offered = loop {
+            match janus.message(handle, join.clone(), None).await {
+                Err(JanusError::Refused { why, .. })
+                    if why.contains("No such feed") && tries < 20 =>
+                {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                other => break other?,
+            }
+        };
         let offer = offered["jsep"]["sdp"].as_str().unwrap_or_default();
         let (socket, local) = Peer::bind(ctx.bind_ip)?;
         let (rtc, answer) = ClientRtc::answer(Instant::now(), local, offer, &mut out)?;
@@ -141,6 +155,10 @@ async fn room(
             )
             .await?;
         members[k].subscriber = Some(peer);
+        // Joined once it publishes and hears the others: the steady state (and its CPU
+        // per packet) starts after every member's subscription, as after every join of
+        // the Talkstick scenario.
+        ctx.joined.fetch_add(1, Ordering::Relaxed);
     }
     // Speech: one speaker at a time, on the scenario's turn lengths.
     let n = members.len();
