@@ -32,27 +32,8 @@ async fn join_group(
     group: &str,
     listen: bool,
 ) -> Result<Client, Value> {
-    let mut ws = connect(addr).await;
     let join = json!({"type": "join", "v": 1, "token": token, "group": group, "listen": listen});
-    ws.send(Message::text(join.to_string())).await.unwrap();
-    let mut c = Client {
-        name: format!("{name}@{group}"),
-        ws,
-        id: 0,
-        resume: String::new(),
-        view: View::default(),
-        last_seq: 0,
-        log: Vec::new(),
-    };
-    let first = c.next().await;
-    match first["type"].as_str() {
-        Some("welcome") => {
-            c.id = first["you"]["id"].as_u64().unwrap();
-            c.resume = first["you"]["resume_token"].as_str().unwrap().to_owned();
-            Ok(c)
-        }
-        _ => Err(first),
-    }
+    Client::join_msg(addr, &format!("{name}@{group}"), join).await
 }
 
 /// Reads a plenary connection until its `breakouts` satisfies `pred`; the last one.

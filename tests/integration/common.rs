@@ -143,11 +143,19 @@ impl Client {
         name: &str,
         resume: Option<&str>,
     ) -> Client {
-        let mut ws = connect(addr).await;
         let mut join = json!({"type": "join", "v": 1, "token": token});
         if let Some(r) = resume {
             join["resume"] = json!(r);
         }
+        Client::join_msg(addr, name, join)
+            .await
+            .unwrap_or_else(|e| panic!("{name} was not welcomed: {e}"))
+    }
+
+    /// Connects and sends `join` (any join message); the client once welcomed, or the
+    /// first message the server sent instead (an error).
+    pub async fn join_msg(addr: SocketAddr, name: &str, join: Value) -> Result<Client, Value> {
+        let mut ws = connect(addr).await;
         ws.send(Message::text(join.to_string())).await.unwrap();
         let mut c = Client {
             name: name.into(),
@@ -158,10 +166,13 @@ impl Client {
             last_seq: 0,
             log: Vec::new(),
         };
-        let welcome = c.next_of("welcome").await;
-        c.id = welcome["you"]["id"].as_u64().unwrap();
-        c.resume = welcome["you"]["resume_token"].as_str().unwrap().to_owned();
-        c
+        let first = c.next().await;
+        if first["type"] != "welcome" {
+            return Err(first);
+        }
+        c.id = first["you"]["id"].as_u64().unwrap();
+        c.resume = first["you"]["resume_token"].as_str().unwrap().to_owned();
+        Ok(c)
     }
 
     pub async fn send(&mut self, msg: Value) {
