@@ -7,13 +7,11 @@
 use std::net::UdpSocket;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
-
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use std::time::Instant;
 
 use super::metrics::{Jitter, Metrics};
 use super::polled::{self, Clocks};
+use super::turns::Turns;
 use super::{Ctx, FRAME};
 use crate::relay::{AUDIO, JOIN};
 
@@ -25,7 +23,6 @@ pub(super) async fn run(
     end: Instant,
 ) -> Metrics {
     let mut m = Metrics::default();
-    let mut rng = StdRng::seed_from_u64(index as u64 + 1);
     // Read every few ticks with the kernel's arrival times, like a connected member of
     // the Talkstick scenario (`super::polled`): the two servers are driven alike.
     let mut socks = Vec::new();
@@ -55,10 +52,7 @@ pub(super) async fn run(
         sent_at: std::collections::HashMap::new(),
         buf: vec![0u8; 2048],
     };
-    let mut speaker = 1.min(n.saturating_sub(1));
-    let mut until =
-        Instant::now() + Duration::from_millis(rng.random_range(ctx.turn_ms.0..=ctx.turn_ms.1));
-    let mut cursor = (index * 97) % ctx.speech.len().max(1);
+    let mut turns = Turns::new(&ctx, index, n);
     let mut tick = tokio::time::interval(FRAME);
     let mut ticks = 0u32;
     let mut datagram = Vec::with_capacity(1500);
@@ -69,18 +63,11 @@ pub(super) async fn run(
             room.read(&ctx, &socks, &mut m);
         }
         let now = Instant::now();
-        if until <= now {
-            speaker = 1 + (speaker % (n - 1));
-            let (lo, hi) = ctx.turn_ms;
-            until = now + Duration::from_millis(rng.random_range(lo..=hi));
-            m.handovers += 1;
-            m.rooms_with_handover = 1;
-        }
+        let speaker = turns.speaker(now, &mut m);
         if now + super::scenario::DRAIN >= end {
             continue;
         }
-        let frame = cursor;
-        cursor = (cursor + 1) % ctx.speech.len();
+        let frame = turns.next_frame();
         if let Some(packet) = ctx.speech.packet(frame) {
             datagram.clear();
             datagram.push(AUDIO);

@@ -15,12 +15,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use serde_json::json;
 
 use super::metrics::{Jitter, Metrics};
 use super::polled::{self, Clocks};
+use super::turns::Turns;
 use super::{Ctx, FRAME};
 use crate::client::ClientRtc;
 use crate::client::janus::{Janus, JanusError, create_room};
@@ -162,11 +161,7 @@ async fn room(
     }
     // Speech: one speaker at a time, on the scenario's turn lengths.
     let n = members.len();
-    let mut rng = StdRng::seed_from_u64(index as u64 + 1);
-    let mut speaker = 1.min(n.saturating_sub(1));
-    let mut until =
-        Instant::now() + Duration::from_millis(rng.random_range(ctx.turn_ms.0..=ctx.turn_ms.1));
-    let mut cursor = (index * 97) % ctx.speech.len().max(1);
+    let mut turns = Turns::new(ctx, index, n);
     let mut sent_at = std::collections::HashMap::new();
     let mut tick = tokio::time::interval(FRAME);
     let mut rtp_time = 0u64;
@@ -174,17 +169,11 @@ async fn room(
         tick.tick().await;
         pump(ctx, &mut members, &mut out, m, &sent_at);
         let now = Instant::now();
-        if until <= now {
-            speaker = 1 + (speaker % (n - 1));
-            until = now + Duration::from_millis(rng.random_range(ctx.turn_ms.0..=ctx.turn_ms.1));
-            m.handovers += 1;
-            m.rooms_with_handover = 1;
-        }
+        let speaker = turns.speaker(now, m);
         if now + super::scenario::DRAIN >= end {
             continue;
         }
-        let frame = cursor;
-        cursor = (cursor + 1) % ctx.speech.len();
+        let frame = turns.next_frame();
         rtp_time += 960;
         let Some(packet) = ctx.speech.packet(frame) else { continue };
         let p = &mut members[speaker].publisher;

@@ -6,6 +6,7 @@
 //!   member's socket, read every few ticks of its room with the kernel's arrival times.
 //! - `baseline`: the same rooms against the raw UDP relay ([`crate::relay`]).
 //! - `janus`: the same rooms against Janus's VideoRoom (audio only: Janus has no floor).
+//! - `turns`: the one-speaker-at-a-time schedule the baseline and the Janus driver share.
 //! - [`metrics`]: samples and counts; [`report`]: the summary, JSON and thresholds.
 //! - [`sysstat`]: the server's CPU and memory from `/proc`.
 //! - [`health`]: the server's own media counters, from its `/healthz`.
@@ -20,6 +21,7 @@ pub mod report;
 mod scenario;
 pub mod speech;
 pub mod sysstat;
+mod turns;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
