@@ -271,7 +271,19 @@ export async function join(page, { listenOnly = false } = {}) {
  * own background, or the first ancestor's that is not transparent.
  */
 export async function contrastOf(locator) {
+  // A locator's evaluate first finds the element and then runs in it: a list drawn again
+  // in between leaves a detached element with no computed style. Ask again then.
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    const ratio = await contrastOnce(locator);
+    if (Number.isFinite(ratio)) return ratio;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('the element was drawn again on every attempt to measure its contrast');
+}
+
+async function contrastOnce(locator) {
   return locator.evaluate((el) => {
+    if (!el.isConnected) return NaN;
     const rgba = (s) => (s.match(/[\d.]+/g) || []).map(Number);
     const lum = ([r, g, b]) => {
       const lin = (c) => { const v = c / 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
