@@ -39,6 +39,24 @@ enum Command {
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Take part in a room from this computer: microphone, speakers and a terminal view
+    /// of the floor and the queue (or WAV files in their place).
+    #[cfg(feature = "native")]
+    Join(talkstick::native::cli::JoinArgs),
+    /// List the sound devices `join` can use.
+    #[cfg(feature = "native")]
+    Devices,
+    /// (Not in this build: see `--features native`.)
+    #[cfg(not(feature = "native"))]
+    #[command(hide = true)]
+    Join {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        rest: Vec<String>,
+    },
+    /// (Not in this build: see `--features native`.)
+    #[cfg(not(feature = "native"))]
+    #[command(hide = true)]
+    Devices,
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,6 +121,15 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(cfg) if cfg.log_format == LogFormat::Json => {
             logs.json().with_current_span(true).with_span_list(false).init();
         }
+        // The terminal view owns the screen: logs would tear it (warnings still go to
+        // stderr without it).
+        #[cfg(feature = "native")]
+        Command::Join(_) => {
+            tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+                .with_writer(std::io::sink)
+                .init();
+        }
         _ => logs.init(),
     }
     match cli.command {
@@ -133,6 +160,21 @@ fn main() -> anyhow::Result<()> {
             }
         },
         Command::Loadtest(args) => runtime()?.block_on(loadtest(args)),
+        #[cfg(feature = "native")]
+        Command::Join(args) => {
+            let code = runtime()?.block_on(talkstick::native::cli::join(args));
+            std::process::exit(code);
+        }
+        #[cfg(feature = "native")]
+        Command::Devices => std::process::exit(talkstick::native::cli::devices()),
+        #[cfg(not(feature = "native"))]
+        Command::Join { .. } | Command::Devices => {
+            eprintln!(
+                "error: this build of talkstick has no native client. Build it with \
+                 `cargo build --release --features native` (needs libopus-dev and libasound2-dev)."
+            );
+            std::process::exit(2);
+        }
         Command::Relay(args) => runtime()?.block_on(async move {
             let socket = talkstick::rtp::DatagramSocket::bind(args.bind)
                 .with_context(|| format!("cannot bind {}", args.bind))?;

@@ -163,8 +163,20 @@ impl Participant {
         token: &str,
         audio: Option<IpAddr>,
     ) -> Result<Participant, ClientError> {
+        Participant::rejoin(base, token, None, audio).await
+    }
+
+    /// Like [`Participant::join`], presenting `resume` (an earlier `welcome`'s token)
+    /// when given, and negotiating a new audio peer: a native client coming back after
+    /// a lost connection keeps its identity and place within the grace period.
+    pub async fn rejoin(
+        base: &str,
+        token: &str,
+        resume: Option<ResumeToken>,
+        audio: Option<IpAddr>,
+    ) -> Result<Participant, ClientError> {
         let (tx, events) = mpsc::channel(4096);
-        let mut p = Participant::join_into(base, token, audio, EventSink::Own(tx)).await?;
+        let mut p = Participant::connect(base, token, resume, audio, EventSink::Own(tx)).await?;
         p.events = events;
         Ok(p)
     }

@@ -80,6 +80,10 @@ pub struct LoadArgs {
     /// candidates on loopback: give `--bind-ip` the host's own address.
     #[arg(long, conflicts_with = "baseline")]
     pub janus: Option<String>,
+    /// Speak this recording (WAV, any rate) instead of the committed speech asset: it
+    /// is encoded with libopus at start (needs a build with `--features native`).
+    #[arg(long)]
+    pub speak_file: Option<std::path::PathBuf>,
     /// Server process to sample CPU and memory of (default: a local `talkstick serve` or
     /// `talkstick relay`, if one is found).
     #[arg(long)]
@@ -194,6 +198,25 @@ impl Ctx {
 /// A payload's 64-bit fingerprint: received packets are matched to the asset's frames by
 /// it, once per received packet, without comparing (and loading) whole payloads. Frames
 /// whose fingerprints collide, identical ones included, are not timed.
+/// `--speak-file`: the recording encoded at start. The asset lives as long as the run,
+/// as the embedded one does (leaked once: simulated members share `'static` packets).
+#[cfg(feature = "native")]
+fn speech_from(path: &std::path::Path) -> anyhow::Result<Speech> {
+    let samples = crate::audio::wav::read_mono_48k(path)?;
+    let (bytes, counts) = crate::audio::asset::encode_speech(&samples)?;
+    anyhow::ensure!(counts.sent > 0, "{}: nothing in it is loud enough to send", path.display());
+    Ok(Speech::parse(Box::leak(bytes.into_boxed_slice()))?)
+}
+
+#[cfg(not(feature = "native"))]
+fn speech_from(path: &std::path::Path) -> anyhow::Result<Speech> {
+    anyhow::bail!(
+        "--speak-file {}: this build has no Opus encoder; build with `--features native` \
+         (needs libopus-dev and libasound2-dev)",
+        path.display()
+    )
+}
+
 fn fingerprint(payload: &[u8]) -> u64 {
     let mut h = PayloadHasher(payload.len() as u64);
     h.write(payload);
@@ -240,7 +263,10 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Report> {
         !other || (args.session.is_none() && args.crash_every.is_none()),
         "--session and --crash-every need a Talkstick server, not the relay or Janus"
     );
-    let speech = Arc::new(Speech::load().context("the embedded speech asset")?);
+    let speech = Arc::new(match &args.speak_file {
+        Some(path) => speech_from(path)?,
+        None => Speech::load().context("the embedded speech asset")?,
+    });
     let mut frames = HashMap::default();
     let mut dup = Vec::new();
     for i in 0..speech.len() {

@@ -19,6 +19,7 @@ fn args(server: &Server, json: std::path::PathBuf) -> LoadArgs {
         bind_ip: [127, 0, 0, 1].into(),
         baseline: None,
         janus: None,
+        speak_file: None,
         server_pid: None,
         json: Some(json),
         max_loss: Some(0.0),

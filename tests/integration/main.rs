@@ -10,6 +10,7 @@ mod janus;
 mod limits;
 mod loadtest;
 mod media;
+mod native;
 mod operations;
 mod permissions;
 mod session;

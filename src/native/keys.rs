@@ -1,0 +1,276 @@
+//! What each key does in the terminal, decided from the room as this participant knows
+//! it ([`RoomModel`]) and the terminal's own state ([`Ui`]). Pure: a key in, the
+//! messages to send and the local changes out, so every key is testable without a
+//! terminal. The keys are the web client's shortcuts where it has them.
+
+use std::time::{Duration, Instant};
+
+use talkstick_signaling::protocol::{ClientMsg, HandKind, Presence, ReactionKind};
+
+use super::model::RoomModel;
+
+/// A key as the terminal reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// A printable character (with Shift already applied: `M`).
+    Char(char),
+    /// Enter.
+    Enter,
+    /// Tab.
+    Tab,
+    /// Escape.
+    Esc,
+    /// Backspace.
+    Backspace,
+    /// Ctrl+C.
+    Interrupt,
+    /// Space released (only from terminals that report key releases).
+    SpaceUp,
+}
+
+/// How long one Space press keeps the microphone open under push-to-talk, when the
+/// terminal reports no key releases: the key's auto-repeat keeps it open while held.
+pub const PTT_HOLD: Duration = Duration::from_millis(600);
+
+/// The most characters of a note (the server's own limit is checked there too).
+const NOTE_CHARS: usize = 200;
+
+/// The terminal's own state: what is being typed, and the microphone as this client
+/// runs it.
+#[derive(Debug, Clone)]
+pub struct Ui {
+    /// Your microphone is on (what you chose; the server may still mute you).
+    pub mic_on: bool,
+    /// Push-to-talk: the microphone is heard only while Space is held.
+    pub push_to_talk: bool,
+    /// Under push-to-talk, the microphone is open until then.
+    pub ptt_until: Option<Instant>,
+    /// A note being typed for a hand (`Some` while typing).
+    pub note: Option<String>,
+    /// The help panel is shown.
+    pub help: bool,
+    /// Q was pressed once: a second Q leaves.
+    pub confirm_leave: bool,
+}
+
+impl Default for Ui {
+    fn default() -> Self {
+        Ui { mic_on: true, push_to_talk: false, ptt_until: None, note: None, help: false, confirm_leave: false }
+    }
+}
+
+/// What a key leads to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Send this to the server.
+    Send(ClientMsg),
+    /// Leave the room and end the program.
+    Leave,
+}
+
+impl Ui {
+    /// Whether captured sound is sent now.
+    pub fn transmitting(&self, now: Instant) -> bool {
+        self.mic_on && (!self.push_to_talk || self.ptt_until.is_some_and(|t| now < t))
+    }
+
+    /// Handles one key at `now`.
+    pub fn key(&mut self, room: &RoomModel, key: Key, now: Instant) -> Vec<Effect> {
+        if key == Key::Interrupt {
+            return vec![Effect::Send(ClientMsg::Leave), Effect::Leave];
+        }
+        if let Some(note) = self.note.as_mut() {
+            return match key {
+                Key::Char(c) => {
+                    if note.chars().count() < NOTE_CHARS {
+                        note.push(c);
+                    }
+                    vec![]
+                }
+                Key::Backspace => {
+                    note.pop();
+                    vec![]
+                }
+                Key::Esc => {
+                    self.note = None;
+                    vec![]
+                }
+                Key::Enter | Key::Tab => {
+                    let text = self.note.take().unwrap_or_default();
+                    let kind = if key == Key::Tab { HandKind::Reply } else { HandKind::NewPoint };
+                    let note = Some(text.trim().to_owned()).filter(|t| !t.is_empty());
+                    vec![Effect::Send(ClientMsg::RaiseHand { kind, note })]
+                }
+                Key::Interrupt | Key::SpaceUp => vec![],
+            };
+        }
+        let leaving = std::mem::take(&mut self.confirm_leave);
+        let send = |m: ClientMsg| vec![Effect::Send(m)];
+        match key {
+            Key::Char('q') | Key::Char('Q') if leaving => {
+                vec![Effect::Send(ClientMsg::Leave), Effect::Leave]
+            }
+            Key::Char('q') | Key::Char('Q') => {
+                self.confirm_leave = true;
+                vec![]
+            }
+            Key::Char('h') => send(ClientMsg::RaiseHand { kind: HandKind::NewPoint, note: None }),
+            Key::Char('r') => send(ClientMsg::RaiseHand { kind: HandKind::Reply, note: None }),
+            Key::Char('e') if room.my_hand().is_none() => {
+                self.note = Some(String::new());
+                vec![]
+            }
+            Key::Char('l') if room.my_hand().is_some() => send(ClientMsg::LowerHand),
+            Key::Char('a') if room.offered_to_me() => send(ClientMsg::AcceptFloor),
+            Key::Esc if self.help => {
+                self.help = false;
+                vec![]
+            }
+            Key::Esc if room.offered_to_me() => send(ClientMsg::DeferFloor),
+            Key::Char('d') if room.holds_floor() => send(ClientMsg::Yield),
+            Key::Char(c @ '1'..='6') => {
+                let i = c as usize - '1' as usize;
+                send(ClientMsg::React { reaction: ReactionKind::ALL[i] })
+            }
+            Key::Char('m') => {
+                self.mic_on = !self.mic_on;
+                send(ClientMsg::SetMic { on: self.mic_on })
+            }
+            Key::Char('p') => {
+                self.push_to_talk = !self.push_to_talk;
+                self.ptt_until = None;
+                send(ClientMsg::SetPushToTalk { enabled: self.push_to_talk })
+            }
+            Key::Char(' ') if self.push_to_talk => {
+                self.ptt_until = Some(now + PTT_HOLD);
+                vec![]
+            }
+            Key::SpaceUp => {
+                self.ptt_until = None;
+                vec![]
+            }
+            Key::Char('w') => {
+                let away = room.me().is_some_and(|p| p.presence == Presence::Present);
+                send(ClientMsg::SetAway { away })
+            }
+            Key::Char('?') => {
+                self.help = !self.help;
+                vec![]
+            }
+            // Facilitators.
+            Key::Char('g') if room.is_facilitator() => match room.queue.first() {
+                Some(h) => send(ClientMsg::Grant { participant: h.participant }),
+                None => vec![],
+            },
+            Key::Char('n') if room.is_facilitator() => send(ClientMsg::Next),
+            Key::Char('x') if room.is_facilitator() => send(ClientMsg::Revoke),
+            Key::Char('o') if room.is_facilitator() => send(ClientMsg::OpenDiscussion),
+            Key::Char('M') if room.is_facilitator() => send(ClientMsg::MuteAll),
+            _ => vec![],
+        }
+    }
+}
+
+/// The keys, for the help line and the help panel: (key, what it does, facilitators
+/// only).
+pub const KEYS: &[(&str, &str, bool)] = &[
+    ("H", "raise: new point", false),
+    ("R", "raise: reply", false),
+    ("E", "note, then Enter (point) or Tab (reply)", false),
+    ("L", "lower", false),
+    ("A", "accept when up", false),
+    ("Esc", "later when up", false),
+    ("D", "I'm done", false),
+    ("1-6", "agree, disagree, question, applause, slower, can't hear", false),
+    ("M", "mic on/off", false),
+    ("P", "push-to-talk on/off", false),
+    ("Space", "talk (push-to-talk)", false),
+    ("W", "away/back", false),
+    ("Q Q", "leave", false),
+    ("?", "help", false),
+    ("G", "grant the first in the queue", true),
+    ("N", "next", true),
+    ("X", "take back the floor", true),
+    ("O", "open discussion", true),
+    ("Shift+M", "mute all learners", true),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use talkstick_signaling::protocol::{FloorState, HandView};
+
+    fn room() -> RoomModel {
+        super::super::model::tests_support::room()
+    }
+
+    #[test]
+    fn hand_keys_send_what_the_web_client_sends() {
+        let (mut ui, mut m, now) = (Ui::default(), room(), Instant::now());
+        assert_eq!(ui.key(&m, Key::Char('h'), now), vec![Effect::Send(ClientMsg::RaiseHand { kind: HandKind::NewPoint, note: None })]);
+        assert_eq!(ui.key(&m, Key::Char('l'), now), vec![], "no hand: nothing to lower");
+        m.queue.push(HandView { participant: m.you.id, position: 1, kind: HandKind::Reply, raised_ms: 0, note: None });
+        assert_eq!(ui.key(&m, Key::Char('l'), now), vec![Effect::Send(ClientMsg::LowerHand)]);
+        assert_eq!(ui.key(&m, Key::Char('a'), now), vec![], "not offered");
+        m.floor.state = FloorState::Offered;
+        m.floor.offered_to = Some(m.you.id);
+        assert_eq!(ui.key(&m, Key::Char('a'), now), vec![Effect::Send(ClientMsg::AcceptFloor)]);
+        assert_eq!(ui.key(&m, Key::Esc, now), vec![Effect::Send(ClientMsg::DeferFloor)]);
+        m.floor.state = FloorState::Held;
+        m.floor.holder = Some(m.you.id);
+        assert_eq!(ui.key(&m, Key::Char('d'), now), vec![Effect::Send(ClientMsg::Yield)]);
+        assert_eq!(ui.key(&m, Key::Char('1'), now), vec![Effect::Send(ClientMsg::React { reaction: ReactionKind::Agree })]);
+        assert_eq!(ui.key(&m, Key::Char('6'), now), vec![Effect::Send(ClientMsg::React { reaction: ReactionKind::CantHear })]);
+    }
+
+    #[test]
+    fn a_note_is_typed_then_raised_as_a_point_or_a_reply() {
+        let (mut ui, m, now) = (Ui::default(), room(), Instant::now());
+        ui.key(&m, Key::Char('e'), now);
+        for c in "cost h".chars() {
+            assert_eq!(ui.key(&m, Key::Char(c), now), vec![], "typing sends nothing, even H");
+        }
+        ui.key(&m, Key::Backspace, now);
+        assert_eq!(
+            ui.key(&m, Key::Tab, now),
+            vec![Effect::Send(ClientMsg::RaiseHand { kind: HandKind::Reply, note: Some("cost".into()) })]
+        );
+        assert!(ui.note.is_none());
+        ui.key(&m, Key::Char('e'), now);
+        assert_eq!(ui.key(&m, Key::Esc, now), vec![], "Esc drops the note");
+        assert!(ui.note.is_none());
+    }
+
+    #[test]
+    fn leaving_asks_twice_and_push_to_talk_holds_the_mic_open() {
+        let (mut ui, m, now) = (Ui::default(), room(), Instant::now());
+        assert_eq!(ui.key(&m, Key::Char('q'), now), vec![]);
+        assert_eq!(ui.key(&m, Key::Char('q'), now), vec![Effect::Send(ClientMsg::Leave), Effect::Leave]);
+        ui.key(&m, Key::Char('q'), now);
+        ui.key(&m, Key::Char('1'), now);
+        assert_eq!(ui.key(&m, Key::Char('q'), now), vec![], "another key in between cancels");
+        assert!(ui.transmitting(now));
+        assert_eq!(ui.key(&m, Key::Char('p'), now), vec![Effect::Send(ClientMsg::SetPushToTalk { enabled: true })]);
+        assert!(!ui.transmitting(now));
+        ui.key(&m, Key::Char(' '), now);
+        assert!(ui.transmitting(now + Duration::from_millis(500)));
+        assert!(!ui.transmitting(now + PTT_HOLD), "released when the key stops repeating");
+        ui.key(&m, Key::Char(' '), now);
+        ui.key(&m, Key::SpaceUp, now);
+        assert!(!ui.transmitting(now), "or at once, where the terminal reports the release");
+        assert_eq!(ui.key(&m, Key::Char('m'), now), vec![Effect::Send(ClientMsg::SetMic { on: false })]);
+    }
+
+    #[test]
+    fn facilitator_keys_need_a_facilitator() {
+        let (mut ui, mut m, now) = (Ui::default(), room(), Instant::now());
+        assert_eq!(ui.key(&m, Key::Char('n'), now), vec![]);
+        m.you.role = talkstick_signaling::protocol::Role::Facilitator;
+        assert_eq!(ui.key(&m, Key::Char('n'), now), vec![Effect::Send(ClientMsg::Next)]);
+        assert_eq!(ui.key(&m, Key::Char('g'), now), vec![], "nobody waiting");
+        let other = m.participants[1].id;
+        m.queue.push(HandView { participant: other, position: 1, kind: HandKind::NewPoint, raised_ms: 0, note: None });
+        assert_eq!(ui.key(&m, Key::Char('g'), now), vec![Effect::Send(ClientMsg::Grant { participant: other })]);
+        assert_eq!(ui.key(&m, Key::Char('M'), now), vec![Effect::Send(ClientMsg::MuteAll)]);
+    }
+}
