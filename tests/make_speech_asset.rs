@@ -20,5 +20,11 @@ fn make_speech_asset() {
     let samples = wav::read_mono_48k(&input).unwrap_or_else(|e| panic!("{e}"));
     let (bytes, counts) = asset::encode_speech(&samples).expect("libopus encodes");
     std::fs::write(&out, &bytes).unwrap_or_else(|e| panic!("writing {}: {e}", out.display()));
-    eprintln!("wrote {} ({} bytes; {} frames, {} sent)", out.display(), bytes.len(), counts.frames, counts.sent);
+    eprintln!(
+        "wrote {} ({} bytes; {} frames, {} sent)",
+        out.display(),
+        bytes.len(),
+        counts.frames,
+        counts.sent
+    );
 }

@@ -3,8 +3,8 @@
 //! `scripts/make-speech-asset`, and `loadtest --speak-file` makes one from any
 //! recording at start.
 
-use super::codec::{CodecError, Encoder, level};
 use super::FRAME_SAMPLES;
+use super::codec::{CodecError, Encoder, level};
 
 /// The bitrate of the asset: a browser's default for mono voice.
 pub const ASSET_BITRATE: i32 = 24_000;
@@ -67,8 +67,9 @@ mod tests {
     #[test]
     fn a_recording_becomes_an_asset_the_load_tester_reads() {
         // One second of tone, then two of silence.
-        let mut samples: Vec<f32> =
-            (0..48_000).map(|i| 0.3 * (2.0 * std::f32::consts::PI * 220.0 * i as f32 / 48_000.0).sin()).collect();
+        let mut samples: Vec<f32> = (0..48_000)
+            .map(|i| 0.3 * (2.0 * std::f32::consts::PI * 220.0 * i as f32 / 48_000.0).sin())
+            .collect();
         samples.extend(std::iter::repeat_n(0.0, 96_000));
         let (bytes, counts) = encode_speech(&samples).unwrap();
         assert_eq!(counts.frames, 150);

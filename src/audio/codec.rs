@@ -39,7 +39,8 @@ impl Encoder {
 
     /// A speech encoder at `bits` per second.
     pub fn with_bitrate(bits: i32) -> Result<Self, CodecError> {
-        let mut inner = opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Voip)?;
+        let mut inner =
+            opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Voip)?;
         inner.set_bitrate(opus::Bitrate::Bits(bits))?;
         inner.set_inband_fec(true)?;
         inner.set_packet_loss_perc(5)?;
@@ -113,7 +114,9 @@ mod tests {
 
     fn tone(hz: f32, amplitude: f32, frames: usize) -> Vec<f32> {
         (0..FRAME_SAMPLES * frames)
-            .map(|i| amplitude * (2.0 * std::f32::consts::PI * hz * i as f32 / SAMPLE_RATE as f32).sin())
+            .map(|i| {
+                amplitude * (2.0 * std::f32::consts::PI * hz * i as f32 / SAMPLE_RATE as f32).sin()
+            })
             .collect()
     }
 
@@ -131,7 +134,10 @@ mod tests {
             energy += out[..n].iter().map(|s| s * s).sum::<f32>();
         }
         let expected = input.iter().map(|s| s * s).sum::<f32>();
-        assert!(energy > expected * 0.5 && energy < expected * 1.5, "energy {energy} against {expected}");
+        assert!(
+            energy > expected * 0.5 && energy < expected * 1.5,
+            "energy {energy} against {expected}"
+        );
     }
 
     #[test]
@@ -151,6 +157,9 @@ mod tests {
         assert_eq!(level(&[0.0; FRAME_SAMPLES]), 127);
         assert_eq!(level(&[1.0; FRAME_SAMPLES]), 0);
         assert_eq!(level(&tone(440.0, 0.1, 1)), 23, "a sine at 0.1 is -23 dBov");
-        assert!(matches!(Encoder::new().unwrap().encode(&[0.0; 100]), Err(CodecError::FrameLength(100))));
+        assert!(matches!(
+            Encoder::new().unwrap().encode(&[0.0; 100]),
+            Err(CodecError::FrameLength(100))
+        ));
     }
 }

@@ -314,7 +314,8 @@ mod tests {
     #[test]
     fn jitter_within_the_delay_loses_nothing() {
         // Up to 35 ms late, scattered.
-        let (out, jb) = run(200, |i| Duration::from_millis((i.wrapping_mul(2_654_435_761) >> 16) % 36), 230);
+        let (out, jb) =
+            run(200, |i| Duration::from_millis((i.wrapping_mul(2_654_435_761) >> 16) % 36), 230);
         let got = played(&out);
         assert!(jb.target() > MIN_DELAY, "the target follows the jitter: {:?}", jb.target());
         assert!(got.len() >= 190, "played {} of 200", got.len());
@@ -365,7 +366,13 @@ mod tests {
         let (out, jb) = run(
             100,
             // Packets 10..40 all arrive at 800 ms.
-            |i| if (10..40).contains(&i) { Duration::from_millis(800 - 20 * i) } else { Duration::ZERO },
+            |i| {
+                if (10..40).contains(&i) {
+                    Duration::from_millis(800 - 20 * i)
+                } else {
+                    Duration::ZERO
+                }
+            },
             110,
         );
         assert!(jb.stats().dropped > 0, "frames were skipped");
@@ -415,7 +422,10 @@ mod tests {
         jb.push(t0, 2 * FRAME_TICKS + 500, 3, packet(2));
         let now = t0 + Duration::from_millis(50);
         let got: Vec<Pull> = (0..3).map(|_| jb.pull(now)).collect();
-        assert_eq!(got, vec![Pull::Packet(packet(0)), Pull::Packet(packet(1)), Pull::Packet(packet(2))]);
+        assert_eq!(
+            got,
+            vec![Pull::Packet(packet(0)), Pull::Packet(packet(1)), Pull::Packet(packet(2))]
+        );
     }
 
     #[test]

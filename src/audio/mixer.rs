@@ -144,7 +144,11 @@ mod tests {
         let (mut a, mut b) = (Encoder::new().unwrap(), Encoder::new().unwrap());
         let tone = |hz: f32, i: usize| {
             (0..FRAME_SAMPLES)
-                .map(|k| 0.3 * (2.0 * std::f32::consts::PI * hz * (i * FRAME_SAMPLES + k) as f32 / 48_000.0).sin())
+                .map(|k| {
+                    0.3 * (2.0 * std::f32::consts::PI * hz * (i * FRAME_SAMPLES + k) as f32
+                        / 48_000.0)
+                        .sin()
+                })
                 .collect::<Vec<f32>>()
         };
         let mut out = vec![0.0; FRAME_SAMPLES];
@@ -153,10 +157,14 @@ mod tests {
             // Packet `tick` arrives at 20 × tick ms; the mix runs 1 ms later.
             let at = t0 + Duration::from_millis(20 * tick as u64);
             if tick < 20 {
-                mixer.push(audio("1", tick as u64, a.encode(&tone(300.0, tick)).unwrap(), at)).unwrap();
+                mixer
+                    .push(audio("1", tick as u64, a.encode(&tone(300.0, tick)).unwrap(), at))
+                    .unwrap();
             }
             if tick < 10 {
-                mixer.push(audio("2", tick as u64, b.encode(&tone(700.0, tick)).unwrap(), at)).unwrap();
+                mixer
+                    .push(audio("2", tick as u64, b.encode(&tone(700.0, tick)).unwrap(), at))
+                    .unwrap();
             }
             mixer.mix(at + Duration::from_millis(1), &mut out).unwrap();
             levels.push(level(&out));

@@ -24,5 +24,6 @@ pub const FRAME_SAMPLES: usize = 960;
 /// unchanged, so a sender and a listener that log the fingerprints of what they sent
 /// and played can match one frame's capture to its play-out.
 pub fn fingerprint(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    data.iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }

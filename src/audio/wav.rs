@@ -124,7 +124,12 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("talkstick-wav-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("stereo16k.wav");
-        let spec = hound::WavSpec { channels: 2, sample_rate: 16_000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 16_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
         let mut w = hound::WavWriter::create(&path, spec).unwrap();
         for _ in 0..16_000 {
             w.write_sample(16384i16).unwrap(); // left 0.5
@@ -149,7 +154,10 @@ mod tests {
         sink.finish().unwrap();
         let back = read_mono_48k(&path).unwrap();
         assert_eq!(back.len(), 1920);
-        assert!((back[0] - 0.5).abs() < 1e-3 && (back[1919] - 1.0).abs() < 1e-3, "clipped at full scale");
+        assert!(
+            (back[0] - 0.5).abs() < 1e-3 && (back[1919] - 1.0).abs() < 1e-3,
+            "clipped at full scale"
+        );
         let junk = dir.join("junk.wav");
         std::fs::write(&junk, b"not a wav").unwrap();
         let err = read_mono_48k(&junk).unwrap_err().to_string();

@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 use talkstick_signaling::protocol::{ClientMsg, ErrorCode, ServerMsg};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::audio::FRAME_SAMPLES;
 use crate::audio::codec::{self, CodecError, Encoder};
 use crate::audio::mixer::Mixer;
 use crate::audio::wav::{WavError, WavSink};
-use crate::audio::FRAME_SAMPLES;
 use crate::client::{ClientError, ClientEvent, Participant};
 
 use super::device::{AudioDevices, DeviceChannels, DeviceChoice, DeviceError, DeviceEvent};
@@ -146,7 +146,13 @@ fn local_ip_towards(base: &str) -> IpAddr {
 /// A rejoin running in the background.
 type Attempt = oneshot::Receiver<Result<Participant, ClientError>>;
 
-fn attempt(base: &str, token: &str, resume: Option<talkstick_signaling::ResumeToken>, ip: IpAddr, after: Duration) -> Attempt {
+fn attempt(
+    base: &str,
+    token: &str,
+    resume: Option<talkstick_signaling::ResumeToken>,
+    ip: IpAddr,
+    after: Duration,
+) -> Attempt {
     let (tx, rx) = oneshot::channel();
     let (base, token) = (base.to_owned(), token.to_owned());
     tokio::spawn(async move {
@@ -159,15 +165,22 @@ fn attempt(base: &str, token: &str, resume: Option<talkstick_signaling::ResumeTo
 /// The words for a refusal.
 fn refusal(code: ErrorCode, message: &str) -> String {
     match code {
-        ErrorCode::TokenExpired => "This link has expired: ask your facilitator for a new one.".into(),
-        ErrorCode::BadToken => "This link is not valid here: check that you copied all of it.".into(),
+        ErrorCode::TokenExpired => {
+            "This link has expired: ask your facilitator for a new one.".into()
+        }
+        ErrorCode::BadToken => {
+            "This link is not valid here: check that you copied all of it.".into()
+        }
         _ => format!("The server refused: {message}"),
     }
 }
 
 /// Runs the session until it ends. Without a terminal view, `script` (when given)
 /// stands in for the keyboard: a bot's or a test's key presses.
-pub async fn run(opts: JoinOptions, script: Option<mpsc::Receiver<Key>>) -> Result<Summary, NativeError> {
+pub async fn run(
+    opts: JoinOptions,
+    script: Option<mpsc::Receiver<Key>>,
+) -> Result<Summary, NativeError> {
     // Sound first: a missing file is an error; a missing device is said and the
     // session goes on without it.
     let mut source = match &opts.input {
@@ -190,24 +203,27 @@ pub async fn run(opts: JoinOptions, script: Option<mpsc::Receiver<Key>>) -> Resu
         },
     };
     let mut early_lines = Vec::new();
-    let (mut devices, channels) = open_devices(&choice, &mut source, &mut sink, &mut early_lines).unzip();
+    let (mut devices, channels) =
+        open_devices(&choice, &mut source, &mut sink, &mut early_lines).unzip();
     let (mut mic, mut device_events) = channels.map(|c| (c.frames, c.events)).unzip();
     let mut timing = opts.timing_log.as_deref().map(TimingLog::create).transpose()?;
 
     let ip = local_ip_towards(&opts.base);
-    let first = Participant::rejoin(&opts.base, &opts.token, None, Some(ip)).await.map_err(|e| match e {
-        ClientError::Refused { code, message } => NativeError::Refused(refusal(code, &message)),
-        other => NativeError::Unreachable(format!("Cannot join: {other}")),
-    })?;
+    let first = Participant::rejoin(&opts.base, &opts.token, None, Some(ip)).await.map_err(
+        |e| match e {
+            ClientError::Refused { code, message } => NativeError::Refused(refusal(code, &message)),
+            other => NativeError::Unreachable(format!("Cannot join: {other}")),
+        },
+    )?;
     let started = Instant::now();
     let mut model = RoomModel::new(first.you.clone(), (*first.room).clone(), started);
     for l in early_lines {
         model.say(l);
     }
-    let mut ui = Ui { mic_on: !opts.mic_off, ..Ui::default() };
-    if opts.mic_off {
-        first.send(ClientMsg::SetMic { on: false }).await;
-    }
+    // The room shows the microphone as this client runs it (off without one).
+    let has_mic = !matches!(opts.input, Input::None);
+    let mut ui = Ui { mic_on: has_mic && !opts.mic_off, ..Ui::default() };
+    first.send(ClientMsg::SetMic { on: ui.mic_on }).await;
     let mut conn: Option<Participant> = Some(first);
     let mut pending: Option<Attempt> = None;
     let mut attempts = 0u32;
@@ -220,7 +236,8 @@ pub async fn run(opts: JoinOptions, script: Option<mpsc::Receiver<Key>>) -> Resu
         (None, None) => mpsc::channel(1),
     };
     let mut said = Vec::new();
-    let mut status = Status { devices: describe(&opts, devices.as_ref()), mic_level: 127, ..Status::default() };
+    let mut status =
+        Status { devices: describe(&opts, devices.as_ref()), mic_level: 127, ..Status::default() };
     let mut printed = 0u64;
     let mut mixer = Mixer::new(started);
     let mut encoder = Encoder::new()?;
@@ -296,8 +313,11 @@ pub async fn run(opts: JoinOptions, script: Option<mpsc::Receiver<Key>>) -> Resu
                         let resumed = p.you.resumed;
                         model.apply(&ServerMsg::Welcome { protocol: 1, you: p.you.clone(), room: p.room.clone() }, Instant::now());
                         model.say(if resumed { "Reconnected: you kept your place." } else { "Reconnected as a new participant: your hand was not kept." });
-                        if !resumed && !ui.mic_on {
-                            p.send(ClientMsg::SetMic { on: false }).await;
+                        if !resumed {
+                            p.send(ClientMsg::SetMic { on: ui.mic_on }).await;
+                            if ui.push_to_talk {
+                                p.send(ClientMsg::SetPushToTalk { enabled: true }).await;
+                            }
                         }
                         conn = Some(p);
                         reconnects += 1;
@@ -317,7 +337,14 @@ pub async fn run(opts: JoinOptions, script: Option<mpsc::Receiver<Key>>) -> Resu
                 let mut leave = false;
                 for e in effects {
                     match e {
-                        Effect::Send(m) => if let Some(p) = conn.as_ref() { p.send(m).await },
+                        Effect::Send(m) => {
+                            if let ClientMsg::RaiseHand { note, .. } = &m {
+                                model.my_note = note.clone();
+                            }
+                            if let Some(p) = conn.as_ref() {
+                                p.send(m).await;
+                            }
+                        }
                         Effect::Leave => leave = true,
                     }
                 }
@@ -405,7 +432,9 @@ fn open_devices(
 }
 
 fn describe(opts: &JoinOptions, devices: Option<&AudioDevices>) -> String {
-    let file = |p: &PathBuf| p.file_name().map_or_else(|| p.display().to_string(), |f| f.to_string_lossy().into_owned());
+    let file = |p: &PathBuf| {
+        p.file_name().map_or_else(|| p.display().to_string(), |f| f.to_string_lossy().into_owned())
+    };
     let input = match &opts.input {
         Input::File { path, .. } => format!("mic file {}", file(path)),
         Input::None => "no mic".into(),

@@ -81,7 +81,10 @@ impl JoinArgs {
             input,
             output,
             tui: !self.no_tui && std::io::stdout().is_terminal() && std::io::stdin().is_terminal(),
-            duration: self.seconds.filter(|s| s.is_finite() && *s > 0.0).map(Duration::from_secs_f64),
+            duration: self
+                .seconds
+                .filter(|s| s.is_finite() && *s > 0.0)
+                .map(Duration::from_secs_f64),
             timing_log: self.timing_log.clone(),
             mic_off: self.mic_off,
         })

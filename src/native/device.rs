@@ -77,7 +77,10 @@ pub fn list() -> Result<DeviceList, DeviceError> {
     fn names<I: Iterator<Item = cpal::Device>>(
         it: Result<I, cpal::DevicesError>,
     ) -> Result<Vec<String>, DeviceError> {
-        Ok(it.map_err(|e| DeviceError::List(e.to_string()))?.filter_map(|d| d.name().ok()).collect())
+        Ok(it
+            .map_err(|e| DeviceError::List(e.to_string()))?
+            .filter_map(|d| d.name().ok())
+            .collect())
     }
     let host = cpal::default_host();
     Ok(DeviceList {
@@ -161,7 +164,8 @@ fn find(input: bool, name: Option<&str>) -> Result<cpal::Device, DeviceError> {
         named: name.map_or(String::new(), |n| format!(" named {n:?}")),
     };
     match name {
-        None => if input { host.default_input_device() } else { host.default_output_device() }.ok_or_else(missing),
+        None => if input { host.default_input_device() } else { host.default_output_device() }
+            .ok_or_else(missing),
         Some(n) => {
             let devices = if input { host.input_devices() } else { host.output_devices() }
                 .map_err(|e| DeviceError::List(e.to_string()))?;
@@ -183,7 +187,10 @@ fn config(device: &cpal::Device, input: bool) -> Result<cpal::SupportedStreamCon
         device.supported_output_configs().map_err(|e| e.to_string())?.collect()
     };
     let usable = |r: &cpal::SupportedStreamConfigRange| {
-        matches!(r.sample_format(), SampleFormat::F32 | SampleFormat::I16 | SampleFormat::I32 | SampleFormat::U16)
+        matches!(
+            r.sample_format(),
+            SampleFormat::F32 | SampleFormat::I16 | SampleFormat::I32 | SampleFormat::U16
+        )
     };
     let fewest_channels = ranges
         .iter()
@@ -192,7 +199,8 @@ fn config(device: &cpal::Device, input: bool) -> Result<cpal::SupportedStreamCon
     if let Some(r) = fewest_channels {
         return Ok((*r).with_sample_rate(want));
     }
-    if input { device.default_input_config() } else { device.default_output_config() }.map_err(|e| e.to_string())
+    if input { device.default_input_config() } else { device.default_output_config() }
+        .map_err(|e| e.to_string())
 }
 
 type Opened = (Vec<cpal::Stream>, String);
@@ -208,7 +216,8 @@ fn open_streams(
     if let Some(name) = &choice.input {
         let device = find(true, name.as_deref())?;
         let dname = device.name().unwrap_or_else(|_| "input".into());
-        let open_err = |reason: String| DeviceError::Open { kind: "input", name: dname.clone(), reason };
+        let open_err =
+            |reason: String| DeviceError::Open { kind: "input", name: dname.clone(), reason };
         let cfg = config(&device, true).map_err(open_err)?;
         let stream = match cfg.sample_format() {
             SampleFormat::I16 => input_stream::<i16>(&device, &cfg, frames, events.clone()),
@@ -224,7 +233,8 @@ fn open_streams(
     if let Some(name) = &choice.output {
         let device = find(false, name.as_deref())?;
         let dname = device.name().unwrap_or_else(|_| "output".into());
-        let open_err = |reason: String| DeviceError::Open { kind: "output", name: dname.clone(), reason };
+        let open_err =
+            |reason: String| DeviceError::Open { kind: "output", name: dname.clone(), reason };
         let cfg = config(&device, false).map_err(open_err)?;
         let stream = match cfg.sample_format() {
             SampleFormat::I16 => output_stream::<i16>(&device, &cfg, play, events),
@@ -271,11 +281,14 @@ where
             frame.push(s);
             if frame.len() == FRAME_SAMPLES {
                 // A full channel means the client fell behind: that frame is dropped.
-                let _ = frames.try_send(std::mem::replace(&mut frame, Vec::with_capacity(FRAME_SAMPLES)));
+                let _ = frames
+                    .try_send(std::mem::replace(&mut frame, Vec::with_capacity(FRAME_SAMPLES)));
             }
         });
     };
-    device.build_input_stream::<T, _, _>(&cfg.config(), data, lost(&events), None).map_err(|e| e.to_string())
+    device
+        .build_input_stream::<T, _, _>(&cfg.config(), data, lost(&events), None)
+        .map_err(|e| e.to_string())
 }
 
 fn output_stream<T>(
@@ -306,7 +319,9 @@ where
             }
         }
     };
-    device.build_output_stream::<T, _, _>(&cfg.config(), data, lost(&events), None).map_err(|e| e.to_string())
+    device
+        .build_output_stream::<T, _, _>(&cfg.config(), data, lost(&events), None)
+        .map_err(|e| e.to_string())
 }
 
 /// Adds a mixed frame to the speakers' queue, dropping the oldest samples past

@@ -55,7 +55,14 @@ pub struct Ui {
 
 impl Default for Ui {
     fn default() -> Self {
-        Ui { mic_on: true, push_to_talk: false, ptt_until: None, note: None, help: false, confirm_leave: false }
+        Ui {
+            mic_on: true,
+            push_to_talk: false,
+            ptt_until: None,
+            note: None,
+            help: false,
+            confirm_leave: false,
+        }
     }
 }
 
@@ -171,28 +178,28 @@ impl Ui {
     }
 }
 
-/// The keys, for the help line and the help panel: (key, what it does, facilitators
-/// only).
-pub const KEYS: &[(&str, &str, bool)] = &[
-    ("H", "raise: new point", false),
-    ("R", "raise: reply", false),
-    ("E", "note, then Enter (point) or Tab (reply)", false),
-    ("L", "lower", false),
-    ("A", "accept when up", false),
-    ("Esc", "later when up", false),
-    ("D", "I'm done", false),
-    ("1-6", "agree, disagree, question, applause, slower, can't hear", false),
-    ("M", "mic on/off", false),
-    ("P", "push-to-talk on/off", false),
-    ("Space", "talk (push-to-talk)", false),
-    ("W", "away/back", false),
-    ("Q Q", "leave", false),
-    ("?", "help", false),
-    ("G", "grant the first in the queue", true),
-    ("N", "next", true),
-    ("X", "take back the floor", true),
-    ("O", "open discussion", true),
-    ("Shift+M", "mute all learners", true),
+/// The keys, for the help line and the help panel: (key, in a word or two, in full,
+/// facilitators only).
+pub const KEYS: &[(&str, &str, &str, bool)] = &[
+    ("H", "point", "raise your hand: a new point", false),
+    ("R", "reply", "raise your hand: a reply to the speaker", false),
+    ("E", "note", "write a note, then Enter (new point) or Tab (reply)", false),
+    ("L", "lower", "lower your hand", false),
+    ("A", "accept", "take the floor when you're up", false),
+    ("Esc", "later", "later when you're up (keep your hand)", false),
+    ("D", "done", "I'm done: give the floor back", false),
+    ("1-6", "react", "agree, disagree, question, applause, slower, can't hear", false),
+    ("M", "mic", "microphone on or off", false),
+    ("P", "PTT", "push-to-talk on or off", false),
+    ("Space", "talk", "talk, under push-to-talk", false),
+    ("W", "away", "away / back at my desk", false),
+    ("Q Q", "leave", "leave the room", false),
+    ("?", "help", "show or hide this help", false),
+    ("G", "grant", "give the floor to the first in the queue", true),
+    ("N", "next", "next in the queue", true),
+    ("X", "take back", "take back the floor (or end discussion)", true),
+    ("O", "discuss", "open discussion", true),
+    ("Shift+M", "mute all", "mute all learners", true),
 ];
 
 #[cfg(test)]
@@ -207,9 +214,18 @@ mod tests {
     #[test]
     fn hand_keys_send_what_the_web_client_sends() {
         let (mut ui, mut m, now) = (Ui::default(), room(), Instant::now());
-        assert_eq!(ui.key(&m, Key::Char('h'), now), vec![Effect::Send(ClientMsg::RaiseHand { kind: HandKind::NewPoint, note: None })]);
+        assert_eq!(
+            ui.key(&m, Key::Char('h'), now),
+            vec![Effect::Send(ClientMsg::RaiseHand { kind: HandKind::NewPoint, note: None })]
+        );
         assert_eq!(ui.key(&m, Key::Char('l'), now), vec![], "no hand: nothing to lower");
-        m.queue.push(HandView { participant: m.you.id, position: 1, kind: HandKind::Reply, raised_ms: 0, note: None });
+        m.queue.push(HandView {
+            participant: m.you.id,
+            position: 1,
+            kind: HandKind::Reply,
+            raised_ms: 0,
+            note: None,
+        });
         assert_eq!(ui.key(&m, Key::Char('l'), now), vec![Effect::Send(ClientMsg::LowerHand)]);
         assert_eq!(ui.key(&m, Key::Char('a'), now), vec![], "not offered");
         m.floor.state = FloorState::Offered;
@@ -219,8 +235,14 @@ mod tests {
         m.floor.state = FloorState::Held;
         m.floor.holder = Some(m.you.id);
         assert_eq!(ui.key(&m, Key::Char('d'), now), vec![Effect::Send(ClientMsg::Yield)]);
-        assert_eq!(ui.key(&m, Key::Char('1'), now), vec![Effect::Send(ClientMsg::React { reaction: ReactionKind::Agree })]);
-        assert_eq!(ui.key(&m, Key::Char('6'), now), vec![Effect::Send(ClientMsg::React { reaction: ReactionKind::CantHear })]);
+        assert_eq!(
+            ui.key(&m, Key::Char('1'), now),
+            vec![Effect::Send(ClientMsg::React { reaction: ReactionKind::Agree })]
+        );
+        assert_eq!(
+            ui.key(&m, Key::Char('6'), now),
+            vec![Effect::Send(ClientMsg::React { reaction: ReactionKind::CantHear })]
+        );
     }
 
     #[test]
@@ -233,7 +255,10 @@ mod tests {
         ui.key(&m, Key::Backspace, now);
         assert_eq!(
             ui.key(&m, Key::Tab, now),
-            vec![Effect::Send(ClientMsg::RaiseHand { kind: HandKind::Reply, note: Some("cost".into()) })]
+            vec![Effect::Send(ClientMsg::RaiseHand {
+                kind: HandKind::Reply,
+                note: Some("cost".into())
+            })]
         );
         assert!(ui.note.is_none());
         ui.key(&m, Key::Char('e'), now);
@@ -245,12 +270,18 @@ mod tests {
     fn leaving_asks_twice_and_push_to_talk_holds_the_mic_open() {
         let (mut ui, m, now) = (Ui::default(), room(), Instant::now());
         assert_eq!(ui.key(&m, Key::Char('q'), now), vec![]);
-        assert_eq!(ui.key(&m, Key::Char('q'), now), vec![Effect::Send(ClientMsg::Leave), Effect::Leave]);
+        assert_eq!(
+            ui.key(&m, Key::Char('q'), now),
+            vec![Effect::Send(ClientMsg::Leave), Effect::Leave]
+        );
         ui.key(&m, Key::Char('q'), now);
         ui.key(&m, Key::Char('1'), now);
         assert_eq!(ui.key(&m, Key::Char('q'), now), vec![], "another key in between cancels");
         assert!(ui.transmitting(now));
-        assert_eq!(ui.key(&m, Key::Char('p'), now), vec![Effect::Send(ClientMsg::SetPushToTalk { enabled: true })]);
+        assert_eq!(
+            ui.key(&m, Key::Char('p'), now),
+            vec![Effect::Send(ClientMsg::SetPushToTalk { enabled: true })]
+        );
         assert!(!ui.transmitting(now));
         ui.key(&m, Key::Char(' '), now);
         assert!(ui.transmitting(now + Duration::from_millis(500)));
@@ -258,7 +289,10 @@ mod tests {
         ui.key(&m, Key::Char(' '), now);
         ui.key(&m, Key::SpaceUp, now);
         assert!(!ui.transmitting(now), "or at once, where the terminal reports the release");
-        assert_eq!(ui.key(&m, Key::Char('m'), now), vec![Effect::Send(ClientMsg::SetMic { on: false })]);
+        assert_eq!(
+            ui.key(&m, Key::Char('m'), now),
+            vec![Effect::Send(ClientMsg::SetMic { on: false })]
+        );
     }
 
     #[test]
@@ -269,8 +303,17 @@ mod tests {
         assert_eq!(ui.key(&m, Key::Char('n'), now), vec![Effect::Send(ClientMsg::Next)]);
         assert_eq!(ui.key(&m, Key::Char('g'), now), vec![], "nobody waiting");
         let other = m.participants[1].id;
-        m.queue.push(HandView { participant: other, position: 1, kind: HandKind::NewPoint, raised_ms: 0, note: None });
-        assert_eq!(ui.key(&m, Key::Char('g'), now), vec![Effect::Send(ClientMsg::Grant { participant: other })]);
+        m.queue.push(HandView {
+            participant: other,
+            position: 1,
+            kind: HandKind::NewPoint,
+            raised_ms: 0,
+            note: None,
+        });
+        assert_eq!(
+            ui.key(&m, Key::Char('g'), now),
+            vec![Effect::Send(ClientMsg::Grant { participant: other })]
+        );
         assert_eq!(ui.key(&m, Key::Char('M'), now), vec![Effect::Send(ClientMsg::MuteAll)]);
     }
 }

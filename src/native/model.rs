@@ -38,6 +38,9 @@ pub struct RoomModel {
     /// The last lines worth telling (errors, warnings, what a facilitator did), newest
     /// last.
     pub lines: VecDeque<String>,
+    /// The note you raised your hand with: the server tells learners' queues without
+    /// notes, so this client keeps its own (as a page does).
+    pub my_note: Option<String>,
     /// Lines said so far, all told (the message area keeps the last few).
     said_total: u64,
     /// The room clock at `clock_at` (local), for countdowns between messages.
@@ -60,6 +63,7 @@ impl RoomModel {
             slots: Vec::new(),
             offer_until: None,
             lines: VecDeque::new(),
+            my_note: None,
             said_total: 0,
         }
     }
@@ -69,9 +73,11 @@ impl RoomModel {
         match msg {
             ServerMsg::Welcome { you, room, .. } => {
                 let (lines, said) = (std::mem::take(&mut self.lines), self.said_total);
+                let note = self.my_note.take();
                 *self = RoomModel::new(you.clone(), (**room).clone(), at);
                 self.lines = lines;
                 self.said_total = said;
+                self.my_note = note.filter(|_| self.my_hand().is_some());
             }
             ServerMsg::ParticipantJoined { participant } => {
                 self.participants.retain(|p| p.id != participant.id);
@@ -90,7 +96,12 @@ impl RoomModel {
             ServerMsg::ParticipantLeft { participant, .. } => {
                 self.participants.retain(|p| p.id != *participant);
             }
-            ServerMsg::Queue { hands } => self.queue = hands.clone(),
+            ServerMsg::Queue { hands } => {
+                self.queue = hands.clone();
+                if self.my_hand().is_none() {
+                    self.my_note = None;
+                }
+            }
             ServerMsg::Floor { floor } => {
                 self.clock_ms = floor.now_ms;
                 self.clock_at = at;
@@ -137,8 +148,13 @@ impl RoomModel {
 
     /// Adds a line to the message area (the oldest goes past [`KEPT_LINES`]).
     pub fn say(&mut self, line: impl Into<String>) {
+        let line = line.into();
+        // The same words twice in a row (an offer made again) are said once.
+        if self.lines.back() == Some(&line) {
+            return;
+        }
         self.said_total += 1;
-        self.lines.push_back(line.into());
+        self.lines.push_back(line);
         while self.lines.len() > KEPT_LINES {
             self.lines.pop_front();
         }
@@ -162,6 +178,16 @@ impl RoomModel {
     /// Your own entry.
     pub fn me(&self) -> Option<&ParticipantView> {
         self.participants.iter().find(|p| p.id == self.you.id)
+    }
+
+    /// A hand's note as this participant may see it: the server's, or for your own
+    /// hand the note you raised it with.
+    pub fn note_of<'a>(&'a self, h: &'a HandView) -> Option<&'a str> {
+        h.note.as_deref().or(if h.participant == self.you.id {
+            self.my_note.as_deref()
+        } else {
+            None
+        })
     }
 
     /// Your hand, if raised.
@@ -247,7 +273,13 @@ mod tests {
         let me = you.id;
         let mut m = RoomModel::new(you, room, t0);
         assert!(!m.may_speak(), "moderated, and the floor is free");
-        let hand = HandView { participant: me, position: 1, kind: HandKind::NewPoint, raised_ms: 1000, note: Some("cost".into()) };
+        let hand = HandView {
+            participant: me,
+            position: 1,
+            kind: HandKind::NewPoint,
+            raised_ms: 1000,
+            note: Some("cost".into()),
+        };
         m.apply(&ServerMsg::Queue { hands: vec![hand] }, t0);
         assert_eq!(m.my_hand().map(|h| h.position), Some(1));
         let mut floor = m.floor.clone();
@@ -264,7 +296,37 @@ mod tests {
         floor.now_ms = 5000;
         m.apply(&ServerMsg::Floor { floor }, t0 + Duration::from_secs(1));
         assert!(m.holds_floor() && m.may_speak() && m.offer_until.is_none());
-        assert_eq!(m.room_ms(t0 + Duration::from_secs(3)), 7000, "the clock runs on between messages");
+        assert_eq!(
+            m.room_ms(t0 + Duration::from_secs(3)),
+            7000,
+            "the clock runs on between messages"
+        );
+    }
+
+    #[test]
+    fn your_own_note_is_kept_here_and_an_offer_made_twice_is_said_once() {
+        let t0 = Instant::now();
+        let (you, room) = welcome();
+        let me = you.id;
+        let mut m = RoomModel::new(you, room, t0);
+        m.my_note = Some("costs".into());
+        // Learners' queues come without notes, yours included.
+        let hand = HandView {
+            participant: me,
+            position: 1,
+            kind: HandKind::Reply,
+            raised_ms: 0,
+            note: None,
+        };
+        m.apply(&ServerMsg::Queue { hands: vec![hand.clone()] }, t0);
+        assert_eq!(m.note_of(&hand), Some("costs"));
+        let other = HandView { participant: m.participants[1].id, ..hand };
+        assert_eq!(m.note_of(&other), None, "nobody else's");
+        m.apply(&ServerMsg::YoureUp { expires_in_ms: 1000 }, t0);
+        m.apply(&ServerMsg::YoureUp { expires_in_ms: 1000 }, t0);
+        assert_eq!(m.lines.len(), 1);
+        m.apply(&ServerMsg::Queue { hands: vec![] }, t0);
+        assert_eq!(m.my_note, None, "the note goes with the hand");
     }
 
     #[test]
@@ -278,7 +340,13 @@ mod tests {
         bertil.mic_on = false;
         m.apply(&ServerMsg::ParticipantUpdated { participant: bertil.clone() }, t0);
         assert!(!m.participants[1].mic_on);
-        m.apply(&ServerMsg::ParticipantLeft { participant: bertil.id, reason: talkstick_signaling::protocol::LeaveReason::Left }, t0);
+        m.apply(
+            &ServerMsg::ParticipantLeft {
+                participant: bertil.id,
+                reason: talkstick_signaling::protocol::LeaveReason::Left,
+            },
+            t0,
+        );
         assert_eq!(m.participants.len(), 1);
         assert_eq!(m.name_of(bertil.id), "someone");
         for i in 0..20 {

@@ -31,14 +31,22 @@ impl Terminal {
         let enhanced = terminal::supports_keyboard_enhancement().unwrap_or(false)
             && execute!(
                 std::io::stdout(),
-                event::PushKeyboardEnhancementFlags(event::KeyboardEnhancementFlags::REPORT_EVENT_TYPES)
+                event::PushKeyboardEnhancementFlags(
+                    event::KeyboardEnhancementFlags::REPORT_EVENT_TYPES
+                )
             )
             .is_ok();
         Ok(Terminal { inner, enhanced })
     }
 
     /// Draws the view.
-    pub fn draw(&mut self, room: &RoomModel, ui: &Ui, status: &Status, now: Instant) -> std::io::Result<()> {
+    pub fn draw(
+        &mut self,
+        room: &RoomModel,
+        ui: &Ui,
+        status: &Status,
+        now: Instant,
+    ) -> std::io::Result<()> {
         self.inner.draw(|f| view::draw(f, room, ui, status, now))?;
         Ok(())
     }
@@ -68,7 +76,9 @@ pub fn keys() -> (mpsc::Sender<Key>, mpsc::Receiver<Key>) {
             let key = match (k.code, k.kind) {
                 (KeyCode::Char(' '), KeyEventKind::Release) => Key::SpaceUp,
                 (_, KeyEventKind::Release) => continue,
-                (KeyCode::Char('c'), _) if k.modifiers.contains(KeyModifiers::CONTROL) => Key::Interrupt,
+                (KeyCode::Char('c'), _) if k.modifiers.contains(KeyModifiers::CONTROL) => {
+                    Key::Interrupt
+                }
                 (KeyCode::Char(c), _) => Key::Char(c),
                 (KeyCode::Enter, _) => Key::Enter,
                 (KeyCode::Tab, _) => Key::Tab,

@@ -77,7 +77,9 @@ pub fn draw(frame: &mut Frame<'_>, room: &RoomModel, ui: &Ui, status: &Status, n
     draw_people(frame, people, room);
     let lines: Vec<Line<'_>> = room.lines.iter().map(|l| Line::from(l.as_str())).collect();
     frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: true }).block(Block::new().borders(Borders::TOP).title("Messages")),
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .block(Block::new().borders(Borders::TOP).title("Messages")),
         messages,
     );
     frame.render_widget(Paragraph::new(your_line(room, ui, status, now)), you);
@@ -103,7 +105,14 @@ fn draw_floor(frame: &mut Frame<'_>, area: Rect, room: &RoomModel, now: Instant)
     };
     let mut first = match f.state {
         FloorState::Held => {
-            let mut l = vec![name(f.holder), Span::raw(if f.holder == Some(room.you.id) { " have the floor" } else { " has the floor" })];
+            let mut l = vec![
+                name(f.holder),
+                Span::raw(if f.holder == Some(room.you.id) {
+                    " have the floor"
+                } else {
+                    " has the floor"
+                }),
+            ];
             l.push(Span::raw(format!(" · {}", clock(room_now.saturating_sub(f.since_ms)))));
             if let Some(end) = f.ends_ms {
                 l.push(Span::raw(format!(" · {} left", clock(end.saturating_sub(room_now)))));
@@ -159,8 +168,11 @@ fn draw_queue(frame: &mut Frame<'_>, area: Rect, room: &RoomModel, ui: &Ui) {
             Span::styled(if mine { format!("{who} (you)") } else { who.to_owned() }, style),
             Span::raw(format!(" · {kind}")),
         ];
-        if let Some(note) = &h.note {
-            l.push(Span::styled(format!(" · “{note}”"), Style::new().add_modifier(Modifier::ITALIC)));
+        if let Some(note) = room.note_of(h) {
+            l.push(Span::styled(
+                format!(" · “{note}”"),
+                Style::new().add_modifier(Modifier::ITALIC),
+            ));
         }
         lines.push(Line::from(l));
     }
@@ -185,7 +197,10 @@ fn draw_people(frame: &mut Frame<'_>, area: Rect, room: &RoomModel) {
         .map(|p| {
             let mut l = vec![
                 Span::styled(if p.speaking { "◉ " } else { "  " }, Style::new().fg(Color::Green)),
-                Span::styled(p.name.clone(), Style::new().fg(colour(&p.colour)).add_modifier(Modifier::BOLD)),
+                Span::styled(
+                    p.name.clone(),
+                    Style::new().fg(colour(&p.colour)).add_modifier(Modifier::BOLD),
+                ),
             ];
             if p.id == room.you.id {
                 l.push(Span::raw(" (you)"));
@@ -209,7 +224,10 @@ fn draw_people(frame: &mut Frame<'_>, area: Rect, room: &RoomModel) {
                 tags.push("listening in");
             }
             if !tags.is_empty() {
-                l.push(Span::styled(format!(" · {}", tags.join(", ")), Style::new().fg(Color::Gray)));
+                l.push(Span::styled(
+                    format!(" · {}", tags.join(", ")),
+                    Style::new().fg(Color::Gray),
+                ));
             }
             Line::from(l)
         })
@@ -252,29 +270,45 @@ fn your_line<'a>(room: &RoomModel, ui: &Ui, status: &Status, now: Instant) -> Li
 
 fn help_line<'a>(room: &RoomModel, ui: &Ui) -> Line<'a> {
     if ui.confirm_leave {
-        return Line::styled("Press Q again to leave the room; any other key stays.", Style::new().add_modifier(Modifier::BOLD));
+        return Line::styled(
+            "Press Q again to leave the room; any other key stays.",
+            Style::new().add_modifier(Modifier::BOLD),
+        );
     }
     let text = KEYS
         .iter()
-        .filter(|(_, _, fac)| !fac || room.is_facilitator())
-        .map(|(k, what, _)| format!("{k} {}", what.split(',').next().unwrap_or(what)))
+        .filter(|(_, _, _, fac)| !fac || room.is_facilitator())
+        .map(|(k, short, _, _)| format!("{k} {short}"))
         .collect::<Vec<_>>()
         .join(" · ");
     Line::styled(text, Style::new().fg(Color::Gray))
 }
 
 fn draw_help(frame: &mut Frame<'_>, room: &RoomModel) {
-    let area = frame.area();
-    let w = area.width.min(70);
-    let h = area.height.min(KEYS.len() as u16 + 2);
-    let rect = Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h };
     let lines: Vec<Line<'_>> = KEYS
         .iter()
-        .filter(|(_, _, fac)| !fac || room.is_facilitator())
-        .map(|(k, what, _)| Line::from(vec![Span::styled(format!("{k:>8}  "), Style::new().add_modifier(Modifier::BOLD)), Span::raw(*what)]))
+        .filter(|(_, _, _, fac)| !fac || room.is_facilitator())
+        .map(|(k, _, what, _)| {
+            Line::from(vec![
+                Span::styled(format!("{k:>8}  "), Style::new().add_modifier(Modifier::BOLD)),
+                Span::raw(*what),
+            ])
+        })
         .collect();
+    let area = frame.area();
+    let w = area.width.min(70);
+    let h = area.height.min(lines.len() as u16 + 2);
+    let rect = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    };
     frame.render_widget(Clear, rect);
-    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(" Keys (Esc closes) ")), rect);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" Keys (Esc closes) ")),
+        rect,
+    );
 }
 
 #[cfg(test)]
@@ -289,7 +323,9 @@ mod tests {
         t.draw(|f| draw(f, room, ui, status, now)).unwrap();
         let buf = t.backend().buffer().clone();
         (0..buf.area.height)
-            .map(|y| (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_owned()).collect::<String>())
+            .map(|y| {
+                (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_owned()).collect::<String>()
+            })
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -303,15 +339,21 @@ mod tests {
         room.floor.holder = Some(other);
         room.floor.since_ms = 0;
         room.floor.tally.agree = 2;
-        room.queue.push(HandView { participant: room.you.id, position: 1, kind: HandKind::Reply, raised_ms: 0, note: Some("costs".into()) });
+        room.queue.push(HandView {
+            participant: room.you.id,
+            position: 1,
+            kind: HandKind::Reply,
+            raised_ms: 0,
+            note: Some("costs".into()),
+        });
         room.participants[1].speaking = true;
         let s = screen(&room, &Ui::default(), &Status::default(), now);
         assert!(s.contains("Floor: Bertil has the floor · 0:01"), "{s}");
         assert!(s.contains("agree 2"), "{s}");
         assert!(s.contains(" 1. Aino (you) · reply · “costs”"), "{s}");
         assert!(s.contains("◉ Bertil · facilitator"), "{s}");
-        assert!(s.contains("H raise: new point"), "{s}");
-        assert!(!s.contains("grant"), "no facilitator keys for a learner: {s}");
+        assert!(s.contains("H point · R reply · E note"), "{s}");
+        assert!(!s.contains("G grant"), "no facilitator keys for a learner: {s}");
     }
 
     #[test]
@@ -327,7 +369,7 @@ mod tests {
         assert!(s.contains("reconnecting (attempt 2)"), "{s}");
         let ui = Ui { help: true, ..Ui::default() };
         let s = screen(&room, &ui, &status, now);
-        for (k, _, fac) in KEYS {
+        for (k, _, _, fac) in KEYS {
             if !fac {
                 assert!(s.contains(&format!("{k:>8}  ")), "help lists {k}: {s}");
             }

@@ -22,8 +22,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_talkstick");
 fn tone(path: &Path, hz: f32, seconds: f32) {
     let mut w = WavSink::create(path).unwrap();
     let n = (48_000.0 * seconds) as usize;
-    let samples: Vec<f32> =
-        (0..n).map(|i| 0.3 * (2.0 * std::f32::consts::PI * hz * i as f32 / 48_000.0).sin()).collect();
+    let samples: Vec<f32> = (0..n)
+        .map(|i| 0.3 * (2.0 * std::f32::consts::PI * hz * i as f32 / 48_000.0).sin())
+        .collect();
     w.write(&samples).unwrap();
     w.finish().unwrap();
 }
@@ -41,7 +42,14 @@ fn power_at(samples: &[f32], hz: f32) -> f32 {
     (s1 * s1 + s2 * s2 - coeff * s1 * s2) / samples.len() as f32
 }
 
-fn options(base: String, token: String, input: Input, output: Output, seconds: u64, log: Option<PathBuf>) -> JoinOptions {
+fn options(
+    base: String,
+    token: String,
+    input: Input,
+    output: Output,
+    seconds: u64,
+    log: Option<PathBuf>,
+) -> JoinOptions {
     JoinOptions {
         base,
         token,
@@ -59,7 +67,9 @@ fn logged(path: &Path, tag: &str) -> std::collections::HashSet<String> {
     std::fs::read_to_string(path)
         .unwrap()
         .lines()
-        .filter_map(|l| l.strip_prefix(tag).and_then(|r| r.split_whitespace().next()).map(str::to_owned))
+        .filter_map(|l| {
+            l.strip_prefix(tag).and_then(|r| r.split_whitespace().next()).map(str::to_owned)
+        })
         .collect()
 }
 
@@ -98,16 +108,29 @@ async fn two_native_participants_hear_each_other_and_not_themselves() {
     // Each file holds the other's tone, strongly, and not their own.
     for (file, heard, own) in [(&a_out, 660.0, 440.0), (&b_out, 440.0, 660.0)] {
         let samples = read_mono_48k(file).unwrap();
-        assert!(samples.len() >= 48_000 * 5, "{}: {} samples for 6 s", file.display(), samples.len());
+        assert!(
+            samples.len() >= 48_000 * 5,
+            "{}: {} samples for 6 s",
+            file.display(),
+            samples.len()
+        );
         let tail = &samples[samples.len() - 48_000 * 2..];
         let (p_heard, p_own) = (power_at(tail, heard), power_at(tail, own));
         assert!(p_heard > 0.01, "{}: {heard} Hz power {p_heard}", file.display());
-        assert!(p_heard > 100.0 * p_own, "{}: {heard} Hz {p_heard} against own {own} Hz {p_own}", file.display());
+        assert!(
+            p_heard > 100.0 * p_own,
+            "{}: {heard} Hz {p_heard} against own {own} Hz {p_own}",
+            file.display()
+        );
     }
     // The timing logs match each frame sent to its play-out at the other end.
     let (sent, played) = (logged(&b_log, "sent "), logged(&a_log, "played "));
     let matched = sent.intersection(&played).count();
-    assert!(matched * 10 >= sent.len() * 8, "{matched} of {} frames found at the listener", sent.len());
+    assert!(
+        matched * 10 >= sent.len() * 8,
+        "{matched} of {} frames found at the listener",
+        sent.len()
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -120,16 +143,26 @@ async fn keys_reach_the_room_and_a_killed_server_is_survived_as_the_same_person(
     };
     let serve = || {
         let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--secret", SECRET, "--media-ip", "127.0.0.1", "--udp-port", "0", "--demo-learners", "0"])
-            .arg("--bind")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--data-dir")
-            .arg(&dir)
-            .env("RUST_LOG", "warn")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true);
+        cmd.args([
+            "serve",
+            "--secret",
+            SECRET,
+            "--media-ip",
+            "127.0.0.1",
+            "--udp-port",
+            "0",
+            "--demo-learners",
+            "0",
+        ])
+        .arg("--bind")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--data-dir")
+        .arg(&dir)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
         cmd
     };
     let proc = Proc::spawn(serve()).await;
@@ -148,13 +181,20 @@ async fn keys_reach_the_room_and_a_killed_server_is_survived_as_the_same_person(
     proc.kill().await;
     let proc = Proc::spawn(serve()).await;
     let mut fac = Client::join_with(proc.addr, &dana, "Dana", Some(&fac.resume.clone())).await;
-    tokio::time::timeout(WAIT * 3, fac.until("Chen back and connected", |v| {
-        v.participants.values().any(|p| p["name"] == "Chen" && p["connected"] == true)
-    }))
+    tokio::time::timeout(
+        WAIT * 3,
+        fac.until("Chen back and connected", |v| {
+            v.participants.values().any(|p| p["name"] == "Chen" && p["connected"] == true)
+        }),
+    )
     .await
     .expect("the native client came back");
     assert_eq!(fac.view.queue.len(), 1, "the hand was kept");
-    assert_eq!(fac.view.participants.values().filter(|p| p["name"] == "Chen").count(), 1, "one Chen, not two");
+    assert_eq!(
+        fac.view.participants.values().filter(|p| p["name"] == "Chen").count(),
+        1,
+        "one Chen, not two"
+    );
     keys.send(Key::Char('l')).await.unwrap();
     fac.until("hand lowered", |v| v.queue.is_empty()).await;
     keys.send(Key::Char('q')).await.unwrap();
@@ -196,11 +236,15 @@ async fn bad_links_and_files_are_refused_in_plain_words() {
     assert_eq!(code, 2);
     assert!(err.contains("incomplete"), "{err}");
     let good = format!("{}/?token={}", server.base(), server.token("demo", "Ok", Role::Learner));
-    let (code, err) = join_cli(&["--no-tui", "--input-file", "/nonexistent/speech.wav", "--no-output", &good]).await;
+    let (code, err) =
+        join_cli(&["--no-tui", "--input-file", "/nonexistent/speech.wav", "--no-output", &good])
+            .await;
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent/speech.wav"), "{err}");
     // Nothing listens on port 9 here.
-    let (code, err) = join_cli(&["--no-tui", "--no-input", "--no-output", "http://127.0.0.1:9/?token=a.b.c"]).await;
+    let (code, err) =
+        join_cli(&["--no-tui", "--no-input", "--no-output", "http://127.0.0.1:9/?token=a.b.c"])
+            .await;
     assert_eq!(code, 2);
     assert!(err.contains("cannot reach the server"), "{err}");
 }
@@ -220,7 +264,8 @@ fn alsa_null_config(dir: &Path) -> PathBuf {
 async fn the_sound_devices_open_on_alsas_null_device() {
     let dir = scratch("native-alsa");
     let config = alsa_null_config(&dir);
-    let out = Command::new(BIN).arg("devices").env("ALSA_CONFIG_PATH", &config).output().await.unwrap();
+    let out =
+        Command::new(BIN).arg("devices").env("ALSA_CONFIG_PATH", &config).output().await.unwrap();
     let listed = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{listed} {}", String::from_utf8_lossy(&out.stderr));
     assert!(listed.contains("Inputs (microphones):\n  default (default)"), "{listed}");
@@ -235,12 +280,19 @@ async fn the_sound_devices_open_on_alsas_null_device() {
         .stdin(std::process::Stdio::null())
         .output();
     let (out, ()) = tokio::join!(run, async {
-        listener.until("Eino joined", |v| v.participants.values().any(|p| p["name"] == "Eino")).await;
+        listener
+            .until("Eino joined", |v| v.participants.values().any(|p| p["name"] == "Eino"))
+            .await;
     });
     let out = out.unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
-    let sent: u64 = err.split("sent ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
+    let sent: u64 = err
+        .split("sent ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     assert!(sent > 50, "the null microphone's frames were sent: {err}");
     assert!(!err.contains("could not be opened") && !err.contains("no input device"), "{err}");
     // A device that is not there is said in plain words, and the session goes on.
@@ -253,7 +305,11 @@ async fn the_sound_devices_open_on_alsas_null_device() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(err.contains("no input device named \"no-such-microphone\"") && err.contains("talkstick devices"), "{err}");
+    assert!(
+        err.contains("no input device named \"no-such-microphone\"")
+            && err.contains("talkstick devices"),
+        "{err}"
+    );
     assert!(err.contains("You can still follow the room"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
