@@ -2,12 +2,13 @@
 //!
 //! Not a real test: `scripts/make-speech-asset` synthesises the speech WAV and runs
 //! `SPEECH_WAV=… SPEECH_OUT=… cargo test --test make_speech_asset -- --ignored`. The
-//! encoding is the library's ([`talkstick::audio::asset`]), the same that
+//! encoding is the library's ([`talkstick::loadtest::speech::encode`]), the same that
 //! `loadtest --speak-file` uses.
 
 use std::path::{Path, PathBuf};
 
-use talkstick::audio::{asset, wav};
+use talkstick::audio::wav;
+use talkstick::loadtest::speech::encode;
 
 #[test]
 #[ignore = "asset generator: run by scripts/make-speech-asset"]
@@ -18,7 +19,7 @@ fn make_speech_asset() {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("src/loadtest/speech.bin"));
     let samples = wav::read_mono_48k(&input).unwrap_or_else(|e| panic!("{e}"));
-    let (bytes, counts) = asset::encode_speech(&samples).expect("libopus encodes");
+    let (bytes, counts) = encode::encode_speech(&samples).expect("libopus encodes");
     std::fs::write(&out, &bytes).unwrap_or_else(|e| panic!("writing {}: {e}", out.display()));
     eprintln!(
         "wrote {} ({} bytes; {} frames, {} sent)",

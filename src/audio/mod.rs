@@ -5,11 +5,9 @@
 //! - [`mixer`]: one jitter buffer and decoder per slot, mixed into 20 ms frames.
 //! - [`codec`]: Opus encoding and decoding (libopus), and RFC 6464 levels.
 //! - [`wav`]: WAV files in (any rate, any channels) and out (48 kHz mono).
-//! - [`asset`]: speech encoded into the load tester's `TSPEECH1` format.
 //!
 //! Everything runs at 48 kHz mono in 20 ms frames of [`FRAME_SAMPLES`] samples.
 
-pub mod asset;
 pub mod codec;
 pub mod jitter;
 pub mod mixer;

@@ -203,7 +203,7 @@ impl Ctx {
 #[cfg(feature = "native")]
 fn speech_from(path: &std::path::Path) -> anyhow::Result<Speech> {
     let samples = crate::audio::wav::read_mono_48k(path)?;
-    let (bytes, counts) = crate::audio::asset::encode_speech(&samples)?;
+    let (bytes, counts) = speech::encode::encode_speech(&samples)?;
     anyhow::ensure!(counts.sent > 0, "{}: nothing in it is loud enough to send", path.display());
     Ok(Speech::parse(Box::leak(bytes.into_boxed_slice()))?)
 }
