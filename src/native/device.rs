@@ -4,7 +4,7 @@
 //! Why a thread of its own: a cpal stream may not move between threads on every
 //! platform, so one thread ([`AudioDevices::open`]) opens the streams, owns them and
 //! drops them; the rest of the client talks to it through channels. A device that fails
-//! or disappears is reported on [`AudioDevices::events`] and the client carries on
+//! or disappears is reported on [`DeviceChannels::events`] and the client carries on
 //! without it (and can open it again).
 //!
 //! Devices run at their own rate and channel count; the microphone is mixed down to mono

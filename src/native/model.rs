@@ -146,7 +146,7 @@ impl RoomModel {
         }
     }
 
-    /// Adds a line to the message area (the oldest goes past [`KEPT_LINES`]).
+    /// Adds a line to the message area (the oldest goes past the last six).
     pub fn say(&mut self, line: impl Into<String>) {
         let line = line.into();
         // The same words twice in a row (an offer made again) are said once.

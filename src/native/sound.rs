@@ -23,7 +23,7 @@ pub enum Source {
         /// Start again at the end.
         looped: bool,
     },
-    /// Frames come from the device thread ([`super::device::AudioDevices::frames`]).
+    /// Frames come from the device thread ([`super::device::DeviceChannels::frames`]).
     Device,
     /// No microphone: listen only.
     None,
