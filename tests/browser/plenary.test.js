@@ -113,53 +113,60 @@ describe('a plenary of forty', () => {
     await fac.click('#people-filters [data-filter="all"]');
   });
 
-  it('draws every update within a frame while the plenary is busy', async () => {
-    /** Five seconds of a busy plenary (hands up and down, mics, reactions, chat), then
-     *  what each page measured: updates applied at once, lists drawn once per frame. */
-    async function busyPlenary() {
-      for (const p of [fac, learner]) await p.evaluate(() => { window.talkstick.store.renderTimes.length = 0; window.talkstick.frameTimes.length = 0; });
-      const sent = await bots.evaluate(async () => {
-        let n = 0;
-        const reactions = ['agree', 'disagree', 'question', 'applause'];
-        for (let round = 0; round < 25; round += 1) {
-          for (let i = 20; i < 38; i += 1) {
-            const k = (round + i) % 4;
-            if (k === 0) window.say(i, { type: 'raise_hand', kind: 'new_point' });
-            else if (k === 1) window.say(i, { type: 'set_mic', on: round % 2 === 0 });
-            else if (k === 2) window.say(i, { type: 'react', reaction: reactions[round % 4] });
-            else window.say(i, { type: 'lower_hand' });
-            n += 1;
-          }
-          if (round % 5 === 0) window.say(round % 20, { type: 'chat', text: `Round ${round}: https://example.org/${round}` });
-          await new Promise((r) => setTimeout(r, 200));
-        }
-        return n;
+  it('draws a busy plenary once a frame, changing only the lines that changed', async () => {
+    // Five seconds of a busy plenary (hands up and down, mics, reactions, chat). What is
+    // judged is the work each page does, which no other load on the machine changes:
+    // updates are batched into frames, and a frame replaces only the lines that changed
+    // (a full redraw would replace all forty people's lines every frame). The times each
+    // page measured are printed as figures, not judged: on two cores shared with the
+    // server and 38 clients they carry the machine's waits.
+    for (const p of [fac, learner]) {
+      await p.evaluate(() => {
+        window.talkstick.store.renderTimes.length = 0;
+        window.talkstick.frameTimes.length = 0;
+        window.linesAdded = 0;
+        window.linesObserver?.disconnect();
+        window.linesObserver = new MutationObserver((records) => {
+          for (const r of records) window.linesAdded += [...r.addedNodes].filter((n) => n.nodeName === 'LI').length;
+        });
+        for (const id of ['people', 'queue']) window.linesObserver.observe(document.getElementById(id), { childList: true });
       });
-      assert.ok(sent >= 400);
-      await new Promise((r) => setTimeout(r, 1000));
-      const sum = (xs) => { xs.sort((a, b) => a - b); return { n: xs.length, p50: xs[Math.floor(xs.length / 2)], p95: xs[Math.floor(xs.length * 0.95)], max: xs.at(-1) }; };
-      const fmt = (s) => `${s.n} times, p50 ${s.p50.toFixed(2)} ms, p95 ${s.p95.toFixed(2)} ms, max ${s.max.toFixed(2)} ms`;
-      const seen = {};
-      for (const [name, p] of [['facilitator', fac], ['learner', learner]]) {
-        const { applied, frames } = await p.evaluate(() => ({ applied: [...window.talkstick.store.renderTimes], frames: [...window.talkstick.frameTimes] }));
-        seen[name] = { a: sum(applied), f: sum(frames) };
-        console.log(`${name}: updates applied ${fmt(seen[name].a)}; lists drawn ${fmt(seen[name].f)}`);
-      }
-      return seen;
     }
-    // Measured in wall time on a machine that also runs the server, 38 clients and a
-    // second page: the tail carries that machine's waits, so the typical frame is held
-    // to the 16 ms budget and the tail to a bound a full redraw breaks (before lines
-    // were kept, the median frame took 40–70 ms here). A busy machine gets a second
-    // sitting, and the better one is judged.
-    const within = (seen) => Object.values(seen).every(({ a, f }) => a.p95 <= 16 && f.p50 <= 16 && f.p95 <= 120);
-    let seen = await busyPlenary();
-    if (!within(seen)) seen = await busyPlenary();
-    for (const [name, { a, f }] of Object.entries(seen)) {
+    const sent = await bots.evaluate(async () => {
+      let n = 0;
+      const reactions = ['agree', 'disagree', 'question', 'applause'];
+      for (let round = 0; round < 25; round += 1) {
+        for (let i = 20; i < 38; i += 1) {
+          const k = (round + i) % 4;
+          if (k === 0) window.say(i, { type: 'raise_hand', kind: 'new_point' });
+          else if (k === 1) window.say(i, { type: 'set_mic', on: round % 2 === 0 });
+          else if (k === 2) window.say(i, { type: 'react', reaction: reactions[round % 4] });
+          else window.say(i, { type: 'lower_hand' });
+          n += 1;
+        }
+        if (round % 5 === 0) window.say(round % 20, { type: 'chat', text: `Round ${round}: https://example.org/${round}` });
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      return n;
+    });
+    assert.ok(sent >= 400);
+    await new Promise((r) => setTimeout(r, 1000));
+    const sum = (xs) => { xs.sort((a, b) => a - b); return { n: xs.length, p50: xs[Math.floor(xs.length / 2)], p95: xs[Math.floor(xs.length * 0.95)], max: xs.at(-1) }; };
+    const fmt = (s) => `${s.n} times, p50 ${s.p50.toFixed(2)} ms, p95 ${s.p95.toFixed(2)} ms, max ${s.max.toFixed(2)} ms`;
+    for (const [name, p] of [['facilitator', fac], ['learner', learner]]) {
+      const { applied, frames, lines } = await p.evaluate(() => {
+        window.linesObserver.disconnect();
+        return { applied: [...window.talkstick.store.renderTimes], frames: [...window.talkstick.frameTimes], lines: window.linesAdded };
+      });
+      const a = sum(applied);
+      const f = sum(frames);
+      console.log(`${name}: updates applied ${fmt(a)}; lists drawn ${fmt(f)}; ${lines} lines replaced`);
       assert.ok(a.n >= 200, `${name} applied ${a.n} updates`);
-      assert.ok(a.p95 <= 16, `${name}: 95 % of updates within ${a.p95.toFixed(1)} ms`);
-      assert.ok(f.p50 <= 16, `${name}: the median frame took ${f.p50.toFixed(1)} ms to draw`);
-      assert.ok(f.p95 <= 120, `${name}: 95 % of frames within ${f.p95.toFixed(1)} ms`);
+      assert.ok(f.n < a.n / 2, `${name}: ${a.n} updates were drawn in ${f.n} frames (batched)`);
+      // An update changes a person's line and at most a hand's: the lines replaced stay
+      // within one and a half per update, where a full redraw would replace all forty
+      // people's lines in every frame.
+      assert.ok(lines <= a.n * 1.5, `${name}: ${lines} lines replaced for ${a.n} updates in ${f.n} frames`);
     }
     assert.deepEqual(fac.problems, []);
     assert.deepEqual(learner.problems, []);
