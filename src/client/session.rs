@@ -14,7 +14,7 @@ use talkstick_signaling::protocol::{
     self, ClientFrame, ClientMsg, DecodeError, ErrorCode, PROTOCOL_VERSION, RoomSnapshot,
     ServerFrame, ServerMsg, YouView,
 };
-use talkstick_signaling::{ParticipantId, ResumeToken};
+use talkstick_signaling::{ParticipantId, ResumeToken, RoomId};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -163,20 +163,23 @@ impl Participant {
         token: &str,
         audio: Option<IpAddr>,
     ) -> Result<Participant, ClientError> {
-        Participant::rejoin(base, token, None, audio).await
+        Participant::rejoin(base, token, None, None, audio).await
     }
 
     /// Like [`Participant::join`], presenting `resume` (an earlier `welcome`'s token)
-    /// when given, and negotiating a new audio peer: a native client coming back after
-    /// a lost connection keeps its identity and place within the grace period.
+    /// when given, joining the breakout `group` room with the plenary's link when given,
+    /// and negotiating a new audio peer: a native client coming back after a lost
+    /// connection keeps its identity and place within the grace period.
     pub async fn rejoin(
         base: &str,
         token: &str,
         resume: Option<ResumeToken>,
+        group: Option<RoomId>,
         audio: Option<IpAddr>,
     ) -> Result<Participant, ClientError> {
         let (tx, events) = mpsc::channel(4096);
-        let mut p = Participant::connect(base, token, resume, audio, EventSink::Own(tx)).await?;
+        let mut p =
+            Participant::connect(base, token, resume, group, audio, EventSink::Own(tx)).await?;
         p.events = events;
         Ok(p)
     }
@@ -188,7 +191,7 @@ impl Participant {
         audio: Option<IpAddr>,
         sink: EventSink,
     ) -> Result<Participant, ClientError> {
-        Participant::connect(base, token, None, audio, sink).await
+        Participant::connect(base, token, None, None, audio, sink).await
     }
 
     /// Comes back after a lost connection with the `resume` token of an earlier
@@ -201,13 +204,14 @@ impl Participant {
         resume: ResumeToken,
         sink: EventSink,
     ) -> Result<Participant, ClientError> {
-        Participant::connect(base, token, Some(resume), None, sink).await
+        Participant::connect(base, token, Some(resume), None, None, sink).await
     }
 
     async fn connect(
         base: &str,
         token: &str,
         resume: Option<ResumeToken>,
+        group: Option<RoomId>,
         audio: Option<IpAddr>,
         sink: EventSink,
     ) -> Result<Participant, ClientError> {
@@ -229,7 +233,7 @@ impl Participant {
             v: PROTOCOL_VERSION,
             token: token.to_owned(),
             resume,
-            group: None,
+            group,
             listen: false,
         };
         ws.send(Message::text(protocol::encode_client(&join.into())))

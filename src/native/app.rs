@@ -12,8 +12,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use talkstick_signaling::protocol::{ClientMsg, ErrorCode, ServerMsg};
-use tokio::sync::{mpsc, oneshot};
+use talkstick_signaling::protocol::{ClientMsg, ServerMsg};
+use tokio::sync::mpsc;
 
 use crate::audio::FRAME_SAMPLES;
 use crate::audio::codec::{self, CodecError, Encoder};
@@ -22,8 +22,10 @@ use crate::audio::wav::{WavError, WavSink};
 use crate::client::{ClientError, ClientEvent, Participant};
 
 use super::device::{AudioDevices, DeviceChannels, DeviceChoice, DeviceError, DeviceEvent};
+use super::groups::{self, Seat, SeatEvent};
 use super::keys::{Effect, Key, Ui};
 use super::model::RoomModel;
+use super::rejoin::{Attempt, JoinTarget, backoff, refusal};
 use super::sound::{Sink, Source, TimingLog};
 use super::terminal::Terminal;
 use super::view::{Connection, Status};
@@ -143,38 +145,6 @@ fn local_ip_towards(base: &str) -> IpAddr {
     probe().unwrap_or(IpAddr::from([127, 0, 0, 1]))
 }
 
-/// A rejoin running in the background.
-type Attempt = oneshot::Receiver<Result<Participant, ClientError>>;
-
-fn attempt(
-    base: &str,
-    token: &str,
-    resume: Option<talkstick_signaling::ResumeToken>,
-    ip: IpAddr,
-    after: Duration,
-) -> Attempt {
-    let (tx, rx) = oneshot::channel();
-    let (base, token) = (base.to_owned(), token.to_owned());
-    tokio::spawn(async move {
-        tokio::time::sleep(after).await;
-        let _ = tx.send(Participant::rejoin(&base, &token, resume, Some(ip)).await);
-    });
-    rx
-}
-
-/// The words for a refusal.
-fn refusal(code: ErrorCode, message: &str) -> String {
-    match code {
-        ErrorCode::TokenExpired => {
-            "This link has expired: ask your facilitator for a new one.".into()
-        }
-        ErrorCode::BadToken => {
-            "This link is not valid here: check that you copied all of it.".into()
-        }
-        _ => format!("The server refused: {message}"),
-    }
-}
-
 /// Runs the session until it ends. Without a terminal view, `script` (when given)
 /// stands in for the keyboard: a bot's or a test's key presses.
 pub async fn run(
@@ -209,12 +179,16 @@ pub async fn run(
     let mut timing = opts.timing_log.as_deref().map(TimingLog::create).transpose()?;
 
     let ip = local_ip_towards(&opts.base);
-    let first = Participant::rejoin(&opts.base, &opts.token, None, Some(ip)).await.map_err(
-        |e| match e {
-            ClientError::Refused { code, message } => NativeError::Refused(refusal(code, &message)),
-            other => NativeError::Unreachable(format!("Cannot join: {other}")),
-        },
-    )?;
+    let target = JoinTarget { base: opts.base.clone(), token: opts.token.clone(), ip };
+    let first =
+        Participant::rejoin(&opts.base, &opts.token, None, None, Some(ip)).await.map_err(|e| {
+            match e {
+                ClientError::Refused { code, message } => {
+                    NativeError::Refused(refusal(code, &message))
+                }
+                other => NativeError::Unreachable(format!("Cannot join: {other}")),
+            }
+        })?;
     let started = Instant::now();
     let mut model = RoomModel::new(first.you.clone(), (*first.room).clone(), started);
     for l in early_lines {
@@ -226,6 +200,9 @@ pub async fn run(
     first.send(ClientMsg::SetMic { on: ui.mic_on }).await;
     let mut conn: Option<Participant> = Some(first);
     let mut pending: Option<Attempt> = None;
+    // A seat in a breakout group (a second connection) while the plenary puts us in one.
+    let mut seat: Option<Seat> = None;
+    let mut plenary_audio = false;
     let mut attempts = 0u32;
     let mut reconnects = 0u32;
 
@@ -250,10 +227,13 @@ pub async fn run(
     let deadline = opts.duration.map(|d| tokio::time::Instant::now() + d);
     let ending = loop {
         let now = Instant::now();
+        // Sound, keys and the view follow the room we are in: the group's, or the plenary's.
+        status.audio = seat.as_ref().map_or(plenary_audio, |s| s.audio);
         tokio::select! {
             _ = tick.tick() => {
                 if let Some(f) = source.next_file_frame() {
-                    send_frame(&f, now, &mut encoder, &mut rtp_time, &ui, &model, conn.as_ref(), &mut status, &mut sent, timing.as_mut()).await?;
+                    let (active_conn, active_model) = active(&seat, &conn, &model);
+                    send_frame(&f, now, &mut encoder, &mut rtp_time, &ui, active_model, active_conn, &mut status, &mut sent, timing.as_mut()).await?;
                 }
                 mixer.mix(now, &mut frame)?;
                 let ahead = sink.play(&frame)?;
@@ -264,7 +244,8 @@ pub async fn run(
                 }
             }
             Some(f) = async { match mic.as_mut() { Some(m) => m.recv().await, None => std::future::pending().await } } => {
-                send_frame(&f, now, &mut encoder, &mut rtp_time, &ui, &model, conn.as_ref(), &mut status, &mut sent, timing.as_mut()).await?;
+                let (active_conn, active_model) = active(&seat, &conn, &model);
+                send_frame(&f, now, &mut encoder, &mut rtp_time, &ui, active_model, active_conn, &mut status, &mut sent, timing.as_mut()).await?;
             }
             Some(DeviceEvent::Lost(why)) = async { match device_events.as_mut() { Some(e) => e.recv().await, None => std::future::pending().await } } => {
                 model.say(format!("A sound device stopped ({why}); trying it again every few seconds."));
@@ -290,19 +271,42 @@ pub async fn run(
                             break Ending::Ended(reason.clone());
                         }
                         model.apply(&frame.msg, at);
+                        // The plenary's notices reach us in a group too.
+                        if let (ServerMsg::Notice { message, .. }, Some(m)) = (&frame.msg, seat.as_mut().and_then(|s| s.model.as_mut())) {
+                            m.say(message.clone());
+                        }
+                        let moved;
+                        (seat, moved) = groups::follow(seat.take(), &mut model, &target);
+                        if moved {
+                            mixer = Mixer::new(Instant::now());
+                        }
                     }
-                    Some(ClientEvent::Audio(a)) => mixer.push(a)?,
-                    Some(ClientEvent::AudioConnected) => status.audio = true,
-                    Some(ClientEvent::Closed) => status.audio = false,
+                    // The plenary's audio is not ours while we sit in a group.
+                    Some(ClientEvent::Audio(a)) => if seat.is_none() { mixer.push(a)? },
+                    Some(ClientEvent::AudioConnected) => plenary_audio = true,
+                    Some(ClientEvent::Closed) => plenary_audio = false,
                     Some(ClientEvent::Undecodable { error, .. }) => model.say(format!("An unreadable message from the server: {error:?}")),
                     None => {
                         // The connection is gone: try again, as the same person.
                         conn = None;
-                        status.audio = false;
+                        plenary_audio = false;
                         attempts = 1;
                         status.connection = Some(Connection::Reconnecting(attempts));
                         model.say("Connection lost — reconnecting.");
-                        pending = Some(attempt(&opts.base, &opts.token, Some(model.you.resume_token.clone()), ip, Duration::from_millis(300)));
+                        pending = Some(target.attempt(Some(model.you.resume_token.clone()), None, Duration::from_millis(300)));
+                    }
+                }
+            }
+            got = async { match seat.as_mut() { Some(s) => s.next().await, None => std::future::pending().await } } => {
+                if let Some(s) = seat.as_mut() {
+                    match got {
+                        SeatEvent::Event(Some(ClientEvent::Signal(frame, at))) => s.apply(&frame.msg, at),
+                        SeatEvent::Event(Some(ClientEvent::Audio(a))) => mixer.push(a)?,
+                        SeatEvent::Event(Some(ClientEvent::AudioConnected)) => s.audio = true,
+                        SeatEvent::Event(Some(ClientEvent::Closed)) => s.audio = false,
+                        SeatEvent::Event(Some(ClientEvent::Undecodable { .. })) => {}
+                        SeatEvent::Event(None) => s.lost(&model, &target),
+                        SeatEvent::Joined(done) => s.joined(done, &ui, &mut model, &target).await,
                     }
                 }
             }
@@ -313,6 +317,11 @@ pub async fn run(
                         let resumed = p.you.resumed;
                         model.apply(&ServerMsg::Welcome { protocol: 1, you: p.you.clone(), room: p.room.clone() }, Instant::now());
                         model.say(if resumed { "Reconnected: you kept your place." } else { "Reconnected as a new participant: your hand was not kept." });
+                        let moved;
+                        (seat, moved) = groups::follow(seat.take(), &mut model, &target);
+                        if moved {
+                            mixer = Mixer::new(Instant::now());
+                        }
                         if !resumed {
                             p.send(ClientMsg::SetMic { on: ui.mic_on }).await;
                             if ui.push_to_talk {
@@ -327,22 +336,37 @@ pub async fn run(
                     Ok(Err(_)) | Err(_) => {
                         attempts += 1;
                         status.connection = Some(Connection::Reconnecting(attempts));
-                        let wait = Duration::from_millis(500 * 2u64.pow(attempts.min(4))).min(Duration::from_secs(5));
-                        pending = Some(attempt(&opts.base, &opts.token, Some(model.you.resume_token.clone()), ip, wait));
+                        pending = Some(target.attempt(Some(model.you.resume_token.clone()), None, backoff(attempts)));
                     }
                 }
             }
             Some(key) = keys.recv() => {
-                let effects = ui.key(&model, key, Instant::now());
+                let effects = ui.key(active(&seat, &conn, &model).1, key, Instant::now());
                 let mut leave = false;
                 for e in effects {
                     match e {
-                        Effect::Send(m) => {
-                            if let ClientMsg::RaiseHand { note, .. } = &m {
-                                model.my_note = note.clone();
-                            }
+                        // Leaving is the plenary's (it takes us out of the group too).
+                        Effect::Send(m) if m == ClientMsg::Leave => {
                             if let Some(p) = conn.as_ref() {
                                 p.send(m).await;
+                            }
+                        }
+                        // Between rooms (the group's still joining), nothing is sent:
+                        // the plenary's floor waits while groups run.
+                        Effect::Send(_) if seat.as_ref().is_some_and(|s| s.conn.is_none()) => {
+                            model.say("Still joining your group: try again in a moment.");
+                        }
+                        Effect::Send(m) => {
+                            let (to, room) = match seat.as_mut() {
+                                Some(Seat { conn: Some(p), model: Some(g), .. }) => (Some(&*p), g),
+                                _ => (conn.as_ref(), &mut model),
+                            };
+                            if let ClientMsg::RaiseHand { note, .. } = &m {
+                                room.my_note = note.clone();
+                            }
+                            match to {
+                                Some(p) => p.send(m).await,
+                                None => model.say("Reconnecting: that key had no effect yet."),
                             }
                         }
                         Effect::Leave => leave = true,
@@ -373,20 +397,24 @@ pub async fn run(
                 break Ending::Left;
             }
         }
-        // New lines (the model keeps the last few): counted by a running total.
-        let total = model.said_total();
-        let fresh = (total - printed).min(model.lines.len() as u64) as usize;
-        for l in model.lines.iter().skip(model.lines.len() - fresh) {
+        // New lines (each model keeps the last few): counted by running totals.
+        let mut fresh = fresh_lines(&model, &mut printed);
+        if let Some(Seat { model: Some(m), printed, .. }) = seat.as_mut() {
+            fresh.extend(fresh_lines(m, printed));
+        }
+        for l in fresh {
             if terminal.is_none() {
                 eprintln!("{l}");
             }
             if said.len() < 200 {
-                said.push(l.clone());
+                said.push(l);
             }
         }
-        printed = total;
+        let now = Instant::now();
+        status.breakout = seat.as_ref().map(|s| s.banner(&model, now));
         if let Some(t) = terminal.as_mut() {
-            t.draw(&model, &ui, &status, Instant::now())?;
+            let shown = seat.as_ref().and_then(|s| s.model.as_ref()).unwrap_or(&model);
+            t.draw(shown, &ui, &status, now)?;
         }
     };
     // Let a `leave` reach the server before the connection drops.
@@ -398,6 +426,27 @@ pub async fn run(
     }
     drop(devices);
     Ok(Summary { ending, sent, jitter: mixer.stats(), reconnects, said })
+}
+
+/// The connection and the room we are in: the group's while we sit in one (no
+/// connection while it is joining), else the plenary's.
+fn active<'a>(
+    seat: &'a Option<Seat>,
+    conn: &'a Option<Participant>,
+    model: &'a RoomModel,
+) -> (Option<&'a Participant>, &'a RoomModel) {
+    match seat {
+        Some(s) => (s.conn.as_ref(), s.model.as_ref().unwrap_or(model)),
+        None => (conn.as_ref(), model),
+    }
+}
+
+/// The lines a model said since `printed` (its running total), and the new total.
+fn fresh_lines(model: &RoomModel, printed: &mut u64) -> Vec<String> {
+    let total = model.said_total();
+    let fresh = (total - *printed).min(model.lines.len() as u64) as usize;
+    *printed = total;
+    model.lines.iter().skip(model.lines.len() - fresh).cloned().collect()
 }
 
 /// Opens the chosen devices; on failure says why and goes on without them.

@@ -128,6 +128,9 @@ impl Ui {
                 vec![]
             }
             Key::Char('l') if room.my_hand().is_some() => send(ClientMsg::LowerHand),
+            // Offered the floor, the hand is no longer in the queue: lowering it is
+            // declining the turn.
+            Key::Char('l') if room.offered_to_me() => send(ClientMsg::DeclineFloor),
             Key::Char('a') if room.offered_to_me() => send(ClientMsg::AcceptFloor),
             Key::Esc if self.help => {
                 self.help = false;
@@ -184,7 +187,7 @@ pub const KEYS: &[(&str, &str, &str, bool)] = &[
     ("H", "point", "raise your hand: a new point", false),
     ("R", "reply", "raise your hand: a reply to the speaker", false),
     ("E", "note", "write a note, then Enter (new point) or Tab (reply)", false),
-    ("L", "lower", "lower your hand", false),
+    ("L", "lower", "lower your hand (or decline when you're up)", false),
     ("A", "accept", "take the floor when you're up", false),
     ("Esc", "later", "later when you're up (keep your hand)", false),
     ("D", "done", "I'm done: give the floor back", false),
@@ -231,6 +234,8 @@ mod tests {
         m.floor.state = FloorState::Offered;
         m.floor.offered_to = Some(m.you.id);
         assert_eq!(ui.key(&m, Key::Char('a'), now), vec![Effect::Send(ClientMsg::AcceptFloor)]);
+        m.queue.clear();
+        assert_eq!(ui.key(&m, Key::Char('l'), now), vec![Effect::Send(ClientMsg::DeclineFloor)]);
         assert_eq!(ui.key(&m, Key::Esc, now), vec![Effect::Send(ClientMsg::DeferFloor)]);
         m.floor.state = FloorState::Held;
         m.floor.holder = Some(m.you.id);

@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use talkstick_signaling::ParticipantId;
+use talkstick_signaling::breakouts::{BreakoutsView, GroupView};
 use talkstick_signaling::protocol::{
     ActionOnYou, FloorState, FloorView, HandView, ParticipantView, Role, RoomSnapshot, ServerMsg,
     Settings, SlotView, YouView,
@@ -38,6 +39,8 @@ pub struct RoomModel {
     /// The last lines worth telling (errors, warnings, what a facilitator did), newest
     /// last.
     pub lines: VecDeque<String>,
+    /// In a plenary: the breakout groups while they are open.
+    pub breakouts: Option<BreakoutsView>,
     /// The note you raised your hand with: the server tells learners' queues without
     /// notes, so this client keeps its own (as a page does).
     pub my_note: Option<String>,
@@ -60,6 +63,7 @@ impl RoomModel {
             clock_at: at,
             floor: room.floor,
             settings: room.settings,
+            breakouts: room.breakouts,
             slots: Vec::new(),
             offer_until: None,
             lines: VecDeque::new(),
@@ -124,6 +128,7 @@ impl RoomModel {
             ServerMsg::TimeUp { .. } if self.holds_floor() => self.say("Your time is up."),
             ServerMsg::Reaction { tally: Some(tally), .. } => self.floor.tally = *tally,
             ServerMsg::Settings { settings } => self.settings = settings.clone(),
+            ServerMsg::Breakouts { breakouts } => self.breakouts = breakouts.clone(),
             ServerMsg::Slots { slots } => self.slots = slots.clone(),
             ServerMsg::Error { message, .. } => self.say(message.clone()),
             ServerMsg::Goodbye { reason } => self.say(format!("The server closed: {reason}")),
@@ -188,6 +193,12 @@ impl RoomModel {
         } else {
             None
         })
+    }
+
+    /// In a plenary with breakout groups open: the group the plenary puts you in.
+    pub fn my_group(&self) -> Option<&GroupView> {
+        let b = self.breakouts.as_ref()?;
+        b.groups.iter().find(|g| g.open && g.members.contains(&self.you.id))
     }
 
     /// Your hand, if raised.

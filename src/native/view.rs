@@ -42,6 +42,8 @@ pub struct Status {
     pub concealed: u64,
     /// The input and output, as words ("default device", "file speech.wav").
     pub devices: String,
+    /// In a breakout group: which, and the time left.
+    pub breakout: Option<String>,
 }
 
 /// `#RRGGBB` as a terminal colour (grey if unreadable).
@@ -70,7 +72,7 @@ pub fn draw(frame: &mut Frame<'_>, room: &RoomModel, ui: &Ui, status: &Status, n
         Constraint::Length(2),
     ])
     .areas(frame.area());
-    draw_floor(frame, floor, room, now);
+    draw_floor(frame, floor, room, status.breakout.as_deref(), now);
     let [queue, people] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(middle);
     draw_queue(frame, queue, room, ui);
@@ -89,7 +91,13 @@ pub fn draw(frame: &mut Frame<'_>, room: &RoomModel, ui: &Ui, status: &Status, n
     }
 }
 
-fn draw_floor(frame: &mut Frame<'_>, area: Rect, room: &RoomModel, now: Instant) {
+fn draw_floor(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    room: &RoomModel,
+    breakout: Option<&str>,
+    now: Instant,
+) {
     let f = &room.floor;
     let room_now = room.room_ms(now);
     let name = |id| {
@@ -145,7 +153,10 @@ fn draw_floor(frame: &mut Frame<'_>, area: Rect, room: &RoomModel, now: Instant)
         "Reactions: agree {} · disagree {} · question {} · applause {} · slower {} · can't hear {}",
         t.agree, t.disagree, t.question, t.applause, t.slower, t.cant_hear
     ));
-    let title = format!(" Talkstick · {} ", room.room);
+    let title = match breakout {
+        Some(b) => format!(" Talkstick · {b} "),
+        None => format!(" Talkstick · {} ", room.room),
+    };
     frame.render_widget(
         Paragraph::new(vec![Line::from(first), tally]).block(Block::bordered().title(title)),
         area,

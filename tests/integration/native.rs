@@ -176,7 +176,13 @@ async fn keys_reach_the_room_and_a_killed_server_is_survived_as_the_same_person(
     let mut fac = Client::join_with(proc.addr, &dana, "Dana", None).await;
     fac.until("Chen joined", |v| v.participants.values().any(|p| p["name"] == "Chen")).await;
     keys.send(Key::Char('h')).await.unwrap();
-    fac.until("Chen's hand", |v| v.queue.len() == 1).await;
+    // Chen's hand: in the queue, or offered the floor (the room offers a free floor to
+    // the first hand at once).
+    let hand = |v: &crate::common::View| {
+        let chen = v.participants.iter().find(|(_, p)| p["name"] == "Chen").map(|(id, _)| *id);
+        chen.is_some_and(|c| v.queue == vec![c] || v.offered_to() == Some(c))
+    };
+    fac.until("Chen's hand", hand).await;
     // SIGKILL, then the same server again on the same port and data.
     proc.kill().await;
     let proc = Proc::spawn(serve()).await;
@@ -189,14 +195,23 @@ async fn keys_reach_the_room_and_a_killed_server_is_survived_as_the_same_person(
     )
     .await
     .expect("the native client came back");
-    assert_eq!(fac.view.queue.len(), 1, "the hand was kept");
+    fac.until("Chen's hand, kept", hand).await;
     assert_eq!(
         fac.view.participants.values().filter(|p| p["name"] == "Chen").count(),
         1,
         "one Chen, not two"
     );
-    keys.send(Key::Char('l')).await.unwrap();
-    fac.until("hand lowered", |v| v.queue.is_empty()).await;
+    // Keys pressed before the client has its new connection do nothing (it says so):
+    // press until the hand is down (a bounded wait).
+    let lowered = |v: &crate::common::View| v.queue.is_empty() && v.offered_to().is_none();
+    for _ in 0..25 {
+        keys.send(Key::Char('l')).await.unwrap();
+        let _ = fac.try_next(Duration::from_millis(200)).await;
+        if lowered(&fac.view) {
+            break;
+        }
+    }
+    fac.until("hand lowered", lowered).await;
     keys.send(Key::Char('q')).await.unwrap();
     keys.send(Key::Char('q')).await.unwrap();
     let summary = tokio::time::timeout(WAIT, session).await.expect("Q Q leaves").unwrap().unwrap();
@@ -312,4 +327,98 @@ async fn the_sound_devices_open_on_alsas_null_device() {
     );
     assert!(err.contains("You can still follow the room"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Breakout groups: when the plenary puts the native participant in a group, it joins
+/// the group's room on a second connection and its keys act there (a hand in the group,
+/// not the plenary); called back, it leaves the group and its keys act in the plenary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_native_participant_follows_its_breakout_group_and_comes_back() {
+    use serde_json::json;
+    let server = Server::with_media(Settings::default()).await;
+    let exp = talkstick::token::unix_now() + 3600;
+    let mut fran = Client::join_with(
+        server.addr,
+        &token_for("course", "Fran", Role::Facilitator, exp),
+        "Fran",
+        None,
+    )
+    .await;
+    let aino_token = token_for("course", "Aino", Role::Learner, exp);
+    let aino = Client::join_with(server.addr, &aino_token, "Aino", None).await;
+    let bo =
+        Client::join_with(server.addr, &token_for("course", "Bo", Role::Learner, exp), "Bo", None)
+            .await;
+    let (keys, script) = mpsc::channel(8);
+    let opts = options(
+        server.base(),
+        token_for("course", "Chen", Role::Learner, exp),
+        Input::None,
+        Output::None,
+        30,
+        None,
+    );
+    let session = tokio::spawn(app::run(opts, Some(script)));
+    fran.until("Chen joined", |v| v.participants.values().any(|p| p["name"] == "Chen")).await;
+    let chen = *fran.view.participants.iter().find(|(_, p)| p["name"] == "Chen").unwrap().0;
+    fran.send(json!({"type": "open_breakouts", "groups": 2, "assign": "manual", "manual": [[chen, aino.id], [bo.id]]}))
+        .await;
+    // Aino follows into group 1 as a page does, and sees Chen arrive there.
+    let join = json!({"type": "join", "v": 1, "token": aino_token, "group": "course.1.1"});
+    let mut aino_group =
+        Client::join_msg(server.addr, "Aino@1", join).await.expect("Aino is admitted");
+    aino_group
+        .until("Chen in the group", |v| {
+            v.participants.values().any(|p| p["name"] == "Chen" && p["connected"] == true)
+        })
+        .await;
+    // A hand raised now is raised in the group, not in the plenary.
+    // (With the floor free, the room offers it to the first hand at once.)
+    let chen_there = chen_in(&aino_group.view);
+    let raised =
+        |id: u64| move |v: &crate::common::View| v.queue == vec![id] || v.offered_to() == Some(id);
+    // A key pressed while the client is still joining the group is held back (it says
+    // so); press until the group shows the hand (a bounded wait).
+    let there = raised(chen_there);
+    for _ in 0..25 {
+        keys.send(Key::Char('h')).await.unwrap();
+        let _ = aino_group.try_next(Duration::from_millis(200)).await;
+        if there(&aino_group.view) {
+            break;
+        }
+    }
+    aino_group.until("Chen's hand in the group", raised(chen_there)).await;
+    fran.ping().await;
+    assert!(
+        fran.view.queue.is_empty() && fran.view.offered_to().is_none(),
+        "the plenary's queue stays empty"
+    );
+    // Everyone is called back: Chen leaves the group's room, and a hand goes to the plenary.
+    // (Everyone's group connection is closed, Aino's too.)
+    fran.send(json!({"type": "close_breakouts"})).await;
+    drop(aino_group);
+    // The native client hears of it when Fran does; a key pressed before that still
+    // goes to the group, so press until the plenary shows the hand (a bounded wait).
+    let back = raised(chen);
+    for _ in 0..25 {
+        keys.send(Key::Char('r')).await.unwrap();
+        let _ = fran.try_next(Duration::from_millis(200)).await;
+        if back(&fran.view) {
+            break;
+        }
+    }
+    fran.until("Chen's hand in the plenary", raised(chen)).await;
+    keys.send(Key::Char('q')).await.unwrap();
+    keys.send(Key::Char('q')).await.unwrap();
+    let summary = tokio::time::timeout(WAIT, session).await.expect("Q Q leaves").unwrap().unwrap();
+    assert_eq!(summary.ending, app::Ending::Left);
+    assert!(summary.said.iter().any(|l| l.contains("you are in group 1")), "{:?}", summary.said);
+    assert!(summary.said.iter().any(|l| l.contains("Back in the plenary")), "{:?}", summary.said);
+    assert_eq!(summary.reconnects, 0, "the plenary connection stayed up throughout");
+    drop((aino, bo));
+}
+
+/// Chen's id in a group room's view.
+fn chen_in(v: &crate::common::View) -> u64 {
+    *v.participants.iter().find(|(_, p)| p["name"] == "Chen").expect("Chen is there").0
 }
