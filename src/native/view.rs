@@ -364,6 +364,13 @@ mod tests {
         assert!(s.contains(" 1. Aino (you) · reply · “costs”"), "{s}");
         assert!(s.contains("◉ Bertil · facilitator"), "{s}");
         assert!(s.contains("H point · R reply · E note"), "{s}");
+        let in_group =
+            Status { breakout: Some("Group 2: Pricing · 12:30 left".into()), ..Status::default() };
+        let s = screen(&room, &Ui::default(), &in_group, now);
+        assert!(
+            s.contains("Talkstick · Group 2: Pricing · 12:30 left"),
+            "the group in the title: {s}"
+        );
         assert!(!s.contains("G grant"), "no facilitator keys for a learner: {s}");
     }
 
