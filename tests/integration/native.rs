@@ -204,14 +204,7 @@ async fn keys_reach_the_room_and_a_killed_server_is_survived_as_the_same_person(
     // Keys pressed before the client has its new connection do nothing (it says so):
     // press until the hand is down (a bounded wait).
     let lowered = |v: &crate::common::View| v.queue.is_empty() && v.offered_to().is_none();
-    for _ in 0..25 {
-        keys.send(Key::Char('l')).await.unwrap();
-        let _ = fac.try_next(Duration::from_millis(200)).await;
-        if lowered(&fac.view) {
-            break;
-        }
-    }
-    fac.until("hand lowered", lowered).await;
+    press_until(&keys, 'l', &mut fac, "hand lowered", lowered).await;
     keys.send(Key::Char('q')).await.unwrap();
     keys.send(Key::Char('q')).await.unwrap();
     let summary = tokio::time::timeout(WAIT, session).await.expect("Q Q leaves").unwrap().unwrap();
@@ -379,15 +372,7 @@ async fn the_native_participant_follows_its_breakout_group_and_comes_back() {
         |id: u64| move |v: &crate::common::View| v.queue == vec![id] || v.offered_to() == Some(id);
     // A key pressed while the client is still joining the group is held back (it says
     // so); press until the group shows the hand (a bounded wait).
-    let there = raised(chen_there);
-    for _ in 0..25 {
-        keys.send(Key::Char('h')).await.unwrap();
-        let _ = aino_group.try_next(Duration::from_millis(200)).await;
-        if there(&aino_group.view) {
-            break;
-        }
-    }
-    aino_group.until("Chen's hand in the group", raised(chen_there)).await;
+    press_until(&keys, 'h', &mut aino_group, "Chen's hand in the group", raised(chen_there)).await;
     fran.ping().await;
     assert!(
         fran.view.queue.is_empty() && fran.view.offered_to().is_none(),
@@ -399,15 +384,7 @@ async fn the_native_participant_follows_its_breakout_group_and_comes_back() {
     drop(aino_group);
     // The native client hears of it when Fran does; a key pressed before that still
     // goes to the group, so press until the plenary shows the hand (a bounded wait).
-    let back = raised(chen);
-    for _ in 0..25 {
-        keys.send(Key::Char('r')).await.unwrap();
-        let _ = fran.try_next(Duration::from_millis(200)).await;
-        if back(&fran.view) {
-            break;
-        }
-    }
-    fran.until("Chen's hand in the plenary", raised(chen)).await;
+    press_until(&keys, 'r', &mut fran, "Chen's hand in the plenary", raised(chen)).await;
     keys.send(Key::Char('q')).await.unwrap();
     keys.send(Key::Char('q')).await.unwrap();
     let summary = tokio::time::timeout(WAIT, session).await.expect("Q Q leaves").unwrap().unwrap();
@@ -416,6 +393,26 @@ async fn the_native_participant_follows_its_breakout_group_and_comes_back() {
     assert!(summary.said.iter().any(|l| l.contains("Back in the plenary")), "{:?}", summary.said);
     assert_eq!(summary.reconnects, 0, "the plenary connection stayed up throughout");
     drop((aino, bo));
+}
+
+/// Presses `key` every 200 ms until `watcher`'s view shows `what` (at most 25 times,
+/// then the usual bounded wait for it): a key pressed while the client is between
+/// connections does nothing, as the client says.
+async fn press_until(
+    keys: &mpsc::Sender<Key>,
+    key: char,
+    watcher: &mut Client,
+    what: &str,
+    shown: impl Fn(&crate::common::View) -> bool,
+) {
+    for _ in 0..25 {
+        keys.send(Key::Char(key)).await.unwrap();
+        let _ = watcher.try_next(Duration::from_millis(200)).await;
+        if shown(&watcher.view) {
+            return;
+        }
+    }
+    watcher.until(what, shown).await;
 }
 
 /// Chen's id in a group room's view.
