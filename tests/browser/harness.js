@@ -20,8 +20,9 @@ export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 export const TIMED_OUT = Symbol('timed out');
 
 /** Resolves with `promise`'s value, or `TIMED_OUT` after `ms`, leaving no timer behind. */
-/** Retries `check` until it stops throwing, for at most `ms` (then its error stands). */
-export async function eventually(check, ms = 8000) {
+/** Retries `check` until it stops throwing, for at most `ms` (then its error stands). The
+ *  default allows for a machine slowed by the pages and server it runs. */
+export async function eventually(check, ms = 15_000) {
   const until = Date.now() + ms;
   for (;;) {
     try { return await check(); } catch (e) { if (Date.now() > until) throw e; }
@@ -246,7 +247,10 @@ export async function newPage(browser, url, { width = 1280, height = 720, grantM
   }
   if (grantMic) await context.grantPermissions(['microphone'], { origin: new URL(url).origin });
   const page = await context.newPage();
-  page.setDefaultTimeout(8000);
+  // Waits for the page to act (a click, an element), not judgements of speed: on two
+  // cores shared with a server and up to six pages, the machine has stalled a click past
+  // 8 s ("waiting for scheduled navigations").
+  page.setDefaultTimeout(20_000);
   const problems = [];
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   page.on('console', (m) => {
