@@ -303,13 +303,14 @@ where
     let channels = usize::from(cfg.channels().max(1));
     let mut resampler = Resampler::new(SAMPLE_RATE, cfg.sample_rate().0);
     let mut pending: VecDeque<f32> = VecDeque::new();
+    // Reused on every callback: the device's thread allocates nothing once warm.
+    let mut taken: Vec<f32> = Vec::with_capacity(MAX_QUEUED);
     let data = move |out: &mut [T], _: &cpal::OutputCallbackInfo| {
         let needed = out.len() / channels;
         if pending.len() < needed {
-            let mut queue = play.lock().unwrap_or_else(|p| p.into_inner());
-            let take: Vec<f32> = queue.drain(..).collect();
-            drop(queue);
-            resampler.process(&take, |s| pending.push_back(s));
+            taken.clear();
+            taken.extend(play.lock().unwrap_or_else(|p| p.into_inner()).drain(..));
+            resampler.process(&taken, |s| pending.push_back(s));
         }
         for chunk in out.chunks_mut(channels) {
             // An empty queue plays silence (nothing came in time).
@@ -325,12 +326,15 @@ where
 }
 
 /// Adds a mixed frame to the speakers' queue, dropping the oldest samples past
-/// [`MAX_QUEUED`] (the device is slower than the network's clock).
-pub fn queue_for_speakers(play: &PlayQueue, frame: &[f32]) {
+/// [`MAX_QUEUED`] (the device is slower than the network's clock); returns how many
+/// samples were queued ahead of it (one lock for both).
+pub fn queue_for_speakers(play: &PlayQueue, frame: &[f32]) -> usize {
     let mut q = play.lock().unwrap_or_else(|p| p.into_inner());
+    let ahead = q.len();
     q.extend(frame.iter().copied());
     let excess = q.len().saturating_sub(MAX_QUEUED);
     q.drain(..excess);
+    ahead.saturating_sub(excess)
 }
 
 /// A streaming linear resampler (state carried between calls).
@@ -393,9 +397,11 @@ mod tests {
     #[test]
     fn the_speakers_queue_is_bounded() {
         let play: PlayQueue = Arc::new(Mutex::new(VecDeque::new()));
+        assert_eq!(queue_for_speakers(&play, &[0.1; FRAME_SAMPLES]), 0, "nothing ahead at first");
         for _ in 0..50 {
             queue_for_speakers(&play, &[0.1; FRAME_SAMPLES]);
         }
         assert_eq!(play.lock().unwrap().len(), MAX_QUEUED);
+        assert_eq!(queue_for_speakers(&play, &[0.1; FRAME_SAMPLES]), MAX_QUEUED - FRAME_SAMPLES);
     }
 }

@@ -76,8 +76,7 @@ impl Sink {
                 Ok(std::time::Duration::ZERO)
             }
             Sink::Device(q) => {
-                let ahead = q.lock().map_or(0, |q| q.len());
-                device::queue_for_speakers(q, frame);
+                let ahead = device::queue_for_speakers(q, frame);
                 Ok(std::time::Duration::from_secs_f64(ahead as f64 / 48_000.0))
             }
             Sink::None => Ok(std::time::Duration::ZERO),
