@@ -273,10 +273,11 @@ export class Connection {
       this.stop('fatal', { code, message: this.joinError?.message });
       return;
     }
-    this.lost(this.everJoined ? 'dropped' : 'unreachable');
+    this.lost(this.everJoined ? 'dropped' : 'unreachable', ev.code);
   }
 
-  lost(reason) {
+  /** Waits and tries again; `closeCode`: the socket's close code, when it closed. */
+  lost(reason, closeCode = null) {
     this.detach();
     if (this.stopped) return;
     this.attempt += 1;
@@ -288,7 +289,7 @@ export class Connection {
     const delay = Math.round(base * (0.8 + Math.random() * 0.4));
     const retryAt = performance.now() + delay;
     if (this.everJoined && this.lostAt == null) this.lostAt = performance.now();
-    this.setStatus({ state: 'reconnecting', attempt: this.attempt, retryAt, everJoined: this.everJoined, reason, lostAt: this.lostAt });
+    this.setStatus({ state: 'reconnecting', attempt: this.attempt, retryAt, everJoined: this.everJoined, reason, closeCode, lostAt: this.lostAt });
     this.timers.retry = setTimeout(() => this.connect(), delay);
   }
 }

@@ -57,6 +57,19 @@ function watch(page) {
     observer.observe(document.getElementById('toasts'), { childList: true });
     observer.observe(document.getElementById('conn-banner'), { attributes: true, attributeFilter: ['hidden'], childList: true });
     check();
+    // Every status of the plenary's and the groups' connections, with close codes: what
+    // explains a reconnect if one is seen.
+    if (!window.__statuses) {
+      window.__statuses = [];
+      const rooms = window.talkstick.connection;
+      const log = (room) => (st) => {
+        window.__statuses.push({ at: Math.round(performance.now()), room, ...st });
+        if (window.__statuses.length > 200) window.__statuses.shift();
+      };
+      rooms.plenary.onStatus(log('plenary'));
+      const make = rooms.make;
+      rooms.make = (opts) => { const c = make(opts); c.onStatus(log(opts.group)); return c; };
+    }
   });
 }
 
@@ -206,7 +219,9 @@ describe('breakout groups in the browser', () => {
     // Across the whole session, moving in and out of groups: no error, no reconnect.
     for (const p of [fac, ...learners.map((l) => l.page)]) {
       assert.deepEqual(p.problems, []);
-      assert.deepEqual(await p.evaluate(() => window.__noticed), { errors: [], reconnects: [] });
+      const noticed = await p.evaluate(() => window.__noticed);
+      if (noticed.reconnects.length) console.log('connection statuses:', JSON.stringify(await p.evaluate(() => window.__statuses)));
+      assert.deepEqual(noticed, { errors: [], reconnects: [] });
     }
   });
 });
