@@ -67,6 +67,18 @@ pub struct GroupView {
     pub leads: Vec<ParticipantId>,
     /// False once closed early: its people are back in the plenary.
     pub open: bool,
+    /// Who in it asks for help, first asker first (absent: nobody).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub help: Vec<HelpView>,
+}
+
+/// One waiting request for help in a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelpView {
+    /// Who asks (their plenary id).
+    pub participant: ParticipantId,
+    /// Since when, on the plenary's clock.
+    pub since_ms: u64,
 }
 
 /// The breakout round as everyone sees it (`breakouts` messages and the snapshot).
@@ -101,6 +113,8 @@ pub(crate) struct Group {
     pub members: Vec<ParticipantId>,
     pub leads: Vec<ParticipantId>,
     pub open: bool,
+    /// Members asking for help, with since when (at most one entry per member).
+    pub help: Vec<(ParticipantId, Instant)>,
 }
 
 /// A round of breakouts.
@@ -133,6 +147,7 @@ impl Round {
             let before = g.members.len();
             g.members.retain(|p| *p != who);
             g.leads.retain(|p| *p != who);
+            g.help.retain(|(p, _)| *p != who);
             found |= g.members.len() != before;
         }
         found

@@ -15,7 +15,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-pub use crate::breakouts::{Assignment, BreakoutsView, GroupView};
+pub use crate::breakouts::{Assignment, BreakoutsView, GroupView, HelpView};
 pub use crate::chat::MAX_CHAT_CHARS;
 use crate::ids::{ChatId, ParticipantId, ResumeToken, RoomId};
 pub use crate::views::*;
@@ -473,6 +473,17 @@ pub enum ClientMsg {
         /// Lead or not.
         lead: bool,
     },
+    /// Someone in a breakout group (on the plenary's connection): ask the facilitators to
+    /// come to the group. Asking again while the request waits changes nothing.
+    AskForHelp,
+    /// Take back one's own request for help (nothing to take back: nothing changes).
+    WithdrawHelp,
+    /// Facilitator: answer a group's requests for help (on the way there, or seen); the
+    /// askers are told who is coming.
+    AnswerHelp {
+        /// The group's number.
+        group: u32,
+    },
     /// Start (or restart) audio: a WebRTC SDP offer with one send-only audio m-line (the
     /// microphone) followed by receive-only audio m-lines (the audio slots). Answered with
     /// `rtc_answer`. Handled by the media plane, not the room.
@@ -530,6 +541,9 @@ impl ClientMsg {
         "close_breakouts",
         "breakout_notice",
         "set_group_lead",
+        "ask_for_help",
+        "withdraw_help",
+        "answer_help",
     ];
 
     /// This message's `type` tag (one of [`ClientMsg::TYPES`]), for counting messages by
@@ -574,6 +588,9 @@ impl ClientMsg {
             ClientMsg::CloseBreakouts => "close_breakouts",
             ClientMsg::BreakoutNotice { .. } => "breakout_notice",
             ClientMsg::SetGroupLead { .. } => "set_group_lead",
+            ClientMsg::AskForHelp => "ask_for_help",
+            ClientMsg::WithdrawHelp => "withdraw_help",
+            ClientMsg::AnswerHelp { .. } => "answer_help",
         }
     }
 }

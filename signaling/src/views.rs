@@ -407,6 +407,10 @@ pub enum NoticeKind {
     Breakout,
     /// The breakout groups end soon (everyone is called back at the end).
     BreakoutEnding,
+    /// Someone in a breakout group asks for help (to the plenary's facilitators).
+    HelpAsked,
+    /// A facilitator answered one's request for help (to those who asked).
+    HelpAnswered,
 }
 
 /// What a facilitator did to someone, as [`ServerMsg::FacilitatorAction`] tells them.

@@ -4,9 +4,10 @@
 
 use talkstick_signaling::protocol::{
     self, ActionOnYou, Assignment, BreakoutsView, ChatView, ClientFrame, ClientMsg, ErrorCode,
-    FloorState, FloorView, GroupView, HandKind, HandView, IceServer, LeaveReason, NoticeKind,
-    ParticipantView, PersonStats, Presence, ReactionKind, Role, RoomSnapshot, ServerFrame,
-    ServerMsg, Settings, SettingsPatch, SlotView, StatsView, Tally, TurnEnd, TurnRecord, YouView,
+    FloorState, FloorView, GroupView, HandKind, HandView, HelpView, IceServer, LeaveReason,
+    NoticeKind, ParticipantView, PersonStats, Presence, ReactionKind, Role, RoomSnapshot,
+    ServerFrame, ServerMsg, Settings, SettingsPatch, SlotView, StatsView, Tally, TurnEnd,
+    TurnRecord, YouView,
 };
 use talkstick_signaling::{ChatId, ParticipantId, ResumeToken, TurnId};
 
@@ -104,6 +105,7 @@ fn breakouts() -> BreakoutsView {
                 members: vec![ParticipantId(1), ParticipantId(3)],
                 leads: vec![ParticipantId(3)],
                 open: true,
+                help: vec![HelpView { participant: ParticipantId(1), since_ms: 90_000 }],
             },
             GroupView {
                 no: 2,
@@ -112,6 +114,7 @@ fn breakouts() -> BreakoutsView {
                 members: vec![],
                 leads: vec![],
                 open: false,
+                help: vec![],
             },
         ],
     }
@@ -334,6 +337,9 @@ fn client_messages_round_trip_through_encode_client_and_decode() {
         ClientMsg::CloseBreakouts,
         ClientMsg::BreakoutNotice { text: "5 minutes".into() },
         ClientMsg::SetGroupLead { participant: p, lead: true },
+        ClientMsg::AskForHelp,
+        ClientMsg::WithdrawHelp,
+        ClientMsg::AnswerHelp { group: 1 },
     ];
     for (i, msg) in msgs.into_iter().enumerate() {
         // `kind` names the message as its `type` tag does.

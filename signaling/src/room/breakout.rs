@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::{Audience, Room};
 use crate::breakouts::{
-    self, Assignment, BreakoutsView, ENDING_WARNING, Group, GroupAccess, GroupView,
+    self, Assignment, BreakoutsView, ENDING_WARNING, Group, GroupAccess, GroupView, HelpView,
     MAX_BREAKOUT_MINUTES, MAX_BREAKOUT_NOTICE_CHARS, MAX_GROUP_NAME_CHARS, MAX_GROUPS,
     MAX_ROUNDS_KEPT, MIN_GROUPS, Round,
 };
@@ -58,6 +58,14 @@ impl Room {
                 members: g.members.clone(),
                 leads: g.leads.clone(),
                 open: g.open,
+                help: g
+                    .help
+                    .iter()
+                    .map(|(participant, since)| HelpView {
+                        participant: *participant,
+                        since_ms: self.ms(*since),
+                    })
+                    .collect(),
             })
             .collect();
         BreakoutsView {
@@ -170,7 +178,13 @@ impl Room {
         let groups = names
             .into_iter()
             .zip(dealt)
-            .map(|(name, members)| Group { name, members, leads: Vec::new(), open: true })
+            .map(|(name, members)| Group {
+                name,
+                members,
+                leads: Vec::new(),
+                open: true,
+                help: Vec::new(),
+            })
             .collect();
         self.round = Some(Round { no: self.rounds, opened: now, ends, warned: false, groups });
         self.breakouts_dirty = true;
@@ -217,6 +231,7 @@ impl Room {
         g.open = false;
         g.members.clear();
         g.leads.clear();
+        g.help.clear();
         self.breakouts_dirty = true;
         if round.groups.iter().all(|g| !g.open) {
             self.close_breakouts(now)?;
@@ -231,7 +246,11 @@ impl Room {
         if self.past_rounds.len() == MAX_ROUNDS_KEPT {
             self.past_rounds.remove(0);
         }
-        let view = self.round_view(&round);
+        let mut view = self.round_view(&round);
+        // The report keeps who was where, not requests nobody needs to answer now.
+        for g in &mut view.groups {
+            g.help.clear();
+        }
         self.past_rounds.push(view);
         self.breakouts_dirty = true;
         self.maybe_offer(now);
@@ -285,6 +304,63 @@ impl Room {
             leads.retain(|p| *p != who);
         }
         self.breakouts_dirty = true;
+        Ok(())
+    }
+
+    /// Someone in a group asks the plenary's facilitators to come. A request already
+    /// waiting stays as it is (asking twice is asking once).
+    pub(super) fn ask_for_help(
+        &mut self,
+        now: Instant,
+        who: ParticipantId,
+    ) -> Result<(), RoomError> {
+        let round = self.round.as_ref().ok_or(RoomError::NoBreakouts)?;
+        let i = round.group_of(who).ok_or(RoomError::NotInGroup(who))?;
+        if round.groups[i].help.iter().any(|(p, _)| *p == who) {
+            return Ok(());
+        }
+        let name = self.participants.get(&who).map_or("Someone", |p| p.name.as_str());
+        let message = format!("{name} asks for help in {}.", round.groups[i].name);
+        let round = self.round.as_mut().ok_or(RoomError::NoBreakouts)?;
+        round.groups[i].help.push((who, now));
+        self.breakouts_dirty = true;
+        let kind = NoticeKind::HelpAsked;
+        self.broadcast(Audience::Facilitators, ServerMsg::Notice { kind, message });
+        Ok(())
+    }
+
+    /// Takes back one's own request for help, if one waits.
+    pub(super) fn withdraw_help(&mut self, who: ParticipantId) -> Result<(), RoomError> {
+        let round = self.round.as_mut().ok_or(RoomError::NoBreakouts)?;
+        for g in &mut round.groups {
+            let before = g.help.len();
+            g.help.retain(|(p, _)| *p != who);
+            self.breakouts_dirty |= g.help.len() != before;
+        }
+        Ok(())
+    }
+
+    /// A facilitator answers group `group`'s requests: they are cleared, and each asker
+    /// is told who is coming.
+    pub(super) fn answer_help(&mut self, by: ParticipantId, group: u32) -> Result<(), RoomError> {
+        let round = self.round.as_mut().ok_or(RoomError::NoBreakouts)?;
+        let g = group
+            .checked_sub(1)
+            .and_then(|i| round.groups.get_mut(i as usize))
+            .filter(|g| g.open)
+            .ok_or(RoomError::UnknownGroup(group))?;
+        let askers: Vec<ParticipantId> = g.help.drain(..).map(|(p, _)| p).collect();
+        if askers.is_empty() {
+            return Ok(());
+        }
+        self.breakouts_dirty = true;
+        let name = self.participants.get(&by).map_or("A facilitator", |p| p.name.as_str());
+        let message = format!("{name} has seen your request for help and is on the way.");
+        for who in askers {
+            let msg =
+                ServerMsg::Notice { kind: NoticeKind::HelpAnswered, message: message.clone() };
+            self.tell(who, msg);
+        }
         Ok(())
     }
 

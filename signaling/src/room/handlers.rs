@@ -124,6 +124,9 @@ impl Room {
             ClientMsg::CloseBreakouts => self.close_breakouts(now),
             ClientMsg::BreakoutNotice { text } => self.breakout_notice(from, &text),
             ClientMsg::SetGroupLead { participant, lead } => self.set_group_lead(participant, lead),
+            ClientMsg::AskForHelp => self.ask_for_help(now, from),
+            ClientMsg::WithdrawHelp => self.withdraw_help(from),
+            ClientMsg::AnswerHelp { group } => self.answer_help(from, group),
         }
     }
 
@@ -570,6 +573,8 @@ fn is_toggle(msg: &ClientMsg) -> bool {
             | ClientMsg::SetAway { .. }
             | ClientMsg::SetPushToTalk { .. }
             | ClientMsg::AskToUnmute
+            | ClientMsg::AskForHelp
+            | ClientMsg::WithdrawHelp
     )
 }
 
@@ -598,6 +603,7 @@ fn facilitator_only(msg: &ClientMsg) -> Option<&'static str> {
         ClientMsg::CloseBreakouts => "call everyone back",
         ClientMsg::BreakoutNotice { .. } => "send a notice to every group",
         ClientMsg::SetGroupLead { .. } => "make someone a group's facilitator",
+        ClientMsg::AnswerHelp { .. } => "answer a group's request for help",
         _ => return None,
     })
 }

@@ -406,3 +406,82 @@ fn a_group_room_cannot_open_groups_and_admits_a_link_under_a_new_role() {
     assert_eq!(again.participant, lea);
     assert_eq!(room.role(lea), Some(Role::Facilitator));
 }
+
+/// The notices of `kind` in `outs`, with their audiences.
+fn notices(outs: &[Output], kind: NoticeKind) -> Vec<(Audience, String)> {
+    sends(outs)
+        .into_iter()
+        .filter_map(|(to, m)| match m {
+            ServerMsg::Notice { kind: k, message } if *k == kind => Some((to, message.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn asking(sim: &Sim, group: usize) -> Vec<ParticipantId> {
+    view(sim).groups[group].help.iter().map(|h| h.participant).collect()
+}
+
+#[test]
+fn someone_in_a_group_asks_for_help_and_a_facilitator_answers() {
+    let (mut sim, fac, l) = plenary(4);
+    assert_eq!(sim.refused(l[0], ClientMsg::AskForHelp), RoomError::NoBreakouts);
+    sim.ok(
+        fac,
+        ClientMsg::OpenBreakouts {
+            groups: None,
+            size: None,
+            assign: Assignment::Manual,
+            names: vec!["Pricing".into(), "Onboarding".into()],
+            minutes: None,
+            manual: vec![vec![l[0], l[1]], vec![l[2]]],
+        },
+    );
+    // Someone left in the plenary has no group to be helped in.
+    assert_eq!(sim.refused(l[3], ClientMsg::AskForHelp), RoomError::NotInGroup(l[3]));
+    sim.at_ms(5_000);
+    let outs = sim.ok(l[0], ClientMsg::AskForHelp);
+    assert_eq!(
+        notices(&outs, NoticeKind::HelpAsked),
+        vec![(Audience::Facilitators, "L0 asks for help in Pricing.".to_owned())]
+    );
+    assert_eq!(asking(&sim, 0), vec![l[0]]);
+    assert_eq!(view(&sim).groups[0].help[0].since_ms, 5_000, "since when, on the room's clock");
+    // Asking twice is asking once: nothing changes, nobody is told again.
+    let outs = sim.ok(l[0], ClientMsg::AskForHelp);
+    assert!(sends(&outs).is_empty(), "{outs:?}");
+    // A second asker, who then takes it back.
+    sim.ok(l[1], ClientMsg::AskForHelp);
+    assert_eq!(asking(&sim, 0), vec![l[0], l[1]]);
+    sim.ok(l[1], ClientMsg::WithdrawHelp);
+    assert_eq!(asking(&sim, 0), vec![l[0]]);
+    let outs = sim.ok(l[1], ClientMsg::WithdrawHelp);
+    assert!(sends(&outs).is_empty(), "nothing to take back: {outs:?}");
+    // Only facilitators answer, and only an open group.
+    assert!(matches!(
+        sim.refused(l[0], ClientMsg::AnswerHelp { group: 1 }),
+        RoomError::Forbidden(_)
+    ));
+    for group in [0, 3] {
+        let answer = ClientMsg::AnswerHelp { group };
+        assert_eq!(sim.refused(fac, answer), RoomError::UnknownGroup(group));
+    }
+    let outs = sim.ok(fac, ClientMsg::AnswerHelp { group: 1 });
+    assert_eq!(
+        notices(&outs, NoticeKind::HelpAnswered),
+        vec![(
+            Audience::One(l[0]),
+            "Fran has seen your request for help and is on the way.".to_owned()
+        )]
+    );
+    assert!(asking(&sim, 0).is_empty());
+    // Moved out of a group: the request goes with the person, not to the new group.
+    sim.ok(l[2], ClientMsg::AskForHelp);
+    sim.ok(fac, ClientMsg::MoveToGroup { participant: l[2], group: 1 });
+    assert!(asking(&sim, 0).is_empty() && asking(&sim, 1).is_empty());
+    // Called back: the round's report keeps no request, and there is nobody to ask.
+    sim.ok(l[0], ClientMsg::AskForHelp);
+    sim.ok(fac, ClientMsg::CloseBreakouts);
+    assert!(sim.room.past_breakouts()[0].groups.iter().all(|g| g.help.is_empty()));
+    assert_eq!(sim.refused(l[0], ClientMsg::AskForHelp), RoomError::NoBreakouts);
+}

@@ -97,6 +97,7 @@ pub(crate) fn facilitator_only(msg: &ClientMsg) -> bool {
             | ClientMsg::CloseBreakouts
             | ClientMsg::BreakoutNotice { .. }
             | ClientMsg::SetGroupLead { .. }
+            | ClientMsg::AnswerHelp { .. }
     )
 }
 
@@ -474,9 +475,16 @@ impl World {
                 for who in &g.leads {
                     assert!(g.members.contains(who), "lead {who} outside group {}", g.no);
                 }
+                // A request for help comes from the group's own people, once each.
+                let mut asking = BTreeSet::new();
+                for h in &g.help {
+                    assert!(g.members.contains(&h.participant), "help from outside group {}", g.no);
+                    assert!(asking.insert(h.participant), "{} asks twice", h.participant);
+                }
             }
             for g in b.groups.iter().filter(|g| !g.open) {
                 assert!(g.members.is_empty(), "closed group {} keeps people", g.no);
+                assert!(g.help.is_empty(), "closed group {} keeps requests for help", g.no);
             }
         } else {
             // Called back (or never opened): no group room admits anyone.

@@ -121,6 +121,9 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
         1 => Just(ClientMsg::CloseBreakouts),
         1 => Just(ClientMsg::BreakoutNotice { text: "two minutes".into() }),
         1 => (target(), any::<bool>()).prop_map(|(participant, lead)| ClientMsg::SetGroupLead { participant, lead }),
+        2 => Just(ClientMsg::AskForHelp),
+        1 => Just(ClientMsg::WithdrawHelp),
+        1 => (0u32..4).prop_map(|group| ClientMsg::AnswerHelp { group }),
     ]
 }
 
