@@ -226,6 +226,10 @@ function enterRoom({ token, mic, choice }) {
     chat: (text) => send('chat', { text }),
     deleteChat: (button, m) => confirmTwice(button, 'Delete?', () => send('delete_chat', { message: m.id })),
     muteAll: () => send('mute_all'),
+    // The open breakout group a plenary participant is in (its name), while the page
+    // shows the plenary; and a way to hear when the groups change.
+    groupOf: (id) => (conn.inGroup ? null : conn.breakouts?.groups?.find((g) => g.open && g.members.includes(id))?.name ?? null),
+    onGroups: (fn) => conn.onBreakouts(fn),
     updateSettings: (settings) => send('update_settings', { settings }),
     getStats: () => send('get_stats', {}, { quiet: true }),
     freshStats: () => new Promise((resolve) => {

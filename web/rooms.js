@@ -16,7 +16,7 @@ import { Connection } from './connection.js';
 
 /** Plenary messages a page in a group still hears. */
 const ALWAYS = new Set(['breakouts']);
-const ALWAYS_NOTICES = new Set(['breakout', 'breakout_ending']);
+const ALWAYS_NOTICES = new Set(['breakout', 'breakout_ending', 'help_asked', 'help_answered']);
 
 export class Rooms {
   constructor({ token, makeConnection = (opts) => new Connection(opts) }) {

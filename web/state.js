@@ -339,9 +339,11 @@ export class Store {
    *  to everyone, that it restarts soon (the room comes back). */
   on_notice({ kind, message }) {
     if (kind === 'store_failing' || kind === 'store_ok') this.storeFailing = kind === 'store_failing';
-    // A facilitator's words to every group are read out as well as shown.
-    const tone = kind === 'store_ok' || kind === 'breakout' ? 'info' : 'warn';
-    this.emit('notice', { text: message, kind: tone, announce: kind === 'breakout' || kind === 'breakout_ending' });
+    // A facilitator's words to every group, and requests for help and their answers, are
+    // read out as well as shown.
+    const tone = ['store_ok', 'breakout', 'help_answered'].includes(kind) ? 'info' : 'warn';
+    const announce = ['breakout', 'breakout_ending', 'help_asked', 'help_answered'].includes(kind);
+    this.emit('notice', { text: message, kind: tone, announce });
   }
 
   on_settings({ settings }) {

@@ -479,7 +479,7 @@ pub enum ClientMsg {
     /// Take back one's own request for help (nothing to take back: nothing changes).
     WithdrawHelp,
     /// Facilitator: answer a group's requests for help (on the way there, or seen); the
-    /// askers are told who is coming.
+    /// askers are told who has seen it.
     AnswerHelp {
         /// The group's number.
         group: u32,

@@ -1,8 +1,9 @@
 // Breakout groups in real pages: a facilitator and four learners (two Chromium
 // processes with different voices) split into two groups from the Groups tab; each page
 // switches room without a reload and has audio in its group (the time is measured);
-// nobody hears the other group, checked at the listeners; the facilitator listens in,
-// sends a notice, and calls everyone back to the plenary with their identity and hand.
+// nobody hears the other group, checked at the listeners; a learner asks for help and
+// the facilitator, listening in, answers it; a notice reaches every group; and everyone
+// is called back to the plenary with their identity and hand.
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -182,8 +183,30 @@ describe('breakout groups in the browser', () => {
     await hears(learners[3].page, [learners[2].name], []);
   });
 
-  it('the facilitator listens in unheard, and a notice reaches every group', async () => {
+  it('a learner asks for help from the group; the facilitator sees who and where', async () => {
+    const asker = learners[0];
+    await asker.page.click('#group-help');
+    await asker.page.locator('#group-help-asked').waitFor();
+    await asker.page.screenshot({ path: path.join(screenshots, 'breakouts-learner-asked-help.png') });
+    await fac.locator('.toast', { hasText: `${asker.name} asks for help in Pricing.` }).first().waitFor();
+    await eventually(async () => assert.match(await fac.locator('#bo-help-1').textContent(), new RegExp(`${asker.name} asks for help`)));
+    assert.match(await fac.locator('#tab-breakouts-help').textContent(), /^1/);
+    assert.equal(await fac.locator('#bo-help-2').count(), 0, 'the other group asks nothing');
+    // Only the asker's banner changed; the group mate can still ask.
+    assert.equal(await learners[1].page.locator('#group-help').count(), 1);
+    // The plenary's people say where each person is, rather than "no audio".
+    await eventually(async () => assert.match(await fac.locator(`#people > li[data-name="${asker.name}"]`).textContent(), /In Pricing/));
+    await fac.locator('#bo-help-1').scrollIntoViewIfNeeded();
+    await fac.screenshot({ path: path.join(screenshots, 'breakouts-help-asked.png') });
+  });
+
+  it('the facilitator listens in unheard (which answers the request), and a notice reaches every group', async () => {
     await fac.click('#bo-listen-1');
+    // Going there answered the request: the asker is told, and may ask again.
+    await learners[0].page.locator('.toast', { hasText: 'Facilitator has seen your request for help.' }).first().waitFor();
+    await learners[0].page.locator('#group-help').waitFor();
+    await eventually(async () => assert.equal(await fac.locator('#bo-help-1').count(), 0));
+    assert.equal(await fac.locator('#tab-breakouts-help').count(), 0);
     await eventually(async () => assert.match(await fac.locator('#group-where').textContent(), /Listening in on Pricing/));
     const [a, b, c, d] = learners.map((l) => l.name);
     await hears(fac, [a, b], [c, d]);

@@ -2,7 +2,9 @@
 // (everyone), and the facilitator's Groups tab: open groups (by number or size; random,
 // balanced or by hand; names; a duration), then move people, make a learner a group's
 // lead, listen in or join a group, send a notice to every group, close one group, and
-// call everyone back.
+// call everyone back. Someone in a group asks for help from the banner; the facilitator
+// sees who asks (and since when) on the group's card, and answers by going there or by
+// dismissing it.
 //
 // Everything here speaks of the plenary's people (ids, names, colours from rooms.js),
 // wherever the page is, and every action goes to the plenary (`sendPlenary`).
@@ -59,8 +61,16 @@ export function breakoutsView(store, rooms, { toast, confirmTwice }) {
     const parts = [h('span', { id: 'group-where' }, where)];
     if (left !== null) parts.push(h('span', { class: 'time-left', id: 'group-time-left' }, `${clock(left)} left`));
     if (isFac() && room) parts.push(h('button', { type: 'button', class: 'small', id: 'group-leave', on: { click: () => rooms.goTo(null) } }, 'Back to the plenary'));
+    // A member of the group (not a facilitator visiting it) may ask for help.
+    const member = g?.members.includes(rooms.plenaryMe);
+    const asked = member && (g.help ?? []).some((x) => x.participant === rooms.plenaryMe);
+    if (member && !asked) parts.push(h('button', { type: 'button', class: 'small', id: 'group-help', on: { click: () => send('ask_for_help') } }, 'Ask for help'));
+    if (asked) {
+      parts.push(h('span', { id: 'group-help-asked', role: 'status' }, 'You asked for help: a facilitator has been told.'),
+        h('button', { type: 'button', class: 'small', id: 'group-help-withdraw', on: { click: () => send('withdraw_help') } }, 'Cancel'));
+    }
     banner.hidden = false;
-    const sig = `${where}|${left === null ? '' : clock(left)}|${isFac() && !!room}`;
+    const sig = `${where}|${left === null ? '' : clock(left)}|${isFac() && !!room}|${member}|${asked}`;
     if (banner.dataset.sig !== sig) {
       banner.dataset.sig = sig;
       render(banner, parts);
@@ -163,11 +173,21 @@ export function breakoutsView(store, rooms, { toast, confirmTwice }) {
       }, g.leads.includes(id) ? 'Not lead' : 'Make lead') : null,
       mover(id));
     const here = rooms.inGroup;
-    const groups = open.map((g) => h('section', { class: 'bo-group', data: { group: g.no }, 'aria-label': g.name },
+    // Going to a group that asked for help answers it: its askers hear that it was seen.
+    const goTo = (g, opts) => {
+      if (g.help?.length) send('answer_help', { group: g.no });
+      rooms.goTo(g.room, opts);
+    };
+    const help = (g) => (g.help?.length ? h('div', { class: 'bo-help', id: `bo-help-${g.no}` },
+      h('span', {}, `${g.help.map((x) => nameOf(x.participant)).join(', ')} ${g.help.length > 1 ? 'ask' : 'asks'} for help`,
+        h('span', { class: 'time-left', data: { since: g.help[0].since_ms } }, ` · ${clock(rooms.plenaryNow() - g.help[0].since_ms)}`)),
+      h('button', { type: 'button', class: 'small', id: `bo-help-dismiss-${g.no}`, 'data-focus-key': `bo-help-dismiss-${g.no}`, on: { click: () => send('answer_help', { group: g.no }) } }, 'Seen')) : null);
+    const groups = open.map((g) => h('section', { class: `bo-group${g.help?.length ? ' asks-help' : ''}`, data: { group: g.no }, 'aria-label': g.name },
       h('h4', {}, g.name, ` (${g.members.length})`, here === g.room ? h('span', { class: 'bo-lead' }, rooms.visit?.listen ? 'listening' : 'you are here') : null),
+      help(g),
       h('div', { class: 'row' },
-        h('button', { type: 'button', class: 'small', 'data-focus-key': `bo-listen-${g.no}`, id: `bo-listen-${g.no}`, on: { click: () => rooms.goTo(g.room, { listen: true }) } }, 'Listen in'),
-        h('button', { type: 'button', class: 'small', 'data-focus-key': `bo-join-${g.no}`, id: `bo-join-${g.no}`, on: { click: () => rooms.goTo(g.room) } }, 'Join'),
+        h('button', { type: 'button', class: 'small', 'data-focus-key': `bo-listen-${g.no}`, id: `bo-listen-${g.no}`, on: { click: () => goTo(g, { listen: true }) } }, 'Listen in'),
+        h('button', { type: 'button', class: 'small', 'data-focus-key': `bo-join-${g.no}`, id: `bo-join-${g.no}`, on: { click: () => goTo(g) } }, 'Join'),
         h('button', {
           type: 'button', class: 'small danger', 'data-focus-key': `bo-close-${g.no}`,
           on: { click: (e) => confirmTwice(e.currentTarget, 'Close it?', () => send('close_group', { group: g.no })) },
@@ -189,11 +209,26 @@ export function breakoutsView(store, rooms, { toast, confirmTwice }) {
     render(box, summary, h('div', { class: 'bo-groups' }, groups, plenary), notice, back);
   }
 
-  rooms.onBreakouts(() => { draw(); drawBanner(); });
+  /** The Groups tab says how many groups ask for help, wherever the facilitator looks. */
+  function drawTabAlert() {
+    const asking = (rooms.breakouts?.groups ?? []).filter((g) => g.open && g.help?.length).length;
+    let badge = document.getElementById('tab-breakouts-help');
+    if (!asking) { badge?.remove(); return; }
+    if (!badge) {
+      badge = h('span', { class: 'count help-count', id: 'tab-breakouts-help' });
+      tab.append(' ', badge);
+    }
+    render(badge, String(asking), h('span', { class: 'sr-only' }, ` ${asking > 1 ? 'groups ask' : 'group asks'} for help`));
+  }
+
+  rooms.onBreakouts(() => { draw(); drawBanner(); drawTabAlert(); });
   rooms.onSwitch(() => { draw(); drawBanner(); });
   // Names and colours change as people come and go in the plenary.
   rooms.plenary.on('participant_joined', () => draw());
   rooms.plenary.on('participant_left', () => draw());
   store.on('joined', () => { draw(); drawBanner(); });
-  setInterval(drawBanner, 1000);
+  setInterval(() => {
+    drawBanner();
+    for (const el of box.querySelectorAll('.bo-help [data-since]')) el.textContent = ` · ${clock(rooms.plenaryNow() - Number(el.dataset.since))}`;
+  }, 1000);
 }

@@ -53,6 +53,7 @@ export function peopleView(store, actions) {
     const hand = store.handOf(p.id);
     const reaction = store.recentReaction(p.id);
     const r = reaction ? reactionByKind[reaction.kind] : null;
+    const group = actions.groupOf?.(p.id) ?? null;
     const classes = ['tile',
       p.speaking && 'speaking', holds && 'holder', me && 'me',
       p.presence === 'away' && 'away', !p.connected && 'offline'].filter(Boolean).join(' ');
@@ -66,8 +67,11 @@ export function peopleView(store, actions) {
       p.presence === 'away' && status('away', 'Away', 'away-label'),
       !p.connected && status('offline', 'Reconnecting…', 'offline-label'),
       p.push_to_talk && p.mic_on && status('ptt', 'Push-to-talk', 'ptt'),
+      // In the plenary while groups run: where someone is, rather than their (closed)
+      // plenary audio.
+      group && status('present', `In ${group}`, 'in-group'),
       // Only once audio is running for someone: then a missing connection means trouble.
-      audioInUse && p.connected && p.audio === false && status('no-audio', 'No audio connection', 'no-audio'),
+      !group && audioInUse && p.connected && p.audio === false && status('no-audio', 'No audio connection', 'no-audio'),
     ];
     const tools = store.isFacilitator ? h('div', { class: 'tile-actions' },
       h('button', {
@@ -181,7 +185,8 @@ export function peopleView(store, actions) {
         const shown = compact ? { ...p, mic_on: null, push_to_talk: null } : p;
         return JSON.stringify([shown, compact, audioInUse, store.isFacilitator, p.id === store.me?.id,
           f?.state === 'held' && f.holder === p.id, f?.state === 'offered' && f.offered_to === p.id,
-          hand?.kind, compact ? null : store.recentReaction(p.id)?.kind, actions.confirming(`remove-${p.id}`)]);
+          hand?.kind, compact ? null : store.recentReaction(p.id)?.kind, actions.confirming(`remove-${p.id}`),
+          actions.groupOf?.(p.id) ?? null]);
       },
       build: tile,
       // A hand's number changes whenever a hand ahead of it comes down: set it in place.
@@ -202,6 +207,7 @@ export function peopleView(store, actions) {
   search.addEventListener('keydown', (e) => { if (e.key === 'Escape' && search.value) { e.stopPropagation(); search.value = ''; query = ''; draw(); } });
 
   store.on('people', draw);
+  actions.onGroups?.(draw);
   store.on('joined', draw);
   // Filters by hand and by floor change with the queue and the floor too.
   store.on('queue', () => { if (compact && filter !== 'all') draw(); });

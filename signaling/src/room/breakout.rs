@@ -341,7 +341,7 @@ impl Room {
     }
 
     /// A facilitator answers group `group`'s requests: they are cleared, and each asker
-    /// is told who is coming.
+    /// is told who has seen it.
     pub(super) fn answer_help(&mut self, by: ParticipantId, group: u32) -> Result<(), RoomError> {
         let round = self.round.as_mut().ok_or(RoomError::NoBreakouts)?;
         let g = group
@@ -355,7 +355,7 @@ impl Room {
         }
         self.breakouts_dirty = true;
         let name = self.participants.get(&by).map_or("A facilitator", |p| p.name.as_str());
-        let message = format!("{name} has seen your request for help and is on the way.");
+        let message = format!("{name} has seen your request for help.");
         for who in askers {
             let msg =
                 ServerMsg::Notice { kind: NoticeKind::HelpAnswered, message: message.clone() };

@@ -469,10 +469,7 @@ fn someone_in_a_group_asks_for_help_and_a_facilitator_answers() {
     let outs = sim.ok(fac, ClientMsg::AnswerHelp { group: 1 });
     assert_eq!(
         notices(&outs, NoticeKind::HelpAnswered),
-        vec![(
-            Audience::One(l[0]),
-            "Fran has seen your request for help and is on the way.".to_owned()
-        )]
+        vec![(Audience::One(l[0]), "Fran has seen your request for help.".to_owned())]
     );
     assert!(asking(&sim, 0).is_empty());
     // Moved out of a group: the request goes with the person, not to the new group.
