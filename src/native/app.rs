@@ -23,7 +23,7 @@ use crate::client::{ClientError, ClientEvent, Participant};
 
 use super::device::{AudioDevices, DeviceChannels, DeviceChoice, DeviceError, DeviceEvent};
 use super::groups::{self, Seat, SeatEvent};
-use super::keys::{Effect, Key, Ui};
+use super::keys::{self, Effect, Key, Ui};
 use super::model::RoomModel;
 use super::rejoin::{Attempt, JoinTarget, backoff, refusal};
 use super::sound::{Sink, Source, TimingLog};
@@ -369,6 +369,12 @@ pub async fn run(
                                 None => model.say("Reconnecting: that key had no effect yet."),
                             }
                         }
+                        // Help is the plenary's to give, wherever we sit.
+                        Effect::Help => match (keys::help_request(&model), conn.as_ref()) {
+                            (Ok(m), Some(p)) => p.send(m).await,
+                            (Ok(_), None) => model.say("Reconnecting: that key had no effect yet."),
+                            (Err(why), _) => model.say(why),
+                        },
                         Effect::Leave => leave = true,
                     }
                 }

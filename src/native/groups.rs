@@ -178,6 +178,10 @@ impl Seat {
             })
             .unwrap_or_default();
         let state = if self.conn.is_some() { "" } else { " (joining)" };
-        format!("Group {}: {}{left}{state}", self.no, self.name)
+        let asked = plenary
+            .my_group()
+            .is_some_and(|g| g.help.iter().any(|h| h.participant == plenary.you.id));
+        let help = if asked { " · help asked (F to cancel)" } else { "" };
+        format!("Group {}: {}{left}{state}{help}", self.no, self.name)
     }
 }

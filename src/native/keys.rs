@@ -71,8 +71,22 @@ impl Default for Ui {
 pub enum Effect {
     /// Send this to the server.
     Send(ClientMsg),
+    /// Ask the plenary's facilitators for help, or cancel the request (it goes to the
+    /// plenary wherever we sit: see [`help_request`]).
+    Help,
     /// Leave the room and end the program.
     Leave,
+}
+
+/// What the help key sends to the plenary, from the plenary's view of us: a request
+/// while we sit in a group and have none waiting, its withdrawal while one waits; or
+/// why there is nothing to ask.
+pub fn help_request(plenary: &RoomModel) -> Result<ClientMsg, &'static str> {
+    let group = plenary
+        .my_group()
+        .ok_or("Help is asked from a breakout group: here, raise your hand instead.")?;
+    let waiting = group.help.iter().any(|h| h.participant == plenary.you.id);
+    Ok(if waiting { ClientMsg::WithdrawHelp } else { ClientMsg::AskForHelp })
 }
 
 impl Ui {
@@ -167,6 +181,7 @@ impl Ui {
                 self.help = !self.help;
                 vec![]
             }
+            Key::Char('f') => vec![Effect::Help],
             // Facilitators.
             Key::Char('g') if room.is_facilitator() => match room.queue.first() {
                 Some(h) => send(ClientMsg::Grant { participant: h.participant }),
@@ -196,6 +211,7 @@ pub const KEYS: &[(&str, &str, &str, bool)] = &[
     ("P", "PTT", "push-to-talk on or off", false),
     ("Space", "talk", "talk, under push-to-talk", false),
     ("W", "away", "away / back at my desk", false),
+    ("F", "ask help", "in a breakout group: ask a facilitator to come (again: cancel)", false),
     ("Q Q", "leave", "leave the room", false),
     ("?", "help", "show or hide this help", false),
     ("G", "grant", "give the floor to the first in the queue", true),
@@ -320,5 +336,34 @@ mod tests {
             vec![Effect::Send(ClientMsg::Grant { participant: other })]
         );
         assert_eq!(ui.key(&m, Key::Char('M'), now), vec![Effect::Send(ClientMsg::MuteAll)]);
+    }
+
+    #[test]
+    fn the_help_key_asks_from_a_group_and_cancels_a_waiting_request() {
+        use talkstick_signaling::protocol::{BreakoutsView, GroupView, HelpView};
+        let mut plenary = room();
+        let now = Instant::now();
+        assert_eq!(Ui::default().key(&plenary, Key::Char('f'), now), vec![Effect::Help]);
+        assert!(help_request(&plenary).is_err(), "nothing to ask in the plenary");
+        let me = plenary.you.id;
+        plenary.breakouts = Some(BreakoutsView {
+            round: 1,
+            opened_ms: 0,
+            ends_ms: None,
+            groups: vec![GroupView {
+                no: 1,
+                name: "Pricing".into(),
+                room: "demo.1.1".parse().unwrap(),
+                members: vec![me],
+                leads: vec![],
+                open: true,
+                help: vec![],
+            }],
+        });
+        assert_eq!(help_request(&plenary), Ok(ClientMsg::AskForHelp));
+        if let Some(b) = plenary.breakouts.as_mut() {
+            b.groups[0].help.push(HelpView { participant: me, since_ms: 10 });
+        }
+        assert_eq!(help_request(&plenary), Ok(ClientMsg::WithdrawHelp));
     }
 }

@@ -378,6 +378,11 @@ async fn the_native_participant_follows_its_breakout_group_and_comes_back() {
         fran.view.queue.is_empty() && fran.view.offered_to().is_none(),
         "the plenary's queue stays empty"
     );
+    // F asks the plenary's facilitators for help, from the group.
+    keys.send(Key::Char('f')).await.unwrap();
+    let notice = fran.next_of("notice").await;
+    assert_eq!(notice["kind"], "help_asked", "{notice}");
+    assert_eq!(notice["message"], "Chen asks for help in Group 1.");
     // Everyone is called back: Chen leaves the group's room, and a hand goes to the plenary.
     // (Everyone's group connection is closed, Aino's too.)
     fran.send(json!({"type": "close_breakouts"})).await;
