@@ -47,6 +47,15 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Response {
         return (StatusCode::NOT_FOUND, "metrics are not enabled in this process").into_response();
     };
     gauge!("talkstick_rooms").set(state.registry.room_count() as f64);
+    // People in rooms (present or within their grace period): a person in a breakout
+    // group is counted in the group's room and, still, in their plenary.
+    let (mut plenaries, mut groups) = (0, 0);
+    for (room, people) in state.registry.rooms() {
+        *(if room.is_group() { &mut groups } else { &mut plenaries }) += people;
+    }
+    gauge!("talkstick_participants", "room" => "plenary").set(plenaries as f64);
+    gauge!("talkstick_participants", "room" => "group").set(groups as f64);
+    gauge!("talkstick_breakout_groups").set(state.registry.directory().len() as f64);
     gauge!("talkstick_connections").set(state.sessions.running.load(Ordering::Relaxed) as f64);
     gauge!("talkstick_draining").set(f64::from(u8::from(state.draining())));
     if let Some(m) = state.registry.media() {

@@ -38,6 +38,9 @@ async fn an_operator_watches_the_server_in_prometheus_and_readiness() {
     };
     assert_eq!(value("talkstick_rooms "), 1.0);
     assert_eq!(value("talkstick_connections "), 2.0);
+    assert_eq!(value("talkstick_participants{room=\"plenary\"}"), 2.0);
+    assert_eq!(value("talkstick_participants{room=\"group\"}"), 0.0);
+    assert_eq!(value("talkstick_breakout_groups "), 0.0);
     assert_eq!(value("talkstick_messages_total{type=\"raise_hand\"}"), 1.0);
     assert_eq!(value("talkstick_messages_total{type=\"grant\"}"), 1.0);
     assert_eq!(value("talkstick_messages_total{type=\"invalid\"}"), 1.0);
