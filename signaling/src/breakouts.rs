@@ -133,6 +133,12 @@ impl Round {
         self.groups.iter().position(|g| g.open && g.members.contains(&who))
     }
 
+    /// Group number `no` (1-based), if it is open.
+    pub(crate) fn open_group_mut(&mut self, no: u32) -> Option<&mut Group> {
+        let i = no.checked_sub(1)? as usize;
+        self.groups.get_mut(i).filter(|g| g.open)
+    }
+
     /// The open group with the fewest people (ties: the lowest number).
     pub(crate) fn smallest(&self) -> Option<usize> {
         (0..self.groups.len())

@@ -223,11 +223,7 @@ impl Room {
 
     pub(super) fn close_group(&mut self, now: Instant, group: u32) -> Result<(), RoomError> {
         let round = self.round.as_mut().ok_or(RoomError::NoBreakouts)?;
-        let g = group
-            .checked_sub(1)
-            .and_then(|i| round.groups.get_mut(i as usize))
-            .filter(|g| g.open)
-            .ok_or(RoomError::UnknownGroup(group))?;
+        let g = round.open_group_mut(group).ok_or(RoomError::UnknownGroup(group))?;
         g.open = false;
         g.members.clear();
         g.leads.clear();
@@ -344,11 +340,7 @@ impl Room {
     /// is told who has seen it.
     pub(super) fn answer_help(&mut self, by: ParticipantId, group: u32) -> Result<(), RoomError> {
         let round = self.round.as_mut().ok_or(RoomError::NoBreakouts)?;
-        let g = group
-            .checked_sub(1)
-            .and_then(|i| round.groups.get_mut(i as usize))
-            .filter(|g| g.open)
-            .ok_or(RoomError::UnknownGroup(group))?;
+        let g = round.open_group_mut(group).ok_or(RoomError::UnknownGroup(group))?;
         let askers: Vec<ParticipantId> = g.help.drain(..).map(|(p, _)| p).collect();
         if askers.is_empty() {
             return Ok(());
