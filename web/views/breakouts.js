@@ -216,7 +216,7 @@ export function breakoutsView(store, rooms, { toast, confirmTwice }) {
     if (!asking) { badge?.remove(); return; }
     if (!badge) {
       badge = h('span', { class: 'count help-count', id: 'tab-breakouts-help' });
-      tab.append(' ', badge);
+      tab.append(badge);
     }
     render(badge, String(asking), h('span', { class: 'sr-only' }, ` ${asking > 1 ? 'groups ask' : 'group asks'} for help`));
   }
