@@ -35,6 +35,8 @@ pub const MAX_BREAKOUT_NOTICE_CHARS: usize = 280;
 pub const MAX_BREAKOUT_MINUTES: u32 = 240;
 /// How long before the end every group is warned.
 pub const ENDING_WARNING: Duration = Duration::from_secs(120);
+/// Longest countdown of a call-back, in seconds.
+pub const MAX_CALL_BACK_SECS: u32 = 300;
 /// Closed rounds a room keeps for its report.
 pub const MAX_ROUNDS_KEPT: usize = 50;
 
@@ -91,6 +93,10 @@ pub struct BreakoutsView {
     /// When everyone is called back by themselves, on the plenary's clock; `null` for
     /// no time limit.
     pub ends_ms: Option<u64>,
+    /// When everyone will be back after a facilitator's call-back with a countdown, on
+    /// the plenary's clock (absent: no countdown runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closes_ms: Option<u64>,
     /// Its groups.
     pub groups: Vec<GroupView>,
 }
@@ -124,6 +130,8 @@ pub(crate) struct Round {
     pub opened: Instant,
     pub ends: Option<Instant>,
     pub warned: bool,
+    /// When a call-back's countdown brings everyone back.
+    pub closing: Option<Instant>,
     pub groups: Vec<Group>,
 }
 
@@ -159,11 +167,21 @@ impl Round {
         found
     }
 
+    /// When everyone comes back: the end of a countdown or of the round's time,
+    /// whichever is first.
+    pub(crate) fn end(&self) -> Option<Instant> {
+        [self.ends, self.closing].into_iter().flatten().min()
+    }
+
     /// When the round next needs the room's attention: the warning, then the end.
     pub(crate) fn deadline(&self) -> Option<Instant> {
-        let end = self.ends?;
-        if !self.warned && end.saturating_duration_since(self.opened) > ENDING_WARNING {
-            return Some(end - ENDING_WARNING);
+        let end = self.end()?;
+        if let Some(ends) = self.ends
+            && !self.warned
+            && self.closing.is_none()
+            && ends.saturating_duration_since(self.opened) > ENDING_WARNING
+        {
+            return Some(ends - ENDING_WARNING);
         }
         Some(end)
     }

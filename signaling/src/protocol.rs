@@ -459,8 +459,14 @@ pub enum ClientMsg {
         /// The group's number.
         group: u32,
     },
-    /// Facilitator: call everyone back to the plenary.
-    CloseBreakouts,
+    /// Facilitator: call everyone back to the plenary, at once or after a countdown
+    /// that lets the groups finish their sentence.
+    CloseBreakouts {
+        /// Seconds until everyone is back (1..=[`crate::breakouts::MAX_CALL_BACK_SECS`]);
+        /// absent or 0: now. A countdown already running is only ever shortened.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        in_s: Option<u32>,
+    },
     /// Facilitator: a text notice to every group.
     BreakoutNotice {
         /// At most [`crate::breakouts::MAX_BREAKOUT_NOTICE_CHARS`] characters.
@@ -585,7 +591,7 @@ impl ClientMsg {
             ClientMsg::OpenBreakouts { .. } => "open_breakouts",
             ClientMsg::MoveToGroup { .. } => "move_to_group",
             ClientMsg::CloseGroup { .. } => "close_group",
-            ClientMsg::CloseBreakouts => "close_breakouts",
+            ClientMsg::CloseBreakouts { .. } => "close_breakouts",
             ClientMsg::BreakoutNotice { .. } => "breakout_notice",
             ClientMsg::SetGroupLead { .. } => "set_group_lead",
             ClientMsg::AskForHelp => "ask_for_help",

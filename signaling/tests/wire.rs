@@ -97,6 +97,7 @@ fn breakouts() -> BreakoutsView {
         round: 2,
         opened_ms: 1_000,
         ends_ms: Some(601_000),
+        closes_ms: Some(541_000),
         groups: vec![
             GroupView {
                 no: 1,
@@ -334,7 +335,8 @@ fn client_messages_round_trip_through_encode_client_and_decode() {
         },
         ClientMsg::MoveToGroup { participant: p, group: 0 },
         ClientMsg::CloseGroup { group: 2 },
-        ClientMsg::CloseBreakouts,
+        ClientMsg::CloseBreakouts { in_s: None },
+        ClientMsg::CloseBreakouts { in_s: Some(60) },
         ClientMsg::BreakoutNotice { text: "5 minutes".into() },
         ClientMsg::SetGroupLead { participant: p, lead: true },
         ClientMsg::AskForHelp,

@@ -166,15 +166,21 @@ impl Seat {
         }
     }
 
-    /// The banner for the view: the group, and the time left in the round.
+    /// The banner for the view: the group, and the time left in the round (or until a
+    /// call-back's countdown ends, whichever is first).
     pub fn banner(&self, plenary: &RoomModel, now: Instant) -> String {
         let left = plenary
             .breakouts
             .as_ref()
-            .and_then(|b| b.ends_ms)
-            .map(|end| {
-                let s = end.saturating_sub(plenary.room_ms(now)) / 1000;
-                format!(" · {}:{:02} left", s / 60, s % 60)
+            .and_then(|b| {
+                let end = [b.ends_ms, b.closes_ms].into_iter().flatten().min()?;
+                let s = end.saturating_sub(plenary.room_ms(now)).div_ceil(1000);
+                let clock = format!("{}:{:02}", s / 60, s % 60);
+                Some(if b.closes_ms == Some(end) {
+                    format!(" · back to the plenary in {clock}")
+                } else {
+                    format!(" · {clock} left")
+                })
             })
             .unwrap_or_default();
         let state = if self.conn.is_some() { "" } else { " (joining)" };
@@ -183,5 +189,53 @@ impl Seat {
             .is_some_and(|g| g.help.iter().any(|h| h.participant == plenary.you.id));
         let help = if asked { " · help asked (F to cancel)" } else { "" };
         format!("Group {}: {}{left}{state}{help}", self.no, self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::native::model::tests_support::room;
+    use talkstick_signaling::breakouts::{BreakoutsView, GroupView};
+
+    #[test]
+    fn the_banner_counts_down_to_whichever_comes_first_the_rounds_end_or_a_call_back() {
+        let mut plenary = room();
+        let now = Instant::now();
+        let t = plenary.room_ms(now);
+        plenary.breakouts = Some(BreakoutsView {
+            round: 1,
+            opened_ms: 0,
+            ends_ms: Some(t + 600_000),
+            closes_ms: None,
+            groups: vec![GroupView {
+                no: 2,
+                name: "Pricing".into(),
+                room: "demo.1.2".parse().unwrap(),
+                members: vec![plenary.you.id],
+                leads: vec![],
+                open: true,
+                help: vec![],
+            }],
+        });
+        let seat = Seat {
+            room: "demo.1.2".parse().unwrap(),
+            no: 2,
+            name: "Pricing".into(),
+            conn: None,
+            model: None,
+            audio: false,
+            pending: None,
+            printed: 0,
+            attempts: 0,
+        };
+        assert_eq!(seat.banner(&plenary, now), "Group 2: Pricing · 10:00 left (joining)");
+        if let Some(b) = plenary.breakouts.as_mut() {
+            b.closes_ms = Some(t + 45_000);
+        }
+        assert_eq!(
+            seat.banner(&plenary, now),
+            "Group 2: Pricing · back to the plenary in 0:45 (joining)"
+        );
     }
 }

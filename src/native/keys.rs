@@ -350,6 +350,7 @@ mod tests {
             round: 1,
             opened_ms: 0,
             ends_ms: None,
+            closes_ms: None,
             groups: vec![GroupView {
                 no: 1,
                 name: "Pricing".into(),

@@ -220,11 +220,27 @@ describe('breakout groups in the browser', () => {
     await fac.screenshot({ path: path.join(screenshots, 'breakouts-facilitator-listening.png') });
   });
 
+  it('calls everyone back after a countdown every group sees, or at once', async () => {
+    // The default call-back gives the groups a minute, and every page counts it down.
+    assert.equal(await fac.locator('#bo-call-back-in').inputValue(), '60');
+    await fac.click('#bo-call-back');
+    await fac.click('#bo-call-back'); // asked twice
+    for (const l of learners) {
+      await l.page.locator('.toast', { hasText: 'Back to the plenary in 1 minute: please finish up.' }).first().waitFor();
+      await eventually(async () => assert.match(await l.page.locator('#group-time-left').textContent(), /^Back to the plenary in (1:00|0:[0-5]\d)$/));
+      assert.notEqual(await l.page.evaluate(() => window.talkstick.connection.inGroup), null, 'the groups run on meanwhile');
+    }
+    await learners[0].page.screenshot({ path: path.join(screenshots, 'breakouts-countdown.png') });
+    await eventually(async () => assert.match(await fac.locator('#bo-closing').textContent(), /Everyone is back in 0:[0-5]\d|1:00/));
+    assert.equal(await fac.locator('#bo-call-back-in').count(), 0, 'no second countdown to choose');
+    assert.equal((await fac.locator('#bo-call-back').textContent()).trim(), 'Call everyone back now');
+  });
+
   it('calls everyone back to the plenary with identity, colour and hand', async () => {
     const before = await Promise.all(learners.map((l) => l.page.evaluate(() => window.talkstick.connection.plenaryPeople.get(window.talkstick.connection.plenaryMe).colour)));
     for (const l of learners) await l.page.evaluate(() => { window.oldPc = window.talkstickMedia?.pc; });
     await fac.click('#bo-call-back');
-    await fac.click('#bo-call-back'); // asked twice
+    await fac.click('#bo-call-back'); // asked twice: now, before the countdown ends
     for (const [i, l] of learners.entries()) {
       await eventually(async () => assert.equal(await l.page.evaluate(() => window.talkstick.connection.inGroup), null));
       await eventually(async () => assert.equal(await l.page.locator('#people > li').count(), 5));

@@ -246,10 +246,21 @@ async fn twelve_learners_split_into_two_groups_each_with_its_own_queue_and_come_
         );
     }
 
-    // Call everyone back: every group connection closes, the plenary hand is still up.
-    fran.plenary.send(json!({"type": "close_breakouts"})).await;
+    // Call everyone back with a second's countdown: everyone is told and the groups run
+    // on until it ends; then every group connection closes, the plenary hand still up.
+    let asked = Instant::now();
+    fran.plenary.send(json!({"type": "close_breakouts", "in_s": 1})).await;
     for p in &mut people {
+        let n = p.plenary.next_of("notice").await;
+        assert_eq!(n["message"], "Back to the plenary in 1 second: please finish up.");
+        let b = breakouts_until(&mut p.plenary, |b| b["closes_ms"].is_u64()).await;
+        assert!(my_group(&b, p.plenary.id).is_some(), "still in a group during the countdown");
+    }
+    for p in &mut people {
+        let n = p.plenary.next_of("notice").await;
+        assert_eq!(n["message"], "Everyone is back in the plenary.");
         breakouts_until(&mut p.plenary, Value::is_null).await;
+        assert!(asked.elapsed() >= Duration::from_secs(1), "not before the countdown ended");
         let (room, g) = p.group.as_mut().unwrap();
         assert_eq!(closed_with(g).await, Some(4005), "{room}");
         p.plenary.ping().await;

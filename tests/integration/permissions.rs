@@ -62,6 +62,7 @@ fn sample(kind: &str, token: &str, other: u64) -> Value {
         }
         "close_group" | "answer_help" => json!({"type": kind, "group": 1}),
         "breakout_notice" => json!({"type": kind, "text": "five minutes"}),
+        "close_breakouts" => json!({"type": kind, "in_s": 30}),
         _ => json!({"type": kind}),
     }
 }

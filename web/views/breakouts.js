@@ -2,7 +2,7 @@
 // (everyone), and the facilitator's Groups tab: open groups (by number or size; random,
 // balanced or by hand; names; a duration), then move people, make a learner a group's
 // lead, listen in or join a group, send a notice to every group, close one group, and
-// call everyone back. Someone in a group asks for help from the banner; the facilitator
+// call everyone back (now, or after a countdown the banner shows to everyone). Someone in a group asks for help from the banner; the facilitator
 // sees who asks (and since when) on the group's card, and answers by going there or by
 // dismissing it.
 //
@@ -12,6 +12,8 @@
 import { h, render } from '../dom.js';
 
 const MINUTES = [0, 5, 10, 15, 20, 30, 45, 60];
+/** Countdowns of a call-back, in seconds (0: now). */
+const CALL_BACK = [[0, 'now'], [30, 'in 30 seconds'], [60, 'in 1 minute'], [120, 'in 2 minutes']];
 
 /** `m:ss` for a number of milliseconds (never negative). */
 export function clock(ms) {
@@ -28,7 +30,7 @@ export function breakoutsView(store, rooms, { toast, confirmTwice }) {
   const box = document.getElementById('breakouts-panel');
   const tab = document.getElementById('tab-breakouts');
   const banner = document.getElementById('group-banner');
-  const plan = { by: 'groups', groups: 2, size: 5, assign: 'random', minutes: 0, names: '', manual: new Map() };
+  const plan = { by: 'groups', groups: 2, size: 5, assign: 'random', minutes: 0, names: '', manual: new Map(), callBackIn: 60 };
   let dragged = null;
 
   const isFac = () => rooms.plenaryRole === 'facilitator';
@@ -54,12 +56,16 @@ export function breakoutsView(store, rooms, { toast, confirmTwice }) {
     const room = rooms.inGroup;
     if (!b) { banner.hidden = true; return; }
     const g = room ? b.groups.find((x) => x.room === room) : null;
-    const left = b.ends_ms == null ? null : b.ends_ms - rooms.plenaryNow();
+    // The round's end or a call-back's countdown, whichever comes first.
+    const ends = [b.ends_ms, b.closes_ms].filter((t) => t != null);
+    const end = ends.length ? Math.min(...ends) : null;
+    const left = end === null ? null : end - rooms.plenaryNow();
+    const countdown = end !== null && end === b.closes_ms;
     const where = g
       ? `${rooms.visit?.listen ? 'Listening in on' : 'You are in'} ${g.name}`
       : 'Breakout groups are running; you are in the plenary';
     const parts = [h('span', { id: 'group-where' }, where)];
-    if (left !== null) parts.push(h('span', { class: 'time-left', id: 'group-time-left' }, `${clock(left)} left`));
+    if (left !== null) parts.push(h('span', { class: `time-left${countdown ? ' closing' : ''}`, id: 'group-time-left' }, countdown ? `Back to the plenary in ${clock(left)}` : `${clock(left)} left`));
     if (isFac() && room) parts.push(h('button', { type: 'button', class: 'small', id: 'group-leave', on: { click: () => rooms.goTo(null) } }, 'Back to the plenary'));
     // A member of the group (not a facilitator visiting it) may ask for help.
     const member = g?.members.includes(rooms.plenaryMe);
@@ -70,7 +76,7 @@ export function breakoutsView(store, rooms, { toast, confirmTwice }) {
         h('button', { type: 'button', class: 'small', id: 'group-help-withdraw', on: { click: () => send('withdraw_help') } }, 'Cancel'));
     }
     banner.hidden = false;
-    const sig = `${where}|${left === null ? '' : clock(left)}|${isFac() && !!room}|${member}|${asked}`;
+    const sig = `${where}|${left === null ? '' : clock(left)}|${countdown}|${isFac() && !!room}|${member}|${asked}`;
     if (banner.dataset.sig !== sig) {
       banner.dataset.sig = sig;
       render(banner, parts);
@@ -201,11 +207,20 @@ export function breakoutsView(store, rooms, { toast, confirmTwice }) {
     }, h('label', { for: 'bo-notice', class: 'sr-only' }, 'Notice to every group'),
     h('input', { id: 'bo-notice', name: 'text', maxlength: 280, placeholder: 'Notice to every group', 'data-focus-key': 'bo-notice' }),
     h('button', { type: 'submit', class: 'small' }, 'Send'));
-    const back = h('button', {
+    // Calling back: now, or after a countdown that lets the groups finish; while one runs,
+    // the same button brings everyone back at once.
+    const counting = b.closes_ms != null;
+    const inS = counting ? 0 : plan.callBackIn;
+    const when = counting ? null : h('select', {
+      id: 'bo-call-back-in', 'aria-label': 'When everyone comes back', 'data-focus-key': 'bo-call-back-in',
+      on: { change: (e) => { plan.callBackIn = Number(e.target.value); draw(); } },
+    }, CALL_BACK.map(([secs, label]) => h('option', { value: secs, selected: plan.callBackIn === secs }, label)));
+    const back = h('div', { class: 'row' }, h('button', {
       type: 'button', class: 'primary', id: 'bo-call-back', 'data-focus-key': 'bo-call-back',
-      on: { click: (e) => confirmTwice(e.currentTarget, 'Call everyone back?', () => send('close_breakouts')) },
-    }, 'Call everyone back');
-    const summary = h('p', { class: 'hint' }, `Round ${b.round}: ${open.length} groups open.`);
+      on: { click: (e) => confirmTwice(e.currentTarget, inS ? `Everyone back ${CALL_BACK.find(([x]) => x === inS)[1]}?` : 'Everyone back now?', () => send('close_breakouts', inS ? { in_s: inS } : {})) },
+    }, counting ? 'Call everyone back now' : 'Call everyone back'), when);
+    const summary = h('p', { class: 'hint' }, `Round ${b.round}: ${open.length} groups open.`,
+      counting ? h('span', { id: 'bo-closing', data: { closes: b.closes_ms } }, ` Everyone is back in ${clock(b.closes_ms - rooms.plenaryNow())}.`) : null);
     render(box, summary, h('div', { class: 'bo-groups' }, groups, plenary), notice, back);
   }
 
@@ -230,5 +245,7 @@ export function breakoutsView(store, rooms, { toast, confirmTwice }) {
   setInterval(() => {
     drawBanner();
     for (const el of box.querySelectorAll('.bo-help [data-since]')) el.textContent = ` · ${clock(rooms.plenaryNow() - Number(el.dataset.since))}`;
+    const closing = box.querySelector('#bo-closing');
+    if (closing) closing.textContent = ` Everyone is back in ${clock(Number(closing.dataset.closes) - rooms.plenaryNow())}.`;
   }, 1000);
 }

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use super::{Audience, Room};
 use crate::breakouts::{
     self, Assignment, BreakoutsView, ENDING_WARNING, Group, GroupAccess, GroupView, HelpView,
-    MAX_BREAKOUT_MINUTES, MAX_BREAKOUT_NOTICE_CHARS, MAX_GROUP_NAME_CHARS, MAX_GROUPS,
-    MAX_ROUNDS_KEPT, MIN_GROUPS, Round,
+    MAX_BREAKOUT_MINUTES, MAX_BREAKOUT_NOTICE_CHARS, MAX_CALL_BACK_SECS, MAX_GROUP_NAME_CHARS,
+    MAX_GROUPS, MAX_ROUNDS_KEPT, MIN_GROUPS, Round,
 };
 use crate::error::RoomError;
 use crate::floor::Floor;
@@ -72,6 +72,7 @@ impl Room {
             round: r.no,
             opened_ms: self.ms(r.opened),
             ends_ms: r.ends.map(|t| self.ms(t)),
+            closes_ms: r.closing.map(|t| self.ms(t)),
             groups,
         }
     }
@@ -186,7 +187,14 @@ impl Room {
                 help: Vec::new(),
             })
             .collect();
-        self.round = Some(Round { no: self.rounds, opened: now, ends, warned: false, groups });
+        self.round = Some(Round {
+            no: self.rounds,
+            opened: now,
+            ends,
+            warned: false,
+            closing: None,
+            groups,
+        });
         self.breakouts_dirty = true;
         Ok(())
     }
@@ -235,6 +243,33 @@ impl Room {
         Ok(())
     }
 
+    /// "Call everyone back": at once (`in_s` 0), or when a countdown of `in_s` seconds
+    /// ends, so the groups can finish their sentence. Everyone is told how long they have.
+    /// A countdown already running is only ever shortened (asking for a later end
+    /// changes nothing): what people were told stays true or comes sooner.
+    pub(super) fn call_back(&mut self, now: Instant, in_s: u32) -> Result<(), RoomError> {
+        let round = self.round.as_ref().ok_or(RoomError::NoBreakouts)?;
+        if in_s > MAX_CALL_BACK_SECS {
+            return Err(RoomError::InvalidBreakouts(format!(
+                "a call-back in {in_s} s is outside 0..={MAX_CALL_BACK_SECS}"
+            )));
+        }
+        if in_s == 0 {
+            return self.close_breakouts(now);
+        }
+        let at = now + Duration::from_secs(u64::from(in_s));
+        if round.end().is_some_and(|end| end <= at) {
+            return Ok(());
+        }
+        let round = self.round.as_mut().ok_or(RoomError::NoBreakouts)?;
+        round.closing = Some(at);
+        self.breakouts_dirty = true;
+        let message = format!("Back to the plenary in {}: please finish up.", countdown(in_s));
+        let kind = NoticeKind::BreakoutEnding;
+        self.broadcast(Audience::All, ServerMsg::Notice { kind, message });
+        Ok(())
+    }
+
     /// Everyone back to the plenary: every group closes, the round is kept for the
     /// report, and the plenary's floor goes on.
     pub(super) fn close_breakouts(&mut self, now: Instant) -> Result<(), RoomError> {
@@ -243,7 +278,9 @@ impl Room {
             self.past_rounds.remove(0);
         }
         let mut view = self.round_view(&round);
-        // The report keeps who was where, not requests nobody needs to answer now.
+        // The report keeps who was where, not requests nobody needs to answer now, nor a
+        // countdown that may have been cut short.
+        view.closes_ms = None;
         for g in &mut view.groups {
             g.help.clear();
         }
@@ -371,13 +408,19 @@ impl Room {
         }
     }
 
-    /// The round's warning ("2 minutes left") and its end (everyone called back).
+    /// The round's warning ("2 minutes left") and its end (everyone called back), by its
+    /// time or by a call-back's countdown.
     pub(super) fn breakout_deadline(&mut self, now: Instant) {
         let Some(round) = self.round.as_mut() else { return };
         let Some(due) = round.deadline().filter(|t| *t <= now) else { return };
-        if round.ends.is_some_and(|end| end <= now) {
+        if round.end().is_some_and(|end| end <= now) {
+            let counted_down = round.closing.is_some_and(|t| t <= now);
             let _ = self.close_breakouts(now);
-            let message = "Time is up: everyone is back in the plenary.".to_owned();
+            let message = if counted_down {
+                "Everyone is back in the plenary.".to_owned()
+            } else {
+                "Time is up: everyone is back in the plenary.".to_owned()
+            };
             let kind = NoticeKind::BreakoutEnding;
             self.broadcast(Audience::All, ServerMsg::Notice { kind, message });
         } else {
@@ -434,5 +477,27 @@ impl Room {
                 GroupAccess { room: breakouts::group_room(&self.id, round.no, no), people }
             })
             .collect()
+    }
+}
+
+/// "45 seconds", "1 minute", "1 minute 30 seconds".
+fn countdown(secs: u32) -> String {
+    let plural = |n: u32, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    match (secs / 60, secs % 60) {
+        (0, s) => plural(s, "second"),
+        (m, 0) => plural(m, "minute"),
+        (m, s) => format!("{} {}", plural(m, "minute"), plural(s, "second")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn countdowns_read_as_people_say_them() {
+        assert_eq!(super::countdown(1), "1 second");
+        assert_eq!(super::countdown(45), "45 seconds");
+        assert_eq!(super::countdown(60), "1 minute");
+        assert_eq!(super::countdown(90), "1 minute 30 seconds");
+        assert_eq!(super::countdown(300), "5 minutes");
     }
 }

@@ -121,7 +121,7 @@ impl Room {
             }
             ClientMsg::MoveToGroup { participant, group } => self.move_to_group(participant, group),
             ClientMsg::CloseGroup { group } => self.close_group(now, group),
-            ClientMsg::CloseBreakouts => self.close_breakouts(now),
+            ClientMsg::CloseBreakouts { in_s } => self.call_back(now, in_s.unwrap_or(0)),
             ClientMsg::BreakoutNotice { text } => self.breakout_notice(from, &text),
             ClientMsg::SetGroupLead { participant, lead } => self.set_group_lead(participant, lead),
             ClientMsg::AskForHelp => self.ask_for_help(now, from),
@@ -600,7 +600,7 @@ fn facilitator_only(msg: &ClientMsg) -> Option<&'static str> {
         ClientMsg::OpenBreakouts { .. } => "open breakout groups",
         ClientMsg::MoveToGroup { .. } => "move people between groups",
         ClientMsg::CloseGroup { .. } => "close a group",
-        ClientMsg::CloseBreakouts => "call everyone back",
+        ClientMsg::CloseBreakouts { .. } => "call everyone back",
         ClientMsg::BreakoutNotice { .. } => "send a notice to every group",
         ClientMsg::SetGroupLead { .. } => "make someone a group's facilitator",
         ClientMsg::AnswerHelp { .. } => "answer a group's request for help",

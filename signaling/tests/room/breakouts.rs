@@ -115,7 +115,7 @@ fn calling_everyone_back_empties_every_group_and_keeps_plenary_hands() {
     // The plenary's turn ended; the hand waits for everyone to come back.
     assert_eq!(sim.floor().state, FloorState::Free);
     assert_eq!(sim.room.queue_order(), vec![learners[2]]);
-    let outs = sim.ok(fac, ClientMsg::CloseBreakouts);
+    let outs = sim.ok(fac, ClientMsg::CloseBreakouts { in_s: None });
     assert_eq!(sim.room.breakouts(), None);
     assert!(access(&outs).is_empty(), "no group admits anyone");
     assert!(any_msg(&outs, |m| matches!(m, ServerMsg::Breakouts { breakouts: None })));
@@ -131,7 +131,7 @@ fn open_by_size_rounds_up_and_balanced_keeps_facilitators_and_big_talkers_apart(
     let (mut sim, fac, learners) = plenary(11);
     sim.ok(fac, open(None, Some(5), Assignment::Random));
     assert_eq!(view(&sim).groups.len(), 3, "11 people in groups of about 5");
-    sim.ok(fac, ClientMsg::CloseBreakouts);
+    sim.ok(fac, ClientMsg::CloseBreakouts { in_s: None });
     // Two co-facilitators and two big talkers.
     let co1 = linked(&mut sim, "Co1", Role::Facilitator);
     let co2 = linked(&mut sim, "Co2", Role::Facilitator);
@@ -250,6 +250,87 @@ fn the_round_warns_two_minutes_before_its_end_then_calls_everyone_back() {
 }
 
 #[test]
+fn a_call_back_with_a_countdown_tells_everyone_then_brings_them_back_when_it_ends() {
+    let (mut sim, fac, l) = plenary(4);
+    sim.ok(fac, open(Some(2), None, Assignment::Random));
+    let said = |outs: &[Output]| -> Vec<String> {
+        sends(outs)
+            .into_iter()
+            .filter_map(|(to, m)| match m {
+                ServerMsg::Notice { kind: NoticeKind::BreakoutEnding, message } => {
+                    assert_eq!(to, Audience::All, "every group is told");
+                    Some(message.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let outs = sim.ok(fac, ClientMsg::CloseBreakouts { in_s: Some(90) });
+    assert_eq!(said(&outs), ["Back to the plenary in 1 minute 30 seconds: please finish up."]);
+    let b = view(&sim);
+    assert_eq!(b.closes_ms, Some(b.opened_ms + 90_000), "the page can count down");
+    assert!(any_msg(&outs, |m| matches!(m, ServerMsg::Breakouts { breakouts: Some(v) } if v.closes_ms.is_some())));
+    assert_eq!(placed(&b).len(), 4, "the groups run on meanwhile");
+    // Asking for a later end changes nothing and tells nobody; out of range is refused.
+    let outs = sim.ok(fac, ClientMsg::CloseBreakouts { in_s: Some(120) });
+    assert!(said(&outs).is_empty());
+    assert_eq!(view(&sim).closes_ms, b.closes_ms);
+    let e = sim.refused(fac, ClientMsg::CloseBreakouts { in_s: Some(301) });
+    assert!(matches!(e, RoomError::InvalidBreakouts(ref w) if w.contains("301")), "{e:?}");
+    let e = sim.refused(l[0], ClientMsg::CloseBreakouts { in_s: Some(10) });
+    assert!(matches!(e, RoomError::Forbidden(_)), "{e:?}");
+    // Sooner is kept: 30 s from 10 s on.
+    sim.run_to_ms(10_000);
+    let outs = sim.ok(fac, ClientMsg::CloseBreakouts { in_s: Some(30) });
+    assert_eq!(said(&outs), ["Back to the plenary in 30 seconds: please finish up."]);
+    assert_eq!(view(&sim).closes_ms, Some(b.opened_ms + 40_000));
+    let outs = sim.run_to_ms(39_999);
+    assert!(said(&outs).is_empty() && sim.room.breakouts().is_some(), "not before its end");
+    let outs = sim.run_to_ms(40_000);
+    assert_eq!(sim.room.breakouts(), None, "everyone is back when it ends");
+    assert_eq!(said(&outs), ["Everyone is back in the plenary."]);
+    assert!(access(&outs).is_empty(), "no group admits anyone");
+    assert_eq!(sim.room.past_breakouts().len(), 1);
+    // "Now" during a countdown calls everyone back at once.
+    sim.ok(fac, open(Some(2), None, Assignment::Random));
+    sim.ok(fac, ClientMsg::CloseBreakouts { in_s: Some(60) });
+    sim.ok(fac, ClientMsg::CloseBreakouts { in_s: Some(0) });
+    assert_eq!(sim.room.breakouts(), None);
+}
+
+#[test]
+fn a_countdown_past_the_rounds_end_changes_nothing_and_a_shorter_one_skips_the_warning() {
+    let (mut sim, fac, _) = plenary(4);
+    let timed = ClientMsg::OpenBreakouts {
+        groups: Some(2),
+        size: None,
+        assign: Assignment::Random,
+        names: vec![],
+        minutes: Some(5),
+        manual: vec![],
+    };
+    sim.ok(fac, timed.clone());
+    sim.run_to_ms(250_000);
+    let outs = sim.ok(fac, ClientMsg::CloseBreakouts { in_s: Some(60) });
+    assert!(!any_msg(&outs, |m| matches!(m, ServerMsg::Notice { .. })), "the round ends first");
+    assert_eq!(view(&sim).closes_ms, None);
+    sim.run_to_ms(300_000);
+    assert_eq!(sim.room.breakouts(), None);
+    // A countdown that ends before the 2-minute warning: no warning comes.
+    sim.ok(fac, timed);
+    sim.ok(fac, ClientMsg::CloseBreakouts { in_s: Some(60) });
+    let outs = sim.run_to_ms(360_000);
+    let notices: Vec<String> = sends(&outs)
+        .into_iter()
+        .filter_map(|(_, m)| match m {
+            ServerMsg::Notice { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(notices, ["Everyone is back in the plenary."]);
+}
+
+#[test]
 fn late_joiners_land_in_the_smallest_group_and_leavers_leave_their_group() {
     let (mut sim, fac, l) = plenary(5);
     sim.ok(fac, open(Some(2), None, Assignment::Random));
@@ -324,7 +405,7 @@ fn bad_plans_and_learners_are_refused_and_nothing_changes() {
     };
     assert_eq!(sim.refused(fac, unknown), RoomError::UnknownParticipant(ParticipantId(99)));
     // Nothing to act on before the groups open.
-    assert_eq!(sim.refused(fac, ClientMsg::CloseBreakouts), RoomError::NoBreakouts);
+    assert_eq!(sim.refused(fac, ClientMsg::CloseBreakouts { in_s: None }), RoomError::NoBreakouts);
     assert_eq!(sim.refused(fac, ClientMsg::CloseGroup { group: 1 }), RoomError::NoBreakouts);
     let notice = ClientMsg::BreakoutNotice { text: "hello".into() };
     assert_eq!(sim.refused(fac, notice), RoomError::NoBreakouts);
@@ -350,7 +431,7 @@ fn bad_plans_and_learners_are_refused_and_nothing_changes() {
     for msg in [
         ClientMsg::MoveToGroup { participant: l[1], group: 1 },
         ClientMsg::CloseGroup { group: 1 },
-        ClientMsg::CloseBreakouts,
+        ClientMsg::CloseBreakouts { in_s: Some(30) },
         ClientMsg::BreakoutNotice { text: "hi".into() },
         ClientMsg::SetGroupLead { participant: l[1], lead: true },
     ] {
@@ -478,7 +559,7 @@ fn someone_in_a_group_asks_for_help_and_a_facilitator_answers() {
     assert!(asking(&sim, 0).is_empty() && asking(&sim, 1).is_empty());
     // Called back: the round's report keeps no request, and there is nobody to ask.
     sim.ok(l[0], ClientMsg::AskForHelp);
-    sim.ok(fac, ClientMsg::CloseBreakouts);
+    sim.ok(fac, ClientMsg::CloseBreakouts { in_s: None });
     assert!(sim.room.past_breakouts()[0].groups.iter().all(|g| g.help.is_empty()));
     assert_eq!(sim.refused(l[0], ClientMsg::AskForHelp), RoomError::NoBreakouts);
 }

@@ -94,7 +94,7 @@ pub(crate) fn facilitator_only(msg: &ClientMsg) -> bool {
             | ClientMsg::OpenBreakouts { .. }
             | ClientMsg::MoveToGroup { .. }
             | ClientMsg::CloseGroup { .. }
-            | ClientMsg::CloseBreakouts
+            | ClientMsg::CloseBreakouts { .. }
             | ClientMsg::BreakoutNotice { .. }
             | ClientMsg::SetGroupLead { .. }
             | ClientMsg::AnswerHelp { .. }
@@ -111,6 +111,8 @@ pub(crate) struct World {
     mirror: Mirror,
     /// The offer clients last knew of: who, and until when.
     offer: Option<(ParticipantId, Option<u64>)>,
+    /// The round and end of a call-back's countdown last seen.
+    closing: Option<(u32, u64)>,
     tokens: u32,
     /// The settings the room started with (for its replay).
     settings: Settings,
@@ -126,6 +128,7 @@ impl World {
             room,
             mirror,
             offer: None,
+            closing: None,
             now,
             people: BTreeMap::new(),
             last_seq: 0,
@@ -466,6 +469,15 @@ impl World {
         let present = self.room.participant_ids();
         let view = self.room.breakouts();
         if let Some(b) = &view {
+            // Deadlines are applied before anything else: an open round is never past its
+            // end, and a call-back's countdown only ever comes sooner.
+            for end in [b.ends_ms, b.closes_ms].into_iter().flatten() {
+                assert!(end > floor.now_ms, "round {} open past its end {end}", b.round);
+            }
+            if let Some((round, was)) = self.closing.filter(|(r, _)| *r == b.round) {
+                assert!(b.closes_ms.is_some_and(|c| c <= was), "round {round}'s countdown grew");
+            }
+            self.closing = b.closes_ms.map(|c| (b.round, c));
             let mut placed = BTreeSet::new();
             for g in b.groups.iter().filter(|g| g.open) {
                 for who in &g.members {

@@ -118,7 +118,8 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
         }),
         2 => (target(), 0u32..4).prop_map(|(participant, group)| ClientMsg::MoveToGroup { participant, group }),
         1 => (0u32..4).prop_map(|group| ClientMsg::CloseGroup { group }),
-        1 => Just(ClientMsg::CloseBreakouts),
+        2 => prop_oneof![Just(None), Just(Some(0)), (1u32..400).prop_map(Some)]
+            .prop_map(|in_s| ClientMsg::CloseBreakouts { in_s }),
         1 => Just(ClientMsg::BreakoutNotice { text: "two minutes".into() }),
         1 => (target(), any::<bool>()).prop_map(|(participant, lead)| ClientMsg::SetGroupLead { participant, lead }),
         2 => Just(ClientMsg::AskForHelp),
