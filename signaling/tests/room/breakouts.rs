@@ -269,7 +269,10 @@ fn a_call_back_with_a_countdown_tells_everyone_then_brings_them_back_when_it_end
     assert_eq!(said(&outs), ["Back to the plenary in 1 minute 30 seconds: please finish up."]);
     let b = view(&sim);
     assert_eq!(b.closes_ms, Some(b.opened_ms + 90_000), "the page can count down");
-    assert!(any_msg(&outs, |m| matches!(m, ServerMsg::Breakouts { breakouts: Some(v) } if v.closes_ms.is_some())));
+    assert!(any_msg(
+        &outs,
+        |m| matches!(m, ServerMsg::Breakouts { breakouts: Some(v) } if v.closes_ms.is_some())
+    ));
     assert_eq!(placed(&b).len(), 4, "the groups run on meanwhile");
     // Asking for a later end changes nothing and tells nobody; out of range is refused.
     let outs = sim.ok(fac, ClientMsg::CloseBreakouts { in_s: Some(120) });
