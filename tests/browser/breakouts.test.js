@@ -234,6 +234,8 @@ describe('breakout groups in the browser', () => {
     await eventually(async () => assert.match(await fac.locator('#bo-closing').textContent(), /Everyone is back in 0:[0-5]\d|1:00/));
     assert.equal(await fac.locator('#bo-call-back-in').count(), 0, 'no second countdown to choose');
     assert.equal((await fac.locator('#bo-call-back').textContent()).trim(), 'Call everyone back now');
+    await fac.locator('#bo-call-back').scrollIntoViewIfNeeded();
+    await fac.screenshot({ path: path.join(screenshots, 'breakouts-facilitator-countdown.png') });
   });
 
   it('calls everyone back to the plenary with identity, colour and hand', async () => {

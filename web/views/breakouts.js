@@ -221,7 +221,9 @@ export function breakoutsView(store, rooms, { toast, confirmTwice }) {
     }, counting ? 'Call everyone back now' : 'Call everyone back'), when);
     const summary = h('p', { class: 'hint' }, `Round ${b.round}: ${open.length} groups open.`,
       counting ? h('span', { id: 'bo-closing', data: { closes: b.closes_ms } }, ` Everyone is back in ${clock(b.closes_ms - rooms.plenaryNow())}.`) : null);
-    render(box, summary, h('div', { class: 'bo-groups' }, groups, plenary), notice, back);
+    // The call-back first: it is the action that matters most while groups run, and at
+    // the foot of a long list it hid under the toasts.
+    render(box, summary, back, h('div', { class: 'bo-groups' }, groups, plenary), notice);
   }
 
   /** The Groups tab says how many groups ask for help, wherever the facilitator looks. */
