@@ -343,7 +343,8 @@ function enterRoom({ token, mic, choice }) {
     }
     try {
       local.media = mod;
-      await mod.start?.({ connection: conn, store, stream: mic.stream, listenOnly, micOn: !listenOnly && !!mic.stream?.getAudioTracks()[0]?.enabled });
+      // Audio belongs to the room the page is in now (see Rooms.current).
+      await mod.start?.({ connection: conn.current?.() ?? conn, store, stream: mic.stream, listenOnly, micOn: !listenOnly && !!mic.stream?.getAudioTracks()[0]?.enabled });
     } catch (e) {
       console.error('media failed to start:', e);
       toast('Audio could not start. The queue and floor still work; try reloading.', 'error');

@@ -45,6 +45,7 @@ const ERRORS = {
   no_breakouts: 'No breakout groups are open.',
   unknown_group: 'That group is closed or does not exist.',
   not_in_group: 'That person is in no breakout group.',
+  groups_placed: 'In this round a facilitator places people: ask one to move you.',
 };
 
 export function errorText(code, message) {

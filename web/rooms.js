@@ -17,6 +17,8 @@ import { Connection } from './connection.js';
 /** Plenary messages a page in a group still hears. */
 const ALWAYS = new Set(['breakouts']);
 const ALWAYS_NOTICES = new Set(['breakout', 'breakout_ending', 'help_asked', 'help_answered']);
+/** How long a page sent out of its group waits for the plenary's word on where to. */
+const MOVED_WAIT_MS = 3000;
 
 export class Rooms {
   constructor({ token, makeConnection = (opts) => new Connection(opts) }) {
@@ -53,6 +55,11 @@ export class Rooms {
   get ws() { return this.active.ws; }
   /** Feeds a raw frame to the room the page shows (tests use it to fake a gap). */
   receive(data) { this.active.receive(data); }
+  /** The connection of the room the page is in now. Audio binds to it rather than to
+   *  this object: an offer made for one room must never reach another (switching again
+   *  while an offer was being made sent it to the next room, which then refused the
+   *  page's own offer a moment later as one too many). */
+  current() { return this.active; }
   /** The group room the page is in now, or null (the plenary). */
   get inGroup() { return this.active === this.plenary ? null : this.groupConn?.room ?? null; }
 
@@ -178,8 +185,17 @@ export class Rooms {
   follow() {
     const want = this.target();
     const have = this.groupConn;
+    if (this.movedFrom) {
+      if (want?.room === this.movedFrom) return; // the old word still: wait for the new
+      this.movedFrom = null;
+      clearTimeout(this.movedTimer);
+    }
     if (want && have && have.room === want.room && have.listen === want.listen) return;
-    if (!want && !have) return;
+    if (!want && !have) {
+      // Showing a group that sent us out, and the plenary puts us in none: back.
+      if (this.active !== this.plenary) this.backToPlenary();
+      return;
+    }
     const wasIn = have && this.active === have.conn;
     this.times = { asked: performance.now(), askedWall: Date.now() };
     for (const fn of this.beforeHandlers || []) fn(want);
@@ -195,10 +211,24 @@ export class Rooms {
     conn.onStatus((s) => {
       if (this.groupConn !== entry) return;
       if (s.state === 'stopped') {
-        // Refused or moved out: back in the plenary until its word says otherwise (also
-        // when the page still shows the group it was leaving for this one).
         this.groupConn = null;
-        if (this.active === conn || (this.active !== this.plenary && this.active.stopped)) this.backToPlenary();
+        const showing = this.active === conn || (this.active !== this.plenary && this.active.stopped);
+        if (!showing) return;
+        if (s.reason === 'moved') {
+          // Sent out (4005) before the plenary's word arrived: it moved us, and says where
+          // to in a moment. Wait for it rather than pass through the plenary on the way
+          // (a resync, an audio offer there and a "back in the plenary" for nothing).
+          this.movedFrom = entry.room;
+          clearTimeout(this.movedTimer);
+          this.movedTimer = setTimeout(() => {
+            this.movedFrom = null;
+            if (this.active !== this.plenary && !this.groupConn) this.backToPlenary();
+          }, MOVED_WAIT_MS);
+          return;
+        }
+        // Refused: back in the plenary until its word says otherwise (also when the page
+        // still shows the group it was leaving for this one).
+        this.backToPlenary();
         return;
       }
       if (this.active === conn) this.setStatus(s);
@@ -234,6 +264,7 @@ export class Rooms {
   }
 
   dropGroup() {
+    clearTimeout(this.movedTimer);
     const g = this.groupConn;
     this.groupConn = null;
     if (!g) return;

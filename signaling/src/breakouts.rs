@@ -52,6 +52,9 @@ pub enum Assignment {
     Balanced,
     /// As the facilitator placed them (`manual` in the request).
     Manual,
+    /// Nobody is placed: each person chooses a group, and may change it or come back to
+    /// the plenary ([`crate::protocol::ClientMsg::ChooseGroup`]).
+    Choose,
 }
 
 /// One group as everyone sees it.
@@ -97,6 +100,9 @@ pub struct BreakoutsView {
     /// the plenary's clock (absent: no countdown runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closes_ms: Option<u64>,
+    /// People choose their own group (and may change it or come back).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub choose: bool,
     /// Its groups.
     pub groups: Vec<GroupView>,
 }
@@ -132,6 +138,8 @@ pub(crate) struct Round {
     pub warned: bool,
     /// When a call-back's countdown brings everyone back.
     pub closing: Option<Instant>,
+    /// People choose their own group.
+    pub choose: bool,
     pub groups: Vec<Group>,
 }
 

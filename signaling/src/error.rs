@@ -83,6 +83,9 @@ pub enum RoomError {
     /// Too many chat messages too fast.
     #[error("too many chat messages; try again in {} ms", .0.as_millis())]
     TooManyMessages(Duration),
+    /// Too many changes of one's own breakout group too fast.
+    #[error("too many group changes; try again in {} ms", .0.as_millis())]
+    TooManyMoves(Duration),
     /// Join sent twice on one connection.
     #[error("already joined")]
     AlreadyJoined,
@@ -101,6 +104,9 @@ pub enum RoomError {
     /// A group action on someone in no group.
     #[error("{0} is in no breakout group")]
     NotInGroup(ParticipantId),
+    /// `choose_group` in a round where the facilitators place people.
+    #[error("in this round a facilitator places people; ask one to move you")]
+    GroupsPlaced,
 }
 
 impl RoomError {
@@ -109,7 +115,8 @@ impl RoomError {
         match self {
             RoomError::RateLimited(d)
             | RoomError::TooManyChanges(d)
-            | RoomError::TooManyMessages(d) => Some(d.as_millis().max(1) as u64),
+            | RoomError::TooManyMessages(d)
+            | RoomError::TooManyMoves(d) => Some(d.as_millis().max(1) as u64),
             _ => None,
         }
     }
@@ -134,7 +141,8 @@ impl RoomError {
             RoomError::InvalidPosition(..) => ErrorCode::InvalidPosition,
             RoomError::RateLimited(_)
             | RoomError::TooManyChanges(_)
-            | RoomError::TooManyMessages(_) => ErrorCode::RateLimited,
+            | RoomError::TooManyMessages(_)
+            | RoomError::TooManyMoves(_) => ErrorCode::RateLimited,
             RoomError::InvalidSetting(..) => ErrorCode::InvalidSetting,
             RoomError::ForceMuted => ErrorCode::ForceMuted,
             RoomError::NotMuted => ErrorCode::NotMuted,
@@ -147,6 +155,7 @@ impl RoomError {
             RoomError::InvalidBreakouts(_) => ErrorCode::InvalidBreakouts,
             RoomError::UnknownGroup(_) => ErrorCode::UnknownGroup,
             RoomError::NotInGroup(_) => ErrorCode::NotInGroup,
+            RoomError::GroupsPlaced => ErrorCode::GroupsPlaced,
         }
     }
 }

@@ -46,6 +46,8 @@ pub(crate) struct Participant {
     pub(crate) toggles: Bucket,
     /// Chat messages ([`crate::reactions::CHAT`]).
     pub(crate) chat: Bucket,
+    /// Choosing one's own breakout group ([`crate::reactions::GROUP_MOVES`]).
+    pub(crate) moves: Bucket,
     /// Since when they have been talking (holding the floor or speaking).
     pub(crate) talking_since: Option<Instant>,
     pub(crate) talk: Duration,
@@ -88,6 +90,7 @@ impl Participant {
             bucket: Bucket::new(now),
             toggles: Bucket::with(now, crate::reactions::TOGGLES),
             chat: Bucket::with(now, crate::reactions::CHAT),
+            moves: Bucket::with(now, crate::reactions::GROUP_MOVES),
             talking_since: None,
             talk: Duration::ZERO,
             turns: 0,

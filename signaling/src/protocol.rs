@@ -467,6 +467,12 @@ pub enum ClientMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         in_s: Option<u32>,
     },
+    /// Anyone, while groups opened with `"assign": "choose"` run: go into group `group`
+    /// (`0`: back to the plenary).
+    ChooseGroup {
+        /// The group's number, or 0 for the plenary.
+        group: u32,
+    },
     /// Facilitator: a text notice to every group.
     BreakoutNotice {
         /// At most [`crate::breakouts::MAX_BREAKOUT_NOTICE_CHARS`] characters.
@@ -545,6 +551,7 @@ impl ClientMsg {
         "move_to_group",
         "close_group",
         "close_breakouts",
+        "choose_group",
         "breakout_notice",
         "set_group_lead",
         "ask_for_help",
@@ -592,6 +599,7 @@ impl ClientMsg {
             ClientMsg::MoveToGroup { .. } => "move_to_group",
             ClientMsg::CloseGroup { .. } => "close_group",
             ClientMsg::CloseBreakouts { .. } => "close_breakouts",
+            ClientMsg::ChooseGroup { .. } => "choose_group",
             ClientMsg::BreakoutNotice { .. } => "breakout_notice",
             ClientMsg::SetGroupLead { .. } => "set_group_lead",
             ClientMsg::AskForHelp => "ask_for_help",

@@ -29,6 +29,10 @@ pub const TOGGLES: Limit = Limit { burst: 10, refill: Duration::from_millis(200)
 /// Chat messages: as reactions, five at once, one a second after that.
 pub const CHAT: Limit = REACTIONS;
 
+/// Choosing one's own breakout group: four at once, one every two seconds after that
+/// (each change closes a group connection and opens another, with its audio).
+pub const GROUP_MOVES: Limit = Limit { burst: 4, refill: Duration::from_secs(2) };
+
 /// A token bucket holding up to `limit.burst` actions, refilled one per `limit.refill`.
 #[derive(Debug, Clone)]
 pub struct Bucket {

@@ -504,11 +504,12 @@ pub enum ErrorCode {
     InvalidBreakouts,
     UnknownGroup,
     NotInGroup,
+    GroupsPlaced,
 }
 
 impl ErrorCode {
     /// Every error code, in declaration order.
-    pub const ALL: [ErrorCode; 36] = [
+    pub const ALL: [ErrorCode; 37] = [
         ErrorCode::Malformed,
         ErrorCode::UnknownType,
         ErrorCode::InvalidMessage,
@@ -545,6 +546,7 @@ impl ErrorCode {
         ErrorCode::InvalidBreakouts,
         ErrorCode::UnknownGroup,
         ErrorCode::NotInGroup,
+        ErrorCode::GroupsPlaced,
     ];
 
     /// The code as it is on the wire, e.g. `"bad_token"` (also its `Display` form).
@@ -586,6 +588,7 @@ impl ErrorCode {
             ErrorCode::InvalidBreakouts => "invalid_breakouts",
             ErrorCode::UnknownGroup => "unknown_group",
             ErrorCode::NotInGroup => "not_in_group",
+            ErrorCode::GroupsPlaced => "groups_placed",
         }
     }
 }

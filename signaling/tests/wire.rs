@@ -98,6 +98,7 @@ fn breakouts() -> BreakoutsView {
         opened_ms: 1_000,
         ends_ms: Some(601_000),
         closes_ms: Some(541_000),
+        choose: true,
         groups: vec![
             GroupView {
                 no: 1,
@@ -337,6 +338,7 @@ fn client_messages_round_trip_through_encode_client_and_decode() {
         ClientMsg::CloseGroup { group: 2 },
         ClientMsg::CloseBreakouts { in_s: None },
         ClientMsg::CloseBreakouts { in_s: Some(60) },
+        ClientMsg::ChooseGroup { group: 2 },
         ClientMsg::BreakoutNotice { text: "5 minutes".into() },
         ClientMsg::SetGroupLead { participant: p, lead: true },
         ClientMsg::AskForHelp,

@@ -208,6 +208,7 @@ mod tests {
             opened_ms: 0,
             ends_ms: Some(t + 600_000),
             closes_ms: None,
+            choose: false,
             groups: vec![GroupView {
                 no: 2,
                 name: "Pricing".into(),

@@ -351,6 +351,7 @@ mod tests {
             opened_ms: 0,
             ends_ms: None,
             closes_ms: None,
+            choose: false,
             groups: vec![GroupView {
                 no: 1,
                 name: "Pricing".into(),

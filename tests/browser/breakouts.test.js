@@ -265,4 +265,35 @@ describe('breakout groups in the browser', () => {
       assert.deepEqual(noticed, { errors: [], reconnects: [] });
     }
   });
+
+  it('lets people choose their group, change it and come back by themselves', async () => {
+    const [a, b] = learners;
+    await fac.check('#bo-assign-choose');
+    assert.match(await fac.locator('#bo-summary').textContent(), /2 groups for 4 people to choose from/);
+    await fac.click('#bo-open');
+    await a.page.locator('#group-choose').waitFor();
+    assert.match(await a.page.locator('#group-where').textContent(), /choose one/);
+    assert.equal(await a.page.evaluate(() => window.talkstick.connection.inGroup), null, 'nobody is placed');
+    await a.page.selectOption('#group-choose', '2');
+    await eventually(async () => assert.match(await a.page.locator('#group-where').textContent(), /You are in Onboarding/));
+    assert.notEqual(await a.page.evaluate(() => window.talkstick.connection.inGroup), null);
+    // Everyone sees how many chose each group; the facilitator sees who.
+    await eventually(async () => assert.match(await b.page.locator('#group-choose option[value="2"]').textContent(), /Onboarding \(1\)/));
+    await eventually(async () => assert.equal(await fac.locator('.bo-group[data-group="2"] .bo-person').count(), 1));
+    await a.page.screenshot({ path: path.join(screenshots, 'breakouts-chosen.png') });
+    // Changing to the other group, then back to the plenary.
+    await a.page.selectOption('#group-choose', '1');
+    await eventually(async () => assert.match(await a.page.locator('#group-where').textContent(), /You are in Pricing/));
+    await a.page.selectOption('#group-choose', '0');
+    await eventually(async () => assert.equal(await a.page.evaluate(() => window.talkstick.connection.inGroup), null));
+    await eventually(async () => assert.match(await a.page.locator('#group-where').textContent(), /choose one/));
+    await fac.selectOption('#bo-call-back-in', '0');
+    await fac.click('#bo-call-back');
+    await fac.click('#bo-call-back'); // asked twice
+    for (const l of learners) await eventually(async () => assert.equal(await l.page.locator('#group-banner').isHidden(), true));
+    for (const p of [fac, ...learners.map((l) => l.page)]) {
+      assert.deepEqual(p.problems, []);
+      assert.deepEqual(await p.evaluate(() => window.__noticed), { errors: [], reconnects: [] });
+    }
+  });
 });

@@ -278,6 +278,9 @@ describe('the rooms of a page during breakouts', () => {
     group.drop(4005); // moved out before the plenary's word arrived
     assert.equal(group.readyState, 3);
     await tick();
+    assert.equal(FakeSocket.all.length, 2, 'the plenary\'s word is awaited');
+    plenary.serverSays({ seq: 6, type: 'breakouts', breakouts: groups([]) });
+    await tick();
     const back = FakeSocket.all[2];
     back.serverSays({ ...welcome(), seq: 12, room: { ...welcome().room, breakouts: groups([]) } });
     assert.deepEqual(switches, ['demo.1.1', 'plenary']);
@@ -290,6 +293,32 @@ describe('the rooms of a page during breakouts', () => {
     assert.equal(rooms.inGroup, null, 'refused: still in the plenary');
     await new Promise((r) => setTimeout(r, 700));
     assert.equal(FakeSocket.all.length, 4, 'no retries of a group that refused');
+    rooms.stop('test');
+  });
+
+  it('goes from one group to the next without passing through the plenary when the move closes the old group first', async () => {
+    FakeSocket.all = [];
+    const rooms = new Rooms({ token: 'T', makeConnection: make(memoryStorage()) });
+    const switches = [];
+    rooms.onSwitch((w) => switches.push(w?.room ?? 'plenary'));
+    rooms.start();
+    await tick();
+    const plenary = FakeSocket.all[0];
+    plenary.serverSays({ ...welcome(), room: { ...welcome().room, breakouts: groups([2]) } });
+    await tick();
+    FakeSocket.all[1].serverSays({ ...welcome(), room: { ...welcome().room, id: 'demo.1.1' } });
+    FakeSocket.all[1].drop(4005);
+    await tick();
+    assert.equal(FakeSocket.all.length, 2, 'no detour through the plenary');
+    assert.equal(rooms.inGroup, null, 'the old group is gone');
+    const moved = groups([]);
+    moved.groups[1].members = [3, 2];
+    plenary.serverSays({ seq: 6, type: 'breakouts', breakouts: moved });
+    await tick();
+    assert.deepEqual(FakeSocket.all[2].sent[0], { type: 'join', v: 1, token: 'T', group: 'demo.1.2' });
+    FakeSocket.all[2].serverSays({ ...welcome(), room: { ...welcome().room, id: 'demo.1.2' } });
+    assert.deepEqual(switches, ['demo.1.1', 'demo.1.2']);
+    assert.equal(rooms.inGroup, 'demo.1.2');
     rooms.stop('test');
   });
 

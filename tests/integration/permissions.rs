@@ -27,9 +27,8 @@ fn who_may(kind: &str) -> May {
         "join" => May::BeforeJoining,
         "raise_hand" | "lower_hand" | "accept_floor" | "decline_floor" | "defer_floor"
         | "yield" | "react" | "set_mic" | "set_away" | "set_push_to_talk" | "leave" | "ping"
-        | "rtc_offer" | "ask_to_unmute" | "chat" | "ask_for_help" | "withdraw_help" => {
-            May::Everyone
-        }
+        | "rtc_offer" | "ask_to_unmute" | "chat" | "ask_for_help" | "withdraw_help"
+        | "choose_group" => May::Everyone,
         "grant" | "next" | "revoke" | "open_discussion" | "move_hand" | "remove_hand"
         | "clear_hands" | "mute" | "unmute" | "mute_all" | "unmute_all" | "update_settings"
         | "get_stats" | "remove_participant" | "delete_chat" | "end_session" | "open_breakouts"
@@ -60,7 +59,7 @@ fn sample(kind: &str, token: &str, other: u64) -> Value {
         "move_to_group" | "set_group_lead" => {
             json!({"type": kind, "participant": other, "group": 1, "lead": true})
         }
-        "close_group" | "answer_help" => json!({"type": kind, "group": 1}),
+        "close_group" | "answer_help" | "choose_group" => json!({"type": kind, "group": 1}),
         "breakout_notice" => json!({"type": kind, "text": "five minutes"}),
         "close_breakouts" => json!({"type": kind, "in_s": 30}),
         _ => json!({"type": kind}),

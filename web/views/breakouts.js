@@ -63,8 +63,17 @@ export function breakoutsView(store, rooms, { toast, confirmTwice }) {
     const countdown = end !== null && end === b.closes_ms;
     const where = g
       ? `${rooms.visit?.listen ? 'Listening in on' : 'You are in'} ${g.name}`
-      : 'Breakout groups are running; you are in the plenary';
+      : b.choose ? 'Breakout groups are running: choose one' : 'Breakout groups are running; you are in the plenary';
     const parts = [h('span', { id: 'group-where' }, where)];
+    // Where people choose, a learner picks a group here (or the plenary, once in one);
+    // facilitators go where they like from the Groups tab.
+    const mineNo = b.groups.find((x) => x.open && x.members.includes(rooms.plenaryMe))?.no ?? 0;
+    if (b.choose && !isFac()) {
+      parts.push(h('label', { class: 'sr-only', for: 'group-choose' }, 'Your breakout group'),
+        h('select', { id: 'group-choose', class: 'small', 'data-focus-key': 'group-choose', on: { change: (e) => send('choose_group', { group: Number(e.target.value) }) } },
+          h('option', { value: 0, selected: mineNo === 0 }, mineNo === 0 ? 'Choose a group…' : 'Back to the plenary'),
+          b.groups.filter((x) => x.open).map((x) => h('option', { value: x.no, selected: x.no === mineNo }, `${x.name} (${x.members.length})`))));
+    }
     if (left !== null) parts.push(h('span', { class: `time-left${countdown ? ' closing' : ''}`, id: 'group-time-left' }, countdown ? `Back to the plenary in ${clock(left)}` : `${clock(left)} left`));
     if (isFac() && room) parts.push(h('button', { type: 'button', class: 'small', id: 'group-leave', on: { click: () => rooms.goTo(null) } }, 'Back to the plenary'));
     // A member of the group (not a facilitator visiting it) may ask for help.
@@ -76,7 +85,8 @@ export function breakoutsView(store, rooms, { toast, confirmTwice }) {
         h('button', { type: 'button', class: 'small', id: 'group-help-withdraw', on: { click: () => send('withdraw_help') } }, 'Cancel'));
     }
     banner.hidden = false;
-    const sig = `${where}|${left === null ? '' : clock(left)}|${countdown}|${isFac() && !!room}|${member}|${asked}`;
+    const choices = b.choose ? b.groups.map((x) => `${x.no}:${x.open}:${x.members.length}`).join(',') + `@${mineNo}` : '';
+    const sig = `${where}|${left === null ? '' : clock(left)}|${countdown}|${choices}|${isFac() && !!room}|${member}|${asked}`;
     if (banner.dataset.sig !== sig) {
       banner.dataset.sig = sig;
       render(banner, parts);
@@ -106,9 +116,9 @@ export function breakoutsView(store, rooms, { toast, confirmTwice }) {
       h('input', { type: 'number', id: 'bo-groups', min: 2, max: 20, value: plan.groups, 'aria-label': 'Number of groups', 'data-focus-key': 'bo-groups', on: { change: (e) => { plan.groups = Number(e.target.value) || 2; draw(); } } }),
       h('label', { class: 'check-row' }, h('input', { type: 'radio', name: 'bo-by', id: 'bo-by-size', checked: plan.by === 'size', disabled: plan.assign === 'manual', on: { change: () => { plan.by = 'size'; draw(); } } }), ' People per group'),
       h('input', { type: 'number', id: 'bo-size', min: 1, max: 40, value: plan.size, 'aria-label': 'People per group', 'data-focus-key': 'bo-size', disabled: plan.assign === 'manual', on: { change: (e) => { plan.size = Number(e.target.value) || 5; draw(); } } }),
-      h('p', { class: 'hint', id: 'bo-summary' }, `${people.length} people in ${n} groups.`));
+      h('p', { class: 'hint', id: 'bo-summary' }, plan.assign === 'choose' ? `${n} groups for ${people.length} people to choose from.` : `${people.length} people in ${n} groups.`));
     const assign = h('fieldset', {}, h('legend', {}, 'Who goes where'),
-      ...[['random', 'Random'], ['balanced', 'Balanced: spread talk time, keep facilitators apart'], ['manual', 'By hand']].map(([v, label]) =>
+      ...[['random', 'Random'], ['balanced', 'Balanced: spread talk time, keep facilitators apart'], ['manual', 'By hand'], ['choose', 'People choose their group (and may change it)']].map(([v, label]) =>
         h('label', { class: 'check-row' }, h('input', { type: 'radio', name: 'bo-assign', id: `bo-assign-${v}`, value: v, checked: plan.assign === v, on: { change: () => { plan.assign = v; if (v === 'manual') plan.by = 'groups'; draw(); } } }), ` ${label}`)));
     const names = h('div', { class: 'field' },
       h('label', { for: 'bo-names' }, 'Names or topics, one per line (optional)'),
@@ -219,7 +229,7 @@ export function breakoutsView(store, rooms, { toast, confirmTwice }) {
       type: 'button', class: 'primary', id: 'bo-call-back', 'data-focus-key': 'bo-call-back',
       on: { click: (e) => confirmTwice(e.currentTarget, inS ? `Everyone back ${CALL_BACK.find(([x]) => x === inS)[1]}?` : 'Everyone back now?', () => send('close_breakouts', inS ? { in_s: inS } : {})) },
     }, counting ? 'Call everyone back now' : 'Call everyone back'), when);
-    const summary = h('p', { class: 'hint' }, `Round ${b.round}: ${open.length} groups open.`,
+    const summary = h('p', { class: 'hint' }, `Round ${b.round}: ${open.length} groups open${b.choose ? ', people choose' : ''}.`,
       counting ? h('span', { id: 'bo-closing', data: { closes: b.closes_ms } }, ` Everyone is back in ${clock(b.closes_ms - rooms.plenaryNow())}.`) : null);
     // The call-back first: it is the action that matters most while groups run, and at
     // the foot of a long list it hid under the toasts.

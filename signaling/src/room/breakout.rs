@@ -1,5 +1,6 @@
 //! The plenary's breakout handlers (see [`crate::breakouts`] for why the plenary owns
-//! the assignment): open, move one person, close one group, call everyone back, a text
+//! the assignment): open, move one person (or oneself, where people choose), close one
+//! group, call everyone back (now or after a countdown), a text
 //! notice to every group, group leads; the round's warning and end; and what the plenary
 //! tells everyone (`breakouts`) and the server (who may enter which group room).
 //!
@@ -73,6 +74,7 @@ impl Room {
             opened_ms: self.ms(r.opened),
             ends_ms: r.ends.map(|t| self.ms(t)),
             closes_ms: r.closing.map(|t| self.ms(t)),
+            choose: r.choose,
             groups,
         }
     }
@@ -94,6 +96,7 @@ impl Room {
         let people: Vec<ParticipantId> =
             self.participants.keys().copied().filter(|p| *p != by).collect();
         let manual = plan.assign == Assignment::Manual;
+        let choose = plan.assign == Assignment::Choose;
         let n = match (plan.groups, plan.size, manual) {
             (Some(g), None, _) => g,
             (None, None, true) => plan.manual.len() as u32,
@@ -106,7 +109,7 @@ impl Room {
                 "{n} groups: a plenary opens between {MIN_GROUPS} and {MAX_GROUPS}"
             ));
         }
-        if !manual && (n as usize) > people.len() {
+        if !manual && !choose && (n as usize) > people.len() {
             return invalid(format!("{} people cannot fill {n} groups", people.len()));
         }
         if manual && plan.manual.len() != n as usize {
@@ -151,6 +154,8 @@ impl Room {
                 seen.push(*who);
             }
             plan.manual
+        } else if choose {
+            vec![Vec::new(); n as usize]
         } else {
             let leads: Vec<ParticipantId> = if plan.assign == Assignment::Balanced {
                 people
@@ -193,6 +198,7 @@ impl Room {
             ends,
             warned: false,
             closing: None,
+            choose,
             groups,
         });
         self.breakouts_dirty = true;
@@ -227,6 +233,16 @@ impl Room {
         }
         self.breakouts_dirty = true;
         Ok(())
+    }
+
+    /// Someone goes into the group of their choice (0: back to the plenary), in a round
+    /// where people choose; in any other round the facilitators place people.
+    pub(super) fn choose_group(&mut self, who: ParticipantId, group: u32) -> Result<(), RoomError> {
+        let round = self.round.as_ref().ok_or(RoomError::NoBreakouts)?;
+        if !round.choose {
+            return Err(RoomError::GroupsPlaced);
+        }
+        self.move_to_group(who, group)
     }
 
     pub(super) fn close_group(&mut self, now: Instant, group: u32) -> Result<(), RoomError> {
@@ -394,12 +410,14 @@ impl Room {
     }
 
     /// A new learner while groups are open joins the smallest group: a late joiner lands
-    /// where the others are, not alone in the plenary.
+    /// where the others are, not alone in the plenary. Where people choose, they choose
+    /// too.
     pub(super) fn late_joiner(&mut self, who: ParticipantId) {
         if self.role(who) != Some(Role::Learner) {
             return;
         }
         if let Some(round) = self.round.as_mut()
+            && !round.choose
             && round.group_of(who).is_none()
             && let Some(i) = round.smallest()
         {

@@ -33,6 +33,10 @@ impl Room {
             let p = self.participants.get_mut(&from).ok_or(RoomError::UnknownParticipant(from))?;
             p.toggles.take(now).map_err(RoomError::TooManyChanges)?;
         }
+        if matches!(msg, ClientMsg::ChooseGroup { .. }) {
+            let p = self.participants.get_mut(&from).ok_or(RoomError::UnknownParticipant(from))?;
+            p.moves.take(now).map_err(RoomError::TooManyMoves)?;
+        }
         match msg {
             ClientMsg::Join { .. } => Err(RoomError::AlreadyJoined),
             ClientMsg::Ping => {
@@ -122,6 +126,7 @@ impl Room {
             ClientMsg::MoveToGroup { participant, group } => self.move_to_group(participant, group),
             ClientMsg::CloseGroup { group } => self.close_group(now, group),
             ClientMsg::CloseBreakouts { in_s } => self.call_back(now, in_s.unwrap_or(0)),
+            ClientMsg::ChooseGroup { group } => self.choose_group(from, group),
             ClientMsg::BreakoutNotice { text } => self.breakout_notice(from, &text),
             ClientMsg::SetGroupLead { participant, lead } => self.set_group_lead(participant, lead),
             ClientMsg::AskForHelp => self.ask_for_help(now, from),

@@ -334,6 +334,58 @@ fn a_countdown_past_the_rounds_end_changes_nothing_and_a_shorter_one_skips_the_w
 }
 
 #[test]
+fn where_people_choose_they_go_where_they_like_change_and_come_back_within_a_budget() {
+    let (mut sim, fac, l) = plenary(5);
+    sim.ok(fac, open(Some(3), None, Assignment::Choose));
+    let b = view(&sim);
+    assert!(b.choose);
+    assert!(placed(&b).is_empty(), "nobody is placed: {b:?}");
+    let outs = sim.ok(l[0], ClientMsg::ChooseGroup { group: 2 });
+    assert_eq!(sim.room.group_of(l[0]), Some(2));
+    let admits = |outs: &[Output], no: usize| {
+        access(outs)[no - 1]
+            .people
+            .iter()
+            .any(|(link, role, _)| link.0 == "link-L0" && *role == Role::Learner)
+    };
+    assert!(admits(&outs, 2), "group 2's room admits them as a learner");
+    assert!(any_msg(&outs, |m| matches!(m, ServerMsg::Breakouts { breakouts: Some(_) })));
+    // Changing groups takes them out of the old one; group 0 is the plenary.
+    let outs = sim.ok(l[0], ClientMsg::ChooseGroup { group: 3 });
+    assert!(admits(&outs, 3) && !admits(&outs, 2));
+    assert_eq!(placed(&view(&sim)), vec![l[0]]);
+    sim.ok(l[0], ClientMsg::ChooseGroup { group: 0 });
+    assert_eq!(sim.room.group_of(l[0]), None);
+    // Refusals change nothing.
+    assert_eq!(sim.refused(l[1], ClientMsg::ChooseGroup { group: 0 }), RoomError::NotInGroup(l[1]));
+    assert_eq!(sim.refused(l[2], ClientMsg::ChooseGroup { group: 4 }), RoomError::UnknownGroup(4));
+    sim.ok(fac, ClientMsg::CloseGroup { group: 1 });
+    assert_eq!(sim.refused(l[3], ClientMsg::ChooseGroup { group: 1 }), RoomError::UnknownGroup(1));
+    // A budget: four changes at once, then one every two seconds (refused ones count).
+    for group in [2, 3, 2, 3] {
+        sim.ok(l[4], ClientMsg::ChooseGroup { group });
+    }
+    let e = sim.refused(l[4], ClientMsg::ChooseGroup { group: 2 });
+    assert!(matches!(e, RoomError::TooManyMoves(_)), "{e:?}");
+    assert_eq!(sim.room.group_of(l[4]), Some(3));
+    sim.run_to_ms(2_000);
+    sim.ok(l[4], ClientMsg::ChooseGroup { group: 2 });
+    // A late joiner chooses too: nobody puts them anywhere.
+    let late = linked(&mut sim, "Late", Role::Learner);
+    assert_eq!(sim.room.group_of(late), None);
+    sim.ok(late, ClientMsg::ChooseGroup { group: 2 });
+    assert_eq!(sim.room.group_of(late), Some(2));
+    // Where the facilitators place people, nobody moves themselves.
+    sim.ok(fac, ClientMsg::CloseBreakouts { in_s: None });
+    sim.ok(fac, open(Some(2), None, Assignment::Random));
+    let before = view(&sim);
+    let mine = sim.room.group_of(l[0]).unwrap();
+    let e = sim.refused(l[0], ClientMsg::ChooseGroup { group: 3 - mine });
+    assert_eq!(e, RoomError::GroupsPlaced);
+    assert_eq!(view(&sim), before);
+}
+
+#[test]
 fn late_joiners_land_in_the_smallest_group_and_leavers_leave_their_group() {
     let (mut sim, fac, l) = plenary(5);
     sim.ok(fac, open(Some(2), None, Assignment::Random));

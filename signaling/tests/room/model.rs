@@ -403,7 +403,12 @@ impl World {
                     | ClientMsg::SetAway { .. }
                     | ClientMsg::SetPushToTalk { .. }
                     | ClientMsg::AskToUnmute
+                    | ClientMsg::AskForHelp
+                    | ClientMsg::WithdrawHelp
             ));
+        }
+        if matches!(res, Err(RoomError::TooManyMoves(_))) {
+            assert!(matches!(msg, ClientMsg::ChooseGroup { .. }));
         }
         if res.is_err() {
             return;

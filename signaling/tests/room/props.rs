@@ -112,14 +112,15 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
         1 => Just(ClientMsg::AskToUnmute),
         2 => patch().prop_map(|settings| ClientMsg::UpdateSettings { settings }),
         1 => Just(ClientMsg::GetStats),
-        2 => (1u32..5, any::<bool>(), proptest::option::of(1u32..3)).prop_map(|(groups, balanced, minutes)| {
-            let assign = if balanced { Assignment::Balanced } else { Assignment::Random };
+        2 => (1u32..5, 0u8..3, proptest::option::of(1u32..3)).prop_map(|(groups, how, minutes)| {
+            let assign = [Assignment::Random, Assignment::Balanced, Assignment::Choose][usize::from(how)];
             ClientMsg::OpenBreakouts { groups: Some(groups), size: None, assign, names: vec![], minutes, manual: vec![] }
         }),
         2 => (target(), 0u32..4).prop_map(|(participant, group)| ClientMsg::MoveToGroup { participant, group }),
         1 => (0u32..4).prop_map(|group| ClientMsg::CloseGroup { group }),
         2 => prop_oneof![Just(None), Just(Some(0)), (1u32..400).prop_map(Some)]
             .prop_map(|in_s| ClientMsg::CloseBreakouts { in_s }),
+        2 => (0u32..4).prop_map(|group| ClientMsg::ChooseGroup { group }),
         1 => Just(ClientMsg::BreakoutNotice { text: "two minutes".into() }),
         1 => (target(), any::<bool>()).prop_map(|(participant, lead)| ClientMsg::SetGroupLead { participant, lead }),
         2 => Just(ClientMsg::AskForHelp),
