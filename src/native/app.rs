@@ -375,6 +375,12 @@ pub async fn run(
                             (Ok(_), None) => model.say("Reconnecting: that key had no effect yet."),
                             (Err(why), _) => model.say(why),
                         },
+                        // So is the choice of a group.
+                        Effect::ChangeGroup => match (keys::next_group(&model), conn.as_ref()) {
+                            (Ok(m), Some(p)) => p.send(m).await,
+                            (Ok(_), None) => model.say("Reconnecting: that key had no effect yet."),
+                            (Err(why), _) => model.say(why),
+                        },
                         Effect::Leave => leave = true,
                     }
                 }

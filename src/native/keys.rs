@@ -74,6 +74,9 @@ pub enum Effect {
     /// Ask the plenary's facilitators for help, or cancel the request (it goes to the
     /// plenary wherever we sit: see [`help_request`]).
     Help,
+    /// Go into the next breakout group, where people choose theirs (it goes to the
+    /// plenary wherever we sit: see [`next_group`]).
+    ChangeGroup,
     /// Leave the room and end the program.
     Leave,
 }
@@ -87,6 +90,22 @@ pub fn help_request(plenary: &RoomModel) -> Result<ClientMsg, &'static str> {
         .ok_or("Help is asked from a breakout group: here, raise your hand instead.")?;
     let waiting = group.help.iter().any(|h| h.participant == plenary.you.id);
     Ok(if waiting { ClientMsg::WithdrawHelp } else { ClientMsg::AskForHelp })
+}
+
+/// What the group key sends to the plenary where people choose their group: the next
+/// open group after ours (from the plenary, the first; after the last, the plenary); or
+/// why there is nothing to choose.
+pub fn next_group(plenary: &RoomModel) -> Result<ClientMsg, &'static str> {
+    let b = plenary.breakouts.as_ref().ok_or("No breakout groups are open.")?;
+    if !b.choose {
+        return Err("In this round a facilitator places people: ask one to move you.");
+    }
+    let mine = plenary.my_group().map_or(0, |g| g.no);
+    let next = b.groups.iter().filter(|g| g.open && g.no > mine).map(|g| g.no).min();
+    match (next, mine) {
+        (None, 0) => Err("No breakout group is open."),
+        (next, _) => Ok(ClientMsg::ChooseGroup { group: next.unwrap_or(0) }),
+    }
 }
 
 impl Ui {
@@ -182,6 +201,7 @@ impl Ui {
                 vec![]
             }
             Key::Char('f') => vec![Effect::Help],
+            Key::Char('j') => vec![Effect::ChangeGroup],
             // Facilitators.
             Key::Char('g') if room.is_facilitator() => match room.queue.first() {
                 Some(h) => send(ClientMsg::Grant { participant: h.participant }),
@@ -212,6 +232,12 @@ pub const KEYS: &[(&str, &str, &str, bool)] = &[
     ("Space", "talk", "talk, under push-to-talk", false),
     ("W", "away", "away / back at my desk", false),
     ("F", "ask help", "in a breakout group: ask a facilitator to come (again: cancel)", false),
+    (
+        "J",
+        "group",
+        "where people choose: the next breakout group (after the last: the plenary)",
+        false,
+    ),
     ("Q Q", "leave", "leave the room", false),
     ("?", "help", "show or hide this help", false),
     ("G", "grant", "give the floor to the first in the queue", true),
@@ -367,5 +393,54 @@ mod tests {
             b.groups[0].help.push(HelpView { participant: me, since_ms: 10 });
         }
         assert_eq!(help_request(&plenary), Ok(ClientMsg::WithdrawHelp));
+    }
+
+    #[test]
+    fn the_group_key_walks_the_open_groups_where_people_choose_then_back_to_the_plenary() {
+        use talkstick_signaling::protocol::{BreakoutsView, GroupView};
+        let mut plenary = room();
+        let now = Instant::now();
+        assert_eq!(Ui::default().key(&plenary, Key::Char('j'), now), vec![Effect::ChangeGroup]);
+        assert_eq!(next_group(&plenary), Err("No breakout groups are open."));
+        let me = plenary.you.id;
+        let group = |no: u32, open: bool| GroupView {
+            no,
+            name: format!("Group {no}"),
+            room: format!("demo.1.{no}").parse().unwrap(),
+            members: vec![],
+            leads: vec![],
+            open,
+            help: vec![],
+        };
+        plenary.breakouts = Some(BreakoutsView {
+            round: 1,
+            opened_ms: 0,
+            ends_ms: None,
+            closes_ms: None,
+            choose: false,
+            groups: vec![group(1, true), group(2, false), group(3, true)],
+        });
+        assert!(next_group(&plenary).unwrap_err().contains("a facilitator places people"));
+        let choose = |p: &mut RoomModel, mine: Option<usize>| {
+            let b = p.breakouts.as_mut().unwrap();
+            b.choose = true;
+            for (i, g) in b.groups.iter_mut().enumerate() {
+                g.members = if Some(i) == mine { vec![me] } else { vec![] };
+            }
+        };
+        choose(&mut plenary, None);
+        assert_eq!(next_group(&plenary), Ok(ClientMsg::ChooseGroup { group: 1 }));
+        choose(&mut plenary, Some(0));
+        assert_eq!(
+            next_group(&plenary),
+            Ok(ClientMsg::ChooseGroup { group: 3 }),
+            "closed 2 skipped"
+        );
+        choose(&mut plenary, Some(2));
+        assert_eq!(
+            next_group(&plenary),
+            Ok(ClientMsg::ChooseGroup { group: 0 }),
+            "then the plenary"
+        );
     }
 }
