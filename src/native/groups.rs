@@ -195,30 +195,16 @@ impl Seat {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::native::model::tests_support::room;
-    use talkstick_signaling::breakouts::{BreakoutsView, GroupView};
+    use crate::native::model::tests_support::{room, round};
 
     #[test]
     fn the_banner_counts_down_to_whichever_comes_first_the_rounds_end_or_a_call_back() {
         let mut plenary = room();
         let now = Instant::now();
         let t = plenary.room_ms(now);
-        plenary.breakouts = Some(BreakoutsView {
-            round: 1,
-            opened_ms: 0,
-            ends_ms: Some(t + 600_000),
-            closes_ms: None,
-            choose: false,
-            groups: vec![GroupView {
-                no: 2,
-                name: "Pricing".into(),
-                room: "demo.1.2".parse().unwrap(),
-                members: vec![plenary.you.id],
-                leads: vec![],
-                open: true,
-                help: vec![],
-            }],
-        });
+        let mut b = round(&[(1, true, &[]), (2, true, &[plenary.you.id])]);
+        b.ends_ms = Some(t + 600_000);
+        plenary.breakouts = Some(b);
         let seat = Seat {
             room: "demo.1.2".parse().unwrap(),
             no: 2,

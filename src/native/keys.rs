@@ -252,6 +252,8 @@ mod tests {
     use super::*;
     use talkstick_signaling::protocol::{FloorState, HandView};
 
+    use super::super::model::tests_support::round;
+
     fn room() -> RoomModel {
         super::super::model::tests_support::room()
     }
@@ -366,28 +368,13 @@ mod tests {
 
     #[test]
     fn the_help_key_asks_from_a_group_and_cancels_a_waiting_request() {
-        use talkstick_signaling::protocol::{BreakoutsView, GroupView, HelpView};
+        use talkstick_signaling::protocol::HelpView;
         let mut plenary = room();
         let now = Instant::now();
         assert_eq!(Ui::default().key(&plenary, Key::Char('f'), now), vec![Effect::Help]);
         assert!(help_request(&plenary).is_err(), "nothing to ask in the plenary");
         let me = plenary.you.id;
-        plenary.breakouts = Some(BreakoutsView {
-            round: 1,
-            opened_ms: 0,
-            ends_ms: None,
-            closes_ms: None,
-            choose: false,
-            groups: vec![GroupView {
-                no: 1,
-                name: "Pricing".into(),
-                room: "demo.1.1".parse().unwrap(),
-                members: vec![me],
-                leads: vec![],
-                open: true,
-                help: vec![],
-            }],
-        });
+        plenary.breakouts = Some(round(&[(1, true, &[me])]));
         assert_eq!(help_request(&plenary), Ok(ClientMsg::AskForHelp));
         if let Some(b) = plenary.breakouts.as_mut() {
             b.groups[0].help.push(HelpView { participant: me, since_ms: 10 });
@@ -397,29 +384,12 @@ mod tests {
 
     #[test]
     fn the_group_key_walks_the_open_groups_where_people_choose_then_back_to_the_plenary() {
-        use talkstick_signaling::protocol::{BreakoutsView, GroupView};
         let mut plenary = room();
         let now = Instant::now();
         assert_eq!(Ui::default().key(&plenary, Key::Char('j'), now), vec![Effect::ChangeGroup]);
         assert_eq!(next_group(&plenary), Err("No breakout groups are open."));
         let me = plenary.you.id;
-        let group = |no: u32, open: bool| GroupView {
-            no,
-            name: format!("Group {no}"),
-            room: format!("demo.1.{no}").parse().unwrap(),
-            members: vec![],
-            leads: vec![],
-            open,
-            help: vec![],
-        };
-        plenary.breakouts = Some(BreakoutsView {
-            round: 1,
-            opened_ms: 0,
-            ends_ms: None,
-            closes_ms: None,
-            choose: false,
-            groups: vec![group(1, true), group(2, false), group(3, true)],
-        });
+        plenary.breakouts = Some(round(&[(1, true, &[]), (2, false, &[]), (3, true, &[])]));
         assert!(next_group(&plenary).unwrap_err().contains("a facilitator places people"));
         let choose = |p: &mut RoomModel, mine: Option<usize>| {
             let b = p.breakouts.as_mut().unwrap();

@@ -244,6 +244,34 @@ pub(super) mod tests_support {
         RoomModel::new(you, room, Instant::now())
     }
 
+    /// An untimed round of breakout groups placed by a facilitator, each given as
+    /// `(number, open, members)`.
+    pub(in crate::native) fn round(
+        groups: &[(u32, bool, &[ParticipantId])],
+    ) -> talkstick_signaling::breakouts::BreakoutsView {
+        use talkstick_signaling::breakouts::{BreakoutsView, GroupView};
+        let groups = groups
+            .iter()
+            .map(|(no, open, members)| GroupView {
+                no: *no,
+                name: format!("Group {no}"),
+                room: format!("demo.1.{no}").parse().unwrap(),
+                members: members.to_vec(),
+                leads: vec![],
+                open: *open,
+                help: vec![],
+            })
+            .collect();
+        BreakoutsView {
+            round: 1,
+            opened_ms: 0,
+            ends_ms: None,
+            closes_ms: None,
+            choose: false,
+            groups,
+        }
+    }
+
     /// A `welcome` as the server encodes it.
     pub(in crate::native) fn welcome() -> (YouView, RoomSnapshot) {
         let json = r##"{"type":"welcome","seq":1,"protocol":1,

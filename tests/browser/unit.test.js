@@ -220,6 +220,21 @@ describe('the rooms of a page during breakouts', () => {
     ],
   });
   const make = (storage) => (opts) => new Connection({ ...opts, url: 'ws://x/ws', storage, WebSocketImpl: FakeSocket });
+  /** A page whose plenary put it in group 1, welcomed there. */
+  const inGroupOne = async () => {
+    FakeSocket.all = [];
+    const rooms = new Rooms({ token: 'T', makeConnection: make(memoryStorage()) });
+    const switches = [];
+    rooms.onSwitch((w) => switches.push(w?.room ?? 'plenary'));
+    rooms.start();
+    await tick();
+    const plenary = FakeSocket.all[0];
+    plenary.serverSays({ ...welcome(), room: { ...welcome().room, breakouts: groups([2]) } });
+    await tick();
+    const group = FakeSocket.all[1];
+    group.serverSays({ ...welcome(), room: { ...welcome().room, id: 'demo.1.1' } });
+    return { rooms, switches, plenary, group };
+  };
 
   it('follows the plenary into a group, hears only the group there (and the plenary\'s breakout news), and comes back', async () => {
     FakeSocket.all = [];
@@ -264,17 +279,7 @@ describe('the rooms of a page during breakouts', () => {
   });
 
   it('goes back to the plenary when a group refuses or sends it out, and a facilitator visits any group', async () => {
-    FakeSocket.all = [];
-    const rooms = new Rooms({ token: 'T', makeConnection: make(memoryStorage()) });
-    const switches = [];
-    rooms.onSwitch((w) => switches.push(w?.room ?? 'plenary'));
-    rooms.start();
-    await tick();
-    const plenary = FakeSocket.all[0];
-    plenary.serverSays({ ...welcome(), room: { ...welcome().room, breakouts: groups([2]) } });
-    await tick();
-    const group = FakeSocket.all[1];
-    group.serverSays({ ...welcome(), room: { ...welcome().room, id: 'demo.1.1' } });
+    const { rooms, switches, plenary, group } = await inGroupOne();
     group.drop(4005); // moved out before the plenary's word arrived
     assert.equal(group.readyState, 3);
     await tick();
@@ -297,16 +302,7 @@ describe('the rooms of a page during breakouts', () => {
   });
 
   it('goes from one group to the next without passing through the plenary when the move closes the old group first', async () => {
-    FakeSocket.all = [];
-    const rooms = new Rooms({ token: 'T', makeConnection: make(memoryStorage()) });
-    const switches = [];
-    rooms.onSwitch((w) => switches.push(w?.room ?? 'plenary'));
-    rooms.start();
-    await tick();
-    const plenary = FakeSocket.all[0];
-    plenary.serverSays({ ...welcome(), room: { ...welcome().room, breakouts: groups([2]) } });
-    await tick();
-    FakeSocket.all[1].serverSays({ ...welcome(), room: { ...welcome().room, id: 'demo.1.1' } });
+    const { rooms, switches, plenary } = await inGroupOne();
     FakeSocket.all[1].drop(4005);
     await tick();
     assert.equal(FakeSocket.all.length, 2, 'no detour through the plenary');
@@ -323,15 +319,7 @@ describe('the rooms of a page during breakouts', () => {
   });
 
   it('goes back to the plenary when the group it moves to refuses it', async () => {
-    FakeSocket.all = [];
-    const rooms = new Rooms({ token: 'T', makeConnection: make(memoryStorage()) });
-    const switches = [];
-    rooms.onSwitch((w) => switches.push(w?.room ?? 'plenary'));
-    rooms.start();
-    await tick();
-    FakeSocket.all[0].serverSays({ ...welcome(), room: { ...welcome().room, breakouts: groups([2]) } });
-    await tick();
-    FakeSocket.all[1].serverSays({ ...welcome(), room: { ...welcome().room, id: 'demo.1.1' } });
+    const { rooms, switches } = await inGroupOne();
     // Moved to group 2, which does not have us (yet): the page must not stay on group 1.
     const moved = groups([]);
     moved.groups[1].members = [3, 2];

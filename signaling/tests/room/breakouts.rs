@@ -31,6 +31,18 @@ fn open(groups: Option<u32>, size: Option<u32>, assign: Assignment) -> ClientMsg
     ClientMsg::OpenBreakouts { groups, size, assign, names: vec![], minutes: None, manual: vec![] }
 }
 
+/// Two random groups for five minutes.
+fn five_minutes() -> ClientMsg {
+    ClientMsg::OpenBreakouts {
+        groups: Some(2),
+        size: None,
+        assign: Assignment::Random,
+        names: vec![],
+        minutes: Some(5),
+        manual: vec![],
+    }
+}
+
 fn view(sim: &Sim) -> BreakoutsView {
     sim.room.breakouts().expect("breakouts are open")
 }
@@ -220,15 +232,7 @@ fn moving_closing_and_leads_keep_one_person_in_one_place() {
 #[test]
 fn the_round_warns_two_minutes_before_its_end_then_calls_everyone_back() {
     let (mut sim, fac, _) = plenary(4);
-    let msg = ClientMsg::OpenBreakouts {
-        groups: Some(2),
-        size: None,
-        assign: Assignment::Random,
-        names: vec![],
-        minutes: Some(5),
-        manual: vec![],
-    };
-    sim.ok(fac, msg);
+    sim.ok(fac, five_minutes());
     let b = view(&sim);
     assert_eq!(b.ends_ms, Some(b.opened_ms + 300_000));
     let ending =
@@ -304,15 +308,7 @@ fn a_call_back_with_a_countdown_tells_everyone_then_brings_them_back_when_it_end
 #[test]
 fn a_countdown_past_the_rounds_end_changes_nothing_and_a_shorter_one_skips_the_warning() {
     let (mut sim, fac, _) = plenary(4);
-    let timed = ClientMsg::OpenBreakouts {
-        groups: Some(2),
-        size: None,
-        assign: Assignment::Random,
-        names: vec![],
-        minutes: Some(5),
-        manual: vec![],
-    };
-    sim.ok(fac, timed.clone());
+    sim.ok(fac, five_minutes());
     sim.run_to_ms(250_000);
     let outs = sim.ok(fac, ClientMsg::CloseBreakouts { in_s: Some(60) });
     assert!(!any_msg(&outs, |m| matches!(m, ServerMsg::Notice { .. })), "the round ends first");
@@ -320,7 +316,7 @@ fn a_countdown_past_the_rounds_end_changes_nothing_and_a_shorter_one_skips_the_w
     sim.run_to_ms(300_000);
     assert_eq!(sim.room.breakouts(), None);
     // A countdown that ends before the 2-minute warning: no warning comes.
-    sim.ok(fac, timed);
+    sim.ok(fac, five_minutes());
     sim.ok(fac, ClientMsg::CloseBreakouts { in_s: Some(60) });
     let outs = sim.run_to_ms(360_000);
     let notices: Vec<String> = sends(&outs)
