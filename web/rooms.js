@@ -196,12 +196,13 @@ export class Rooms {
       if (this.active !== this.plenary) this.backToPlenary();
       return;
     }
-    const wasIn = have && this.active === have.conn;
     this.times = { asked: performance.now(), askedWall: Date.now() };
     for (const fn of this.beforeHandlers || []) fn(want);
     this.dropGroup();
     if (!want) {
-      if (wasIn) this.backToPlenary();
+      // Whatever group the page shows (the one it is in, or one that sent it out while
+      // it was on its way to another), the plenary's word is: back.
+      if (this.active !== this.plenary) this.backToPlenary();
       return;
     }
     const conn = this.make({ token: this.token, group: want.room, listen: want.listen });

@@ -318,6 +318,35 @@ describe('the rooms of a page during breakouts', () => {
     rooms.stop('test');
   });
 
+  it('goes back to the plenary when sent out of a group on its way to another, and waits at most 3 s for the plenary\'s word', async () => {
+    const { rooms, switches, plenary, group } = await inGroupOne();
+    group.drop(4005);
+    await tick();
+    const moved = groups([]);
+    moved.groups[1].members = [3, 2];
+    plenary.serverSays({ seq: 6, type: 'breakouts', breakouts: moved });
+    await tick();
+    assert.equal(FakeSocket.all[2].sent[0].group, 'demo.1.2', 'on its way to group 2');
+    // Before group 2's welcome, the plenary's word is: nowhere. Back, not stuck on group 1.
+    plenary.serverSays({ seq: 7, type: 'breakouts', breakouts: groups([]) });
+    await tick();
+    const back = FakeSocket.all[3];
+    assert.equal(back.sent[0].resume, 'R1', 'a fresh plenary snapshot');
+    back.serverSays({ ...welcome(), seq: 12, room: { ...welcome().room, breakouts: groups([]) } });
+    assert.deepEqual(switches, ['demo.1.1', 'plenary']);
+    rooms.stop('test');
+    // Sent out with no word at all (the plenary's connection is down, say): back after 3 s.
+    const second = await inGroupOne();
+    second.group.drop(4005);
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal(FakeSocket.all.length, 2, 'still waiting for the word');
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal(FakeSocket.all.length, 3, 'gave up waiting: a fresh plenary snapshot');
+    FakeSocket.all[2].serverSays({ ...welcome(), seq: 9, room: { ...welcome().room, breakouts: groups([]) } });
+    assert.deepEqual(second.switches, ['demo.1.1', 'plenary']);
+    second.rooms.stop('test');
+  });
+
   it('goes back to the plenary when the group it moves to refuses it', async () => {
     const { rooms, switches } = await inGroupOne();
     // Moved to group 2, which does not have us (yet): the page must not stay on group 1.

@@ -70,7 +70,7 @@ export function breakoutsView(store, rooms, { toast, confirmTwice }) {
     const mineNo = b.groups.find((x) => x.open && x.members.includes(rooms.plenaryMe))?.no ?? 0;
     if (b.choose && !isFac()) {
       parts.push(h('label', { class: 'sr-only', for: 'group-choose' }, 'Your breakout group'),
-        h('select', { id: 'group-choose', class: 'small', 'data-focus-key': 'group-choose', on: { change: (e) => send('choose_group', { group: Number(e.target.value) }) } },
+        h('select', { id: 'group-choose', class: 'small', 'data-focus-key': 'group-choose', on: { change: (e) => { send('choose_group', { group: Number(e.target.value) }); delete banner.dataset.sig; } } },
           h('option', { value: 0, selected: mineNo === 0 }, mineNo === 0 ? 'Choose a group…' : 'Back to the plenary'),
           b.groups.filter((x) => x.open).map((x) => h('option', { value: x.no, selected: x.no === mineNo }, `${x.name} (${x.members.length})`))));
     }
