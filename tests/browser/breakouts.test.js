@@ -279,7 +279,9 @@ describe('breakout groups in the browser', () => {
     await eventually(async () => assert.match(await a.page.locator('#group-where').textContent(), /You are in Onboarding/));
     // How long a choice takes (printed; docs/benchmarks.md §5 has release-build figures).
     const took = await a.page.evaluate(async (t0) => {
-      for (let i = 0; i < 200 && !window.talkstickMedia?.times?.connected; i += 1) await new Promise((r) => setTimeout(r, 25));
+      // The group's audio, not the plenary's that was there before the choice.
+      const fresh = () => window.talkstickMedia?.times?.start > t0 && window.talkstickMedia.times.connected;
+      for (let i = 0; i < 200 && !fresh(); i += 1) await new Promise((r) => setTimeout(r, 25));
       const r = window.talkstick.connection.times;
       return { heard: Math.round(r.asked - t0), welcomed: Math.round(r.welcomed - t0), connected: Math.round((window.talkstickMedia.times.connected ?? NaN) - t0) };
     }, chose);
