@@ -1,10 +1,11 @@
 // Breakout groups: the banner that says which group you are in and how long is left
 // (everyone), and the facilitator's Groups tab: open groups (by number or size; random,
-// balanced or by hand; names; a duration), then move people, make a learner a group's
-// lead, listen in or join a group, send a notice to every group, close one group, and
-// call everyone back (now, or after a countdown the banner shows to everyone). Someone in a group asks for help from the banner; the facilitator
-// sees who asks (and since when) on the group's card, and answers by going there or by
-// dismissing it.
+// balanced, by hand, or people choose; names; a duration), then move people, make a
+// learner a group's lead, listen in or join a group, send a notice to every group, close
+// one group, and call everyone back (now, or after a countdown every banner shows).
+// Where people choose, a learner picks their group in the banner. Someone in a group
+// asks for help from the banner; the facilitator sees who asks (and since when) on the
+// group's card, and answers by going there or by dismissing it.
 //
 // Everything here speaks of the plenary's people (ids, names, colours from rooms.js),
 // wherever the page is, and every action goes to the plenary (`sendPlenary`).
